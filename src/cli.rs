@@ -1,0 +1,259 @@
+//! The command line: argument parsing, configuration assembly (`--preset`/`--config`/`--set` and
+//! the data flags), and the mapping of errors to exit codes (0 ok, 2 bad usage or config or input
+//! in `--strict` mode, 1 runtime failure).
+//!
+//! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+const AFTER_HELP: &str = "\
+Configuration keys (use with --set PATH=VALUE; `memrec-tui export` writes them all):
+  seed, threads, name, description
+  data.dataset (kaggle|terabyte), data.cardinalities, data.train, data.test, data.test_fraction,
+  data.strict, data.synthetic.{fitted_on, cardinality_scale, click_rate, cat_missing, zipf_exponent, dense_missing}
+  model.dim, model.bottom_mlp, model.top_mlp
+  baseline.kind (uncompressed|hashing), baseline.hash_rows
+  memrec.layout (bundled|per_feature), memrec.k, memrec.token_rows, memrec.kw, memrec.weight_rows
+  train.optimizer (sgd|adagrad), train.lr, train.batch, train.adagrad_eps, train.divergence_loss
+  eval.every_samples, eval.test_rows
+  bench.batch, bench.batches, bench.warmup
+
+Environment:
+  NO_COLOR      any non-empty value: monochrome screen (same as --no-color)
+  MEMREC_PRESET default for --preset
+
+Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "memrec-tui",
+    version,
+    about = "Explore MEM-REC embedding compression for DLRM click-through-rate models, live in the terminal",
+    long_about = "Trains a DLRM with uncompressed embeddings and with MEM-REC (token table + weight table) side by \
+side, on a synthetic Criteo-shaped stream or real Criteo files, while you turn the knobs; shows memory, \
+collisions, measured lookup latency and test AUC. Without a subcommand it opens the interactive explorer \
+(or runs headless with --headless).",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure lookup latency: the fused MEM-REC kernel against the uncompressed gather at full size.
+    Bench(BenchArgs),
+    /// Write a complete, valid configuration as RON.
+    Export(ExportArgs),
+    /// Dataset statistics of a Criteo file: rows, bad lines, click rate, per-feature distinct values,
+    /// missing rates and a fitted Zipf skew.
+    Stats(StatsArgs),
+}
+
+/// How the configuration is assembled: preset or file, then the data flags, then every --set in order.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConfigArgs {
+    /// Preset name (kaggle, terabyte, tiny) or path to a preset .ron file.
+    #[arg(long, global = true, env = "MEMREC_PRESET", value_name = "NAME|PATH")]
+    pub preset: Option<String>,
+    /// Configuration file written by `export` (or by `e` in the explorer).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration field, e.g. --set memrec.k=4 (repeatable, applied in order).
+    #[arg(long = "set", global = true, value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Criteo TSV (plain or .gz) to train on instead of the synthetic stream.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Criteo TSV to test on (default: the last data.test_fraction of --data).
+    #[arg(long, global = true, value_name = "FILE", requires = "data")]
+    pub test: Option<PathBuf>,
+    /// Stop at the first malformed input line (exit 2) instead of skipping and counting it.
+    #[arg(long, global = true)]
+    pub strict: bool,
+    /// Seed of everything random (same config and seed, same numbers).
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+    /// Worker threads (0 = all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct RunArgs {
+    /// No terminal UI: train with the same engine and print evaluations and a summary.
+    #[arg(long)]
+    pub headless: bool,
+    /// Headless: stop after N optimizer steps (batches).
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    /// Headless: stop after E passes over the training file (files only).
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<u64>,
+    /// Print one JSON object per line instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+    /// Headless: after the steps, print the explorer's screen rendered at WxH as text.
+    #[arg(long, value_name = "WxH")]
+    pub screen: Option<String>,
+    /// Monochrome screen (also when NO_COLOR is set and non-empty).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Do not capture the mouse.
+    #[arg(long)]
+    pub no_mouse: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Output file (`-` for standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// Criteo TSV files (plain or .gz); defaults to --data.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Stop after this many rows (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub max_rows: u64,
+}
+
+/// An error at the binary's edge, with its exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad usage, configuration or (with --strict) input: exit 2.
+    Usage(anyhow::Error),
+    /// Runtime failure: exit 1.
+    Runtime(anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+    pub fn usage(e: impl Into<anyhow::Error>) -> Self {
+        CliError::Usage(e.into())
+    }
+    pub fn runtime(e: impl Into<anyhow::Error>) -> Self {
+        CliError::Runtime(e.into())
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Usage(e) | CliError::Runtime(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Usage(e.into())
+    }
+}
+
+impl ConfigArgs {
+    /// Build the session configuration: the preset or file, then the flags, then each --set.
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let mut cfg = match (&self.config, &self.preset) {
+            (Some(path), _) => Config::load(path)?,
+            (None, Some(p)) => Config::from_preset(p)?,
+            (None, None) => Config::from_preset("kaggle")?,
+        };
+        if let Some(d) = &self.data {
+            cfg.data.train = Some(d.display().to_string());
+            cfg.data.test = self.test.as_ref().map(|t| t.display().to_string());
+        }
+        if self.strict {
+            cfg.data.strict = true;
+        }
+        if let Some(s) = self.seed {
+            cfg.seed = s;
+        }
+        if let Some(t) = self.threads {
+            cfg.threads = t;
+        }
+        cfg.validate()?;
+        for s in &self.sets {
+            cfg.apply_set(s)?;
+        }
+        Ok(cfg)
+    }
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Some(Command::Export(args)) => {
+            let cfg = cli.config.resolve()?;
+            export(&cfg, args)
+        }
+        Some(Command::Bench(_)) => {
+            let cfg = cli.config.resolve()?;
+            crate::bench::run_cli(&cfg, cli.run.json)
+        }
+        Some(Command::Stats(args)) => {
+            let mut files = args.files.clone();
+            if files.is_empty() {
+                files.extend(cli.config.data.iter().cloned());
+            }
+            if files.is_empty() {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "stats needs a Criteo file: memrec-tui stats FILE (or --data FILE)"
+                )));
+            }
+            crate::data::stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
+        }
+        None => {
+            let cfg = cli.config.resolve()?;
+            if cli.run.headless {
+                crate::train::headless::run_cli(&cfg, &cli.run)
+            } else {
+                crate::app::run_cli(&cfg, &cli.run)
+            }
+        }
+    }
+}
+
+fn export(cfg: &Config, args: &ExportArgs) -> Result<(), CliError> {
+    let text = cfg.to_ron()?;
+    if args.output.as_os_str() == "-" {
+        std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(CliError::runtime)?;
+        return Ok(());
+    }
+    crate::util::write_atomic(&args.output, text.as_bytes(), args.force).map_err(|e| match e {
+        crate::util::WriteError::Exists(_) => CliError::usage(e),
+        other => CliError::runtime(other),
+    })?;
+    eprintln!("wrote {}", args.output.display());
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Criteo TSV reader (filled in by the data work).

@@ -1,0 +1,75 @@
+//! Embedding representations: uncompressed tables, the hashing trick, MEM-REC (bundled and per
+//! feature, with Bloom as kw = 0), and the fused MEM-REC kernel.
+//!
+//! Owns: every table of categorical parameters, its forward, sparse backward and sparse optimizer,
+//! its exact byte count, and its collision statistics. Must never: know about the MLPs, the
+//! trainer's schedule or the UI; allocate per call in a hot loop; divide by a runtime value to
+//! reduce a hash (multiply-shift instead).
+
+use serde::Serialize;
+
+/// One table of parameters, as allocated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableInfo {
+    pub name: String,
+    pub rows: u64,
+    pub cols: usize,
+    /// Bytes of parameters (f32).
+    pub param_bytes: u64,
+    /// Bytes of optimizer state for this table (0 for SGD).
+    pub optimizer_bytes: u64,
+}
+
+/// Sparse optimizer applied to the rows a batch touched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SparseOptimizer {
+    Sgd {
+        lr: f32,
+    },
+    /// One accumulator per row (mean of the squared row gradient), as FBGEMM's row-wise Adagrad.
+    RowwiseAdagrad {
+        lr: f32,
+        eps: f32,
+    },
+}
+
+/// What a representation produces per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputShape {
+    /// One `dim` vector per categorical feature: DLRM's pairwise dot interaction applies.
+    PerFeature,
+    /// One `dim` vector per sample (bundled MEM-REC): concatenated with the bottom MLP output.
+    Bundled,
+}
+
+/// A categorical representation. The trainer and the UI never special-case an implementation.
+///
+/// Keys are `data::token_key`s, `NUM_CAT` per sample, row-major. Outputs are written to `out`,
+/// `outputs_per_sample() * dim()` floats per sample.
+pub trait Representation: Send + Sync {
+    /// Short name for labels, e.g. `uncompressed`, `hashing`, `memrec-bundled`.
+    fn kind(&self) -> &'static str;
+    fn dim(&self) -> usize;
+    fn output_shape(&self) -> OutputShape;
+    fn outputs_per_sample(&self) -> usize {
+        match self.output_shape() {
+            OutputShape::PerFeature => crate::data::NUM_CAT,
+            OutputShape::Bundled => 1,
+        }
+    }
+    /// Training forward: may grow a vocabulary and remembers what `backward_update` needs.
+    fn forward_train(&mut self, keys: &[u64], out: &mut [f32]);
+    /// Inference forward: changes nothing (unseen values use out-of-vocabulary rows).
+    fn forward_eval(&self, keys: &[u64], out: &mut [f32]);
+    /// Backward of the last `forward_train` (same keys) and a sparse update of the touched rows.
+    fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer);
+    /// Every table as allocated, with parameter and optimizer bytes.
+    fn tables(&self) -> Vec<TableInfo>;
+    fn param_bytes(&self) -> u64 {
+        self.tables().iter().map(|t| t.param_bytes).sum()
+    }
+    fn optimizer_bytes(&self) -> u64 {
+        self.tables().iter().map(|t| t.optimizer_bytes).sum()
+    }
+}

@@ -1,0 +1,1 @@
+//! Metrics: AUC, DeLong intervals, logloss.

@@ -1,0 +1,1 @@
+//! DLRM: MLPs, interaction, loss.

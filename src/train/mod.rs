@@ -1,0 +1,2 @@
+//! Training: side-by-side runs fed the same batches, evaluation, and the headless front end.
+pub mod headless;

@@ -1,0 +1,1 @@
+//! Screen drawing: one file per panel.
