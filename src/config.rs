@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::synthetic::SyntheticParams;
 use crate::data::NUM_CAT;
+use crate::data::synthetic::SyntheticParams;
 
 /// Version of the configuration schema written by `export`.
 pub const CONFIG_VERSION: u32 = 1;

@@ -102,3 +102,73 @@ pub struct RunSummary {
     /// `ok`, `cancelled`, or the reason the run stopped (e.g. divergence).
     pub status: String,
 }
+
+/// Commands from a front end to the training engine (`train::engine`).
+#[derive(Debug, Clone)]
+pub enum EngineCommand {
+    /// Cancel the MEM-REC run and start a new generation from sample 0 with this configuration
+    /// (its `memrec`, `model` and `train` sections); the baseline keeps training.
+    RestartMemrec(Box<crate::config::Config>),
+    /// Restart every run from sample 0.
+    RestartAll,
+    /// Pause (true) or resume (false) training; a paused engine uses no CPU.
+    Pause(bool),
+    /// Measure lookup latency for this configuration (training pauses while it runs).
+    MeasureLatency(Box<crate::config::Config>),
+    /// Stop every worker and end the event stream.
+    Shutdown,
+}
+
+/// Events from the training engine, as owned snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineEvent {
+    /// The data source is ready.
+    DataReady {
+        label: String,
+        synthetic: bool,
+        test_rows: u64,
+        bad_lines: crate::data::BadLines,
+    },
+    /// A run (re)started; its tables as allocated.
+    RunStarted {
+        run: RunName,
+        generation: u64,
+        representation: String,
+        tables: Vec<TableInfo>,
+        compression_full: f64,
+    },
+    /// Training progress, at most a few times per second per run.
+    Progress {
+        run: RunName,
+        generation: u64,
+        samples: u64,
+        steps: u64,
+        samples_per_s: f64,
+        train_loss: f64,
+        /// Distinct tokens seen so far (all features): the loaded vocabulary.
+        distinct_tokens: u64,
+        /// Bytes of uncompressed tables over the loaded vocabulary (`4 d distinct`).
+        loaded_uncompressed_bytes: u64,
+    },
+    Eval(EvalPoint),
+    Collisions {
+        run: RunName,
+        generation: u64,
+        features: Vec<FeatureCollisions>,
+    },
+    Latency(LatencyReport),
+    LatencyFailed {
+        message: String,
+    },
+    /// A run stopped with an error (divergence, NaN, data error); the others continue.
+    RunFailed {
+        run: RunName,
+        generation: u64,
+        message: String,
+    },
+    /// A run reached its step budget (headless) or was cancelled.
+    Finished(RunSummary),
+    /// Bad lines skipped so far, when the count changes.
+    DataIssues(crate::data::BadLines),
+}

@@ -87,3 +87,68 @@ impl Batch {
         }
     }
 }
+
+/// Bad input lines skipped (not in `--strict` mode): the count and the first few, as `file:line: reason`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BadLines {
+    pub count: u64,
+    pub first: Vec<String>,
+}
+
+/// How many bad lines are kept verbatim in `BadLines::first`.
+pub const BAD_LINES_SHOWN: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A malformed line in `--strict` mode.
+    #[error("{path}:{line}: {reason}")]
+    BadLine {
+        path: String,
+        line: u64,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    Unusable { path: String, reason: String },
+}
+
+/// Rows for training, in a fixed order. Every run opens its own stream, so a restarted run sees
+/// exactly the batches the others saw, in the same order.
+pub trait BatchStream: Send {
+    /// Clear `out` and fill it with up to `rows` rows; `Ok(0)` ends the pass (an epoch).
+    fn next_batch(&mut self, rows: usize, out: &mut Batch) -> Result<usize, DataError>;
+    /// Bad lines skipped so far by this stream.
+    fn bad_lines(&self) -> BadLines {
+        BadLines::default()
+    }
+}
+
+/// Where a session's rows come from: a Criteo file (or two) or the synthetic stream.
+pub trait DataSource: Send + Sync {
+    /// What is in use, for the screen and reports; synthetic data says so.
+    fn label(&self) -> String;
+    fn is_synthetic(&self) -> bool;
+    /// A new training stream from the first row.
+    fn open_train(&self) -> Result<Box<dyn BatchStream>, DataError>;
+    /// The session's test rows (the same for every run).
+    fn test_set(&self) -> Result<Batch, DataError>;
+    /// Bad lines found while preparing the source (counting rows, reading the test set).
+    fn bad_lines(&self) -> BadLines {
+        BadLines::default()
+    }
+}
+
+/// The data source a configuration asks for.
+pub fn open_source(
+    cfg: &crate::config::Config,
+) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
+    match cfg.data.train {
+        None => Ok(std::sync::Arc::new(synthetic::SyntheticSource::new(cfg))),
+        Some(_) => Ok(std::sync::Arc::new(criteo::FileSource::open(cfg)?)),
+    }
+}

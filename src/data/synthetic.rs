@@ -82,3 +82,31 @@ impl SyntheticParams {
         Ok(())
     }
 }
+
+/// The synthetic data source (to be implemented).
+pub struct SyntheticSource;
+impl SyntheticSource {
+    pub fn new(_cfg: &crate::config::Config) -> SyntheticSource {
+        SyntheticSource
+    }
+}
+impl super::DataSource for SyntheticSource {
+    fn label(&self) -> String {
+        "synthetic".into()
+    }
+    fn is_synthetic(&self) -> bool {
+        true
+    }
+    fn open_train(&self) -> Result<Box<dyn super::BatchStream>, super::DataError> {
+        Err(super::DataError::Unusable {
+            path: "synthetic".into(),
+            reason: "not built yet".into(),
+        })
+    }
+    fn test_set(&self) -> Result<super::Batch, super::DataError> {
+        Err(super::DataError::Unusable {
+            path: "synthetic".into(),
+            reason: "not built yet".into(),
+        })
+    }
+}
