@@ -76,6 +76,26 @@ impl ParsedRow {
     }
 }
 
+/// Write `row` as a Criteo line (no newline), lower-case hex: the inverse of `parse_line`, used by
+/// the round-trip tests, the fuzz target and tools that write sample files.
+pub fn format_line(row: &ParsedRow, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    out.push(b'0' + row.label.min(1));
+    for i in 0..NUM_DENSE {
+        out.push(b'\t');
+        if let Some(v) = row.int(i) {
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{v}");
+        }
+    }
+    for j in 0..NUM_CAT {
+        out.push(b'\t');
+        if let Some(v) = row.cat(j) {
+            let _ = write!(out, "{v:08x}");
+        }
+    }
+}
+
 /// `ln(1 + max(x, 0))` as f32; a missing value is 0. Computed in f64 so that every caller (the
 /// reader, stats) gets the same rounding.
 #[inline]
@@ -501,7 +521,8 @@ impl LineReader {
 }
 
 /// Open a file, plain or gzip (detected by its magic bytes, not its name).
-fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, DataError> {
+/// Returns the reader and whether the file is gzip.
+fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool), DataError> {
     let io_err = |source| DataError::Io {
         path: path.display().to_string(),
         source,
@@ -523,9 +544,9 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, DataError> {
     };
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::bufread::MultiGzDecoder::new(plain);
-        Ok(Box::new(BufReader::with_capacity(READ_BUF_BYTES, gz)))
+        Ok((Box::new(BufReader::with_capacity(READ_BUF_BYTES, gz)), true))
     } else {
-        Ok(Box::new(plain))
+        Ok((Box::new(plain), false))
     }
 }
 
@@ -538,16 +559,19 @@ pub struct RowReader {
     rows: u64,
     strict: bool,
     bad: BadLines,
+    gzip: bool,
 }
 
 impl RowReader {
     pub fn open(path: &Path, strict: bool) -> Result<RowReader, DataError> {
+        let (input, gzip) = open_input(path)?;
         Ok(RowReader {
             path: path.display().to_string(),
             lines: LineReader {
-                input: open_input(path)?,
+                input,
                 buf: Vec::with_capacity(4096),
             },
+            gzip,
             line_no: 0,
             rows: 0,
             strict,
@@ -559,10 +583,7 @@ impl RowReader {
     /// (including a truncated or corrupt gzip stream) name the file and the last line read.
     pub fn next_row(&mut self, row: &mut ParsedRow) -> Result<bool, DataError> {
         loop {
-            let line = self.lines.next_line().map_err(|source| DataError::Io {
-                path: format!("{}:{}", self.path, self.line_no + 1),
-                source,
-            })?;
+            let line = self.lines.next_line().map_err(|e| self.read_error(e))?;
             self.line_no += 1;
             let result = match line {
                 Line::Eof => {
@@ -579,6 +600,22 @@ impl RowReader {
                 }
                 Err(reason) => self.bad_line(reason)?,
             }
+        }
+    }
+
+    #[cold]
+    fn read_error(&self, e: io::Error) -> DataError {
+        let source = if self.gzip {
+            io::Error::new(
+                e.kind(),
+                format!("reading the gzip stream: {e} (truncated or corrupt .gz file?)"),
+            )
+        } else {
+            e
+        };
+        DataError::Io {
+            path: format!("{}:{}", self.path, self.line_no + 1),
+            source,
         }
     }
 
@@ -790,23 +827,21 @@ impl DataSource for FileSource {
             crate::config::Dataset::Terabyte => "Criteo Terabyte",
         };
         let test = self.test.len() as u64;
-        let capped = if test < self.test_available {
-            format!(" of {}", thousands(self.test_available))
+        let test = if test < self.test_available {
+            format!("{} of {}", thousands(test), thousands(self.test_available))
         } else {
-            String::new()
+            thousands(test)
         };
         match (&self.test_file, self.train_rows) {
             (Some(t), _) => format!(
-                "{kind} file {} (train) / {} ({} test rows{capped})",
+                "{kind} file {} (train) / {} ({test} test rows)",
                 file_name(&self.train),
                 file_name(t),
-                thousands(test)
             ),
             (None, Some(n)) => format!(
-                "{kind} file {} ({} train / {} test rows{capped})",
+                "{kind} file {} ({} train / {test} test rows)",
                 file_name(&self.train),
                 thousands(n),
-                thousands(test)
             ),
             (None, None) => format!("{kind} file {}", file_name(&self.train)),
         }
