@@ -117,7 +117,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 ));
                 v.push(Line::styled(
                     format!(
-                        "{} threads · batch {} · {} batches",
+                        "threads {} · batch {} · {} timed batches",
                         r.threads, r.batch, r.batches
                     ),
                     theme.muted,
