@@ -171,3 +171,18 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     let (hide, show) = (out.rfind("\x1b[?25l"), out.rfind("\x1b[?25h"));
     assert!(hide.is_none() || show > hide, "cursor left hidden");
 }
+
+#[test]
+fn without_a_terminal_the_explorer_points_to_headless() {
+    let out = Command::new(env!("CARGO_BIN_EXE_memrec-tui"))
+        .args(["--preset", "tiny"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--headless") && err.contains("terminal"),
+        "{err}"
+    );
+}

@@ -64,7 +64,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         ));
         lines.push(Line::from(vec![
             Span::styled("fits: ", theme.label),
-            Span::styled(format!("MEM-REC {}, full {}", fits.0, fits.1), theme.value),
+            Span::styled(
+                match &state.latency {
+                    LatencyView::Ready(_) => format!("MEM-REC {}, full {}", fits.0, fits.1),
+                    _ => fits.0,
+                },
+                theme.value,
+            ),
         ]));
     } else {
         for t in &m.tables {
@@ -90,12 +96,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             loaded.map_or("…".into(), fmt_bytes),
             loaded.map_or(String::new(), ratio),
         ));
-        lines.push(Line::from(vec![
-            Span::styled("fits in  ", theme.label),
-            Span::styled(format!("MEM-REC {}", fits.0), theme.memrec),
-            Span::styled(" · ", theme.muted),
-            Span::styled(format!("full {}", fits.1), theme.baseline),
-        ]));
+        lines.push(match &state.latency {
+            LatencyView::Ready(_) => Line::from(vec![
+                Span::styled("fits in  ", theme.label),
+                Span::styled(format!("MEM-REC {}", fits.0), theme.memrec),
+                Span::styled(" · ", theme.muted),
+                Span::styled(format!("full {}", fits.1), theme.baseline),
+            ]),
+            _ => Line::from(vec![
+                Span::styled("fits in  ", theme.label),
+                Span::styled(fits.0, theme.muted),
+            ]),
+        });
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
