@@ -1,1 +1,733 @@
-//! DLRM: MLPs, interaction, loss.
+//! DLRM's dense part: the bottom MLP on the 13 dense features, the interaction with the
+//! representation's vectors (DLRM's pairwise dots, or concatenation for bundled MEM-REC), the top
+//! MLP and BCE-with-logits, with their exact backward and the dense optimizers (SGD, Adagrad).
+//!
+//! Owns: the MLP parameters (one flat f32 buffer), their initialisation (as `dlrm_ref.py`), the
+//! per-chunk workspaces and the dense update. Must never: touch embedding tables (the trainer
+//! passes the representation's output in and takes its gradient out), depend on the thread count
+//! for any number (a batch is cut into chunks by its size alone and the chunk gradients are summed
+//! in chunk order), or allocate in a training step once the workspaces exist.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use crate::config::{ModelConfig, Optimizer};
+use crate::data::{NUM_CAT, NUM_DENSE};
+use crate::embedding::OutputShape;
+
+/// A batch is cut into at most this many chunks (one workspace and one gradient buffer each).
+pub const MAX_CHUNKS: usize = 8;
+/// Target rows per chunk: big enough for efficient GEMMs, small enough to use every core at
+/// DLRM's batch of 128.
+pub const CHUNK_ROWS: usize = 64;
+/// Parameters per block of the reduction and update passes.
+const PARAM_BLOCK: usize = 8192;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error(
+        "model.bottom_mlp ends in {got} but the representation produces {dim}-dimensional vectors: the last bottom layer must equal model.dim"
+    )]
+    BottomDim { got: usize, dim: usize },
+    #[error("model.top_mlp must end in 1 (the logit), got {0:?}")]
+    TopLast(Vec<usize>),
+    #[error("{what} has {got} values, expected {want}")]
+    Shape {
+        what: &'static str,
+        got: usize,
+        want: usize,
+    },
+}
+
+/// How the representation's vectors meet the bottom MLP output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interaction {
+    /// DLRM: pairwise dots of the `features + 1` vectors (strictly lower triangle, row-major as
+    /// `torch.tril_indices(offset=-1)`), concatenated after the bottom output.
+    Dot { features: usize },
+    /// Bundled MEM-REC: `[bottom output, z]`.
+    Concat,
+}
+
+impl Interaction {
+    pub fn from_shape(shape: OutputShape) -> Interaction {
+        match shape {
+            OutputShape::PerFeature => Interaction::Dot { features: NUM_CAT },
+            OutputShape::Bundled => Interaction::Concat,
+        }
+    }
+    /// Vectors per sample the representation provides.
+    pub fn vectors(self) -> usize {
+        match self {
+            Interaction::Dot { features } => features,
+            Interaction::Concat => 1,
+        }
+    }
+    /// Width of the top MLP's input.
+    pub fn out_width(self, dim: usize) -> usize {
+        match self {
+            Interaction::Dot { features } => dim + (features + 1) * features / 2,
+            Interaction::Concat => 2 * dim,
+        }
+    }
+}
+
+/// Dense optimizer settings for one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DenseOpt {
+    pub kind: Optimizer,
+    pub lr: f32,
+    pub eps: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    fan_in: usize,
+    fan_out: usize,
+    /// Offset of the weights, `fan_in x fan_out` row-major (the transpose of torch's layout).
+    w: usize,
+    /// Offset of the biases.
+    b: usize,
+    relu: bool,
+}
+
+/// Scratch space of one chunk of a batch, reused across steps.
+#[derive(Debug, Default, Clone)]
+struct Workspace {
+    /// Output of every bottom layer, `rows x fan_out`.
+    bottom: Vec<Vec<f32>>,
+    /// Interaction output (top MLP input).
+    inter: Vec<f32>,
+    /// Output of every top layer; the last is the logits.
+    top: Vec<Vec<f32>>,
+    /// Ping-pong buffers for activation gradients.
+    da: Vec<f32>,
+    db: Vec<f32>,
+    /// Gradient of the interaction's vector inputs (bottom output), `rows x dim`.
+    dx: Vec<f32>,
+    /// This chunk's share of the parameter gradient.
+    grad: Vec<f32>,
+    loss: f64,
+}
+
+/// Deterministic generator for initialisation: splitmix64 and Box-Muller.
+#[derive(Debug, Clone)]
+pub struct InitRng(u64);
+
+impl InitRng {
+    pub fn new(seed: u64) -> InitRng {
+        InitRng(seed ^ 0x6a09_e667_f3bc_c908)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in (0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    pub fn normal(&mut self, std: f64) -> f32 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        (std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+}
+
+/// The dense part of a DLRM.
+#[derive(Debug, Clone)]
+pub struct Dlrm {
+    dim: usize,
+    interaction: Interaction,
+    bottom: Vec<Layer>,
+    top: Vec<Layer>,
+    params: Vec<f32>,
+    grad: Vec<f32>,
+    /// Adagrad's accumulated squared gradients (empty for SGD).
+    adagrad: Vec<f32>,
+    ws: Vec<Workspace>,
+    /// Lower-triangle pairs `(i, j)`, `i > j`, of the dot interaction.
+    pairs: Vec<(u16, u16)>,
+}
+
+fn layers(inputs: usize, widths: &[usize], relu_last: bool, offset: &mut usize) -> Vec<Layer> {
+    let mut out = Vec::with_capacity(widths.len());
+    let mut fan_in = inputs;
+    for (i, &fan_out) in widths.iter().enumerate() {
+        let w = *offset;
+        let b = w + fan_in * fan_out;
+        *offset = b + fan_out;
+        out.push(Layer {
+            fan_in,
+            fan_out,
+            w,
+            b,
+            relu: relu_last || i + 1 < widths.len(),
+        });
+        fan_in = fan_out;
+    }
+    out
+}
+
+/// Rows per chunk for a batch of `rows`: depends on the batch size only, never on threads.
+pub fn chunk_rows(rows: usize) -> usize {
+    let chunks = rows.div_ceil(CHUNK_ROWS).clamp(1, MAX_CHUNKS);
+    rows.div_ceil(chunks).max(1)
+}
+
+impl Dlrm {
+    /// A DLRM for `model` whose representation produces `shape` vectors of `model.dim` floats,
+    /// initialised as DLRM does: weights N(0, sqrt(2/(fan_in+fan_out))), biases N(0, sqrt(1/fan_out)).
+    pub fn new(
+        model: &ModelConfig,
+        interaction: Interaction,
+        optimizer: Optimizer,
+        seed: u64,
+    ) -> Result<Dlrm, ModelError> {
+        let dim = model.dim;
+        if model.bottom_mlp.last() != Some(&dim) {
+            return Err(ModelError::BottomDim {
+                got: model.bottom_mlp.last().copied().unwrap_or(0),
+                dim,
+            });
+        }
+        if model.top_mlp.last() != Some(&1) {
+            return Err(ModelError::TopLast(model.top_mlp.clone()));
+        }
+        let mut n = 0;
+        // The bottom MLP ends in a ReLU, as in DLRM; the top MLP's last layer is the logit.
+        let bottom = layers(NUM_DENSE, &model.bottom_mlp, true, &mut n);
+        let top = layers(interaction.out_width(dim), &model.top_mlp, false, &mut n);
+        let mut params = vec![0.0f32; n];
+        let mut rng = InitRng::new(seed);
+        for l in bottom.iter().chain(&top) {
+            let ws = (2.0 / (l.fan_in + l.fan_out) as f64).sqrt();
+            for p in &mut params[l.w..l.b] {
+                *p = rng.normal(ws);
+            }
+            let bs = (1.0 / l.fan_out as f64).sqrt();
+            for p in &mut params[l.b..l.b + l.fan_out] {
+                *p = rng.normal(bs);
+            }
+        }
+        let pairs = match interaction {
+            Interaction::Dot { features } => (1..=features)
+                .flat_map(|i| (0..i).map(move |j| (i as u16, j as u16)))
+                .collect(),
+            Interaction::Concat => Vec::new(),
+        };
+        Ok(Dlrm {
+            dim,
+            interaction,
+            bottom,
+            top,
+            grad: vec![0.0; n],
+            adagrad: match optimizer {
+                Optimizer::Sgd => Vec::new(),
+                Optimizer::Adagrad => vec![0.0; n],
+            },
+            params,
+            ws: Vec::new(),
+            pairs,
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn interaction(&self) -> Interaction {
+        self.interaction
+    }
+    /// Floats of representation output per sample.
+    pub fn emb_width(&self) -> usize {
+        self.interaction.vectors() * self.dim
+    }
+    pub fn num_params(&self) -> usize {
+        self.params.len()
+    }
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+    /// Gradient of the last `forward_backward` (mean over the batch).
+    pub fn grad(&self) -> &[f32] {
+        &self.grad
+    }
+    /// Bytes of MLP parameters and optimizer state.
+    pub fn param_bytes(&self) -> u64 {
+        4 * (self.params.len() + self.adagrad.len()) as u64
+    }
+    /// Multiply-adds of one sample's forward pass through both MLPs and the interaction.
+    pub fn forward_macs(&self) -> u64 {
+        let mlp: usize = self
+            .bottom
+            .iter()
+            .chain(&self.top)
+            .map(|l| l.fan_in * l.fan_out)
+            .sum();
+        (mlp + self.pairs.len() * self.dim) as u64
+    }
+
+    fn check(&self, dense: &[f32], emb: &[f32], rows: usize) -> Result<(), ModelError> {
+        if dense.len() != rows * NUM_DENSE {
+            return Err(ModelError::Shape {
+                what: "dense features",
+                got: dense.len(),
+                want: rows * NUM_DENSE,
+            });
+        }
+        if emb.len() != rows * self.emb_width() {
+            return Err(ModelError::Shape {
+                what: "representation output",
+                got: emb.len(),
+                want: rows * self.emb_width(),
+            });
+        }
+        Ok(())
+    }
+
+    fn new_workspace(&self, rows: usize) -> Workspace {
+        let widest = self
+            .bottom
+            .iter()
+            .chain(&self.top)
+            .map(|l| l.fan_in.max(l.fan_out))
+            .max()
+            .unwrap_or(1);
+        Workspace {
+            bottom: self
+                .bottom
+                .iter()
+                .map(|l| vec![0.0; rows * l.fan_out])
+                .collect(),
+            inter: vec![0.0; rows * self.interaction.out_width(self.dim)],
+            top: self
+                .top
+                .iter()
+                .map(|l| vec![0.0; rows * l.fan_out])
+                .collect(),
+            da: vec![0.0; rows * widest],
+            db: vec![0.0; rows * widest],
+            dx: vec![0.0; rows * self.dim],
+            grad: Vec::new(),
+            loss: 0.0,
+        }
+    }
+
+    /// Forward and backward of a batch: fills `grad()` with the gradient of the mean BCE-with-logits
+    /// loss, writes the loss gradient of the representation output to `grad_emb`, returns the mean
+    /// loss. `emb` is the representation output, `emb_width()` floats per row.
+    pub fn forward_backward(
+        &mut self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        grad_emb: &mut [f32],
+    ) -> Result<f64, ModelError> {
+        let rows = labels.len();
+        self.check(dense, emb, rows)?;
+        if grad_emb.len() != emb.len() {
+            return Err(ModelError::Shape {
+                what: "representation gradient",
+                got: grad_emb.len(),
+                want: emb.len(),
+            });
+        }
+        if rows == 0 {
+            self.grad.iter_mut().for_each(|g| *g = 0.0);
+            return Ok(0.0);
+        }
+        let cr = chunk_rows(rows);
+        let chunks = rows.div_ceil(cr);
+        let n = self.params.len();
+        if self.ws.len() < chunks || self.ws.first().is_some_and(|w| w.dx.len() < cr * self.dim) {
+            self.ws = (0..chunks.max(self.ws.len()))
+                .map(|_| {
+                    let mut w = self.new_workspace(cr);
+                    w.grad = vec![0.0; n];
+                    w
+                })
+                .collect();
+        }
+        let ew = self.emb_width();
+        let scale = 1.0 / rows as f32;
+        let mut ws = std::mem::take(&mut self.ws);
+        let me = &*self;
+        ws[..chunks]
+            .par_iter_mut()
+            .zip(grad_emb.par_chunks_mut(cr * ew))
+            .enumerate()
+            .for_each(|(c, (w, ge))| {
+                let r0 = c * cr;
+                let r = (rows - r0).min(cr);
+                let d = &dense[r0 * NUM_DENSE..(r0 + r) * NUM_DENSE];
+                let e = &emb[r0 * ew..(r0 + r) * ew];
+                me.forward_chunk(d, e, r, w);
+                me.backward_chunk(d, e, &labels[r0..r0 + r], scale, r, w, ge);
+            });
+        // Sum the chunk gradients in chunk order: the same bits whatever the thread count.
+        let used = &ws[..chunks];
+        self.grad
+            .par_chunks_mut(PARAM_BLOCK)
+            .enumerate()
+            .for_each(|(bi, g)| {
+                let off = bi * PARAM_BLOCK;
+                let len = g.len();
+                g.copy_from_slice(&used[0].grad[off..off + len]);
+                for w in &used[1..] {
+                    for (a, b) in g.iter_mut().zip(&w.grad[off..off + len]) {
+                        *a += b;
+                    }
+                }
+            });
+        let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
+        self.ws = ws;
+        Ok(loss)
+    }
+
+    /// Apply the dense optimizer with the gradient of the last `forward_backward`.
+    pub fn update(&mut self, opt: DenseOpt) {
+        let lr = opt.lr;
+        match opt.kind {
+            Optimizer::Sgd => self
+                .params
+                .par_chunks_mut(PARAM_BLOCK)
+                .zip(self.grad.par_chunks(PARAM_BLOCK))
+                .for_each(|(p, g)| {
+                    for (p, g) in p.iter_mut().zip(g) {
+                        *p -= lr * g;
+                    }
+                }),
+            Optimizer::Adagrad => {
+                if self.adagrad.len() != self.params.len() {
+                    self.adagrad = vec![0.0; self.params.len()];
+                }
+                let eps = opt.eps;
+                self.params
+                    .par_chunks_mut(PARAM_BLOCK)
+                    .zip(self.grad.par_chunks(PARAM_BLOCK))
+                    .zip(self.adagrad.par_chunks_mut(PARAM_BLOCK))
+                    .for_each(|((p, g), s)| {
+                        for ((p, g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+                            *s += g * g;
+                            *p -= lr * g / (s.sqrt() + eps);
+                        }
+                    })
+            }
+        }
+    }
+
+    /// Logits of `rows` samples (inference; no state changes). Parallel over fixed chunks.
+    pub fn logits(&self, dense: &[f32], emb: &[f32], out: &mut [f32]) -> Result<(), ModelError> {
+        let rows = out.len();
+        self.check(dense, emb, rows)?;
+        let cr = chunk_rows(rows.min(MAX_CHUNKS * CHUNK_ROWS));
+        let ew = self.emb_width();
+        out.par_chunks_mut(cr).enumerate().for_each_init(
+            || self.new_workspace(cr),
+            |w, (c, o)| {
+                let r0 = c * cr;
+                let r = o.len();
+                self.forward_chunk(
+                    &dense[r0 * NUM_DENSE..(r0 + r) * NUM_DENSE],
+                    &emb[r0 * ew..(r0 + r) * ew],
+                    r,
+                    w,
+                );
+                o.copy_from_slice(&w.top[self.top.len() - 1][..r]);
+            },
+        );
+        Ok(())
+    }
+
+    /// Mean loss of a batch without touching any state (finite-difference checks).
+    pub fn loss(&self, dense: &[f32], emb: &[f32], labels: &[f32]) -> Result<f64, ModelError> {
+        let mut z = vec![0.0; labels.len()];
+        self.logits(dense, emb, &mut z)?;
+        let s: f64 = z.iter().zip(labels).map(|(&z, &y)| bce(z, y)).sum();
+        Ok(s / labels.len().max(1) as f64)
+    }
+
+    fn forward_chunk(&self, dense: &[f32], emb: &[f32], rows: usize, w: &mut Workspace) {
+        let p = &self.params;
+        let mut input: &[f32] = dense;
+        for (l, out) in self.bottom.iter().zip(w.bottom.iter_mut()) {
+            layer_forward(p, l, input, rows, &mut out[..rows * l.fan_out]);
+            input = &out[..rows * l.fan_out];
+        }
+        let x = &w.bottom[self.bottom.len() - 1][..rows * self.dim];
+        let ow = self.interaction.out_width(self.dim);
+        interact(
+            self.interaction,
+            &self.pairs,
+            self.dim,
+            x,
+            emb,
+            &mut w.inter[..rows * ow],
+        );
+        let mut input: &[f32] = &w.inter[..rows * ow];
+        for (l, out) in self.top.iter().zip(w.top.iter_mut()) {
+            layer_forward(p, l, input, rows, &mut out[..rows * l.fan_out]);
+            input = &out[..rows * l.fan_out];
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward_chunk(
+        &self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        scale: f32,
+        rows: usize,
+        w: &mut Workspace,
+        grad_emb: &mut [f32],
+    ) {
+        let p = &self.params;
+        let nt = self.top.len();
+        // dLoss/dlogit of the mean BCE-with-logits: (sigmoid(z) - y) / batch.
+        let mut loss = 0.0f64;
+        {
+            let z = &w.top[nt - 1][..rows];
+            for ((dz, &z), &y) in w.da[..rows].iter_mut().zip(z).zip(labels) {
+                loss += bce(z, y);
+                *dz = (sigmoid(z) - y) * scale;
+            }
+        }
+        w.loss = loss;
+        let ow = self.interaction.out_width(self.dim);
+        // Top MLP, last layer first. `da` holds dLoss/d(output of layer li), already through its ReLU.
+        for li in (0..nt).rev() {
+            let l = &self.top[li];
+            let input: &[f32] = if li == 0 {
+                &w.inter[..rows * ow]
+            } else {
+                &w.top[li - 1][..rows * l.fan_in]
+            };
+            layer_backward(
+                p,
+                l,
+                input,
+                rows,
+                &w.da[..rows * l.fan_out],
+                &mut w.grad,
+                Some(&mut w.db[..rows * l.fan_in]),
+            );
+            // Through the ReLU of the layer below (the interaction output has none).
+            if li > 0 {
+                relu_mask(&mut w.db[..rows * l.fan_in], input);
+            }
+            std::mem::swap(&mut w.da, &mut w.db);
+        }
+        // `da` now holds dLoss/d(interaction output).
+        let nb = self.bottom.len();
+        let d = self.dim;
+        interact_backward(
+            self.interaction,
+            &self.pairs,
+            d,
+            &w.bottom[nb - 1][..rows * d],
+            emb,
+            &w.da[..rows * ow],
+            &mut w.dx[..rows * d],
+            grad_emb,
+        );
+        relu_mask(&mut w.dx[..rows * d], &w.bottom[nb - 1][..rows * d]);
+        w.da[..rows * d].copy_from_slice(&w.dx[..rows * d]);
+        for li in (0..nb).rev() {
+            let l = &self.bottom[li];
+            let input: &[f32] = if li == 0 {
+                dense
+            } else {
+                &w.bottom[li - 1][..rows * l.fan_in]
+            };
+            let dinput = if li > 0 {
+                Some(&mut w.db[..rows * l.fan_in])
+            } else {
+                None
+            };
+            layer_backward(
+                p,
+                l,
+                input,
+                rows,
+                &w.da[..rows * l.fan_out],
+                &mut w.grad,
+                dinput,
+            );
+            if li > 0 {
+                relu_mask(&mut w.db[..rows * l.fan_in], input);
+                std::mem::swap(&mut w.da, &mut w.db);
+            }
+        }
+    }
+}
+
+#[inline]
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// BCE with logits for one sample, computed stably: max(z, 0) - z y + ln(1 + e^-|z|).
+#[inline]
+pub fn bce(z: f32, y: f32) -> f64 {
+    let z = z as f64;
+    z.max(0.0) - z * y as f64 + (-z.abs()).exp().ln_1p()
+}
+
+fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f32]) {
+    let bias = &p[l.b..l.b + l.fan_out];
+    for row in out.chunks_exact_mut(l.fan_out) {
+        row.copy_from_slice(bias);
+    }
+    let x = ArrayView2::from_shape((rows, l.fan_in), input).expect("layer input shape");
+    let wt = ArrayView2::from_shape((l.fan_in, l.fan_out), &p[l.w..l.b]).expect("weight shape");
+    let mut y = ArrayViewMut2::from_shape((rows, l.fan_out), out).expect("layer output shape");
+    general_mat_mul(1.0, &x, &wt, 1.0, &mut y);
+    if l.relu {
+        // Not `max(0.0)`: that would turn NaN into 0 and hide a diverging run.
+        for v in out.iter_mut() {
+            if *v < 0.0 {
+                *v = 0.0;
+            }
+        }
+    }
+}
+
+/// Weight and bias gradients of one layer into `grad` (overwritten), and the input gradient
+/// (before the lower layer's ReLU) into `dinput` when asked.
+fn layer_backward(
+    p: &[f32],
+    l: &Layer,
+    input: &[f32],
+    rows: usize,
+    dy: &[f32],
+    grad: &mut [f32],
+    dinput: Option<&mut [f32]>,
+) {
+    let x = ArrayView2::from_shape((rows, l.fan_in), input).expect("layer input shape");
+    let g = ArrayView2::from_shape((rows, l.fan_out), dy).expect("layer grad shape");
+    {
+        let (gw, gb) = grad[l.w..l.b + l.fan_out].split_at_mut(l.fan_in * l.fan_out);
+        let mut gw = ArrayViewMut2::from_shape((l.fan_in, l.fan_out), gw).expect("weight shape");
+        general_mat_mul(1.0, &x.t(), &g, 0.0, &mut gw);
+        gb.iter_mut().for_each(|v| *v = 0.0);
+        for row in dy.chunks_exact(l.fan_out) {
+            for (b, d) in gb.iter_mut().zip(row) {
+                *b += d;
+            }
+        }
+    }
+    if let Some(dx) = dinput {
+        let wt = ArrayView2::from_shape((l.fan_in, l.fan_out), &p[l.w..l.b]).expect("weight shape");
+        let mut dxv = ArrayViewMut2::from_shape((rows, l.fan_in), dx).expect("input grad shape");
+        general_mat_mul(1.0, &g, &wt.t(), 0.0, &mut dxv);
+    }
+}
+
+/// Zero the gradient where the ReLU's output was not positive.
+fn relu_mask(grad: &mut [f32], act: &[f32]) {
+    for (g, a) in grad.iter_mut().zip(act) {
+        if *a <= 0.0 {
+            *g = 0.0;
+        }
+    }
+}
+
+fn interact(
+    kind: Interaction,
+    pairs: &[(u16, u16)],
+    d: usize,
+    x: &[f32],
+    emb: &[f32],
+    out: &mut [f32],
+) {
+    let ow = kind.out_width(d);
+    let ew = kind.vectors() * d;
+    for ((o, xr), er) in out
+        .chunks_exact_mut(ow)
+        .zip(x.chunks_exact(d))
+        .zip(emb.chunks_exact(ew))
+    {
+        o[..d].copy_from_slice(xr);
+        match kind {
+            Interaction::Concat => o[d..].copy_from_slice(er),
+            Interaction::Dot { .. } => {
+                let vec = |i: u16| -> &[f32] {
+                    if i == 0 {
+                        xr
+                    } else {
+                        &er[(i as usize - 1) * d..i as usize * d]
+                    }
+                };
+                for (z, &(i, j)) in o[d..].iter_mut().zip(pairs) {
+                    *z = dot(vec(i), vec(j));
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn interact_backward(
+    kind: Interaction,
+    pairs: &[(u16, u16)],
+    d: usize,
+    x: &[f32],
+    emb: &[f32],
+    dout: &[f32],
+    dx: &mut [f32],
+    demb: &mut [f32],
+) {
+    let ow = kind.out_width(d);
+    let ew = kind.vectors() * d;
+    for ((((go, xr), er), gx), ge) in dout
+        .chunks_exact(ow)
+        .zip(x.chunks_exact(d))
+        .zip(emb.chunks_exact(ew))
+        .zip(dx.chunks_exact_mut(d))
+        .zip(demb.chunks_exact_mut(ew))
+    {
+        gx.copy_from_slice(&go[..d]);
+        match kind {
+            Interaction::Concat => ge.copy_from_slice(&go[d..]),
+            Interaction::Dot { .. } => {
+                ge.iter_mut().for_each(|v| *v = 0.0);
+                for (&g, &(i, j)) in go[d..].iter().zip(pairs) {
+                    if g == 0.0 {
+                        continue;
+                    }
+                    let (i, j) = (i as usize, j as usize);
+                    // d(T_i . T_j) = g T_j for T_i and g T_i for T_j; T_0 is the bottom output.
+                    // i > j >= 0, so T_i is always an embedding.
+                    let ti = &er[(i - 1) * d..i * d];
+                    if j == 0 {
+                        axpy(g, xr, &mut ge[(i - 1) * d..i * d]);
+                        axpy(g, ti, gx);
+                    } else {
+                        let tj = &er[(j - 1) * d..j * d];
+                        let (lo, hi) = ge.split_at_mut((i - 1) * d);
+                        axpy(g, tj, &mut hi[..d]);
+                        axpy(g, ti, &mut lo[(j - 1) * d..j * d]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[inline]
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}

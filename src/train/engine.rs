@@ -1,0 +1,834 @@
+//! The training engine: the baseline and MEM-REC runs trained side by side on a background
+//! thread, fed the same batches in the same order, evaluated on the same test rows, and driven by
+//! `EngineCommand`s; it reports through `EngineEvent`s (owned snapshots).
+//!
+//! Owns: the run schedule (runs advance in lockstep, one step each per round), one rayon pool of
+//! `cfg.effective_threads()` threads used for data parallelism inside a step, restarts by
+//! generation, pause, evaluation, divergence detection, and the step/epoch budgets of headless
+//! mode. Must never: hold UI types, share locks with a front end, or let one run's failure stop
+//! another. Every number it reports is independent of the thread count.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use crate::config::Config;
+use crate::data::{BadLines, Batch, BatchStream, DataSource};
+use crate::embedding::Representation;
+use crate::metrics;
+use crate::report::{
+    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport, RunSummary,
+};
+use crate::train::trainer::Trainer;
+
+/// Progress events per run are at least this far apart (about 5 per second).
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+/// How long `EngineHandle::shutdown` waits for the engine thread before leaving it behind.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+/// Training batches whose keys (with the test set's) feed the collision statistics of a run.
+const COLLISION_BATCHES: usize = 8;
+/// Weight of the newest step in the running mean of the training loss.
+const LOSS_EMA: f64 = 0.02;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot build the training thread pool: {0}")]
+    Pool(String),
+    #[error("cannot start the engine thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Which side of the comparison a run is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Baseline,
+    Memrec,
+}
+
+/// Builds the representation of a run from its configuration.
+pub type RepBuilder =
+    Arc<dyn Fn(&Config, RunKind) -> Result<Box<dyn Representation>, String> + Send + Sync>;
+
+/// The representations of `crate::embedding` for each side.
+pub fn default_reps() -> RepBuilder {
+    Arc::new(|_cfg: &Config, kind: RunKind| {
+        Err(format!("no {kind:?} representation in this build"))
+    })
+}
+
+/// Test-row probabilities of a run at its final evaluation (headless `--predictions`).
+#[derive(Debug, Clone)]
+pub struct RunPredictions {
+    pub run: String,
+    pub generation: u64,
+    pub samples: u64,
+    pub probs: Vec<f32>,
+}
+
+/// How the engine runs beyond the configuration.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// Optimizer steps (batches) per run, then the run finishes; `None` = no limit.
+    pub max_steps: Option<u64>,
+    /// Passes over the training data per run; `None` = no limit (files restart at the top).
+    pub max_epochs: Option<u64>,
+    /// End the engine (and the event stream) when every run has finished or failed.
+    pub exit_when_done: bool,
+    /// Extra MEM-REC configurations, run as `memrec-2`, `memrec-3`, ...
+    pub extra_memrec: Vec<Config>,
+    /// Where final test-row probabilities go, if anyone wants them.
+    pub predictions: Option<Sender<RunPredictions>>,
+    pub reps: RepBuilder,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("max_steps", &self.max_steps)
+            .field("max_epochs", &self.max_epochs)
+            .field("exit_when_done", &self.exit_when_done)
+            .field("extra_memrec", &self.extra_memrec.len())
+            .field("predictions", &self.predictions.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_steps: None,
+            max_epochs: None,
+            exit_when_done: false,
+            extra_memrec: Vec::new(),
+            predictions: None,
+            reps: default_reps(),
+        }
+    }
+}
+
+/// The front end's side of a running engine.
+pub struct EngineHandle {
+    commands: Sender<EngineCommand>,
+    thread: Option<JoinHandle<()>>,
+    exited: Receiver<()>,
+}
+
+impl EngineHandle {
+    /// Send a command; ignored once the engine has ended.
+    pub fn send(&self, cmd: EngineCommand) {
+        let _ = self.commands.send(cmd);
+    }
+
+    /// Stop the engine and join its thread, waiting at most a few seconds (a step in flight
+    /// finishes first). Returns false if the thread had to be left behind.
+    pub fn shutdown(mut self) -> bool {
+        let _ = self.commands.send(EngineCommand::Shutdown);
+        self.join_bounded(SHUTDOWN_WAIT)
+    }
+
+    /// Wait for the engine to end on its own (headless budgets), up to `wait`.
+    pub fn join_bounded(&mut self, wait: Duration) -> bool {
+        match self.exited.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.commands.send(EngineCommand::Shutdown);
+            self.join_bounded(SHUTDOWN_WAIT);
+        }
+    }
+}
+
+/// The engine: see the module documentation.
+pub struct Engine;
+
+impl Engine {
+    /// Start training `cfg` on `source` with the default options (no budget, runs forever).
+    pub fn spawn(
+        cfg: Config,
+        source: Arc<dyn DataSource>,
+        events: Sender<EngineEvent>,
+    ) -> Result<EngineHandle, EngineError> {
+        Engine::spawn_with(cfg, source, events, EngineOptions::default())
+    }
+
+    pub fn spawn_with(
+        cfg: Config,
+        source: Arc<dyn DataSource>,
+        events: Sender<EngineEvent>,
+        opts: EngineOptions,
+    ) -> Result<EngineHandle, EngineError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.effective_threads())
+            .thread_name(|i| format!("memrec-train-{i}"))
+            .build()
+            .map_err(|e| EngineError::Pool(e.to_string()))?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
+        let thread = std::thread::Builder::new()
+            .name("memrec-engine".into())
+            .spawn(move || {
+                let mut state = State::new(cfg, source, events, opts, pool);
+                state.run(rx);
+                let _ = exit_tx.send(());
+            })
+            .map_err(EngineError::Thread)?;
+        Ok(EngineHandle {
+            commands: tx,
+            thread: Some(thread),
+            exited: exit_rx,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Status {
+    Training,
+    Done(String),
+    Failed(String),
+}
+
+struct Run {
+    name: String,
+    kind: RunKind,
+    generation: u64,
+    cfg: Config,
+    trainer: Trainer,
+    stream: Box<dyn BatchStream>,
+    batch: Batch,
+    samples: u64,
+    steps: u64,
+    epochs: u64,
+    status: Status,
+    loss_ema: f64,
+    next_eval: u64,
+    /// Training time and samples since the last evaluation (throughput excludes evaluation).
+    since_eval: (Duration, u64),
+    train_time: Duration,
+    last_progress: Instant,
+    progress_mark: (Duration, u64),
+    last_eval: Option<EvalPoint>,
+    last_probs: Option<Arc<Vec<f32>>>,
+    bad_lines_seen: u64,
+    collisions_pending: bool,
+}
+
+struct State {
+    cfg: Config,
+    source: Arc<dyn DataSource>,
+    events: Sender<EngineEvent>,
+    opts: EngineOptions,
+    pool: rayon::ThreadPool,
+    test: Arc<Batch>,
+    oracle_auc: Option<f64>,
+    runs: Vec<Run>,
+    /// Baseline test probabilities by samples seen (current generation), for paired ΔAUC.
+    baseline_probs: BTreeMap<u64, Arc<Vec<f32>>>,
+    /// Tokens seen by the run furthest along: the loaded vocabulary.
+    vocab: HashSet<u64, BuildKeyHasher>,
+    vocab_samples: u64,
+    /// Keys of the test set and the first training batches, for collision statistics.
+    collision_keys: Vec<u64>,
+    paused: bool,
+    shutdown: bool,
+}
+
+/// A fixed, cheap hasher for token keys (only counts are read, never the iteration order).
+#[derive(Default, Clone, Copy)]
+struct BuildKeyHasher;
+#[derive(Default)]
+struct KeyHasher(u64);
+impl std::hash::BuildHasher for BuildKeyHasher {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        let z = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z ^ (z >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+impl State {
+    fn new(
+        cfg: Config,
+        source: Arc<dyn DataSource>,
+        events: Sender<EngineEvent>,
+        opts: EngineOptions,
+        pool: rayon::ThreadPool,
+    ) -> State {
+        State {
+            cfg,
+            source,
+            events,
+            opts,
+            pool,
+            test: Arc::new(Batch::default()),
+            oracle_auc: None,
+            runs: Vec::new(),
+            baseline_probs: BTreeMap::new(),
+            vocab: HashSet::with_hasher(BuildKeyHasher),
+            vocab_samples: 0,
+            collision_keys: Vec::new(),
+            paused: false,
+            shutdown: false,
+        }
+    }
+
+    fn emit(&self, e: EngineEvent) {
+        // A front end that went away just stops listening; training state is unaffected.
+        let _ = self.events.send(e);
+    }
+
+    fn run(&mut self, rx: Receiver<EngineCommand>) {
+        if let Err(message) = self.prepare() {
+            self.emit(EngineEvent::RunFailed {
+                run: "data".into(),
+                generation: 0,
+                message,
+            });
+            return;
+        }
+        let mut specs = vec![
+            ("baseline".to_string(), RunKind::Baseline, self.cfg.clone()),
+            ("memrec".to_string(), RunKind::Memrec, self.cfg.clone()),
+        ];
+        for (i, c) in self.opts.extra_memrec.iter().enumerate() {
+            specs.push((format!("memrec-{}", i + 2), RunKind::Memrec, c.clone()));
+        }
+        for (name, kind, cfg) in specs {
+            self.start_run(name, kind, cfg, 1);
+        }
+        while !self.shutdown {
+            // Commands first: a restart or pause takes effect between batches.
+            loop {
+                let active = self.runs.iter().any(|r| r.status == Status::Training);
+                let cmd = if self.paused || (!active && !self.opts.exit_when_done) {
+                    match rx.recv() {
+                        Ok(c) => c,
+                        Err(_) => {
+                            self.shutdown = true;
+                            break;
+                        }
+                    }
+                } else {
+                    match rx.try_recv() {
+                        Ok(c) => c,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            // Nobody can pause or stop us any more: finish budgets, if any.
+                            if self.opts.exit_when_done {
+                                break;
+                            }
+                            self.shutdown = true;
+                            break;
+                        }
+                    }
+                };
+                self.command(cmd);
+                if self.shutdown {
+                    break;
+                }
+            }
+            if self.shutdown {
+                break;
+            }
+            let active = self.runs.iter().any(|r| r.status == Status::Training);
+            if !active {
+                if self.opts.exit_when_done {
+                    break;
+                }
+                continue;
+            }
+            for i in 0..self.runs.len() {
+                if self.runs[i].status == Status::Training {
+                    self.advance(i);
+                }
+            }
+        }
+        for i in 0..self.runs.len() {
+            if self.runs[i].status == Status::Training {
+                self.finish(i, "cancelled".into());
+            }
+        }
+    }
+
+    /// Load the test rows once; they are shared by every run and generation.
+    fn prepare(&mut self) -> Result<(), String> {
+        let test = self.source.test_set().map_err(|e| e.to_string())?;
+        if test.is_empty() {
+            return Err(format!("{}: no test rows", self.source.label()));
+        }
+        self.oracle_auc = test
+            .true_prob
+            .as_ref()
+            .and_then(|p| metrics::auc(&test.labels, p));
+        let mut keys: Vec<u64> = test.keys.clone();
+        keys.sort_unstable();
+        keys.dedup();
+        self.collision_keys = keys;
+        self.emit(EngineEvent::DataReady {
+            label: self.source.label(),
+            synthetic: self.source.is_synthetic(),
+            test_rows: test.len() as u64,
+            bad_lines: self.source.bad_lines(),
+        });
+        self.test = Arc::new(test);
+        Ok(())
+    }
+
+    fn start_run(&mut self, name: String, kind: RunKind, cfg: Config, generation: u64) {
+        let built = (self.opts.reps)(&cfg, kind)
+            .and_then(|rep| Trainer::new(&cfg, rep).map_err(|e| e.to_string()))
+            .and_then(|t| {
+                self.source
+                    .open_train()
+                    .map(|s| (t, s))
+                    .map_err(|e| e.to_string())
+            });
+        let (trainer, stream) = match built {
+            Ok(x) => x,
+            Err(message) => {
+                self.emit(EngineEvent::RunFailed {
+                    run: name,
+                    generation,
+                    message,
+                });
+                return;
+            }
+        };
+        let tables = trainer.rep.tables();
+        let bytes = trainer.table_bytes().max(1);
+        self.emit(EngineEvent::RunStarted {
+            run: name.clone(),
+            generation,
+            representation: trainer.rep.kind().to_string(),
+            tables,
+            compression_full: cfg.full_uncompressed_bytes() as f64 / bytes as f64,
+        });
+        if kind == RunKind::Baseline {
+            self.baseline_probs.clear();
+        }
+        let every = cfg.eval.every_samples;
+        let batch_rows = cfg.train.batch;
+        let run = Run {
+            name,
+            kind,
+            generation,
+            cfg,
+            trainer,
+            stream,
+            batch: Batch::with_capacity(batch_rows),
+            samples: 0,
+            steps: 0,
+            epochs: 0,
+            status: Status::Training,
+            loss_ema: f64::NAN,
+            next_eval: every,
+            since_eval: (Duration::ZERO, 0),
+            train_time: Duration::ZERO,
+            last_progress: Instant::now(),
+            progress_mark: (Duration::ZERO, 0),
+            last_eval: None,
+            last_probs: None,
+            bad_lines_seen: 0,
+            collisions_pending: true,
+        };
+        match self.runs.iter().position(|r| r.name == run.name) {
+            Some(i) => self.runs[i] = run,
+            None => self.runs.push(run),
+        }
+    }
+
+    fn command(&mut self, cmd: EngineCommand) {
+        match cmd {
+            EngineCommand::Shutdown => self.shutdown = true,
+            EngineCommand::Pause(p) => self.paused = p,
+            EngineCommand::RestartAll => {
+                let specs: Vec<_> = self
+                    .runs
+                    .iter()
+                    .map(|r| (r.name.clone(), r.kind, r.cfg.clone(), r.generation))
+                    .collect();
+                for (i, (name, kind, cfg, generation)) in specs.into_iter().enumerate() {
+                    if self.runs[i].status == Status::Training {
+                        self.finish(i, "cancelled".into());
+                    }
+                    self.start_run(name, kind, cfg, generation + 1);
+                }
+            }
+            EngineCommand::RestartMemrec(next) => {
+                let Some(i) = self.runs.iter().position(|r| r.name == "memrec") else {
+                    let generation = 1;
+                    let mut cfg = self.cfg.clone();
+                    adopt_memrec(&mut cfg, &next);
+                    self.start_run("memrec".into(), RunKind::Memrec, cfg, generation);
+                    return;
+                };
+                if self.runs[i].status == Status::Training {
+                    self.finish(i, "cancelled".into());
+                }
+                let mut cfg = self.runs[i].cfg.clone();
+                adopt_memrec(&mut cfg, &next);
+                let generation = self.runs[i].generation + 1;
+                self.start_run("memrec".into(), RunKind::Memrec, cfg, generation);
+            }
+            EngineCommand::MeasureLatency(cfg) => {
+                // Training is paused for the measurement: this thread is the only one stepping.
+                let result = self.pool.install(|| measure_latency(&cfg));
+                match result {
+                    Ok(r) => self.emit(EngineEvent::Latency(r)),
+                    Err(message) => self.emit(EngineEvent::LatencyFailed { message }),
+                }
+            }
+        }
+    }
+
+    /// One step of run `i`, then its bookkeeping: progress, evaluation, budget, divergence.
+    fn advance(&mut self, i: usize) {
+        let t0 = Instant::now();
+        let run = &mut self.runs[i];
+        let rows = run.cfg.train.batch;
+        let got = match run.stream.next_batch(rows, &mut run.batch) {
+            Ok(n) => n,
+            Err(e) => {
+                self.fail(i, format!("data error: {e}"));
+                return;
+            }
+        };
+        if got == 0 {
+            let run = &mut self.runs[i];
+            run.epochs += 1;
+            if run.samples == 0 {
+                self.fail(i, format!("{}: no training rows", self.source.label()));
+                return;
+            }
+            if self.opts.max_epochs.is_some_and(|e| run.epochs >= e) {
+                self.finish(i, "ok".into());
+                return;
+            }
+            match self.source.open_train() {
+                Ok(s) => self.runs[i].stream = s,
+                Err(e) => self.fail(i, format!("data error: {e}")),
+            }
+            return;
+        }
+        let pool = &self.pool;
+        let run = &mut self.runs[i];
+        let result = pool.install(|| run.trainer.step(&run.batch));
+        let dt = t0.elapsed();
+        let loss = match result {
+            Ok(l) => l,
+            Err(e) => {
+                self.fail(i, format!("model error: {e}"));
+                return;
+            }
+        };
+        let run = &mut self.runs[i];
+        run.samples += got as u64;
+        run.steps += 1;
+        run.train_time += dt;
+        run.since_eval.0 += dt;
+        run.since_eval.1 += got as u64;
+        run.loss_ema = if run.loss_ema.is_nan() {
+            loss
+        } else {
+            run.loss_ema + LOSS_EMA * (loss - run.loss_ema)
+        };
+        if !loss.is_finite() {
+            let msg = format!(
+                "training loss is {loss} at step {} ({} samples): the run diverged; try a smaller train.lr (now {})",
+                run.steps, run.samples, run.cfg.train.lr
+            );
+            self.fail(i, msg);
+            return;
+        }
+        if run.loss_ema > run.cfg.train.divergence_loss as f64 {
+            let msg = format!(
+                "running training loss {:.3} exceeds train.divergence_loss {} at step {} ({} samples): the run diverged; try a smaller train.lr (now {})",
+                run.loss_ema,
+                run.cfg.train.divergence_loss,
+                run.steps,
+                run.samples,
+                run.cfg.train.lr
+            );
+            self.fail(i, msg);
+            return;
+        }
+        self.track_vocab(i);
+        self.track_bad_lines(i);
+        if self.runs[i].collisions_pending
+            && (self.runs[i].steps as usize >= COLLISION_BATCHES
+                || self.runs[i].samples >= self.runs[i].next_eval)
+        {
+            self.emit_collisions(i);
+        }
+        let run = &self.runs[i];
+        if run.last_progress.elapsed() >= PROGRESS_EVERY {
+            self.progress(i);
+        }
+        let run = &self.runs[i];
+        let budget_done = self.opts.max_steps.is_some_and(|m| run.steps >= m);
+        if run.samples >= run.next_eval || budget_done {
+            self.evaluate(i);
+        }
+        if budget_done && self.runs[i].status == Status::Training {
+            self.finish(i, "ok".into());
+        }
+    }
+
+    fn track_vocab(&mut self, i: usize) {
+        let run = &self.runs[i];
+        // Only the run furthest along adds tokens, so every row is counted once.
+        if run.samples <= self.vocab_samples {
+            return;
+        }
+        let new_rows = (run.samples - self.vocab_samples).min(run.batch.len() as u64) as usize;
+        let start = run.batch.len() - new_rows;
+        let keys = &run.batch.keys[start * crate::data::NUM_CAT..];
+        self.vocab.extend(keys.iter().copied());
+        if run.collisions_pending && self.collision_keys.len() < 4_000_000 {
+            self.collision_keys.extend_from_slice(keys);
+        }
+        self.vocab_samples = run.samples;
+    }
+
+    fn track_bad_lines(&mut self, i: usize) {
+        let bad: BadLines = self.runs[i].stream.bad_lines();
+        // Bad lines are reported by the first run to meet them (every run reads the same rows).
+        if bad.count > self.runs[i].bad_lines_seen {
+            self.runs[i].bad_lines_seen = bad.count;
+            if i == 0 {
+                self.emit(EngineEvent::DataIssues(bad));
+            }
+        }
+    }
+
+    fn emit_collisions(&mut self, i: usize) {
+        self.collision_keys.sort_unstable();
+        self.collision_keys.dedup();
+        let run = &mut self.runs[i];
+        run.collisions_pending = false;
+        let features = collisions_of(run.trainer.rep.as_ref(), &self.collision_keys);
+        let e = EngineEvent::Collisions {
+            run: run.name.clone(),
+            generation: run.generation,
+            features,
+        };
+        self.emit(e);
+    }
+
+    fn progress(&mut self, i: usize) {
+        let d = self.runs[i].cfg.model.dim as u64;
+        let distinct = self.vocab.len() as u64;
+        let run = &mut self.runs[i];
+        let (t0, s0) = run.progress_mark;
+        let dt = (run.train_time - t0).as_secs_f64();
+        let sps = if dt > 0.0 {
+            (run.samples - s0) as f64 / dt
+        } else {
+            0.0
+        };
+        run.progress_mark = (run.train_time, run.samples);
+        run.last_progress = Instant::now();
+        let e = EngineEvent::Progress {
+            run: run.name.clone(),
+            generation: run.generation,
+            samples: run.samples,
+            steps: run.steps,
+            samples_per_s: sps,
+            train_loss: run.loss_ema,
+            distinct_tokens: distinct,
+            loaded_uncompressed_bytes: 4 * d * distinct,
+        };
+        self.emit(e);
+    }
+
+    fn evaluate(&mut self, i: usize) {
+        let pool = &self.pool;
+        let test = Arc::clone(&self.test);
+        let run = &mut self.runs[i];
+        let every = run.cfg.eval.every_samples;
+        while run.next_eval <= run.samples {
+            run.next_eval += every;
+        }
+        if run
+            .last_eval
+            .as_ref()
+            .is_some_and(|e| e.samples == run.samples)
+        {
+            return;
+        }
+        let probs = match pool.install(|| run.trainer.predict(&test)) {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail(i, format!("evaluation failed: {e}"));
+                return;
+            }
+        };
+        if probs.iter().any(|p| !p.is_finite()) {
+            let msg = format!(
+                "test predictions are not finite after {} samples: the run diverged; try a smaller train.lr (now {})",
+                run.samples, run.cfg.train.lr
+            );
+            self.fail(i, msg);
+            return;
+        }
+        let labels = &test.labels;
+        let Some(a) = metrics::auc_delong(labels, &probs) else {
+            self.fail(
+                i,
+                "the test rows hold a single class: no AUC can be computed".into(),
+            );
+            return;
+        };
+        let (mean_prediction, click_rate) = metrics::calibration(labels, &probs);
+        let probs = Arc::new(probs);
+        let delta_auc = match run.kind {
+            RunKind::Baseline => {
+                self.baseline_probs.insert(run.samples, Arc::clone(&probs));
+                None
+            }
+            RunKind::Memrec => self.baseline_probs.get(&run.samples).and_then(|b| {
+                metrics::delta_auc_delong(labels, &probs, b).map(|d| DeltaAuc {
+                    delta: d.delta,
+                    lo: d.lo,
+                    hi: d.hi,
+                })
+            }),
+        };
+        let run = &mut self.runs[i];
+        let (t, n) = run.since_eval;
+        let point = EvalPoint {
+            run: run.name.clone(),
+            generation: run.generation,
+            samples: run.samples,
+            auc: a.auc,
+            auc_lo: a.lo,
+            auc_hi: a.hi,
+            logloss: metrics::logloss(labels, &probs),
+            mean_prediction,
+            click_rate,
+            samples_per_s: if t.as_secs_f64() > 0.0 {
+                n as f64 / t.as_secs_f64()
+            } else {
+                0.0
+            },
+            oracle_auc: self.oracle_auc,
+            delta_auc,
+        };
+        run.since_eval = (Duration::ZERO, 0);
+        run.last_eval = Some(point.clone());
+        run.last_probs = Some(probs);
+        self.emit(EngineEvent::Eval(point));
+    }
+
+    fn fail(&mut self, i: usize, message: String) {
+        let run = &mut self.runs[i];
+        run.status = Status::Failed(message.clone());
+        let e = EngineEvent::RunFailed {
+            run: run.name.clone(),
+            generation: run.generation,
+            message: message.clone(),
+        };
+        self.emit(e);
+        self.summarise(i, message);
+    }
+
+    fn finish(&mut self, i: usize, status: String) {
+        if status == "ok" {
+            // The summary reports the model as it ends, not as it was at the last evaluation.
+            self.evaluate(i);
+            if matches!(self.runs[i].status, Status::Failed(_)) {
+                return;
+            }
+        }
+        self.runs[i].status = Status::Done(status.clone());
+        self.summarise(i, status);
+    }
+
+    fn summarise(&mut self, i: usize, status: String) {
+        let d = self.runs[i].cfg.model.dim as u64;
+        let distinct = self.vocab.len() as u64;
+        let run = &self.runs[i];
+        let e = run.last_eval.clone();
+        let tables = run.trainer.rep.tables();
+        let table_bytes = run.trainer.table_bytes();
+        let denom = table_bytes.max(1) as f64;
+        let secs = run.train_time.as_secs_f64();
+        let summary = RunSummary {
+            run: run.name.clone(),
+            representation: run.trainer.rep.kind().to_string(),
+            samples: run.samples,
+            steps: run.steps,
+            auc: e.as_ref().map_or(f64::NAN, |e| e.auc),
+            auc_lo: e.as_ref().map_or(f64::NAN, |e| e.auc_lo),
+            auc_hi: e.as_ref().map_or(f64::NAN, |e| e.auc_hi),
+            logloss: e.as_ref().map_or(f64::NAN, |e| e.logloss),
+            oracle_auc: self.oracle_auc,
+            delta_auc: e.as_ref().and_then(|e| e.delta_auc),
+            table_bytes,
+            optimizer_bytes: run.trainer.rep.optimizer_bytes(),
+            tables,
+            compression_full: run.cfg.full_uncompressed_bytes() as f64 / denom,
+            compression_loaded: (4 * d * distinct) as f64 / denom,
+            samples_per_s: if secs > 0.0 {
+                run.samples as f64 / secs
+            } else {
+                0.0
+            },
+            status,
+        };
+        if let (Some(tx), Some(p), Some(e)) = (&self.opts.predictions, &run.last_probs, &e) {
+            let _ = tx.send(RunPredictions {
+                run: run.name.clone(),
+                generation: run.generation,
+                samples: e.samples,
+                probs: p.as_ref().clone(),
+            });
+        }
+        self.emit(EngineEvent::Finished(summary));
+    }
+}
+
+/// Take the sections a MEM-REC restart may change.
+fn adopt_memrec(cfg: &mut Config, next: &Config) {
+    cfg.memrec = next.memrec.clone();
+    cfg.model = next.model.clone();
+    cfg.train = next.train.clone();
+}
+
+/// Collision statistics of `rep` over `keys` (sorted, distinct).
+fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollisions> {
+    let _ = (rep, keys);
+    Vec::new()
+}
+
+/// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
+fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
+    let _ = cfg;
+    Err("latency measurement is not available in this build".into())
+}

@@ -1,0 +1,108 @@
+//! One model in training: a representation and the DLRM dense part, stepped on batches.
+//!
+//! Owns: the glue between `embedding::Representation` (forward, sparse backward and update) and
+//! `model::Dlrm` (MLPs, interaction, loss, dense update), and batched inference on test rows.
+//! Must never: schedule runs, talk to front ends, or depend on the thread count for a number.
+
+use crate::config::{Config, Optimizer};
+use crate::data::{Batch, NUM_CAT, NUM_DENSE};
+use crate::embedding::{Representation, SparseOptimizer};
+use crate::model::{DenseOpt, Dlrm, Interaction, ModelError, sigmoid};
+
+/// Test rows are scored this many at a time, bounding the representation output buffer.
+const EVAL_BLOCK: usize = 4096;
+
+pub struct Trainer {
+    pub model: Dlrm,
+    pub rep: Box<dyn Representation>,
+    dense_opt: DenseOpt,
+    sparse_opt: SparseOptimizer,
+    emb: Vec<f32>,
+    grad_emb: Vec<f32>,
+}
+
+impl Trainer {
+    /// A DLRM over `rep` with the `model` and `train` sections of `cfg`, initialised from `cfg.seed`.
+    pub fn new(cfg: &Config, rep: Box<dyn Representation>) -> Result<Trainer, ModelError> {
+        if rep.dim() != cfg.model.dim {
+            return Err(ModelError::BottomDim {
+                got: cfg.model.dim,
+                dim: rep.dim(),
+            });
+        }
+        let interaction = Interaction::from_shape(rep.output_shape());
+        let model = Dlrm::new(&cfg.model, interaction, cfg.train.optimizer, cfg.seed)?;
+        let t = &cfg.train;
+        let sparse_opt = match t.optimizer {
+            Optimizer::Sgd => SparseOptimizer::Sgd { lr: t.lr },
+            Optimizer::Adagrad => SparseOptimizer::RowwiseAdagrad {
+                lr: t.lr,
+                eps: t.adagrad_eps,
+            },
+        };
+        Ok(Trainer {
+            model,
+            rep,
+            dense_opt: DenseOpt {
+                kind: t.optimizer,
+                lr: t.lr,
+                eps: t.adagrad_eps,
+            },
+            sparse_opt,
+            emb: Vec::new(),
+            grad_emb: Vec::new(),
+        })
+    }
+
+    /// One optimizer step on `batch`; returns the mean training loss before the update.
+    pub fn step(&mut self, batch: &Batch) -> Result<f64, ModelError> {
+        let rows = batch.len();
+        let ew = self.model.emb_width();
+        self.emb.resize(rows * ew, 0.0);
+        self.grad_emb.resize(rows * ew, 0.0);
+        self.rep
+            .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
+        let loss = self.model.forward_backward(
+            &batch.dense[..rows * NUM_DENSE],
+            &self.emb,
+            &batch.labels,
+            &mut self.grad_emb,
+        )?;
+        self.model.update(self.dense_opt);
+        self.rep.backward_update(
+            &batch.keys[..rows * NUM_CAT],
+            &self.grad_emb,
+            self.sparse_opt,
+        );
+        Ok(loss)
+    }
+
+    /// Click probabilities of every row of `test` (inference only).
+    pub fn predict(&self, test: &Batch) -> Result<Vec<f32>, ModelError> {
+        let rows = test.len();
+        let ew = self.model.emb_width();
+        let mut probs = vec![0.0f32; rows];
+        let mut emb = vec![0.0f32; EVAL_BLOCK.min(rows) * ew];
+        for start in (0..rows).step_by(EVAL_BLOCK) {
+            let r = (rows - start).min(EVAL_BLOCK);
+            let e = &mut emb[..r * ew];
+            self.rep
+                .forward_eval(&test.keys[start * NUM_CAT..(start + r) * NUM_CAT], e);
+            let out = &mut probs[start..start + r];
+            self.model.logits(
+                &test.dense[start * NUM_DENSE..(start + r) * NUM_DENSE],
+                e,
+                out,
+            )?;
+            for p in out.iter_mut() {
+                *p = sigmoid(*p);
+            }
+        }
+        Ok(probs)
+    }
+
+    /// Embedding table bytes (parameters only, as the compression ratio counts them).
+    pub fn table_bytes(&self) -> u64 {
+        self.rep.param_bytes()
+    }
+}

@@ -1,0 +1,242 @@
+//! The engine: determinism across thread counts, same batches for every run, restarts that leave
+//! the baseline alone, divergence stopping one run only, budgets and pause.
+#[path = "train_support.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use memrec_tui::config::Config;
+use memrec_tui::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
+use memrec_tui::train::engine::{Engine, EngineOptions};
+use support::{PlantedSource, small_cfg, test_reps};
+
+fn run_to_end(cfg: Config, source: PlantedSource, opts: EngineOptions) -> Vec<EngineEvent> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let h = Engine::spawn_with(cfg, Arc::new(source), tx, opts).unwrap();
+    let events: Vec<EngineEvent> = rx.iter().collect();
+    assert!(h.shutdown());
+    events
+}
+
+fn budget(steps: u64) -> EngineOptions {
+    EngineOptions {
+        max_steps: Some(steps),
+        exit_when_done: true,
+        reps: test_reps(None),
+        ..EngineOptions::default()
+    }
+}
+
+fn evals(events: &[EngineEvent], run: &str) -> Vec<EvalPoint> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Eval(p) if p.run == run => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn summary(events: &[EngineEvent], run: &str) -> RunSummary {
+    events
+        .iter()
+        .find_map(|e| match e {
+            EngineEvent::Finished(s) if s.run == run => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no summary for {run}"))
+}
+
+fn source() -> PlantedSource {
+    PlantedSource {
+        seed: 3,
+        train_rows: None,
+        test_rows: 1000,
+    }
+}
+
+/// Numbers only (throughput is a measurement, not a result).
+fn numbers(e: &[EvalPoint]) -> Vec<(u64, u64, u64, u64)> {
+    e.iter()
+        .map(|p| {
+            (
+                p.samples,
+                p.auc.to_bits(),
+                p.logloss.to_bits(),
+                p.mean_prediction.to_bits(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_or_two_threads_give_identical_metrics() {
+    let a = run_to_end(small_cfg(1), source(), budget(60));
+    let b = run_to_end(small_cfg(2), source(), budget(60));
+    for run in ["baseline", "memrec"] {
+        let (ea, eb) = (evals(&a, run), evals(&b, run));
+        assert_eq!(
+            ea.len(),
+            3,
+            "{run}: evaluations at 2000, 4000 and 6000 samples"
+        );
+        assert_eq!(numbers(&ea), numbers(&eb), "{run}");
+    }
+    let d1 = evals(&a, "memrec").last().unwrap().delta_auc.unwrap();
+    let d2 = evals(&b, "memrec").last().unwrap().delta_auc.unwrap();
+    assert_eq!(d1.delta.to_bits(), d2.delta.to_bits());
+}
+
+#[test]
+fn the_model_learns_the_planted_clicks() {
+    let ev = run_to_end(small_cfg(2), source(), budget(150));
+    let s = summary(&ev, "baseline");
+    assert_eq!((s.status.as_str(), s.steps, s.samples), ("ok", 150, 15_000));
+    let oracle = s.oracle_auc.unwrap();
+    assert!(
+        s.auc > 0.7 && s.auc <= oracle + 0.02,
+        "auc {} oracle {oracle}",
+        s.auc
+    );
+    assert!(s.auc_lo < s.auc && s.auc < s.auc_hi);
+    let m = summary(&ev, "memrec");
+    let d = m.delta_auc.expect("paired ΔAUC at the same samples");
+    assert!((d.delta - (m.auc - s.auc)).abs() < 1e-12);
+    assert!(d.lo < d.delta && d.delta < d.hi);
+    // 8 bundled rows per feature against 64: the compressed stand-in is smaller.
+    assert!(m.compression_full > s.compression_full);
+    assert!(matches!(
+        ev[0],
+        EngineEvent::DataReady {
+            synthetic: true,
+            test_rows: 1000,
+            ..
+        }
+    ));
+    let started = ev
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::RunStarted { .. }))
+        .count();
+    assert_eq!(started, 2);
+}
+
+#[test]
+fn a_diverging_run_stops_alone_with_a_message() {
+    let opts = EngineOptions {
+        reps: test_reps(Some(5)),
+        ..budget(40)
+    };
+    let ev = run_to_end(small_cfg(2), source(), opts);
+    let failed: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::RunFailed { run, message, .. } => Some((run.clone(), message.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "memrec");
+    assert!(
+        failed[0].1.contains("diverged") && failed[0].1.contains("train.lr"),
+        "{}",
+        failed[0].1
+    );
+    assert_eq!(summary(&ev, "baseline").status, "ok");
+    assert_eq!(summary(&ev, "baseline").steps, 40);
+    assert!(summary(&ev, "memrec").status.contains("diverged"));
+}
+
+#[test]
+fn epochs_budget_counts_passes_over_a_finite_source() {
+    let opts = EngineOptions {
+        max_epochs: Some(2),
+        exit_when_done: true,
+        reps: test_reps(None),
+        ..EngineOptions::default()
+    };
+    let src = PlantedSource {
+        seed: 3,
+        train_rows: Some(1050),
+        test_rows: 500,
+    };
+    let ev = run_to_end(small_cfg(2), src, opts);
+    let s = summary(&ev, "baseline");
+    // 1050 rows at batch 100: 11 steps per pass (the last one short).
+    assert_eq!((s.steps, s.samples, s.status.as_str()), (22, 2100, "ok"));
+}
+
+#[test]
+fn restarting_memrec_replays_the_same_batches_and_leaves_the_baseline_alone() {
+    let reference = run_to_end(small_cfg(2), source(), budget(80));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let h = Engine::spawn_with(small_cfg(2), Arc::new(source()), tx, budget(80)).unwrap();
+    let mut events = Vec::new();
+    let mut restarted = false;
+    for e in rx.iter() {
+        if !restarted
+            && matches!(&e, EngineEvent::Eval(p) if p.run == "memrec" && p.samples == 2000)
+        {
+            h.send(EngineCommand::RestartMemrec(Box::new(small_cfg(2))));
+            restarted = true;
+        }
+        events.push(e);
+    }
+    assert!(h.shutdown());
+    assert_eq!(
+        numbers(&evals(&events, "baseline")),
+        numbers(&evals(&reference, "baseline"))
+    );
+    let gen2: Vec<EvalPoint> = evals(&events, "memrec")
+        .into_iter()
+        .filter(|p| p.generation == 2)
+        .collect();
+    assert!(!gen2.is_empty());
+    let first = evals(&reference, "memrec");
+    // Same config from sample 0: the same batches in the same order give the same numbers.
+    assert_eq!(numbers(&gen2), numbers(&first[..gen2.len()]));
+    assert!(events.iter().any(
+        |e| matches!(e, EngineEvent::Finished(s) if s.run == "memrec" && s.status == "cancelled")
+    ));
+    assert!(events.iter().any(
+        |e| matches!(e, EngineEvent::RunStarted { run, generation: 2, .. } if run == "memrec")
+    ));
+}
+
+#[test]
+fn pause_stops_steps_and_resume_continues() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let opts = EngineOptions {
+        reps: test_reps(None),
+        ..EngineOptions::default()
+    };
+    let h = Engine::spawn_with(small_cfg(1), Arc::new(source()), tx, opts).unwrap();
+    h.send(EngineCommand::Pause(true));
+    // Drain whatever was produced before the pause took effect.
+    std::thread::sleep(Duration::from_millis(300));
+    let before: Vec<_> = rx.try_iter().collect();
+    std::thread::sleep(Duration::from_millis(400));
+    let during: Vec<_> = rx.try_iter().collect();
+    assert!(
+        during
+            .iter()
+            .all(|e| !matches!(e, EngineEvent::Progress { .. } | EngineEvent::Eval(_))),
+        "training continued while paused: {during:?}"
+    );
+    h.send(EngineCommand::Pause(false));
+    let resumed = rx
+        .iter()
+        .find(|e| matches!(e, EngineEvent::Progress { .. } | EngineEvent::Eval(_)));
+    assert!(
+        resumed.is_some(),
+        "no progress after resume ({} events before)",
+        before.len()
+    );
+    assert!(h.shutdown());
+    // Shutdown ends the event stream with the runs cancelled.
+    let rest: Vec<_> = rx.iter().collect();
+    assert!(
+        rest.iter()
+            .any(|e| matches!(e, EngineEvent::Finished(s) if s.status == "cancelled"))
+    );
+}
