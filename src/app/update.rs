@@ -43,7 +43,8 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             on_engine(state, ev);
         }
         Msg::EngineStopped => {
-            if !state.quitting {
+            // Keep the engine's own reason (e.g. a data error) if it gave one.
+            if !state.quitting && state.engine_error.is_none() {
                 state.dirty = true;
                 let text = "the training engine stopped; the screen shows its last state (q quits)";
                 state.engine_error = Some(text.into());

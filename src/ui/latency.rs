@@ -19,7 +19,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             .all(|(k, _)| *k != LatencyKey::of(&state.cfg)),
         _ => false,
     };
+    let first = state.latency == LatencyView::Waiting;
     let title = match (measuring, compact) {
+        (true, _) if first => "Latency · measuring…",
         (true, _) => "Latency · re-measuring…",
         (false, true) => "Latency ns/token",
         (false, false) => "Latency (ns per looked-up token)",
