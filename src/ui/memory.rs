@@ -50,6 +50,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
     };
     let fits = match &state.latency {
         LatencyView::Ready(r) => (r.memrec_fits.clone(), r.full_fits.clone()),
+        LatencyView::Waiting if state.latency_requests.is_empty() => {
+            ("not measured".into(), "not measured".into())
+        }
         LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
         LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
     };
