@@ -264,8 +264,19 @@ fn waiting_for_first_evaluation() {
         started("memrec", 0, &cfg),
         progress("baseline", 0, 12_800),
     ];
-    let t = text(&state_from_events(&cfg, &ev), 120, 40);
+    // As live: the runtime's first message asks for a latency measurement.
+    let mut s = AppState::new(cfg.clone());
+    let fx = update(&mut s, Msg::Started);
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Engine(EngineCommand::MeasureLatency(_))]
+    ));
+    for e in ev {
+        update(&mut s, Msg::Engine(e));
+    }
+    let t = text(&s, 120, 40);
     assert!(t.contains("waiting for the first evaluation"), "{t}");
+    assert!(t.contains("Latency · measuring"), "{t}");
     insta::assert_snapshot!("waiting_120x40", t);
 }
 

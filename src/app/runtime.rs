@@ -53,14 +53,24 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     result
 }
 
+impl EngineLink for crate::train::engine::EngineHandle {
+    fn send(&self, cmd: EngineCommand) {
+        crate::train::engine::EngineHandle::send(self, cmd);
+    }
+    fn shutdown(self: Box<Self>) {
+        // A worker still busy after the bounded wait is left to the process exit.
+        let _ = (*self).shutdown();
+    }
+}
+
 fn spawn_engine(
-    _cfg: &Config,
-    _source: Arc<dyn crate::data::DataSource>,
-    _events: Sender<EngineEvent>,
+    cfg: &Config,
+    source: Arc<dyn crate::data::DataSource>,
+    events: Sender<EngineEvent>,
 ) -> Result<Box<dyn EngineLink>, CliError> {
-    Err(CliError::runtime(anyhow::anyhow!(
-        "this build has no training engine yet (train::engine)"
-    )))
+    let handle = crate::train::engine::Engine::spawn(cfg.clone(), source, events)
+        .map_err(CliError::runtime)?;
+    Ok(Box::new(handle))
 }
 
 /// Restores the terminal when dropped: on normal exit, on error returns and during unwinding.

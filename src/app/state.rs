@@ -448,7 +448,8 @@ impl AppState {
             .flatten()
             .filter_map(|r| r.progress.as_ref())
             .map(|p| p.samples_per_s)
-            .sum()
+            // fold from +0.0: an empty f64 sum is -0.0, which would print as "-0".
+            .fold(0.0, |a, b| a + b)
     }
 
     pub fn set_status(&mut self, kind: StatusKind, text: impl Into<String>) {

@@ -43,7 +43,8 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             on_engine(state, ev);
         }
         Msg::EngineStopped => {
-            if !state.quitting {
+            // Keep the engine's own reason (e.g. a data error) if it gave one.
+            if !state.quitting && state.engine_error.is_none() {
                 state.dirty = true;
                 let text = "the training engine stopped; the screen shows its last state (q quits)";
                 state.engine_error = Some(text.into());
@@ -351,9 +352,14 @@ fn on_written(state: &mut AppState, outcome: WriteOutcome) {
     }
 }
 
-/// The baseline is named `baseline...`; every other run is a MEM-REC run.
+/// The baseline is named `baseline...`.
 pub fn is_baseline(run: &str) -> bool {
     run.starts_with("baseline")
+}
+
+/// MEM-REC runs are named `memrec...`; other names (the engine's `data`) are no run of ours.
+pub fn is_run(run: &str) -> bool {
+    is_baseline(run) || run.starts_with("memrec")
 }
 
 fn start_run(
@@ -404,6 +410,9 @@ fn start_run(
 /// The view of `run` at `generation`: `None` for a stale generation; an event of a newer
 /// generation than known starts that generation.
 fn view_mut<'a>(state: &'a mut AppState, run: &str, generation: u64) -> Option<&'a mut RunView> {
+    if !is_run(run) {
+        return None;
+    }
     let known = if is_baseline(run) {
         &state.baseline
     } else {
@@ -462,7 +471,7 @@ fn on_engine(state: &mut AppState, ev: EngineEvent) {
             }
             .as_ref()
             .is_some_and(|v| v.generation > generation);
-            if !stale {
+            if !stale && is_run(&run) {
                 start_run(state, &run, generation, representation, tables);
             }
         }
@@ -538,6 +547,13 @@ fn on_engine(state: &mut AppState, ev: EngineEvent) {
             generation,
             message,
         } => {
+            if !is_run(&run) {
+                // Not a run: the engine itself stopped (e.g. the data could not be read).
+                let text = format!("the engine stopped ({run}): {message}");
+                state.set_status(StatusKind::Error, text.clone());
+                state.engine_error = Some(text);
+                return;
+            }
             let label = if is_baseline(&run) {
                 "baseline"
             } else {
@@ -862,6 +878,21 @@ mod tests {
         update(&mut s, key('k', t0));
         update(&mut s, key('p', t0));
         assert_eq!(s.pinned, Some(0));
+    }
+
+    #[test]
+    fn a_data_failure_is_an_engine_error_not_a_run() {
+        let mut s = state();
+        update(
+            &mut s,
+            Msg::Engine(EngineEvent::RunFailed {
+                run: "data".into(),
+                generation: 0,
+                message: "x.tsv: no such file".into(),
+            }),
+        );
+        assert!(s.memrec.is_none() && s.runs.is_empty());
+        assert!(s.engine_error.as_deref().unwrap().contains("no such file"));
     }
 
     #[test]

@@ -19,13 +19,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             .all(|(k, _)| *k != LatencyKey::of(&state.cfg)),
         _ => false,
     };
+    let first = state.latency == LatencyView::Waiting;
     let title = match (measuring, compact) {
+        (true, _) if first => "Latency · measuring…",
+        (false, _) if first => "Latency",
         (true, _) => "Latency · re-measuring…",
         (false, true) => "Latency ns/token",
         (false, false) => "Latency (ns per looked-up token)",
     };
     let block = panel(title, false, theme);
     let lines: Vec<Line> = match &state.latency {
+        LatencyView::Waiting if !measuring => vec![Line::styled(
+            "not measured in this session (`memrec-tui bench` measures it)",
+            theme.muted,
+        )],
         LatencyView::Waiting => vec![Line::styled(
             "measuring the kernels… (training pauses briefly)",
             theme.muted,
@@ -117,7 +124,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 ));
                 v.push(Line::styled(
                     format!(
-                        "{} threads · batch {} · {} batches",
+                        "threads {} · batch {} · {} timed batches",
                         r.threads, r.batch, r.batches
                     ),
                     theme.muted,

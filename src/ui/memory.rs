@@ -50,6 +50,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
     };
     let fits = match &state.latency {
         LatencyView::Ready(r) => (r.memrec_fits.clone(), r.full_fits.clone()),
+        LatencyView::Waiting if state.latency_requests.is_empty() => {
+            ("not measured".into(), "not measured".into())
+        }
         LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
         LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
     };
@@ -64,7 +67,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         ));
         lines.push(Line::from(vec![
             Span::styled("fits: ", theme.label),
-            Span::styled(format!("MEM-REC {}, full {}", fits.0, fits.1), theme.value),
+            Span::styled(
+                match &state.latency {
+                    LatencyView::Ready(_) => format!("MEM-REC {}, full {}", fits.0, fits.1),
+                    _ => fits.0,
+                },
+                theme.value,
+            ),
         ]));
     } else {
         for t in &m.tables {
@@ -90,12 +99,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             loaded.map_or("…".into(), fmt_bytes),
             loaded.map_or(String::new(), ratio),
         ));
-        lines.push(Line::from(vec![
-            Span::styled("fits in  ", theme.label),
-            Span::styled(format!("MEM-REC {}", fits.0), theme.memrec),
-            Span::styled(" · ", theme.muted),
-            Span::styled(format!("full {}", fits.1), theme.baseline),
-        ]));
+        lines.push(match &state.latency {
+            LatencyView::Ready(_) => Line::from(vec![
+                Span::styled("fits in  ", theme.label),
+                Span::styled(format!("MEM-REC {}", fits.0), theme.memrec),
+                Span::styled(" · ", theme.muted),
+                Span::styled(format!("full {}", fits.1), theme.baseline),
+            ]),
+            _ => Line::from(vec![
+                Span::styled("fits in  ", theme.label),
+                Span::styled(fits.0, theme.muted),
+            ]),
+        });
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
