@@ -8,8 +8,13 @@
 //! and effects are all computed from hashes and closed-form inverse CDFs), or depend on the thread
 //! count for its output.
 //!
-//! The planted model: logit = bias + sum_j a_j z(j, r_j) + sum_{j<l} <g_j v(j, r_j), g_l v(l, r_l)>
-//! + sum_k e_k y_k, where r_j is the rank drawn in column j (0 = missing, its own token), z a unit
+//! The planted model:
+//!
+//! ```text
+//! logit = bias + sum_j a_j z(j, r_j) + sum_{j<l} <g_j v(j, r_j), g_l v(l, r_l)> + sum_k e_k y_k
+//! ```
+//!
+//! where r_j is the rank drawn in column j (0 = missing, its own token), z a unit
 //! normal-like value and v a 4-dim unit-variance vector, both hashed from (seed, j, r_j), and y_k
 //! the emitted log(1 + x) of dense column k. The column weights come from hashes of the seed and
 //! are scaled so the three parts have the standard deviations `token_signal`,
