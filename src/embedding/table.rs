@@ -81,6 +81,37 @@ impl AlignedBuf {
     }
 }
 
+/// Copy one row; with a compile-time length `DM` (> 0) the copy is inlined as a few vector
+/// moves instead of a `memmove` call per row (which costs more than the copy at dim 16).
+#[inline(always)]
+pub fn copy_row<const DM: usize>(dst: &mut [f32], src: &[f32]) {
+    if DM > 0 {
+        if let (Ok(d), Ok(s)) = (<&mut [f32; DM]>::try_from(dst), <&[f32; DM]>::try_from(src)) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Call `$f::<DM>` with `DM` = `$dim` for the common dims (16 = one cache line), else `DM = 0`
+/// (runtime length).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch_dim {
+    ($dim:expr, $f:ident ( $($arg:expr),* )) => {
+        match $dim {
+            4 => $f::<4>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            16 => $f::<16>($($arg),*),
+            32 => $f::<32>($($arg),*),
+            64 => $f::<64>($($arg),*),
+            128 => $f::<128>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
+
 /// Raw pointer that may cross threads: used only to write rows that are distinct by construction.
 #[derive(Clone, Copy)]
 struct RowPtr(*mut f32);
