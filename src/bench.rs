@@ -453,7 +453,7 @@ fn median_p99(times: &mut [f64]) -> (f64, f64) {
     (med, p99)
 }
 
-/// Memory the full table may use: 60% of physical memory, and no more than 80% of what is
+/// Memory the full table may use: 60% of physical memory, and no more than 60% of what is
 /// available now (other processes share the machine). Unknown memory: 1 GiB.
 fn memory_budget() -> u64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -467,7 +467,7 @@ fn memory_budget() -> u64 {
             .map(|kb| kb * 1024)
     };
     match (field("MemTotal:"), field("MemAvailable:")) {
-        (Some(t), Some(a)) => ((t as f64 * MEM_SHARE) as u64).min((a as f64 * 0.8) as u64),
+        (Some(t), Some(a)) => ((t as f64 * MEM_SHARE) as u64).min((a as f64 * MEM_SHARE) as u64),
         (Some(t), None) => (t as f64 * MEM_SHARE) as u64,
         _ => 1 << 30,
     }

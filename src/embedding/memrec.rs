@@ -19,7 +19,7 @@
 use rayon::prelude::*;
 
 use super::hash::{MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed};
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
@@ -46,8 +46,6 @@ pub struct MemRec {
     scale: Vec<f32>,
     vsum: Vec<f32>,
     last_tokens: usize,
-    contrib: Vec<f32>,
-    wcontrib: Vec<f32>,
     groups: RowGroups,
     wgroups: RowGroups,
 }
@@ -117,8 +115,6 @@ impl MemRec {
             scale: Vec::new(),
             vsum: Vec::new(),
             last_tokens: 0,
-            contrib: Vec::new(),
-            wcontrib: Vec::new(),
             groups: RowGroups::default(),
             wgroups: RowGroups::default(),
         }
@@ -533,57 +529,50 @@ impl Representation for MemRec {
         );
         let d = self.dim;
         let (k, kw) = (self.hasher.k, self.hasher.kw);
-        let srcs = self.sources(samples);
         let per_src_tokens = match self.layout {
             Layout::Bundled => NUM_CAT,
             Layout::PerFeature => 1,
         };
-        // dL/dM[r] = sum over uses of r of a_src * g_src; dL/dw[q] = sum over uses of g_src . v_src.
-        self.contrib.resize(srcs * d, 0.0);
-        self.wcontrib.resize(srcs, 0.0);
+        // dL/dM[r] = sum over uses of r of a_src * g_src; dL/dw[q] = sum over uses of
+        // g_src . v_src. Both are computed where they are summed, from what forward kept.
         let scale = &self.scale;
         let vsum = &self.vsum;
-        self.contrib
-            .par_chunks_mut(d)
-            .zip(self.wcontrib.par_iter_mut())
-            .zip(grad_out.par_chunks(d))
-            .enumerate()
-            .with_min_len(256)
-            .for_each(|(s, ((c, wc), g))| {
-                let a = scale[s];
-                let v = &vsum[s * d..][..d];
-                let mut dot = 0f32;
-                for i in 0..d {
-                    c[i] = a * g[i];
-                    dot += g[i] * v[i];
-                }
-                *wc = dot;
-            });
+        let add_token = |s: usize, acc: &mut [f32]| {
+            let a = scale[s];
+            for (x, g) in acc.iter_mut().zip(&grad_out[s * d..][..d]) {
+                *x += a * *g;
+            }
+        };
         self.groups.build(
             &self.tok_idx,
             per_src_tokens * k,
             self.hasher.token_rows as usize,
         );
-        apply_sparse(
+        apply_sparse_with(
             self.token.as_mut_slice(),
             d,
             &mut self.token_state,
             &self.groups,
-            &self.contrib,
+            add_token,
             opt,
         );
         if kw > 0 {
+            let add_weight = |s: usize, acc: &mut [f32]| {
+                let g = &grad_out[s * d..][..d];
+                let v = &vsum[s * d..][..d];
+                acc[0] += g.iter().zip(v).map(|(g, v)| g * v).sum::<f32>();
+            };
             self.wgroups.build(
                 &self.w_idx,
                 per_src_tokens * kw,
                 self.hasher.weight_rows as usize,
             );
-            apply_sparse(
+            apply_sparse_with(
                 self.weight.as_mut_slice(),
                 1,
                 &mut self.weight_state,
                 &self.wgroups,
-                &self.wcontrib,
+                add_weight,
                 opt,
             );
         }

@@ -206,6 +206,23 @@ impl RowGroups {
     }
 }
 
+/// `apply_sparse_with` where the contribution of source `s` is `contrib[s * dim..][..dim]`.
+pub fn apply_sparse(
+    table: &mut [f32],
+    dim: usize,
+    state: &mut RowState,
+    groups: &RowGroups,
+    contrib: &[f32],
+    opt: SparseOptimizer,
+) {
+    let add = |s: usize, grad: &mut [f32]| {
+        for (x, y) in grad.iter_mut().zip(&contrib[s * dim..][..dim]) {
+            *x += *y;
+        }
+    };
+    apply_sparse_with(table, dim, state, groups, add, opt)
+}
+
 /// Row-wise Adagrad accumulators, one per row, allocated at the first Adagrad step.
 #[derive(Debug, Default, Clone)]
 pub struct RowState {
@@ -218,15 +235,16 @@ impl RowState {
     }
 }
 
-/// Apply the summed gradients of the grouped rows: row `r` gets `sum over its sources s of
-/// contrib[s * dim..][..dim]` (in source order), then one optimizer step. Rows not in `groups` are
-/// untouched. `contrib` holds one `dim`-vector per source.
-pub fn apply_sparse(
+/// Apply the summed gradients of the grouped rows: row `r` gets the sum over its sources `s` (in
+/// source order) of what `add_contrib(s, grad)` adds into its `dim`-vector, then one optimizer
+/// step. Rows not in `groups` are untouched. The contribution is computed where it is summed
+/// (no per-source buffer to write and read back).
+pub fn apply_sparse_with(
     table: &mut [f32],
     dim: usize,
     state: &mut RowState,
     groups: &RowGroups,
-    contrib: &[f32],
+    add_contrib: impl Fn(usize, &mut [f32]) + Sync,
     opt: SparseOptimizer,
 ) {
     let n_rows = table.len() / dim.max(1);
@@ -249,10 +267,7 @@ pub fn apply_sparse(
                     grad.iter_mut().for_each(|x| *x = 0.0);
                     let (a, b) = (groups.starts[g] as usize, groups.starts[g + 1] as usize);
                     for &s in &groups.srcs[a..b] {
-                        let c = &contrib[s as usize * dim..][..dim];
-                        for (x, y) in grad.iter_mut().zip(c) {
-                            *x += *y;
-                        }
+                        add_contrib(s as usize, grad);
                     }
                     // SAFETY: `row < n_rows` (rows come from indices into this table) and each
                     // row appears in exactly one group, so no two jobs write the same floats.
