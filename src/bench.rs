@@ -540,11 +540,11 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         r.preset, l.threads, l.batch, l.batches, cfg.bench.warmup
     );
     println!(
-        "  {:<34} {:>10} {:>10} {:>12} {:>6}",
+        "  {:<46} {:>10} {:>10} {:>12} {:>6}",
         "", "ns/token", "p99 ns", "MiB", "fits"
     );
     println!(
-        "  {:<34} {:>10.2} {:>10.2} {:>12.2} {:>6}",
+        "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
         format!(
             "{} (K={} D={} kw={} dw={})",
             r.representation, r.k, r.token_rows, r.kw, r.weight_rows
@@ -563,7 +563,7 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         )
     };
     println!(
-        "  {:<34} {:>10.2} {:>10.2} {:>12.2} {:>6}",
+        "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
         full_label,
         l.full_ns_per_token,
         l.full_p99_ns,
