@@ -1,20 +1,87 @@
-//! The interactive explorer: state, messages, update, keymap.
-use crate::cli::{CliError, RunArgs};
-use crate::config::Config;
+//! The interactive explorer: state, messages, update, keymap, and the runtime that connects
+//! them to the terminal and the training engine.
+//!
+//! Owns: the explorer's behaviour. Must never: train (the engine does, on its own threads) or
+//! draw outside `ui::draw`.
 
-pub fn run_cli(_cfg: &Config, _args: &RunArgs) -> Result<(), CliError> {
-    Err(CliError::runtime(anyhow::anyhow!(
-        "the explorer is not built yet"
-    )))
+pub mod keymap;
+pub mod msg;
+pub mod runtime;
+pub mod state;
+pub mod update;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::config::Config;
+use crate::report::EngineEvent;
+use crate::ui::{self, Theme};
+use msg::Msg;
+use state::AppState;
+
+pub use runtime::run_cli;
+
+/// The state after `events`, as the live explorer would show it.
+pub fn state_from_events(cfg: &Config, events: &[EngineEvent]) -> AppState {
+    let mut state = AppState::new(cfg.clone());
+    for ev in events {
+        update::update(&mut state, Msg::Engine(ev.clone()));
+    }
+    state
+}
+
+/// `state` rendered at `width` x `height` as plain text lines (no styles, trailing spaces
+/// trimmed).
+pub fn render_state_text(state: &AppState, theme: &Theme, width: u16, height: u16) -> String {
+    let mut terminal = match Terminal::new(TestBackend::new(width, height)) {
+        Ok(t) => t,
+        Err(e) => return format!("(cannot render: {e})"),
+    };
+    if let Err(e) = terminal.draw(|f| ui::draw(f, state, theme)) {
+        return format!("(cannot render: {e})");
+    }
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            // Wide glyphs occupy two cells; the second holds an empty symbol.
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            line.push_str(sym);
+            skip = unicode_width(sym).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn unicode_width(s: &str) -> usize {
+    // Every glyph the panels use is one cell wide; CJK or emoji from file names may be two.
+    s.chars()
+        .map(|c| {
+            if (c as u32) >= 0x1100 && is_wide(c) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum::<usize>()
+        .max(1)
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F900..=0x1F9FF | 0x20000..=0x3FFFD)
 }
 
 /// The explorer's screen for `cfg` after the engine emitted `events`, rendered at `width` x
 /// `height` into plain text (`--headless --screen WxH`, README, screen readers).
-pub fn render_screen_text(
-    _cfg: &Config,
-    _events: &[crate::report::EngineEvent],
-    width: u16,
-    height: u16,
-) -> String {
-    format!("(screen {width}x{height} not built yet)")
+pub fn render_screen_text(cfg: &Config, events: &[EngineEvent], width: u16, height: u16) -> String {
+    let state = state_from_events(cfg, events);
+    render_state_text(&state, &Theme::mono(), width, height)
 }

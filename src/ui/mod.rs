@@ -1,1 +1,142 @@
-//! Screen drawing: one file per panel.
+//! Screen drawing: one file per panel, all pure functions of `AppState`.
+//!
+//! Owns: how state looks. Must never: change state, block, or do I/O; every number shown
+//! carries its unit.
+
+pub mod auc;
+pub mod collisions;
+pub mod footer;
+pub mod help;
+pub mod knobs;
+pub mod latency;
+pub mod layout;
+pub mod memory;
+pub mod runs;
+pub mod theme;
+pub mod too_small;
+
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType};
+
+use crate::app::state::{AppState, Focus, Overlay};
+pub use theme::Theme;
+
+/// Draw the whole screen for `state`.
+pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
+    let area = frame.area();
+    let Some(a) = layout::areas(area) else {
+        too_small::draw(frame, area, theme);
+        return;
+    };
+    knobs::draw(frame, a.knobs, state, theme);
+    memory::draw(frame, a.memory, state, theme, a.compact);
+    latency::draw(frame, a.latency, state, theme, a.compact);
+    auc::draw(frame, a.auc, state, theme);
+    runs::draw(frame, a.runs, state, theme, a.compact);
+    collisions::draw(frame, a.collisions, state, theme, a.compact);
+    footer::draw_status(frame, a.status, state, theme);
+    footer::draw_keys(frame, a.footer, theme);
+    match &state.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => help::draw(frame, area, *scroll, theme),
+        Overlay::ConfirmOverwrite { path, .. } => help::draw_confirm(frame, area, path, theme),
+    }
+}
+
+/// A bordered panel; the focused one has a heavier border and a `▶` in its title.
+pub(crate) fn panel<'a>(title: impl Into<String>, focused: bool, theme: &Theme) -> Block<'a> {
+    let title: String = title.into();
+    let (style, mark, border) = if focused {
+        (theme.border_focus, "▶ ", BorderType::Thick)
+    } else {
+        (theme.border, "", BorderType::Plain)
+    };
+    Block::bordered()
+        .border_type(border)
+        .border_style(style)
+        .title(Line::from(vec![Span::styled(
+            format!(" {mark}{title} "),
+            theme.title,
+        )]))
+}
+
+pub(crate) fn focused(state: &AppState, f: Focus) -> bool {
+    state.focus == f
+}
+
+/// `1.00 MiB`, `4.0 KiB`, `512 B`.
+pub fn fmt_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else if v >= 100.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else if v >= 10.0 {
+        format!("{v:.1} {}", UNITS[u])
+    } else {
+        format!("{v:.2} {}", UNITS[u])
+    }
+}
+
+/// `950`, `12.3k`, `1.20M`.
+pub fn fmt_count(n: f64) -> String {
+    let a = n.abs();
+    if a >= 1e9 {
+        format!("{:.2}G", n / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2}M", n / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// A ratio with its unit: `2014x`, `12.3x`, `0.85x`.
+pub fn fmt_ratio(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x >= 100.0 {
+        format!("{x:.0}x")
+    } else if x >= 10.0 {
+        format!("{x:.1}x")
+    } else {
+        format!("{x:.2}x")
+    }
+}
+
+/// Nanoseconds: `12.3 ns`, `1.20 µs`.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns >= 10_000.0 {
+        format!("{:.1} µs", ns / 1000.0)
+    } else if ns >= 100.0 {
+        format!("{ns:.0} ns")
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(fmt_bytes(512), "512 B");
+        assert_eq!(fmt_bytes(4096), "4.00 KiB");
+        assert_eq!(fmt_bytes(1 << 20), "1.00 MiB");
+        assert_eq!(fmt_bytes(2_160_804_928), "2.01 GiB");
+        assert_eq!(fmt_count(12_345.0), "12.3k");
+        assert_eq!(fmt_count(1_200_000.0), "1.20M");
+        assert_eq!(fmt_ratio(2014.2), "2014x");
+        assert_eq!(fmt_ratio(0.851), "0.85x");
+        assert_eq!(fmt_ns(12.34), "12.3 ns");
+    }
+}

@@ -1,0 +1,368 @@
+//! The explorer's keymap: one table of (keys, action, description, group) that feeds key
+//! dispatch, the footer hints and the `?` help overlay, so the three can never disagree (the
+//! gitui `CommandInfo` idea).
+//!
+//! Owns: which key does what. Must never: change state (that is `update`'s job) or hold ratatui
+//! styles; the footer and help panels style what this module lists.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks for; `update` gives it meaning in the current mode (overlay or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Quit from anywhere.
+    Quit,
+    /// Close the overlay or prompt if one is open, otherwise quit.
+    Back,
+    Help,
+    Up,
+    Down,
+    FocusNext,
+    FocusPrev,
+    Increase,
+    Decrease,
+    IncreaseCoarse,
+    DecreaseCoarse,
+    Pause,
+    Restart,
+    Export,
+    ScreenDump,
+    Pin,
+    Yes,
+    No,
+}
+
+/// A physical key of a binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A character, with or without Shift (so `?` and `+` work on every layout).
+    Char(char),
+    /// A character with Ctrl.
+    Ctrl(char),
+    Code(KeyCode),
+}
+
+impl Key {
+    fn matches(self, ev: &KeyEvent) -> bool {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = ev.modifiers.contains(KeyModifiers::ALT);
+        match self {
+            Key::Char(c) => !ctrl && !alt && ev.code == KeyCode::Char(c),
+            Key::Ctrl(c) => {
+                ctrl && matches!(ev.code, KeyCode::Char(x) if x.eq_ignore_ascii_case(&c))
+            }
+            Key::Code(code) => !ctrl && !alt && ev.code == code,
+        }
+    }
+}
+
+/// Where a binding is listed in the help overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Navigate,
+    Knobs,
+    Session,
+    Prompt,
+}
+
+impl Group {
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Navigate => "Navigate",
+            Group::Knobs => "Knobs",
+            Group::Session => "Session",
+            Group::Prompt => "In a prompt",
+        }
+    }
+}
+
+/// One line of the keymap.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// The keys as shown to the user.
+    pub label: &'static str,
+    pub action: Action,
+    /// Long description (help overlay).
+    pub description: &'static str,
+    /// Short description (footer); empty = not in the footer.
+    pub hint: &'static str,
+    pub group: Group,
+}
+
+/// The keymap, in the order the footer and the help overlay show it.
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char('?'), Key::Code(KeyCode::F(1))],
+        label: "?/F1",
+        action: Action::Help,
+        description: "show / hide this help",
+        hint: "? help",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::Ctrl('c')],
+        label: "q/Ctrl-C",
+        action: Action::Quit,
+        description: "quit (the terminal is restored)",
+        hint: "q quit",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Up), Key::Char('k')],
+        label: "↑/k",
+        action: Action::Up,
+        description: "previous knob / run / feature row; scroll help",
+        hint: "",
+        group: Group::Navigate,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Down), Key::Char('j')],
+        label: "↓/j",
+        action: Action::Down,
+        description: "next knob / run / feature row; scroll help",
+        hint: "↑↓ move",
+        group: Group::Navigate,
+    },
+    Binding {
+        keys: &[
+            Key::Code(KeyCode::Right),
+            Key::Char('l'),
+            Key::Code(KeyCode::Tab),
+        ],
+        label: "→/l/Tab",
+        action: Action::FocusNext,
+        description: "focus the next panel (Knobs → Runs → Collisions)",
+        hint: "",
+        group: Group::Navigate,
+    },
+    Binding {
+        keys: &[
+            Key::Code(KeyCode::Left),
+            Key::Char('h'),
+            Key::Code(KeyCode::BackTab),
+        ],
+        label: "←/h/S-Tab",
+        action: Action::FocusPrev,
+        description: "focus the previous panel",
+        hint: "←→ panel",
+        group: Group::Navigate,
+    },
+    Binding {
+        keys: &[Key::Char('+'), Key::Char('=')],
+        label: "+",
+        action: Action::Increase,
+        description: "focused knob up: rows, batch, lr x2; next dim; toggles",
+        hint: "",
+        group: Group::Knobs,
+    },
+    Binding {
+        keys: &[Key::Char('-'), Key::Char('_')],
+        label: "-",
+        action: Action::Decrease,
+        description: "focused knob down one step",
+        hint: "+/- knob",
+        group: Group::Knobs,
+    },
+    Binding {
+        keys: &[Key::Char(']')],
+        label: "]",
+        action: Action::IncreaseCoarse,
+        description: "focused knob up two steps (rows x4, lr x10)",
+        hint: "",
+        group: Group::Knobs,
+    },
+    Binding {
+        keys: &[Key::Char('[')],
+        label: "[",
+        action: Action::DecreaseCoarse,
+        description: "focused knob down two steps",
+        hint: "",
+        group: Group::Knobs,
+    },
+    Binding {
+        keys: &[Key::Char(' ')],
+        label: "Space",
+        action: Action::Pause,
+        description: "pause / resume training (no CPU while paused)",
+        hint: "Space pause",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        label: "r",
+        action: Action::Restart,
+        description: "restart every run from sample 0",
+        hint: "r restart",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('p')],
+        label: "p",
+        action: Action::Pin,
+        description: "pin the selected run (Runs panel) to compare; again unpins",
+        hint: "p pin",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('e')],
+        label: "e",
+        action: Action::Export,
+        description: "export the knobs (Runs focused: that run) as RON; asks first",
+        hint: "e export",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('s')],
+        label: "s",
+        action: Action::ScreenDump,
+        description: "write the screen as text to ./memrec-screen-N.txt",
+        hint: "s screen",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::Back,
+        description: "close the help or a prompt; quit when none is open",
+        hint: "",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('y')],
+        label: "y",
+        action: Action::Yes,
+        description: "overwrite the existing file",
+        hint: "",
+        group: Group::Prompt,
+    },
+    Binding {
+        keys: &[Key::Char('n')],
+        label: "n",
+        action: Action::No,
+        description: "keep the existing file, write under a new name",
+        hint: "",
+        group: Group::Prompt,
+    },
+];
+
+/// The action bound to a key press, if any.
+pub fn dispatch(ev: &KeyEvent) -> Option<Action> {
+    KEYMAP
+        .iter()
+        .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+        .map(|b| b.action)
+}
+
+/// Footer hints, in keymap order.
+pub fn footer_hints() -> impl Iterator<Item = &'static str> {
+    KEYMAP.iter().map(|b| b.hint).filter(|h| !h.is_empty())
+}
+
+/// One line of the help overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpLine {
+    Heading(&'static str),
+    Entry {
+        keys: &'static str,
+        description: &'static str,
+    },
+    Blank,
+}
+
+/// The help overlay's lines, grouped, generated from `KEYMAP`.
+pub fn help_lines() -> Vec<HelpLine> {
+    let mut out = Vec::new();
+    for group in [Group::Navigate, Group::Knobs, Group::Session, Group::Prompt] {
+        if !out.is_empty() {
+            out.push(HelpLine::Blank);
+        }
+        out.push(HelpLine::Heading(group.title()));
+        for b in KEYMAP.iter().filter(|b| b.group == group) {
+            out.push(HelpLine::Entry {
+                keys: b.label,
+                description: b.description,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn arrows_and_vim_keys_map_to_the_same_actions() {
+        assert_eq!(dispatch(&key(KeyCode::Up)), Some(Action::Up));
+        assert_eq!(dispatch(&key(KeyCode::Char('k'))), Some(Action::Up));
+        assert_eq!(dispatch(&key(KeyCode::Down)), Some(Action::Down));
+        assert_eq!(dispatch(&key(KeyCode::Char('j'))), Some(Action::Down));
+        assert_eq!(dispatch(&key(KeyCode::Char('l'))), Some(Action::FocusNext));
+        assert_eq!(dispatch(&key(KeyCode::Left)), Some(Action::FocusPrev));
+        assert_eq!(dispatch(&key(KeyCode::Char('+'))), Some(Action::Increase));
+        assert_eq!(
+            dispatch(&key(KeyCode::Char(']'))),
+            Some(Action::IncreaseCoarse)
+        );
+        assert_eq!(
+            dispatch(&key(KeyCode::Char('['))),
+            Some(Action::DecreaseCoarse)
+        );
+    }
+
+    #[test]
+    fn quit_keys_and_modifiers() {
+        assert_eq!(dispatch(&key(KeyCode::Char('q'))), Some(Action::Quit));
+        assert_eq!(
+            dispatch(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(dispatch(&key(KeyCode::Esc)), Some(Action::Back));
+        // Plain `c` is not bound; Ctrl-k is not `k`.
+        assert_eq!(dispatch(&key(KeyCode::Char('c'))), None);
+        assert_eq!(
+            dispatch(&KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            None
+        );
+        // Shifted characters still dispatch (`?` is Shift-/ on most layouts).
+        assert_eq!(
+            dispatch(&KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT)),
+            Some(Action::Help)
+        );
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let all: Vec<Key> = KEYMAP.iter().flat_map(|b| b.keys.iter().copied()).collect();
+        for (i, a) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(a), "{a:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn help_and_footer_come_from_the_table() {
+        let help = help_lines();
+        let entries = help
+            .iter()
+            .filter(|l| matches!(l, HelpLine::Entry { .. }))
+            .count();
+        assert_eq!(entries, KEYMAP.len());
+        for b in KEYMAP {
+            assert!(
+                help.contains(&HelpLine::Entry {
+                    keys: b.label,
+                    description: b.description
+                }),
+                "{} missing from help",
+                b.label
+            );
+        }
+        let hints: Vec<_> = footer_hints().collect();
+        assert!(hints.contains(&"q quit") && hints.contains(&"? help"));
+    }
+}

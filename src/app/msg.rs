@@ -1,0 +1,56 @@
+//! Messages into `update` and the effects it asks the runtime to carry out.
+//!
+//! Owns: the vocabulary between the runtime (terminal, threads, files) and the pure update
+//! function. Must never: carry references into engine state or terminal handles.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::report::{EngineCommand, EngineEvent};
+
+/// Everything that can happen to the explorer.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// The runtime is up: ask for what the first screen needs (the first latency measurement).
+    Started,
+    /// A key press (only `KeyEventKind::Press` is forwarded) and when it arrived, for debouncing.
+    Key(KeyEvent, Instant),
+    Resize(u16, u16),
+    Engine(EngineEvent),
+    /// The engine's event stream ended without being asked to.
+    EngineStopped,
+    /// Time passed; sent only while a deadline is pending.
+    Tick(Instant),
+    /// The runtime finished a file write it was asked for.
+    Written(WriteOutcome),
+}
+
+/// Result of an `Effect::WriteExport` or `Effect::WriteScreenDump`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    Exported(PathBuf),
+    /// The export path exists and overwrite was not requested: ask the user.
+    ExportExists {
+        path: PathBuf,
+        text: String,
+    },
+    ScreenDumped(PathBuf),
+    Failed(String),
+}
+
+/// Side effects `update` asks for; the runtime executes them in order.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Engine(EngineCommand),
+    /// Write the RON text atomically at `path`; never replace an existing file unless `overwrite`.
+    WriteExport {
+        path: PathBuf,
+        text: String,
+        overwrite: bool,
+    },
+    /// Render the current screen as text and write it under a new name.
+    WriteScreenDump,
+    Quit,
+}

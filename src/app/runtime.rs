@@ -1,0 +1,264 @@
+//! The explorer's runtime: the terminal (init/restore guard, panic hook), the input thread, the
+//! main loop, and the execution of `update`'s effects (engine commands, file writes).
+//!
+//! Owns: every side effect of the explorer. Must never: block on training (the engine runs on its
+//! own threads and reports owned snapshots over a channel), draw when nothing changed, or leave
+//! the terminal in raw mode on any exit path.
+//!
+//! The loop blocks on the input and engine channels (and on the debounce deadline while one is
+//! pending, so an idle explorer wakes up for nothing), drains every pending message, applies
+//! them all with `update`, then draws once if something changed.
+
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, never, select, unbounded};
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+
+use super::msg::{Effect, Msg, WriteOutcome};
+use super::state::AppState;
+use super::update::update;
+use crate::cli::{CliError, RunArgs};
+use crate::config::Config;
+use crate::report::{EngineCommand, EngineEvent};
+use crate::ui::{self, Theme};
+use crate::util::{WriteError, write_atomic};
+
+/// What the runtime needs from the training engine.
+pub trait EngineLink {
+    fn send(&self, cmd: EngineCommand);
+    /// Stop every worker and wait for them.
+    fn shutdown(self: Box<Self>);
+}
+
+/// Open the explorer on `cfg`: check the terminal, open the data, start the engine, run.
+pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "the explorer needs a terminal, and standard input/output is not one; \
+             use --headless (with --steps N, --json, or --screen 120x40 for a text screen)"
+        )));
+    }
+    let theme = Theme::from_env(args.no_color);
+    let source = crate::data::open_source(cfg).map_err(CliError::usage)?;
+    let (ev_tx, ev_rx) = unbounded();
+    let engine = spawn_engine(cfg, source, ev_tx)?;
+    let result = run_terminal(cfg, engine.as_ref(), ev_rx, &theme);
+    engine.shutdown();
+    result
+}
+
+impl EngineLink for crate::train::engine::EngineHandle {
+    fn send(&self, cmd: EngineCommand) {
+        crate::train::engine::EngineHandle::send(self, cmd);
+    }
+    fn shutdown(self: Box<Self>) {
+        // A worker still busy after the bounded wait is left to the process exit.
+        let _ = (*self).shutdown();
+    }
+}
+
+fn spawn_engine(
+    cfg: &Config,
+    source: Arc<dyn crate::data::DataSource>,
+    events: Sender<EngineEvent>,
+) -> Result<Box<dyn EngineLink>, CliError> {
+    let handle = crate::train::engine::Engine::spawn(cfg.clone(), source, events)
+        .map_err(CliError::runtime)?;
+    Ok(Box::new(handle))
+}
+
+/// Restores the terminal when dropped: on normal exit, on error returns and during unwinding.
+/// (`ratatui::try_init` also installs a panic hook that restores it before the panic message.)
+struct TerminalGuard {
+    terminal: DefaultTerminal,
+}
+
+impl TerminalGuard {
+    fn new() -> Result<TerminalGuard, CliError> {
+        let terminal = ratatui::try_init()
+            .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot set up the terminal: {e}")))?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Forwards key presses (only `Press`, so keys never fire twice) and resizes to the main loop.
+fn input_thread(tx: Sender<Msg>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        match event::poll(Duration::from_millis(50)) {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(_) => break,
+        }
+        let msg = match event::read() {
+            Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => Msg::Key(k, Instant::now()),
+            Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if tx.send(msg).is_err() {
+            break;
+        }
+    }
+}
+
+fn run_terminal(
+    cfg: &Config,
+    engine: &dyn EngineLink,
+    events: Receiver<EngineEvent>,
+    theme: &Theme,
+) -> Result<(), CliError> {
+    let mut guard = TerminalGuard::new()?;
+    let (in_tx, in_rx) = unbounded();
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("memrec-input".into())
+            .spawn(move || input_thread(in_tx, stop))
+            .map_err(CliError::runtime)?
+    };
+    let result = main_loop(&mut guard.terminal, cfg, engine, events, in_rx, theme);
+    stop.store(true, Ordering::Relaxed);
+    let _ = input.join();
+    drop(guard);
+    result
+}
+
+fn main_loop(
+    terminal: &mut DefaultTerminal,
+    cfg: &Config,
+    engine: &dyn EngineLink,
+    events: Receiver<EngineEvent>,
+    input: Receiver<Msg>,
+    theme: &Theme,
+) -> Result<(), CliError> {
+    let mut state = AppState::new(cfg.clone());
+    let mut events = Some(events);
+    let mut queue: VecDeque<Msg> = VecDeque::new();
+    queue.push_back(Msg::Started);
+    loop {
+        while let Some(msg) = queue.pop_front() {
+            for fx in update(&mut state, msg) {
+                if let Some(reply) = execute(fx, engine, &state, terminal, theme) {
+                    queue.push_back(reply);
+                }
+            }
+        }
+        if state.quitting {
+            return Ok(());
+        }
+        if state.dirty {
+            terminal
+                .draw(|f| ui::draw(f, &state, theme))
+                .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot draw: {e}")))?;
+            state.dirty = false;
+        }
+        let tick = state
+            .next_deadline()
+            .map_or_else(never, crossbeam_channel::at);
+        let engine_rx = events.clone().unwrap_or_else(never);
+        select! {
+            recv(input) -> m => match m {
+                Ok(m) => queue.push_back(m),
+                Err(_) => return Err(CliError::runtime(anyhow::anyhow!("the terminal input stopped"))),
+            },
+            recv(engine_rx) -> e => match e {
+                Ok(ev) => queue.push_back(Msg::Engine(ev)),
+                Err(_) => {
+                    events = None;
+                    queue.push_back(Msg::EngineStopped);
+                }
+            },
+            recv(tick) -> _ => queue.push_back(Msg::Tick(Instant::now())),
+        }
+        // Coalesce: everything already waiting is applied before the next draw.
+        queue.extend(input.try_iter().take(1024));
+        if let Some(rx) = &events {
+            queue.extend(rx.try_iter().take(4096).map(Msg::Engine));
+        }
+    }
+}
+
+fn execute(
+    fx: Effect,
+    engine: &dyn EngineLink,
+    state: &AppState,
+    terminal: &DefaultTerminal,
+    theme: &Theme,
+) -> Option<Msg> {
+    match fx {
+        Effect::Engine(cmd) => {
+            engine.send(cmd);
+            None
+        }
+        Effect::Quit => None,
+        Effect::WriteExport {
+            path,
+            text,
+            overwrite,
+        } => Some(Msg::Written(
+            match write_atomic(&path, text.as_bytes(), overwrite) {
+                Ok(()) => WriteOutcome::Exported(absolute(&path)),
+                Err(WriteError::Exists(_)) => WriteOutcome::ExportExists { path, text },
+                Err(e) => WriteOutcome::Failed(e.to_string()),
+            },
+        )),
+        Effect::WriteScreenDump => {
+            let size = terminal.size().unwrap_or_default();
+            // The dump is text for issue reports and screen readers: monochrome, no escapes.
+            let _ = theme;
+            let text = super::render_state_text(state, &Theme::mono(), size.width, size.height);
+            Some(Msg::Written(write_screen_dump(Path::new("."), &text)))
+        }
+    }
+}
+
+/// Write `text` to the first free `memrec-screen-N.txt` in `dir`.
+pub fn write_screen_dump(dir: &Path, text: &str) -> WriteOutcome {
+    for n in 1..10_000 {
+        let path = dir.join(format!("memrec-screen-{n}.txt"));
+        match write_atomic(&path, text.as_bytes(), false) {
+            Ok(()) => return WriteOutcome::ScreenDumped(absolute(&path)),
+            Err(WriteError::Exists(_)) => continue,
+            Err(e) => return WriteOutcome::Failed(e.to_string()),
+        }
+    }
+    WriteOutcome::Failed(format!(
+        "{}: memrec-screen-1..9999.txt all exist",
+        dir.display()
+    ))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screen_dumps_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_screen_dump(dir.path(), "one");
+        let b = write_screen_dump(dir.path(), "two");
+        let (WriteOutcome::ScreenDumped(a), WriteOutcome::ScreenDumped(b)) = (a, b) else {
+            panic!("dump failed")
+        };
+        assert_ne!(a, b);
+        assert_eq!(std::fs::read_to_string(a).unwrap(), "one");
+        assert_eq!(std::fs::read_to_string(b).unwrap(), "two");
+    }
+}

@@ -1,0 +1,528 @@
+//! The explorer's state: the configuration in force, what the engine reported (as owned copies),
+//! focus, overlays and the pending-restart deadline.
+//!
+//! Owns: the data every panel draws from, and the knob step rules. Must never: be changed
+//! outside `update`, hold ratatui widgets or terminal handles, or do I/O.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::{Config, Layout, Optimizer};
+use crate::data::BadLines;
+use crate::embedding::TableInfo;
+use crate::report::{DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunSummary};
+
+/// How long knob edits wait for the next edit before the MEM-REC run restarts.
+pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Embedding dimensions `dim` steps through.
+pub const DIM_STEPS: [usize; 6] = [4, 8, 16, 32, 64, 128];
+
+/// The knobs, in the order the Knobs panel lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knob {
+    K,
+    TokenRows,
+    Kw,
+    WeightRows,
+    Dim,
+    Layout,
+    Optimizer,
+    Lr,
+    Batch,
+}
+
+impl Knob {
+    pub const ALL: [Knob; 9] = [
+        Knob::K,
+        Knob::TokenRows,
+        Knob::Kw,
+        Knob::WeightRows,
+        Knob::Dim,
+        Knob::Layout,
+        Knob::Optimizer,
+        Knob::Lr,
+        Knob::Batch,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Knob::K => "K token hashes",
+            Knob::TokenRows => "token rows D",
+            Knob::Kw => "kw weight hashes",
+            Knob::WeightRows => "weight rows dw",
+            Knob::Dim => "dim d",
+            Knob::Layout => "layout",
+            Knob::Optimizer => "optimizer",
+            Knob::Lr => "learning rate",
+            Knob::Batch => "batch",
+        }
+    }
+
+    /// The configuration field it edits.
+    pub fn field(self) -> &'static str {
+        match self {
+            Knob::K => "memrec.k",
+            Knob::TokenRows => "memrec.token_rows",
+            Knob::Kw => "memrec.kw",
+            Knob::WeightRows => "memrec.weight_rows",
+            Knob::Dim => "model.dim",
+            Knob::Layout => "memrec.layout",
+            Knob::Optimizer => "train.optimizer",
+            Knob::Lr => "train.lr",
+            Knob::Batch => "train.batch",
+        }
+    }
+
+    pub fn value(self, cfg: &Config) -> String {
+        match self {
+            Knob::K => cfg.memrec.k.to_string(),
+            Knob::TokenRows => cfg.memrec.token_rows.to_string(),
+            Knob::Kw => cfg.memrec.kw.to_string(),
+            Knob::WeightRows => cfg.memrec.weight_rows.to_string(),
+            Knob::Dim => cfg.model.dim.to_string(),
+            Knob::Layout => cfg.memrec.layout.as_str().to_string(),
+            Knob::Optimizer => cfg.train.optimizer.as_str().to_string(),
+            Knob::Lr => format!("{}", cfg.train.lr),
+            Knob::Batch => cfg.train.batch.to_string(),
+        }
+    }
+
+    /// Whether changing it changes what the lookup kernel does (so latency is re-measured).
+    pub fn affects_latency(self) -> bool {
+        matches!(
+            self,
+            Knob::K | Knob::TokenRows | Knob::Kw | Knob::WeightRows | Knob::Dim | Knob::Layout
+        )
+    }
+
+    /// `cfg` with this knob moved `steps` steps (negative = down), validated by the same rules as
+    /// `--set`. Table rows and batch double or halve; `dim` walks `DIM_STEPS` and keeps the bottom
+    /// MLP's last layer equal to it; layout and optimizer toggle; lr doubles or halves.
+    pub fn stepped(self, cfg: &Config, steps: i32) -> Result<Config, String> {
+        let mut next = cfg.clone();
+        let set = |next: &mut Config, value: String| {
+            next.apply_set(&format!("{}={value}", self.field()))
+                .map_err(|e| e.to_string())
+        };
+        let pow2 = |v: usize| -> String {
+            let v = v as f64 * 2f64.powi(steps);
+            // Below 1 row is out of range: let validation say so with the allowed range.
+            if v < 1.0 {
+                "0".into()
+            } else {
+                format!("{}", v.round() as u64)
+            }
+        };
+        match self {
+            Knob::K => set(&mut next, (cfg.memrec.k as i64 + steps as i64).to_string())?,
+            Knob::Kw => set(&mut next, (cfg.memrec.kw as i64 + steps as i64).to_string())?,
+            Knob::TokenRows => set(&mut next, pow2(cfg.memrec.token_rows))?,
+            Knob::WeightRows => set(&mut next, pow2(cfg.memrec.weight_rows))?,
+            Knob::Batch => set(&mut next, pow2(cfg.train.batch))?,
+            Knob::Lr => {
+                let factor = if steps.abs() >= 2 { 10f64 } else { 2f64 };
+                let lr = cfg.train.lr as f64 * factor.powi(steps.signum());
+                set(&mut next, format!("{}", lr as f32))?
+            }
+            Knob::Layout => {
+                let v = match cfg.memrec.layout {
+                    Layout::Bundled => "per_feature",
+                    Layout::PerFeature => "bundled",
+                };
+                set(&mut next, v.into())?
+            }
+            Knob::Optimizer => {
+                let v = match cfg.train.optimizer {
+                    Optimizer::Sgd => "adagrad",
+                    Optimizer::Adagrad => "sgd",
+                };
+                set(&mut next, v.into())?
+            }
+            Knob::Dim => {
+                let cur = cfg.model.dim;
+                // Position in the ladder; a dim off the ladder steps to its neighbours.
+                let idx = DIM_STEPS.iter().position(|&d| d >= cur);
+                let target: Option<usize> = if steps > 0 {
+                    let start = match idx {
+                        Some(i) if DIM_STEPS[i] == cur => i as i64,
+                        Some(i) => i as i64 - 1,
+                        None => DIM_STEPS.len() as i64 - 1,
+                    };
+                    let t = start + steps as i64;
+                    usize::try_from(t)
+                        .ok()
+                        .and_then(|t| DIM_STEPS.get(t).copied())
+                } else {
+                    let start = idx.map_or(DIM_STEPS.len() as i64, |i| i as i64);
+                    let t = start + steps as i64;
+                    usize::try_from(t)
+                        .ok()
+                        .and_then(|t| DIM_STEPS.get(t).copied())
+                };
+                let Some(dim) = target else {
+                    return Err(format!(
+                        "model.dim = {cur}: the explorer steps through {DIM_STEPS:?}; use --set model.dim for others"
+                    ));
+                };
+                next.model.dim = dim;
+                if let Some(last) = next.model.bottom_mlp.last_mut() {
+                    *last = dim;
+                }
+                next.validate().map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// The part of a configuration that decides what the lookup kernel costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyKey {
+    pub layout: Layout,
+    pub k: usize,
+    pub token_rows: usize,
+    pub kw: usize,
+    pub weight_rows: usize,
+    pub dim: usize,
+}
+
+impl LatencyKey {
+    pub fn of(cfg: &Config) -> LatencyKey {
+        LatencyKey {
+            layout: cfg.memrec.layout,
+            k: cfg.memrec.k,
+            token_rows: cfg.memrec.token_rows,
+            kw: cfg.memrec.kw,
+            weight_rows: cfg.memrec.weight_rows,
+            dim: cfg.model.dim,
+        }
+    }
+}
+
+/// Whether two configurations train the same MEM-REC run.
+pub fn same_memrec_run(a: &Config, b: &Config) -> bool {
+    a.memrec == b.memrec && a.model == b.model && a.train == b.train
+}
+
+/// Latest training progress of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProgressView {
+    pub samples: u64,
+    pub steps: u64,
+    pub samples_per_s: f64,
+    pub train_loss: f64,
+    pub distinct_tokens: u64,
+    pub loaded_uncompressed_bytes: u64,
+}
+
+/// One run (baseline or MEM-REC) in its current generation, built from engine events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunView {
+    pub name: String,
+    pub generation: u64,
+    pub representation: String,
+    pub tables: Vec<TableInfo>,
+    pub progress: Option<ProgressView>,
+    pub last_eval: Option<EvalPoint>,
+    /// (samples seen, test AUC), in arrival order.
+    pub curve: Vec<(f64, f64)>,
+    pub collisions: Vec<FeatureCollisions>,
+    pub failed: Option<String>,
+    pub finished: Option<RunSummary>,
+}
+
+impl RunView {
+    pub fn param_bytes(&self) -> u64 {
+        self.tables.iter().map(|t| t.param_bytes).sum()
+    }
+    pub fn optimizer_bytes(&self) -> u64 {
+        self.tables.iter().map(|t| t.optimizer_bytes).sum()
+    }
+}
+
+/// One MEM-REC configuration tried this session (one generation of the MEM-REC run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriedRun {
+    pub generation: u64,
+    pub cfg: Config,
+    pub param_bytes: u64,
+    pub optimizer_bytes: u64,
+    pub samples: u64,
+    pub auc: Option<f64>,
+    pub delta: Option<DeltaAuc>,
+    pub curve: Vec<(f64, f64)>,
+    /// `running`, `stopped`, `finished`, or `failed: ...`.
+    pub status: String,
+}
+
+/// What the Latency panel knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatencyView {
+    /// Nothing measured yet.
+    Waiting,
+    Ready(LatencyReport),
+    Failed(String),
+}
+
+/// Which panel arrows and `p`/`e` act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Knobs,
+    Runs,
+    Collisions,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Knobs => Focus::Runs,
+            Focus::Runs => Focus::Collisions,
+            Focus::Collisions => Focus::Knobs,
+        }
+    }
+    pub fn prev(self) -> Focus {
+        match self {
+            Focus::Knobs => Focus::Collisions,
+            Focus::Runs => Focus::Knobs,
+            Focus::Collisions => Focus::Runs,
+        }
+    }
+}
+
+/// A modal layer over the panels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help {
+        scroll: u16,
+    },
+    /// The export path exists: overwrite, pick the next free name, or cancel.
+    ConfirmOverwrite {
+        path: PathBuf,
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub text: String,
+    pub kind: StatusKind,
+}
+
+/// What the data source said about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataInfo {
+    pub label: String,
+    pub synthetic: bool,
+    pub test_rows: u64,
+    pub bad_lines: BadLines,
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The configuration in force (knob edits land here first).
+    pub cfg: Config,
+    /// The preset's configuration, to highlight what was changed from it.
+    pub preset: Config,
+    /// The configuration of the MEM-REC run actually training.
+    pub running: Config,
+    /// Restarts sent to the engine whose `RunStarted` has not arrived yet, oldest first.
+    pub requested: VecDeque<Config>,
+    pub data: Option<DataInfo>,
+    pub baseline: Option<RunView>,
+    pub memrec: Option<RunView>,
+    pub latency: LatencyView,
+    /// Latency measurements asked for and not yet answered, oldest first.
+    pub latency_requests: VecDeque<LatencyKey>,
+    pub latency_by_key: Vec<(LatencyKey, LatencyReport)>,
+    pub runs: Vec<TriedRun>,
+    /// Selected row of the Runs table; `None` follows the newest run.
+    pub selected_run: Option<usize>,
+    /// Generation of the pinned run.
+    pub pinned: Option<u64>,
+    pub focus: Focus,
+    pub knob: usize,
+    pub collisions_scroll: u16,
+    pub overlay: Overlay,
+    pub paused: bool,
+    pub status: Option<Status>,
+    /// When the debounced MEM-REC restart fires.
+    pub restart_deadline: Option<Instant>,
+    /// A latency-affecting knob changed since the last restart was sent.
+    pub latency_stale: bool,
+    /// An engine-level failure (the event stream ended); shown, never fatal.
+    pub engine_error: Option<String>,
+    pub quitting: bool,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+}
+
+impl AppState {
+    /// A fresh session for `cfg`, before any engine event.
+    pub fn new(cfg: Config) -> AppState {
+        let preset = Config::from_preset(&cfg.name)
+            .ok()
+            .filter(|p| p.data.cardinalities.len() == cfg.data.cardinalities.len())
+            .unwrap_or_else(|| cfg.clone());
+        AppState {
+            running: cfg.clone(),
+            preset,
+            requested: VecDeque::new(),
+            data: None,
+            baseline: None,
+            memrec: None,
+            latency: LatencyView::Waiting,
+            latency_requests: VecDeque::new(),
+            latency_by_key: Vec::new(),
+            runs: Vec::new(),
+            selected_run: None,
+            pinned: None,
+            focus: Focus::Knobs,
+            knob: 0,
+            collisions_scroll: 0,
+            overlay: Overlay::None,
+            paused: false,
+            status: None,
+            restart_deadline: None,
+            latency_stale: false,
+            engine_error: None,
+            quitting: false,
+            dirty: true,
+            cfg,
+        }
+    }
+
+    /// The next time the runtime must wake up without an event (the debounce deadline).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.restart_deadline
+    }
+
+    /// The Runs row selected (the newest when the user has not moved).
+    pub fn selected_run_index(&self) -> Option<usize> {
+        if self.runs.is_empty() {
+            return None;
+        }
+        Some(
+            self.selected_run
+                .unwrap_or(self.runs.len() - 1)
+                .min(self.runs.len() - 1),
+        )
+    }
+
+    pub fn pinned_run(&self) -> Option<&TriedRun> {
+        let g = self.pinned?;
+        self.runs.iter().find(|r| r.generation == g)
+    }
+
+    pub fn latency_for(&self, cfg: &Config) -> Option<&LatencyReport> {
+        let key = LatencyKey::of(cfg);
+        self.latency_by_key
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, r)| r)
+    }
+
+    /// Whether a knob's value differs from the preset's.
+    pub fn knob_changed(&self, knob: Knob) -> bool {
+        knob.value(&self.cfg) != knob.value(&self.preset)
+    }
+
+    /// Whether a knob's value is not yet what the MEM-REC run trains with.
+    pub fn knob_pending(&self, knob: Knob) -> bool {
+        knob.value(&self.cfg) != knob.value(&self.running)
+    }
+
+    /// Training throughput of all runs together, from their latest progress.
+    pub fn samples_per_s(&self) -> f64 {
+        [&self.baseline, &self.memrec]
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.progress.as_ref())
+            .map(|p| p.samples_per_s)
+            // fold from +0.0: an empty f64 sum is -0.0, which would print as "-0".
+            .fold(0.0, |a, b| a + b)
+    }
+
+    pub fn set_status(&mut self, kind: StatusKind, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            kind,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Config {
+        Config::from_preset("tiny").unwrap()
+    }
+
+    #[test]
+    fn table_rows_step_in_powers_of_two_and_stop_at_the_bounds() {
+        let cfg = tiny();
+        let up = Knob::TokenRows.stepped(&cfg, 1).unwrap();
+        assert_eq!(up.memrec.token_rows, cfg.memrec.token_rows * 2);
+        let down = Knob::WeightRows.stepped(&cfg, -2).unwrap();
+        assert_eq!(down.memrec.weight_rows, cfg.memrec.weight_rows / 4);
+        let mut one = cfg.clone();
+        one.memrec.token_rows = 1;
+        let err = Knob::TokenRows.stepped(&one, -1).unwrap_err();
+        assert!(err.contains("memrec.token_rows"), "{err}");
+    }
+
+    #[test]
+    fn k_and_kw_are_bounded_by_validation() {
+        let mut cfg = tiny();
+        cfg.memrec.k = 8;
+        let err = Knob::K.stepped(&cfg, 1).unwrap_err();
+        assert!(err.contains("memrec.k") && err.contains("1 to 8"), "{err}");
+        cfg.memrec.kw = 0;
+        assert!(Knob::Kw.stepped(&cfg, -1).is_err());
+        assert_eq!(Knob::Kw.stepped(&cfg, 1).unwrap().memrec.kw, 1);
+    }
+
+    #[test]
+    fn dim_walks_the_ladder_and_keeps_the_bottom_mlp_consistent() {
+        let cfg = tiny(); // dim 8
+        let up = Knob::Dim.stepped(&cfg, 1).unwrap();
+        assert_eq!(up.model.dim, 16);
+        assert_eq!(up.model.bottom_mlp.last(), Some(&16));
+        let down = Knob::Dim.stepped(&cfg, -1).unwrap();
+        assert_eq!(down.model.dim, 4);
+        assert!(Knob::Dim.stepped(&down, -1).is_err());
+        let mut off = cfg.clone();
+        off.model.dim = 10;
+        *off.model.bottom_mlp.last_mut().unwrap() = 10;
+        assert_eq!(Knob::Dim.stepped(&off, 1).unwrap().model.dim, 16);
+        assert_eq!(Knob::Dim.stepped(&off, -1).unwrap().model.dim, 8);
+    }
+
+    #[test]
+    fn toggles_and_lr() {
+        let cfg = tiny();
+        let l = Knob::Layout.stepped(&cfg, 1).unwrap();
+        assert_eq!(l.memrec.layout, Layout::PerFeature);
+        assert_eq!(
+            Knob::Layout.stepped(&l, -1).unwrap().memrec.layout,
+            Layout::Bundled
+        );
+        let o = Knob::Optimizer.stepped(&cfg, 1).unwrap();
+        assert_eq!(o.train.optimizer, Optimizer::Sgd);
+        let lr = Knob::Lr.stepped(&cfg, 1).unwrap();
+        assert!((lr.train.lr - 0.1).abs() < 1e-7);
+        let lr = Knob::Lr.stepped(&cfg, -2).unwrap();
+        assert!((lr.train.lr - 0.005).abs() < 1e-7);
+        assert_eq!(Knob::Batch.stepped(&cfg, 1).unwrap().train.batch, 256);
+    }
+}

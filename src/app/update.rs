@@ -1,0 +1,905 @@
+//! `update(state, msg) -> effects`: the only place the explorer's state changes.
+//!
+//! Owns: what every key and engine event means. Must never: block, do I/O, read the clock (time
+//! comes inside `Msg::Key` and `Msg::Tick`), or touch the terminal; side effects are returned as
+//! `Effect`s for the runtime to execute.
+
+use std::path::{Path, PathBuf};
+
+use super::keymap::{self, Action};
+use super::msg::{Effect, Msg, WriteOutcome};
+use super::state::{
+    AppState, DEBOUNCE, DataInfo, Focus, Knob, LatencyKey, LatencyView, Overlay, ProgressView,
+    RunView, StatusKind, TriedRun, same_memrec_run,
+};
+use crate::config::Config;
+use crate::embedding::TableInfo;
+use crate::report::{EngineCommand, EngineEvent};
+
+/// Apply one message; returns what the runtime must do.
+pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(ev, at) => {
+            if let Some(action) = keymap::dispatch(&ev) {
+                state.dirty = true;
+                on_action(state, action, at, &mut fx);
+            }
+        }
+        Msg::Started => {
+            state.dirty = true;
+            if state.latency == LatencyView::Waiting && state.latency_requests.is_empty() {
+                state
+                    .latency_requests
+                    .push_back(LatencyKey::of(&state.running));
+                fx.push(Effect::Engine(EngineCommand::MeasureLatency(Box::new(
+                    state.running.clone(),
+                ))));
+            }
+        }
+        Msg::Resize(..) => state.dirty = true,
+        Msg::Engine(ev) => {
+            state.dirty = true;
+            on_engine(state, ev);
+        }
+        Msg::EngineStopped => {
+            // Keep the engine's own reason (e.g. a data error) if it gave one.
+            if !state.quitting && state.engine_error.is_none() {
+                state.dirty = true;
+                let text = "the training engine stopped; the screen shows its last state (q quits)";
+                state.engine_error = Some(text.into());
+                state.set_status(StatusKind::Error, text);
+            }
+        }
+        Msg::Tick(now) => {
+            if state.restart_deadline.is_some_and(|d| now >= d) {
+                state.dirty = true;
+                fire_restart(state, &mut fx);
+            }
+        }
+        Msg::Written(outcome) => {
+            state.dirty = true;
+            on_written(state, outcome);
+        }
+    }
+    fx
+}
+
+fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &mut Vec<Effect>) {
+    if action == Action::Quit {
+        quit(state, fx);
+        return;
+    }
+    match state.overlay.clone() {
+        Overlay::Help { scroll } => {
+            let last = keymap::help_lines().len().saturating_sub(1) as u16;
+            match action {
+                Action::Up => {
+                    state.overlay = Overlay::Help {
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                Action::Down => {
+                    state.overlay = Overlay::Help {
+                        scroll: (scroll + 1).min(last),
+                    }
+                }
+                Action::Help | Action::Back => state.overlay = Overlay::None,
+                _ => {}
+            }
+            return;
+        }
+        Overlay::ConfirmOverwrite { path, text } => {
+            match action {
+                Action::Yes => {
+                    state.overlay = Overlay::None;
+                    fx.push(Effect::WriteExport {
+                        path,
+                        text,
+                        overwrite: true,
+                    });
+                }
+                Action::No => {
+                    state.overlay = Overlay::None;
+                    fx.push(Effect::WriteExport {
+                        path: next_free_name(&path),
+                        text,
+                        overwrite: false,
+                    });
+                }
+                Action::Back => {
+                    state.overlay = Overlay::None;
+                    state.set_status(StatusKind::Info, "export cancelled");
+                }
+                _ => {}
+            }
+            return;
+        }
+        Overlay::None => {}
+    }
+    match action {
+        Action::Quit | Action::Back => quit(state, fx),
+        Action::Help => state.overlay = Overlay::Help { scroll: 0 },
+        Action::Up => move_in_focus(state, -1),
+        Action::Down => move_in_focus(state, 1),
+        Action::FocusNext => state.focus = state.focus.next(),
+        Action::FocusPrev => state.focus = state.focus.prev(),
+        Action::Increase => edit_knob(state, 1, at),
+        Action::Decrease => edit_knob(state, -1, at),
+        Action::IncreaseCoarse => edit_knob(state, 2, at),
+        Action::DecreaseCoarse => edit_knob(state, -2, at),
+        Action::Pause => {
+            state.paused = !state.paused;
+            fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
+            let text = if state.paused {
+                "paused (Space resumes)"
+            } else {
+                "training resumed"
+            };
+            state.set_status(StatusKind::Info, text);
+        }
+        Action::Restart => {
+            if state.restart_deadline.is_some() {
+                fire_restart(state, fx);
+            }
+            fx.push(Effect::Engine(EngineCommand::RestartAll));
+            state.set_status(StatusKind::Info, "restarting every run from sample 0");
+        }
+        Action::Export => export(state, fx),
+        Action::ScreenDump => fx.push(Effect::WriteScreenDump),
+        Action::Pin => pin(state),
+        Action::Yes | Action::No => {}
+    }
+}
+
+fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.quitting = true;
+    fx.push(Effect::Quit);
+}
+
+fn move_in_focus(state: &mut AppState, delta: i64) {
+    match state.focus {
+        Focus::Knobs => {
+            let n = Knob::ALL.len() as i64;
+            state.knob = (state.knob as i64 + delta).rem_euclid(n) as usize;
+        }
+        Focus::Runs => {
+            if let Some(cur) = state.selected_run_index() {
+                let last = state.runs.len() - 1;
+                let next = (cur as i64 + delta).clamp(0, last as i64) as usize;
+                // Back on the newest row: follow new runs again.
+                state.selected_run = if next == last { None } else { Some(next) };
+            }
+        }
+        Focus::Collisions => {
+            let rows = state
+                .memrec
+                .as_ref()
+                .map_or(0, |m| m.collisions.len().saturating_sub(1)) as i64;
+            state.collisions_scroll =
+                (state.collisions_scroll as i64 + delta).clamp(0, rows.max(0)) as u16;
+        }
+    }
+}
+
+fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant) {
+    let knob = Knob::ALL[state.knob.min(Knob::ALL.len() - 1)];
+    match knob.stepped(&state.cfg, steps) {
+        Ok(next) => {
+            let before = knob.value(&state.cfg);
+            state.cfg = next;
+            if knob.affects_latency() {
+                state.latency_stale = true;
+            }
+            state.restart_deadline = Some(at + DEBOUNCE);
+            state.set_status(
+                StatusKind::Info,
+                format!(
+                    "{} {} → {}: MEM-REC restarts when you stop typing",
+                    knob.field(),
+                    before,
+                    knob.value(&state.cfg)
+                ),
+            );
+        }
+        Err(e) => state.set_status(StatusKind::Error, e),
+    }
+}
+
+/// The debounce deadline passed: restart MEM-REC with the knobs in force (and re-measure
+/// latency if a kernel knob changed), unless the edits came back to what is already training.
+fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.restart_deadline = None;
+    let latest = state.requested.back().unwrap_or(&state.running);
+    if same_memrec_run(latest, &state.cfg) {
+        state.latency_stale = false;
+        state.set_status(
+            StatusKind::Info,
+            "knobs are back to the configuration already training: no restart",
+        );
+        return;
+    }
+    let cfg = state.cfg.clone();
+    fx.push(Effect::Engine(EngineCommand::RestartMemrec(Box::new(
+        cfg.clone(),
+    ))));
+    state.requested.push_back(cfg.clone());
+    if state.latency_stale {
+        state.latency_stale = false;
+        let key = LatencyKey::of(&cfg);
+        match state.latency_by_key.iter().find(|(k, _)| *k == key) {
+            // Measured earlier this session: show it again rather than measure twice.
+            Some((_, report)) => state.latency = LatencyView::Ready(report.clone()),
+            None => {
+                state.latency_requests.push_back(key);
+                fx.push(Effect::Engine(EngineCommand::MeasureLatency(Box::new(cfg))));
+            }
+        }
+    }
+    state.set_status(
+        StatusKind::Info,
+        format!(
+            "MEM-REC restarting: K {}, D {}, kw {}, dw {}, dim {}, {}, {} lr {}, batch {}",
+            state.cfg.memrec.k,
+            state.cfg.memrec.token_rows,
+            state.cfg.memrec.kw,
+            state.cfg.memrec.weight_rows,
+            state.cfg.model.dim,
+            state.cfg.memrec.layout.as_str(),
+            state.cfg.train.optimizer.as_str(),
+            state.cfg.train.lr,
+            state.cfg.train.batch
+        ),
+    );
+}
+
+/// The file name `e` proposes: `memrec-<name>-k<K>-<token rows>.ron` in the working directory.
+pub fn default_export_path(cfg: &Config) -> PathBuf {
+    let name: String = cfg
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!(
+        "memrec-{name}-k{}-{}.ron",
+        cfg.memrec.k, cfg.memrec.token_rows
+    ))
+}
+
+/// `x.ron` -> `x-n2.ron`, `x-n2.ron` -> `x-n3.ron`.
+pub fn next_free_name(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "memrec".into());
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    // `-nN` rather than `-N`: the default name already ends in a number (the token rows).
+    let (base, n) = match stem.rsplit_once("-n") {
+        Some((b, n)) if !b.is_empty() && n.parse::<u32>().is_ok_and(|n| n < 10_000) => {
+            (b.to_string(), n.parse::<u32>().unwrap_or(1) + 1)
+        }
+        _ => (stem.clone(), 2),
+    };
+    path.with_file_name(format!("{base}-n{n}{ext}"))
+}
+
+fn export(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let (cfg, what) = match (state.focus, state.selected_run_index()) {
+        (Focus::Runs, Some(i)) => (
+            state.runs[i].cfg.clone(),
+            format!("run #{}", state.runs[i].generation),
+        ),
+        _ => (state.cfg.clone(), "the knobs in force".to_string()),
+    };
+    match cfg.to_ron() {
+        Ok(text) => {
+            state.set_status(StatusKind::Info, format!("exporting {what}…"));
+            fx.push(Effect::WriteExport {
+                path: default_export_path(&cfg),
+                text,
+                overwrite: false,
+            });
+        }
+        Err(e) => state.set_status(StatusKind::Error, e.to_string()),
+    }
+}
+
+fn pin(state: &mut AppState) {
+    let Some(i) = state.selected_run_index() else {
+        state.set_status(StatusKind::Error, "no run to pin yet");
+        return;
+    };
+    let g = state.runs[i].generation;
+    if state.pinned == Some(g) {
+        state.pinned = None;
+        state.set_status(StatusKind::Info, format!("run #{g} unpinned"));
+    } else {
+        state.pinned = Some(g);
+        state.set_status(
+            StatusKind::Info,
+            format!("run #{g} pinned: the AUC chart and the Runs title compare against it"),
+        );
+    }
+}
+
+fn on_written(state: &mut AppState, outcome: WriteOutcome) {
+    match outcome {
+        WriteOutcome::Exported(path) => state.set_status(
+            StatusKind::Info,
+            format!(
+                "exported {} (reopen with --config {})",
+                path.display(),
+                path.display()
+            ),
+        ),
+        WriteOutcome::ExportExists { path, text } => {
+            state.overlay = Overlay::ConfirmOverwrite { path, text };
+        }
+        WriteOutcome::ScreenDumped(path) => state.set_status(
+            StatusKind::Info,
+            format!("screen written to {}", path.display()),
+        ),
+        WriteOutcome::Failed(msg) => state.set_status(StatusKind::Error, msg),
+    }
+}
+
+/// The baseline is named `baseline...`.
+pub fn is_baseline(run: &str) -> bool {
+    run.starts_with("baseline")
+}
+
+/// MEM-REC runs are named `memrec...`; other names (the engine's `data`) are no run of ours.
+pub fn is_run(run: &str) -> bool {
+    is_baseline(run) || run.starts_with("memrec")
+}
+
+fn start_run(
+    state: &mut AppState,
+    run: &str,
+    generation: u64,
+    representation: String,
+    tables: Vec<TableInfo>,
+) {
+    let view = RunView {
+        name: run.to_string(),
+        generation,
+        representation,
+        tables,
+        ..RunView::default()
+    };
+    if is_baseline(run) {
+        state.baseline = Some(view);
+        return;
+    }
+    for r in state.runs.iter_mut().filter(|r| r.status == "running") {
+        r.status = "stopped".into();
+    }
+    let cfg = state
+        .requested
+        .pop_front()
+        .unwrap_or_else(|| state.running.clone());
+    state.running = cfg.clone();
+    let tried = TriedRun {
+        generation,
+        cfg,
+        param_bytes: view.param_bytes(),
+        optimizer_bytes: view.optimizer_bytes(),
+        samples: 0,
+        auc: None,
+        delta: None,
+        curve: Vec::new(),
+        status: "running".into(),
+    };
+    match state.runs.iter_mut().find(|r| r.generation == generation) {
+        Some(r) => *r = tried,
+        None => state.runs.push(tried),
+    }
+    state.collisions_scroll = 0;
+    state.memrec = Some(view);
+}
+
+/// The view of `run` at `generation`: `None` for a stale generation; an event of a newer
+/// generation than known starts that generation.
+fn view_mut<'a>(state: &'a mut AppState, run: &str, generation: u64) -> Option<&'a mut RunView> {
+    if !is_run(run) {
+        return None;
+    }
+    let known = if is_baseline(run) {
+        &state.baseline
+    } else {
+        &state.memrec
+    };
+    match known {
+        Some(v) if v.generation > generation => return None,
+        Some(v) if v.generation == generation => {}
+        _ => start_run(state, run, generation, String::new(), Vec::new()),
+    }
+    if is_baseline(run) {
+        state.baseline.as_mut()
+    } else {
+        state.memrec.as_mut()
+    }
+}
+
+fn tried_mut<'a>(state: &'a mut AppState, run: &str, generation: u64) -> Option<&'a mut TriedRun> {
+    if is_baseline(run) {
+        return None;
+    }
+    state.runs.iter_mut().find(|r| r.generation == generation)
+}
+
+fn on_engine(state: &mut AppState, ev: EngineEvent) {
+    match ev {
+        EngineEvent::DataReady {
+            label,
+            synthetic,
+            test_rows,
+            bad_lines,
+        } => {
+            state.data = Some(DataInfo {
+                label,
+                synthetic,
+                test_rows,
+                bad_lines,
+            })
+        }
+        EngineEvent::DataIssues(bad) => {
+            if let Some(d) = &mut state.data {
+                d.bad_lines = bad;
+            }
+        }
+        EngineEvent::RunStarted {
+            run,
+            generation,
+            representation,
+            tables,
+            compression_full: _,
+        } => {
+            let stale = if is_baseline(&run) {
+                &state.baseline
+            } else {
+                &state.memrec
+            }
+            .as_ref()
+            .is_some_and(|v| v.generation > generation);
+            if !stale && is_run(&run) {
+                start_run(state, &run, generation, representation, tables);
+            }
+        }
+        EngineEvent::Progress {
+            run,
+            generation,
+            samples,
+            steps,
+            samples_per_s,
+            train_loss,
+            distinct_tokens,
+            loaded_uncompressed_bytes,
+        } => {
+            if let Some(v) = view_mut(state, &run, generation) {
+                v.progress = Some(ProgressView {
+                    samples,
+                    steps,
+                    samples_per_s,
+                    train_loss,
+                    distinct_tokens,
+                    loaded_uncompressed_bytes,
+                });
+                if let Some(t) = tried_mut(state, &run, generation) {
+                    t.samples = samples;
+                }
+            }
+        }
+        EngineEvent::Eval(p) => {
+            let (run, generation) = (p.run.clone(), p.generation);
+            let point = (p.samples as f64, p.auc);
+            let (auc, delta, samples) = (p.auc, p.delta_auc, p.samples);
+            if let Some(v) = view_mut(state, &run, generation) {
+                v.curve.push(point);
+                v.last_eval = Some(p);
+                if let Some(t) = tried_mut(state, &run, generation) {
+                    t.curve.push(point);
+                    t.auc = Some(auc);
+                    t.delta = delta;
+                    t.samples = t.samples.max(samples);
+                }
+            }
+        }
+        EngineEvent::Collisions {
+            run,
+            generation,
+            features,
+        } => {
+            if let Some(v) = view_mut(state, &run, generation) {
+                v.collisions = features;
+            }
+        }
+        EngineEvent::Latency(report) => {
+            let key = state
+                .latency_requests
+                .pop_front()
+                .unwrap_or_else(|| LatencyKey::of(&state.running));
+            match state.latency_by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = report.clone(),
+                None => state.latency_by_key.push((key, report.clone())),
+            }
+            state.latency = LatencyView::Ready(report);
+        }
+        EngineEvent::LatencyFailed { message } => {
+            state.latency_requests.pop_front();
+            state.set_status(
+                StatusKind::Error,
+                format!("latency measurement failed: {message}"),
+            );
+            state.latency = LatencyView::Failed(message);
+        }
+        EngineEvent::RunFailed {
+            run,
+            generation,
+            message,
+        } => {
+            if !is_run(&run) {
+                // Not a run: the engine itself stopped (e.g. the data could not be read).
+                let text = format!("the engine stopped ({run}): {message}");
+                state.set_status(StatusKind::Error, text.clone());
+                state.engine_error = Some(text);
+                return;
+            }
+            let label = if is_baseline(&run) {
+                "baseline"
+            } else {
+                "MEM-REC"
+            };
+            if let Some(v) = view_mut(state, &run, generation) {
+                v.failed = Some(message.clone());
+                if let Some(t) = tried_mut(state, &run, generation) {
+                    t.status = "failed".into();
+                }
+                state.set_status(
+                    StatusKind::Error,
+                    format!("{label} run stopped: {message} (change a knob or press r)"),
+                );
+            }
+        }
+        EngineEvent::Finished(summary) => {
+            let (run, status) = (summary.run.clone(), summary.status.clone());
+            let generation = if is_baseline(&run) {
+                state.baseline.as_ref().map(|v| v.generation)
+            } else {
+                state.memrec.as_ref().map(|v| v.generation)
+            };
+            if let Some(g) = generation {
+                if let Some(v) = view_mut(state, &run, g) {
+                    v.finished = Some(summary);
+                }
+                if let Some(t) = tried_mut(state, &run, g) {
+                    t.status = if status == "ok" {
+                        "finished".into()
+                    } else {
+                        status
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Lines of the help overlay, for scroll bounds (the panel renders the same list).
+pub fn help_len() -> usize {
+    keymap::help_lines().len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use std::time::{Duration, Instant};
+
+    fn key(c: char, at: Instant) -> Msg {
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), at)
+    }
+
+    fn state() -> AppState {
+        AppState::new(Config::from_preset("tiny").unwrap())
+    }
+
+    fn restarts(fx: &[Effect]) -> usize {
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Engine(EngineCommand::RestartMemrec(_))))
+            .count()
+    }
+
+    #[test]
+    fn knob_edits_are_debounced_into_one_restart() {
+        let mut s = state();
+        let t0 = Instant::now();
+        let mut fx = Vec::new();
+        // Three quick edits of K (2 -> 3 -> 4 -> 5), each within the debounce window.
+        for i in 0..3 {
+            fx.extend(update(
+                &mut s,
+                key('+', t0 + Duration::from_millis(100 * i)),
+            ));
+        }
+        assert_eq!(s.cfg.memrec.k, 5);
+        assert!(s.knob_pending(Knob::K));
+        fx.extend(update(&mut s, Msg::Tick(t0 + Duration::from_millis(250))));
+        assert_eq!(restarts(&fx), 0, "fired before the debounce deadline");
+        fx.extend(update(&mut s, Msg::Tick(t0 + Duration::from_millis(600))));
+        assert_eq!(restarts(&fx), 1);
+        let Some(Effect::Engine(EngineCommand::RestartMemrec(cfg))) = fx
+            .iter()
+            .find(|e| matches!(e, Effect::Engine(EngineCommand::RestartMemrec(_))))
+        else {
+            unreachable!()
+        };
+        assert_eq!(cfg.memrec.k, 5);
+        // K affects the kernel: latency is re-measured once.
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::Engine(EngineCommand::MeasureLatency(_))))
+                .count(),
+            1
+        );
+        assert_eq!(s.next_deadline(), None);
+        // Later ticks do nothing.
+        assert!(update(&mut s, Msg::Tick(t0 + Duration::from_secs(5))).is_empty());
+    }
+
+    #[test]
+    fn edits_that_return_to_the_running_config_do_not_restart() {
+        let mut s = state();
+        let t0 = Instant::now();
+        update(&mut s, key('+', t0));
+        update(&mut s, key('-', t0));
+        let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+        assert_eq!(restarts(&fx), 0);
+        assert!(!s.knob_pending(Knob::K));
+    }
+
+    #[test]
+    fn lr_edit_restarts_without_measuring_latency() {
+        let mut s = state();
+        let t0 = Instant::now();
+        for _ in 0..7 {
+            update(&mut s, key('j', t0));
+        }
+        assert_eq!(Knob::ALL[s.knob], Knob::Lr);
+        update(&mut s, key(']', t0));
+        let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+        assert_eq!(restarts(&fx), 1);
+        assert!(
+            !fx.iter()
+                .any(|e| matches!(e, Effect::Engine(EngineCommand::MeasureLatency(_))))
+        );
+    }
+
+    #[test]
+    fn refused_edit_shows_the_validation_error() {
+        let mut s = state();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            update(&mut s, key('+', t0));
+        }
+        assert_eq!(s.cfg.memrec.k, 8);
+        let st = s.status.clone().unwrap();
+        assert_eq!(st.kind, StatusKind::Error);
+        assert!(st.text.contains("1 to 8"), "{}", st.text);
+    }
+
+    #[test]
+    fn pause_toggles_and_tells_the_engine() {
+        let mut s = state();
+        let fx = update(&mut s, key(' ', Instant::now()));
+        assert!(s.paused);
+        assert!(matches!(
+            fx.as_slice(),
+            [Effect::Engine(EngineCommand::Pause(true))]
+        ));
+        let fx = update(&mut s, key(' ', Instant::now()));
+        assert!(!s.paused);
+        assert!(matches!(
+            fx.as_slice(),
+            [Effect::Engine(EngineCommand::Pause(false))]
+        ));
+    }
+
+    #[test]
+    fn quit_keys_and_esc_closing_the_help_first() {
+        let t = Instant::now();
+        let mut s = state();
+        update(&mut s, key('?', t));
+        assert_eq!(s.overlay, Overlay::Help { scroll: 0 });
+        let fx = update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), t),
+        );
+        assert!(fx.is_empty());
+        assert_eq!(s.overlay, Overlay::None);
+        let fx = update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), t),
+        );
+        assert!(matches!(fx.as_slice(), [Effect::Quit]));
+
+        let mut s = state();
+        update(&mut s, key('?', t));
+        let fx = update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), t),
+        );
+        assert!(matches!(fx.as_slice(), [Effect::Quit]));
+        let mut s = state();
+        assert!(matches!(
+            update(&mut s, key('q', t)).as_slice(),
+            [Effect::Quit]
+        ));
+        assert!(s.quitting);
+    }
+
+    #[test]
+    fn help_overlay_scrolls_within_bounds_and_is_modal() {
+        let t = Instant::now();
+        let mut s = state();
+        update(&mut s, key('?', t));
+        update(&mut s, key('k', t));
+        assert_eq!(s.overlay, Overlay::Help { scroll: 0 });
+        for _ in 0..200 {
+            update(&mut s, key('j', t));
+        }
+        assert_eq!(
+            s.overlay,
+            Overlay::Help {
+                scroll: help_len() as u16 - 1
+            }
+        );
+        // Knob keys do nothing while the help is open.
+        assert!(update(&mut s, key('+', t)).is_empty());
+        assert_eq!(s.cfg.memrec.k, 2);
+    }
+
+    #[test]
+    fn export_writes_without_overwrite_then_asks() {
+        let t = Instant::now();
+        let mut s = state();
+        let fx = update(&mut s, key('e', t));
+        let [
+            Effect::WriteExport {
+                path,
+                text,
+                overwrite: false,
+            },
+        ] = fx.as_slice()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(path, &PathBuf::from("memrec-tiny-k2-256.ron"));
+        assert_eq!(Config::from_ron(text, "export").unwrap(), s.cfg);
+        update(
+            &mut s,
+            Msg::Written(WriteOutcome::ExportExists {
+                path: path.clone(),
+                text: text.clone(),
+            }),
+        );
+        assert!(matches!(s.overlay, Overlay::ConfirmOverwrite { .. }));
+        let fx = update(&mut s, key('n', t));
+        assert!(matches!(
+            fx.as_slice(),
+            [Effect::WriteExport { path, overwrite: false, .. }] if path == &PathBuf::from("memrec-tiny-k2-256-n2.ron")
+        ));
+        update(
+            &mut s,
+            Msg::Written(WriteOutcome::ExportExists {
+                path: path.clone(),
+                text: text.clone(),
+            }),
+        );
+        let fx = update(&mut s, key('y', t));
+        assert!(matches!(
+            fx.as_slice(),
+            [Effect::WriteExport {
+                overwrite: true,
+                ..
+            }]
+        ));
+        update(
+            &mut s,
+            Msg::Written(WriteOutcome::Exported(PathBuf::from("/x/y.ron"))),
+        );
+        assert!(s.status.unwrap().text.contains("/x/y.ron"));
+    }
+
+    #[test]
+    fn next_free_name_counts_up() {
+        assert_eq!(
+            next_free_name(Path::new("a/memrec-k2-256.ron")),
+            PathBuf::from("a/memrec-k2-256-n2.ron")
+        );
+        assert_eq!(
+            next_free_name(Path::new("memrec-k2-256-n2.ron")),
+            PathBuf::from("memrec-k2-256-n3.ron")
+        );
+    }
+
+    #[test]
+    fn runs_track_generations_and_ignore_stale_events() {
+        let mut s = state();
+        let started = |g| {
+            Msg::Engine(EngineEvent::RunStarted {
+                run: "memrec".into(),
+                generation: g,
+                representation: "memrec-bundled".into(),
+                tables: vec![],
+                compression_full: 1.0,
+            })
+        };
+        update(&mut s, started(0));
+        let t0 = Instant::now();
+        update(&mut s, key('+', t0));
+        update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+        assert_eq!(
+            s.running.memrec.k, 2,
+            "running changes only when the run starts"
+        );
+        update(&mut s, started(1));
+        assert_eq!(s.running.memrec.k, 3);
+        assert!(!s.knob_pending(Knob::K));
+        assert_eq!(s.runs.len(), 2);
+        assert_eq!(s.runs[0].status, "stopped");
+        assert_eq!(s.runs[1].cfg.memrec.k, 3);
+        // A late progress event of generation 0 does not touch generation 1.
+        update(
+            &mut s,
+            Msg::Engine(EngineEvent::Progress {
+                run: "memrec".into(),
+                generation: 0,
+                samples: 99,
+                steps: 1,
+                samples_per_s: 1.0,
+                train_loss: 0.5,
+                distinct_tokens: 1,
+                loaded_uncompressed_bytes: 1,
+            }),
+        );
+        assert_eq!(s.memrec.as_ref().unwrap().generation, 1);
+        assert!(s.memrec.as_ref().unwrap().progress.is_none());
+        // Pin the first run from the Runs panel.
+        update(&mut s, key('l', t0));
+        update(&mut s, key('k', t0));
+        update(&mut s, key('p', t0));
+        assert_eq!(s.pinned, Some(0));
+    }
+
+    #[test]
+    fn a_data_failure_is_an_engine_error_not_a_run() {
+        let mut s = state();
+        update(
+            &mut s,
+            Msg::Engine(EngineEvent::RunFailed {
+                run: "data".into(),
+                generation: 0,
+                message: "x.tsv: no such file".into(),
+            }),
+        );
+        assert!(s.memrec.is_none() && s.runs.is_empty());
+        assert!(s.engine_error.as_deref().unwrap().contains("no such file"));
+    }
+
+    #[test]
+    fn engine_stop_is_shown_not_fatal() {
+        let mut s = state();
+        let fx = update(&mut s, Msg::EngineStopped);
+        assert!(fx.is_empty());
+        assert!(s.engine_error.is_some());
+    }
+}

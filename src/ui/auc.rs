@@ -1,0 +1,253 @@
+//! The AUC panel: test AUC over samples seen for the baseline and MEM-REC (and a pinned run),
+//! the oracle line on synthetic data, ΔAUC with its 95% interval and the loglosses; a waiting
+//! screen until the first evaluation.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
+
+use super::{Theme, fmt_count, panel};
+use crate::app::state::AppState;
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let block = panel("Test AUC vs samples seen", false, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.is_empty() {
+        return;
+    }
+    let base = state.baseline.as_ref();
+    let mem = state.memrec.as_ref();
+    let base_curve: &[(f64, f64)] = base.map_or(&[], |b| &b.curve);
+    let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| &m.curve);
+    // A short chart has no room for a legend box: the legend becomes a text line.
+    let text_legend = inner.height < 16;
+    let [summary, chart_area] = inner.layout(&Layout::vertical([
+        Constraint::Length(if text_legend { 3 } else { 2 }),
+        Constraint::Fill(1),
+    ]));
+    let mut lines = summary_lines(state, theme, inner.width < 70);
+    if text_legend {
+        lines.push(Line::from(vec![
+            Span::styled("⣀ baseline (uncompressed)", theme.baseline),
+            Span::styled("  • MEM-REC", theme.memrec),
+            Span::styled(
+                if state.pinned_run().is_some() {
+                    "  + pinned"
+                } else {
+                    ""
+                },
+                theme.pinned,
+            ),
+            Span::styled(
+                if state.data.as_ref().is_some_and(|d| d.synthetic) {
+                    "  - oracle"
+                } else {
+                    ""
+                },
+                theme.oracle,
+            ),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), summary);
+    if base_curve.is_empty() && mem_curve.is_empty() {
+        draw_waiting(frame, chart_area, state, theme);
+        return;
+    }
+    let pinned = state
+        .pinned_run()
+        .filter(|p| mem.is_none_or(|m| m.generation != p.generation));
+    let pinned_curve: &[(f64, f64)] = pinned.map_or(&[], |p| &p.curve);
+    let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
+        [base, mem]
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.last_eval.as_ref())
+            .find_map(|e| e.oracle_auc)
+    } else {
+        None
+    };
+
+    let all = base_curve.iter().chain(mem_curve).chain(pinned_curve);
+    let x_max = all.clone().map(|p| p.0).fold(0.0, f64::max).max(1.0);
+    let (mut y_lo, mut y_hi) = all
+        .map(|p| p.1)
+        .chain(oracle)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+    let pad = ((y_hi - y_lo) * 0.1).max(0.005);
+    y_lo = ((y_lo - pad) * 200.0).floor() / 200.0;
+    y_hi = ((y_hi + pad) * 200.0).ceil() / 200.0;
+    let oracle_line: Vec<(f64, f64)> = oracle.map_or(Vec::new(), |o| vec![(0.0, o), (x_max, o)]);
+
+    let mut datasets = Vec::new();
+    if let Some(o) = oracle {
+        datasets.push(
+            Dataset::default()
+                .name(format!("- oracle {o:.4}"))
+                .marker(Marker::Custom('-'))
+                .graph_type(GraphType::Line)
+                .style(theme.oracle)
+                .data(&oracle_line),
+        );
+    }
+    if let Some(p) = pinned {
+        datasets.push(
+            Dataset::default()
+                .name(format!("+ pinned run #{}", p.generation))
+                .marker(Marker::Custom('+'))
+                .graph_type(GraphType::Line)
+                .style(theme.pinned)
+                .data(pinned_curve),
+        );
+    }
+    datasets.push(
+        Dataset::default()
+            .name("⣀ baseline (uncompressed)")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.baseline)
+            .data(base_curve),
+    );
+    datasets.push(
+        Dataset::default()
+            .name(format!("• MEM-REC #{}", mem.map_or(0, |m| m.generation)))
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Line)
+            .style(theme.memrec)
+            .data(mem_curve),
+    );
+    let chart = Chart::new(datasets)
+        .x_axis(
+            Axis::default()
+                .title(Span::styled("samples", theme.muted))
+                .bounds([0.0, x_max])
+                .labels([
+                    Span::raw("0"),
+                    Span::raw(fmt_count(x_max / 2.0)),
+                    Span::raw(fmt_count(x_max)),
+                ])
+                .style(theme.muted),
+        )
+        .y_axis(
+            Axis::default()
+                .title(Span::styled("AUC", theme.muted))
+                .bounds([y_lo, y_hi])
+                .labels([
+                    Span::raw(format!("{y_lo:.3}")),
+                    Span::raw(format!("{:.3}", (y_lo + y_hi) / 2.0)),
+                    Span::raw(format!("{y_hi:.3}")),
+                ])
+                .style(theme.muted),
+        )
+        .legend_position(if text_legend {
+            None
+        } else {
+            Some(LegendPosition::BottomRight)
+        })
+        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
+    frame.render_widget(chart, chart_area);
+}
+
+fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<'a>> {
+    let base = state.baseline.as_ref().and_then(|b| b.last_eval.as_ref());
+    let mem = state.memrec.as_ref().and_then(|m| m.last_eval.as_ref());
+    let mut first = vec![Span::styled(
+        if narrow {
+            "ΔAUC "
+        } else {
+            "ΔAUC (MEM-REC − baseline) "
+        },
+        theme.label,
+    )];
+    match mem.and_then(|m| m.delta_auc) {
+        Some(d) => {
+            let significant = d.lo > 0.0 || d.hi < 0.0;
+            first.push(Span::styled(
+                format!("{:+.4} [{:+.4}, {:+.4}] 95%", d.delta, d.lo, d.hi),
+                if significant {
+                    if d.delta < 0.0 { theme.bad } else { theme.good }
+                } else {
+                    theme.value
+                },
+            ));
+            if !significant && !narrow {
+                first.push(Span::styled(" (interval spans 0)", theme.muted));
+            }
+        }
+        None => first.push(Span::styled("pending", theme.muted)),
+    }
+    let mut second = vec![Span::styled("logloss ", theme.label)];
+    match (base, mem) {
+        (None, None) => second.push(Span::styled("pending", theme.muted)),
+        _ => {
+            let f = |e: Option<&crate::report::EvalPoint>| {
+                e.map_or("…".to_string(), |e| format!("{:.4}", e.logloss))
+            };
+            second.push(Span::styled(
+                format!("{} baseline", f(base)),
+                theme.baseline,
+            ));
+            second.push(Span::styled(" / ", theme.muted));
+            second.push(Span::styled(format!("{} MEM-REC", f(mem)), theme.memrec));
+            if let Some(m) = mem.filter(|_| !narrow) {
+                second.push(Span::styled(
+                    format!(" · AUC {:.4} MEM-REC", m.auc),
+                    theme.muted,
+                ));
+            }
+        }
+    }
+    let failed = state.memrec.as_ref().and_then(|m| m.failed.as_ref());
+    if let Some(msg) = state.engine_error.as_ref().or(failed) {
+        second = vec![Span::styled(format!("stopped: {msg}"), theme.status_error)];
+    }
+    vec![Line::from(first), Line::from(second)]
+}
+
+fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let cfg = &state.running;
+    let mut lines = vec![Line::raw("")];
+    match &state.data {
+        None => {
+            lines.push(Line::styled("opening the data…", theme.title));
+            lines.push(Line::styled(cfg.data_label(), theme.muted));
+        }
+        Some(d) => {
+            lines.push(Line::styled(
+                "waiting for the first evaluation…",
+                theme.title,
+            ));
+            lines.push(Line::styled(
+                format!(
+                    "test AUC every {} samples on {} test rows",
+                    fmt_count(cfg.eval.every_samples as f64),
+                    fmt_count(d.test_rows as f64)
+                ),
+                theme.muted,
+            ));
+            let seen = state
+                .baseline
+                .as_ref()
+                .and_then(|b| b.progress.as_ref())
+                .map_or(0, |p| p.samples);
+            let pct = (seen as f64 / cfg.eval.every_samples as f64 * 100.0).min(100.0);
+            lines.push(Line::styled(
+                format!(
+                    "baseline has seen {} samples ({pct:.0}%)",
+                    fmt_count(seen as f64)
+                ),
+                theme.muted,
+            ));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(ratatui::layout::Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}

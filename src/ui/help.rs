@@ -1,0 +1,69 @@
+//! The `?` help overlay (generated from the keymap table, scrollable) and the overwrite prompt.
+
+use std::path::Path;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::{Theme, panel};
+use crate::app::keymap::{self, HelpLine};
+use crate::app::update::next_free_name;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    area.centered(
+        Constraint::Length(w.min(area.width)),
+        Constraint::Length(h.min(area.height)),
+    )
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
+    let lines: Vec<Line> = keymap::help_lines()
+        .into_iter()
+        .map(|l| match l {
+            HelpLine::Heading(t) => Line::styled(t, theme.title),
+            HelpLine::Entry { keys, description } => Line::from(vec![
+                Span::styled(format!("  {keys:<11} "), theme.key),
+                Span::styled(description, theme.value),
+            ]),
+            HelpLine::Blank => Line::raw(""),
+        })
+        .collect();
+    let popup = centered(
+        area,
+        area.width.saturating_sub(4).min(96),
+        (lines.len() as u16 + 2).min(area.height.saturating_sub(2)),
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).scroll((scroll, 0)).block(panel(
+            "Help · ↑↓ scroll · ? or Esc close",
+            true,
+            theme,
+        )),
+        popup,
+    );
+}
+
+pub fn draw_confirm(frame: &mut Frame, area: Rect, path: &Path, theme: &Theme) {
+    let popup = centered(area, 64, 6);
+    let lines = vec![
+        Line::styled(format!("{} already exists.", path.display()), theme.value),
+        Line::from(vec![
+            Span::styled("y", theme.key),
+            Span::raw(" overwrite · "),
+            Span::styled("n", theme.key),
+            Span::raw(format!(" save as {} · ", next_free_name(path).display())),
+            Span::styled("Esc", theme.key),
+            Span::raw(" cancel"),
+        ]),
+    ];
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(panel("Export", true, theme)),
+        popup,
+    );
+}

@@ -1,0 +1,143 @@
+//! The Latency panel: the fused MEM-REC kernel against the uncompressed gather at full size,
+//! ns per looked-up token at p50 and p99, and the speedup; marked while a re-measurement runs.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Theme, fmt_ns, fmt_ratio, panel};
+use crate::app::state::{AppState, LatencyKey, LatencyView};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
+    let measuring = !state.latency_requests.is_empty() || state.latency_stale;
+    // The shown report is for other knobs than those in force until the new one arrives.
+    let stale = match &state.latency {
+        LatencyView::Ready(_) => state
+            .latency_by_key
+            .iter()
+            .all(|(k, _)| *k != LatencyKey::of(&state.cfg)),
+        _ => false,
+    };
+    let first = state.latency == LatencyView::Waiting;
+    let title = match (measuring, compact) {
+        (true, _) if first => "Latency · measuring…",
+        (false, _) if first => "Latency",
+        (true, _) => "Latency · re-measuring…",
+        (false, true) => "Latency ns/token",
+        (false, false) => "Latency (ns per looked-up token)",
+    };
+    let block = panel(title, false, theme);
+    let lines: Vec<Line> = match &state.latency {
+        LatencyView::Waiting if !measuring => vec![Line::styled(
+            "not measured in this session (`memrec-tui bench` measures it)",
+            theme.muted,
+        )],
+        LatencyView::Waiting => vec![Line::styled(
+            "measuring the kernels… (training pauses briefly)",
+            theme.muted,
+        )],
+        LatencyView::Failed(msg) => vec![
+            Line::styled("measurement failed:", theme.bad),
+            Line::raw(msg.clone()),
+        ],
+        LatencyView::Ready(r) => {
+            let row = |label: &str, p50: f64, p99: f64, style| {
+                Line::from(vec![
+                    Span::styled(format!("{label:<13}"), style),
+                    Span::styled(format!("{:>9}", fmt_ns(p50)), theme.value),
+                    Span::styled(format!(" {:>9}", fmt_ns(p99)), theme.value),
+                ])
+            };
+            if compact {
+                let row = |label: &str, p50: f64, p99: f64, style| {
+                    Line::from(vec![
+                        Span::styled(format!("{label:<8}"), style),
+                        Span::styled(format!("{:>8}", fmt_ns(p50)), theme.value),
+                        Span::styled(format!(" p99 {}", fmt_ns(p99)), theme.muted),
+                    ])
+                };
+                return frame.render_widget(
+                    Paragraph::new(vec![
+                        row(
+                            "MEM-REC",
+                            r.memrec_ns_per_token,
+                            r.memrec_p99_ns,
+                            theme.memrec,
+                        ),
+                        row("uncomp", r.full_ns_per_token, r.full_p99_ns, theme.baseline),
+                        Line::from(vec![
+                            Span::styled(format!("{:<8}", "speedup"), theme.label),
+                            Span::styled(
+                                format!("{:>8}", fmt_ratio(r.speedup)),
+                                if r.speedup >= 1.0 {
+                                    theme.good
+                                } else {
+                                    theme.bad
+                                },
+                            ),
+                            Span::styled(" p50", theme.muted),
+                        ]),
+                    ])
+                    .block(block),
+                    area,
+                );
+            }
+            let mut v = vec![
+                Line::from(Span::styled(
+                    format!("{:<13}{:>9} {:>9}", "per token", "p50", "p99"),
+                    theme.muted,
+                )),
+                row(
+                    "MEM-REC fused",
+                    r.memrec_ns_per_token,
+                    r.memrec_p99_ns,
+                    theme.memrec,
+                ),
+                row(
+                    "uncompressed",
+                    r.full_ns_per_token,
+                    r.full_p99_ns,
+                    theme.baseline,
+                ),
+                Line::from(vec![
+                    Span::styled(format!("{:<13}", "speedup"), theme.label),
+                    Span::styled(
+                        format!("{:>9}", fmt_ratio(r.speedup)),
+                        if r.speedup >= 1.0 {
+                            theme.good
+                        } else {
+                            theme.bad
+                        },
+                    ),
+                    Span::styled(" (p50)", theme.muted),
+                ]),
+            ];
+            {
+                v.push(Line::styled(
+                    if r.full_measured_at_full_size {
+                        "gather over full-size tables".to_string()
+                    } else {
+                        "gather on a smaller table (full size did not fit)".to_string()
+                    },
+                    theme.muted,
+                ));
+                v.push(Line::styled(
+                    format!(
+                        "threads {} · batch {} · {} timed batches",
+                        r.threads, r.batch, r.batches
+                    ),
+                    theme.muted,
+                ));
+            }
+            if stale && !measuring {
+                v.push(Line::styled("for earlier knobs", theme.pending));
+            }
+            v
+        }
+    };
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+        area,
+    );
+}

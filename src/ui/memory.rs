@@ -1,0 +1,116 @@
+//! The Memory panel: MEM-REC's tables as allocated (from `RunStarted`), the uncompressed tables
+//! at the full dataset's size and over the vocabulary loaded so far, the compression ratios, and
+//! the cache level each side fits in (from the latency measurement).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, fmt_bytes, fmt_ratio, panel};
+use crate::app::state::{AppState, LatencyView};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
+    let block = panel(
+        if compact {
+            "Memory"
+        } else {
+            "Memory (ratio = uncompressed / MEM-REC)"
+        },
+        false,
+        theme,
+    );
+    let Some(m) = state.memrec.as_ref().filter(|m| !m.tables.is_empty()) else {
+        let p = Paragraph::new(Line::styled("waiting for the MEM-REC run…", theme.muted));
+        frame.render_widget(p.block(block), area);
+        return;
+    };
+    let param = m.param_bytes();
+    let opt = m.optimizer_bytes();
+    let full = state.running.full_uncompressed_bytes();
+    let loaded = state
+        .baseline
+        .as_ref()
+        .and_then(|b| b.progress.as_ref())
+        .map(|p| p.loaded_uncompressed_bytes);
+    let ratio = |x: u64| {
+        if param == 0 {
+            "-".to_string()
+        } else {
+            fmt_ratio(x as f64 / param as f64)
+        }
+    };
+    let label_w = if compact { 12 } else { 20 };
+    let row = |label: String, value: String, extra: String| {
+        Line::from(vec![
+            Span::styled(format!("{label:<label_w$}"), theme.label),
+            Span::styled(format!("{value:>10}"), theme.value),
+            Span::styled(format!(" {extra:>7}"), theme.memrec),
+        ])
+    };
+    let fits = match &state.latency {
+        LatencyView::Ready(r) => (r.memrec_fits.clone(), r.full_fits.clone()),
+        LatencyView::Waiting if state.latency_requests.is_empty() => {
+            ("not measured".into(), "not measured".into())
+        }
+        LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
+        LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
+    };
+    let mut lines = Vec::new();
+    if compact {
+        lines.push(row("MEM-REC".into(), fmt_bytes(param + opt), String::new()));
+        lines.push(row("full uncomp".into(), fmt_bytes(full), ratio(full)));
+        lines.push(row(
+            "loaded vocab".into(),
+            loaded.map_or("…".into(), fmt_bytes),
+            loaded.map_or(String::new(), ratio),
+        ));
+        lines.push(Line::from(vec![
+            Span::styled("fits: ", theme.label),
+            Span::styled(
+                match &state.latency {
+                    LatencyView::Ready(_) => format!("MEM-REC {}, full {}", fits.0, fits.1),
+                    _ => fits.0,
+                },
+                theme.value,
+            ),
+        ]));
+    } else {
+        for t in &m.tables {
+            lines.push(row(
+                format!("{} {}x{}", t.name, t.rows, t.cols),
+                fmt_bytes(t.param_bytes),
+                String::new(),
+            ));
+        }
+        lines.push(row("optimizer state".into(), fmt_bytes(opt), String::new()));
+        lines.push(row(
+            "MEM-REC total".into(),
+            fmt_bytes(param + opt),
+            String::new(),
+        ));
+        lines.push(row(
+            "uncompressed, full".into(),
+            fmt_bytes(full),
+            ratio(full),
+        ));
+        lines.push(row(
+            "uncompressed, loaded".into(),
+            loaded.map_or("…".into(), fmt_bytes),
+            loaded.map_or(String::new(), ratio),
+        ));
+        lines.push(match &state.latency {
+            LatencyView::Ready(_) => Line::from(vec![
+                Span::styled("fits in  ", theme.label),
+                Span::styled(format!("MEM-REC {}", fits.0), theme.memrec),
+                Span::styled(" · ", theme.muted),
+                Span::styled(format!("full {}", fits.1), theme.baseline),
+            ]),
+            _ => Line::from(vec![
+                Span::styled("fits in  ", theme.label),
+                Span::styled(fits.0, theme.muted),
+            ]),
+        });
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

@@ -1,0 +1,148 @@
+//! The Runs panel: every MEM-REC configuration tried this session with its memory, last ΔAUC and
+//! measured latency; the pinned run and the comparison against it.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::{Theme, fmt_bytes, fmt_ns, fmt_ratio, focused, panel};
+use crate::app::state::{AppState, Focus, TriedRun};
+use crate::config::Layout;
+
+/// Table rows as `16k` when a multiple of 1024, else the number.
+fn rows(n: usize) -> String {
+    if n >= 1024 && n.is_multiple_of(1024) {
+        if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+            format!("{}M", n >> 20)
+        } else {
+            format!("{}k", n >> 10)
+        }
+    } else {
+        n.to_string()
+    }
+}
+
+fn knobs(r: &TriedRun) -> String {
+    let m = &r.cfg.memrec;
+    format!(
+        "K{} D{} kw{} dw{} d{} {}",
+        m.k,
+        rows(m.token_rows),
+        m.kw,
+        rows(m.weight_rows),
+        r.cfg.model.dim,
+        match m.layout {
+            Layout::Bundled => "bund",
+            Layout::PerFeature => "perf",
+        }
+    )
+}
+
+fn title(state: &AppState) -> String {
+    let cur = state.runs.last();
+    match (state.pinned_run(), cur) {
+        (Some(p), Some(c)) if p.generation != c.generation => {
+            let dd = match (c.delta, p.delta) {
+                (Some(a), Some(b)) => format!("{:+.4}", a.delta - b.delta),
+                _ => "…".into(),
+            };
+            let mem = if p.param_bytes > 0 {
+                fmt_ratio(c.param_bytes as f64 / p.param_bytes as f64)
+            } else {
+                "-".into()
+            };
+            format!(
+                "Runs · #{} vs pinned #{}: ΔAUC {dd}, memory {mem}",
+                c.generation, p.generation
+            )
+        }
+        _ => "Runs (p pin · e export)".into(),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
+    let is_focused = focused(state, Focus::Runs);
+    let block = panel(title(state), is_focused, theme);
+    if state.runs.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled("no MEM-REC run yet", theme.muted)).block(block),
+            area,
+        );
+        return;
+    }
+    let current = state.memrec.as_ref().map(|m| m.generation);
+    let body: Vec<Row> = state
+        .runs
+        .iter()
+        .map(|r| {
+            let mark = if state.pinned == Some(r.generation) {
+                "P"
+            } else if Some(r.generation) == current {
+                "▸"
+            } else {
+                " "
+            };
+            let delta = r.delta.map_or("…".to_string(), |d| {
+                format!("{:+.4} ±{:.4}", d.delta, (d.hi - d.lo) / 2.0)
+            });
+            let lat = state
+                .latency_for(&r.cfg)
+                .map_or("…".to_string(), |l| fmt_ns(l.memrec_ns_per_token));
+            let style = if state.pinned == Some(r.generation) {
+                theme.pinned
+            } else if Some(r.generation) == current {
+                theme.memrec
+            } else {
+                theme.value
+            };
+            let mut cells = vec![Cell::from(mark), Cell::from(format!("#{}", r.generation))];
+            if !compact {
+                cells.push(Cell::from(knobs(r)));
+            }
+            cells.extend([
+                Cell::from(fmt_bytes(r.param_bytes + r.optimizer_bytes)),
+                Cell::from(delta),
+                Cell::from(lat),
+            ]);
+            if !compact {
+                cells.push(Cell::from(if r.status == "running" {
+                    "live".to_string()
+                } else {
+                    r.status.clone()
+                }));
+            }
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let mut header = vec!["", "run"];
+    let mut widths = vec![Constraint::Length(1), Constraint::Length(3)];
+    if !compact {
+        header.push("knobs");
+        widths.push(Constraint::Length(25));
+    }
+    header.extend(["memory", "ΔAUC ±95%", "ns/token"]);
+    widths.extend([
+        Constraint::Length(9),
+        Constraint::Length(15),
+        Constraint::Length(8),
+    ]);
+    if !compact {
+        header.push("state");
+        widths.push(Constraint::Fill(1));
+    }
+    let table = Table::new(body, widths)
+        .header(Row::new(
+            header
+                .into_iter()
+                .map(|h| Cell::from(Span::styled(h, theme.label))),
+        ))
+        .block(block)
+        .row_highlight_style(if is_focused {
+            theme.selected
+        } else {
+            ratatui::style::Style::new()
+        });
+    let mut ts = TableState::default().with_selected(state.selected_run_index());
+    frame.render_stateful_widget(table, area, &mut ts);
+}
