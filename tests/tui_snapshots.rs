@@ -266,17 +266,20 @@ fn waiting_for_first_evaluation() {
     ];
     // As live: the runtime's first message asks for a latency measurement.
     let mut s = AppState::new(cfg.clone());
-    let fx = update(&mut s, Msg::Started);
-    assert!(matches!(
-        fx.as_slice(),
-        [Effect::Engine(EngineCommand::MeasureLatency(_))]
-    ));
+    assert!(update(&mut s, Msg::Started).is_empty());
     for e in ev {
         update(&mut s, Msg::Engine(e));
     }
     let t = text(&s, 120, 40);
     assert!(t.contains("waiting for the first evaluation"), "{t}");
     assert!(t.contains("Latency · measuring"), "{t}");
+    // The first evaluation asks for the first latency measurement, once.
+    let fx = update(&mut s, Msg::Engine(eval("baseline", 0, 1, 0.69, None)));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Engine(EngineCommand::MeasureLatency(_))]
+    ));
+    assert!(update(&mut s, Msg::Engine(eval("memrec", 0, 1, 0.68, None))).is_empty());
     insta::assert_snapshot!("waiting_120x40", t);
 }
 
