@@ -1,7 +1,543 @@
-//! `memrec-tui bench`: lookup latency of the fused MEM-REC kernel against the uncompressed gather.
+//! Lookup latency: the fused MEM-REC kernel against the uncompressed gather at the preset's full
+//! cardinalities, with Zipf-skewed keys. `measure` feeds the explorer's latency panel; `run_cli`
+//! is `memrec-tui bench`.
+//!
+//! Owns: the timing protocol (a dedicated thread pool of `cfg.effective_threads()`, `warmup`
+//! untimed batches, then `batches` timed ones; median and p99), the full-size table (allocated
+//! and written so its pages are real, or the largest that fits in ~60% of memory, labelled so),
+//! and reading the machine's cache sizes. Must never: time anything but the kernel calls
+//! (keys are generated before), or claim a full-size figure that was measured on a smaller table.
+//!
+//! A *token* is one (sample, feature) lookup: a batch of `B` samples is `26 B` tokens, whatever
+//! the representation does per token (MEM-REC: K token rows and kw weights; uncompressed: 1 row).
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
 use crate::cli::CliError;
 use crate::config::Config;
+use crate::data::{NUM_CAT, token_key};
+use crate::embedding::hash::{SplitMix64, derive_seed};
+use crate::embedding::table::AlignedBuf;
+use crate::embedding::{MemRec, Representation, SparseOptimizer};
+use crate::report::LatencyReport;
 
-pub fn run_cli(_cfg: &Config, _json: bool) -> Result<(), CliError> {
-    Err(CliError::runtime(anyhow::anyhow!("bench is not built yet")))
+/// Share of physical memory the full table may take.
+const MEM_SHARE: f64 = 0.6;
+/// Bytes of pre-generated keys kept at most; longer runs cycle through them.
+const POOL_BYTES: usize = 256 << 20;
+/// Timed forward+backward steps in `run_cli` (each also updates the tables).
+const TRAIN_STEPS: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("cannot start a pool of {threads} threads (config field `threads`): {reason}")]
+    ThreadPool { threads: usize, reason: String },
+    #[error(
+        "cannot allocate the uncompressed table ({bytes} bytes); \
+         memory budget {budget} bytes ({share:.0}% of physical memory, /proc/meminfo)"
+    )]
+    Alloc { bytes: u64, budget: u64, share: f64 },
+}
+
+/// Everything `memrec-tui bench` prints: the latency report and what it was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchOutput {
+    #[serde(flatten)]
+    pub latency: LatencyReport,
+    pub preset: String,
+    /// `memrec-bundled`, `memrec-per-feature`, `bloom-...`.
+    pub representation: String,
+    pub dim: usize,
+    pub k: usize,
+    pub token_rows: usize,
+    pub kw: usize,
+    pub weight_rows: usize,
+    /// Rows of the uncompressed table actually gathered from, and its bytes.
+    pub full_rows_measured: u64,
+    pub full_bytes_measured: u64,
+    pub full_measured_fits: String,
+    /// Forward + backward + sparse SGD update of MEM-REC, tokens per second (median step).
+    pub memrec_fwd_bwd_tokens_per_s: f64,
+    /// Median forward+backward+update time over median forward time.
+    pub fwd_bwd_over_fwd: f64,
+    /// Cache sizes read from the machine (bytes): L1 data, L2, L3; 0 when unknown.
+    pub cache_bytes: [u64; 3],
+    /// Zipf exponents of the keys (`data.synthetic.zipf_exponent`), min and max.
+    pub zipf_exponent_range: [f64; 2],
+}
+
+/// Measure the fused MEM-REC forward (`cfg.memrec`) against the uncompressed gather.
+pub fn measure(cfg: &Config) -> Result<LatencyReport, BenchError> {
+    Ok(run(cfg, false)?.latency)
+}
+
+struct Pool {
+    /// Token keys per batch, for MEM-REC.
+    keys: Vec<Vec<u64>>,
+    /// Per batch, per token: the value's row within its feature's (possibly scaled) table.
+    values: Vec<Vec<u32>>,
+}
+
+fn run(cfg: &Config, with_training: bool) -> Result<BenchOutput, BenchError> {
+    let threads = cfg.effective_threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("memrec-bench-{i}"))
+        .build()
+        .map_err(|e| BenchError::ThreadPool {
+            threads,
+            reason: e.to_string(),
+        })?;
+    pool.install(|| run_in_pool(cfg, threads, with_training))
+}
+
+fn run_in_pool(
+    cfg: &Config,
+    threads: usize,
+    with_training: bool,
+) -> Result<BenchOutput, BenchError> {
+    let b = &cfg.bench;
+    let dim = cfg.model.dim;
+    let cards = &cfg.data.cardinalities;
+    let full_rows: u64 = cards.iter().sum();
+    let full_bytes = cfg.full_uncompressed_bytes();
+    let cache = cache_sizes();
+
+    // The uncompressed table: full size if it fits in the memory budget, else the largest that
+    // does, each feature scaled by the same factor.
+    let budget = memory_budget();
+    let measured_rows = if full_bytes <= budget {
+        full_rows
+    } else {
+        (budget / (4 * dim as u64)).max(NUM_CAT as u64)
+    };
+    let scale = measured_rows as f64 / full_rows as f64;
+    let mut sizes = [1u64; NUM_CAT];
+    let mut offsets = [0u32; NUM_CAT];
+    let mut total = 0u64;
+    for j in 0..NUM_CAT {
+        sizes[j] = if measured_rows == full_rows {
+            cards[j]
+        } else {
+            ((cards[j] as f64 * scale) as u64).max(1)
+        };
+        offsets[j] = total as u32;
+        total += sizes[j];
+    }
+    let measured_rows = total;
+    let measured_bytes = 4 * dim as u64 * measured_rows;
+
+    let pool = make_pool(cfg, &sizes);
+    let n_pool = pool.keys.len();
+    let tokens = b.batch * NUM_CAT;
+
+    // MEM-REC forward.
+    let mut memrec = MemRec::from_config(cfg);
+    let mut out = vec![0f32; b.batch * memrec.outputs_per_sample() * dim];
+    let mut times = Vec::with_capacity(b.batches);
+    for i in 0..b.warmup + b.batches {
+        let keys = &pool.keys[i % n_pool];
+        let t0 = Instant::now();
+        memrec.forward_eval(keys, &mut out);
+        let dt = t0.elapsed().as_nanos() as f64;
+        std::hint::black_box(&out);
+        if i >= b.warmup {
+            times.push(dt);
+        }
+    }
+    let (mr_med, mr_p99) = median_p99(&mut times);
+
+    // Forward + backward + update (only for the command: the explorer does not need it).
+    let (fwd_bwd_tokens_per_s, fwd_bwd_ratio) = if with_training {
+        let grad: Vec<f32> = (0..out.len())
+            .map(|i| ((i % 7) as f32 - 3.0) * 1e-3)
+            .collect();
+        let opt = SparseOptimizer::Sgd { lr: 0.01 };
+        let mut ts = Vec::with_capacity(TRAIN_STEPS);
+        for i in 0..TRAIN_STEPS + 5 {
+            let keys = &pool.keys[i % n_pool];
+            let t0 = Instant::now();
+            memrec.forward_train(keys, &mut out);
+            memrec.backward_update(keys, &grad, opt);
+            let dt = t0.elapsed().as_nanos() as f64;
+            if i >= 5 {
+                ts.push(dt);
+            }
+        }
+        let (med, _) = median_p99(&mut ts);
+        (tokens as f64 / (med * 1e-9), med / mr_med)
+    } else {
+        (0.0, 0.0)
+    };
+    let memrec_bytes = memrec.param_bytes();
+    drop(memrec);
+
+    // The uncompressed gather: one row per (sample, feature), written to a batch x 26 x dim
+    // output like PyTorch's EmbeddingBag with one index per bag. Values chosen so every page is
+    // written (calloc'd zero pages would all map to one physical page and stay in cache).
+    let table = AlignedBuf::try_filled((measured_rows * dim as u64) as usize, |i| {
+        (i % 1021) as f32 * 1e-4
+    })
+    .ok_or(BenchError::Alloc {
+        bytes: measured_bytes,
+        budget,
+        share: MEM_SHARE * 100.0,
+    })?;
+    let mut out = vec![0f32; tokens * dim];
+    let mut times = Vec::with_capacity(b.batches);
+    for i in 0..b.warmup + b.batches {
+        let values = &pool.values[i % n_pool];
+        let t0 = Instant::now();
+        full_gather(table.as_slice(), dim, &offsets, values, &mut out);
+        let dt = t0.elapsed().as_nanos() as f64;
+        std::hint::black_box(&out);
+        if i >= b.warmup {
+            times.push(dt);
+        }
+    }
+    drop(table);
+    let (full_med, full_p99) = median_p99(&mut times);
+
+    let per_token = |t: f64| t / tokens as f64;
+    let zipf = &cfg.data.synthetic.zipf_exponent;
+    let latency = LatencyReport {
+        memrec_ns_per_token: per_token(mr_med),
+        memrec_p99_ns: per_token(mr_p99),
+        full_ns_per_token: per_token(full_med),
+        full_p99_ns: per_token(full_p99),
+        speedup: full_med / mr_med,
+        memrec_bytes,
+        full_bytes,
+        full_measured_at_full_size: measured_rows == full_rows,
+        threads,
+        batch: b.batch,
+        batches: b.batches,
+        memrec_fits: fits(memrec_bytes, &cache),
+        full_fits: fits(full_bytes, &cache),
+    };
+    Ok(BenchOutput {
+        latency,
+        preset: cfg.name.clone(),
+        representation: MemRec::from_config(cfg).kind().to_string(),
+        dim,
+        k: cfg.memrec.k,
+        token_rows: cfg.memrec.token_rows,
+        kw: cfg.memrec.kw,
+        weight_rows: cfg.memrec.weight_rows,
+        full_rows_measured: measured_rows,
+        full_bytes_measured: measured_bytes,
+        full_measured_fits: fits(measured_bytes, &cache),
+        memrec_fwd_bwd_tokens_per_s: fwd_bwd_tokens_per_s,
+        fwd_bwd_over_fwd: fwd_bwd_ratio,
+        cache_bytes: cache.map(|c| c.unwrap_or(0)),
+        zipf_exponent_range: [
+            zipf.iter().copied().fold(f64::INFINITY, f64::min),
+            zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ],
+    })
+}
+
+/// The uncompressed gather being timed: row `offsets[j] + value` of one flat table for every
+/// (sample, feature), rayon over chunks of samples.
+fn full_gather(
+    table: &[f32],
+    dim: usize,
+    offsets: &[u32; NUM_CAT],
+    values: &[u32],
+    out: &mut [f32],
+) {
+    const CHUNK: usize = 32;
+    values
+        .par_chunks(CHUNK * NUM_CAT)
+        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
+        .for_each(|(vc, oc)| {
+            for (vs, os) in vc
+                .chunks_exact(NUM_CAT)
+                .zip(oc.chunks_exact_mut(NUM_CAT * dim))
+            {
+                for ((&v, o), &off) in vs.iter().zip(os.chunks_exact_mut(dim)).zip(offsets) {
+                    let row = (off + v) as usize;
+                    o.copy_from_slice(&table[row * dim..][..dim]);
+                }
+            }
+        });
+}
+
+/// Pre-generate batches of Zipf-skewed keys (`data.synthetic`: exponents and missing rates; the
+/// ranks scattered over each vocabulary by an affine permutation, as the peer benchmark does).
+fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT]) -> Pool {
+    let b = &cfg.bench;
+    let per_batch = b.batch * NUM_CAT * 12;
+    let n = (b.warmup + b.batches).min((POOL_BYTES / per_batch).max(1));
+    let syn = &cfg.data.synthetic;
+    let cards = &cfg.data.cardinalities;
+    let samplers: Vec<Zipf> = (0..NUM_CAT)
+        .map(|j| Zipf::new(cards[j], syn.zipf_exponent[j]))
+        .collect();
+    let seed = derive_seed(cfg.seed, "bench.keys", 0);
+    let batches: Vec<(Vec<u64>, Vec<u32>)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = SplitMix64(derive_seed(seed, "batch", i as u64));
+            let mut keys = Vec::with_capacity(b.batch * NUM_CAT);
+            let mut values = Vec::with_capacity(b.batch * NUM_CAT);
+            for _ in 0..b.batch {
+                for j in 0..NUM_CAT {
+                    let missing = rng.next_unit_f64() < syn.cat_missing[j];
+                    let v = if missing {
+                        0
+                    } else {
+                        samplers[j].sample(&mut rng)
+                    };
+                    keys.push(token_key(j, (!missing).then_some(v as u32)));
+                    // Row in the gathered table; scaled down when the table is.
+                    let row = if sizes[j] == cards[j] {
+                        v
+                    } else {
+                        ((v as u128 * sizes[j] as u128) / cards[j] as u128) as u64
+                    };
+                    values.push(row as u32);
+                }
+            }
+            (keys, values)
+        })
+        .collect();
+    let (keys, values) = batches.into_iter().unzip();
+    Pool { keys, values }
+}
+
+/// Zipf-like sampler over `0..n`: rank from the continuous power law with exponent `s` on
+/// [1, n + 1), then an affine permutation so popular values are spread over the table.
+struct Zipf {
+    n: u64,
+    s: f64,
+    mul: u64,
+    add: u64,
+}
+
+impl Zipf {
+    fn new(n: u64, s: f64) -> Zipf {
+        let n = n.max(1);
+        let mut mul = 2_654_435_761 % n;
+        if mul == 0 {
+            mul = 1;
+        }
+        while gcd(mul, n) != 1 {
+            mul += 1;
+        }
+        Zipf {
+            n,
+            s,
+            mul,
+            add: 12345 % n,
+        }
+    }
+
+    fn sample(&self, rng: &mut SplitMix64) -> u64 {
+        let u = rng.next_unit_f64();
+        let top = (self.n + 1) as f64;
+        let x = if (self.s - 1.0).abs() < 1e-9 {
+            (u * top.ln()).exp()
+        } else {
+            let e = 1.0 - self.s;
+            (1.0 + u * (top.powf(e) - 1.0)).powf(1.0 / e)
+        };
+        let rank = ((x as u64).saturating_sub(1)).min(self.n - 1);
+        ((rank as u128 * self.mul as u128 + self.add as u128) % self.n as u128) as u64
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn median_p99(times: &mut [f64]) -> (f64, f64) {
+    if times.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    let med = if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        0.5 * (times[n / 2 - 1] + times[n / 2])
+    };
+    let p99 = times[((0.99 * n as f64).ceil() as usize).clamp(1, n) - 1];
+    (med, p99)
+}
+
+/// Memory the full table may use: 60% of physical memory, and no more than 80% of what is
+/// available now (other processes share the machine). Unknown memory: 1 GiB.
+fn memory_budget() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|kb| kb * 1024)
+    };
+    match (field("MemTotal:"), field("MemAvailable:")) {
+        (Some(t), Some(a)) => ((t as f64 * MEM_SHARE) as u64).min((a as f64 * 0.8) as u64),
+        (Some(t), None) => (t as f64 * MEM_SHARE) as u64,
+        _ => 1 << 30,
+    }
+}
+
+/// L1 data, L2 and L3 sizes of cpu0 in bytes, from /sys (None when not readable).
+pub fn cache_sizes() -> [Option<u64>; 3] {
+    let mut out = [None; 3];
+    let base = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+    let Ok(dir) = std::fs::read_dir(base) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let p = entry.path();
+        let read = |f: &str| std::fs::read_to_string(p.join(f)).map(|s| s.trim().to_string());
+        let (Ok(level), Ok(kind), Ok(size)) = (read("level"), read("type"), read("size")) else {
+            continue;
+        };
+        if kind == "Instruction" {
+            continue;
+        }
+        let Some(bytes) = parse_size(&size) else {
+            continue;
+        };
+        if let Ok(l @ 1..=3) = level.parse::<usize>() {
+            out[l - 1] = Some(out[l - 1].map_or(bytes, |b: u64| b.max(bytes)));
+        }
+    }
+    out
+}
+
+/// "48K", "2048K", "32M", "1G" or plain bytes.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim().parse::<u64>().ok().map(|n| n * mul)
+}
+
+/// Smallest cache level holding `bytes` (`L1`, `L2`, `L3`), `DRAM`, or `unknown`.
+pub fn fits(bytes: u64, cache: &[Option<u64>; 3]) -> String {
+    if cache.iter().all(Option::is_none) {
+        return "unknown".into();
+    }
+    for (i, c) in cache.iter().enumerate() {
+        if c.is_some_and(|c| bytes <= c) {
+            return format!("L{}", i + 1);
+        }
+    }
+    "DRAM".into()
+}
+
+/// `memrec-tui bench`: a human table, or one JSON line with `--json`.
+pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
+    let r = run(cfg, true).map_err(CliError::runtime)?;
+    if json {
+        let line = serde_json::to_string(&r).map_err(CliError::runtime)?;
+        println!("{line}");
+        return Ok(());
+    }
+    let l = &r.latency;
+    let mb = |b: u64| b as f64 / (1u64 << 20) as f64;
+    println!(
+        "lookup latency, preset {} ({} threads, batch {}, {} timed batches after {} warm-up; \
+         1 token = one (sample, feature) lookup)",
+        r.preset, l.threads, l.batch, l.batches, cfg.bench.warmup
+    );
+    println!(
+        "  {:<34} {:>10} {:>10} {:>12} {:>6}",
+        "", "ns/token", "p99 ns", "MiB", "fits"
+    );
+    println!(
+        "  {:<34} {:>10.2} {:>10.2} {:>12.2} {:>6}",
+        format!(
+            "{} (K={} D={} kw={} dw={})",
+            r.representation, r.k, r.token_rows, r.kw, r.weight_rows
+        ),
+        l.memrec_ns_per_token,
+        l.memrec_p99_ns,
+        mb(l.memrec_bytes),
+        l.memrec_fits
+    );
+    let full_label = if l.full_measured_at_full_size {
+        format!("uncompressed gather ({} rows)", r.full_rows_measured)
+    } else {
+        format!(
+            "uncompressed gather, SCALED ({} rows)",
+            r.full_rows_measured
+        )
+    };
+    println!(
+        "  {:<34} {:>10.2} {:>10.2} {:>12.2} {:>6}",
+        full_label,
+        l.full_ns_per_token,
+        l.full_p99_ns,
+        mb(r.full_bytes_measured),
+        r.full_measured_fits
+    );
+    if !l.full_measured_at_full_size {
+        println!(
+            "  full tables: {:.1} MiB by formula (4 d sum V), fits {}: too big for this machine, \
+             gather measured on the scaled table above",
+            mb(l.full_bytes),
+            l.full_fits
+        );
+    }
+    println!(
+        "  speedup {:.1}x; memory {:.0}x smaller; forward+backward+update {:.1} M tokens/s \
+         ({:.1}x the forward time)",
+        l.speedup,
+        l.full_bytes as f64 / l.memrec_bytes.max(1) as f64,
+        r.memrec_fwd_bwd_tokens_per_s / 1e6,
+        r.fwd_bwd_over_fwd
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_fit() {
+        assert_eq!(parse_size("48K"), Some(48 << 10));
+        assert_eq!(parse_size("32M"), Some(32 << 20));
+        assert_eq!(parse_size("x"), None);
+        let c = [Some(48 << 10), Some(2 << 20), Some(32 << 20)];
+        assert_eq!(fits(1 << 20, &c), "L2");
+        assert_eq!(fits(1 << 30, &c), "DRAM");
+        assert_eq!(fits(1, &[None; 3]), "unknown");
+    }
+
+    #[test]
+    fn quantiles() {
+        let mut t: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(median_p99(&mut t), (50.5, 99.0));
+    }
+
+    #[test]
+    fn zipf_stays_in_range_and_is_skewed() {
+        let z = Zipf::new(1000, 1.0);
+        let mut rng = SplitMix64(1);
+        let mut hits = vec![0u32; 1000];
+        for _ in 0..20000 {
+            hits[z.sample(&mut rng) as usize] += 1;
+        }
+        let top = hits[z.add as usize];
+        assert!(top > 20000 / 20, "rank 0 drew {top}");
+    }
 }

@@ -6,7 +6,19 @@
 //! trainer's schedule or the UI; allocate per call in a hot loop; divide by a runtime value to
 //! reduce a hash (multiply-shift instead).
 
+pub mod collisions;
+pub mod hash;
+pub mod lookup;
+pub mod memrec;
+pub mod table;
+
 use serde::Serialize;
+
+use crate::config::{BaselineKind, Config};
+use crate::report::FeatureCollisions;
+
+pub use lookup::{HashingTrick, Uncompressed};
+pub use memrec::MemRec;
 
 /// One table of parameters, as allocated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,4 +84,30 @@ pub trait Representation: Send + Sync {
     fn optimizer_bytes(&self) -> u64 {
         self.tables().iter().map(|t| t.optimizer_bytes).sum()
     }
+    /// Collision statistics per feature present in `distinct_keys` (duplicates are ignored),
+    /// observed and by formula (see `collisions`). One-row-per-token representations report
+    /// one token per row and nothing shared.
+    fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {
+        collisions::none(distinct_keys)
+    }
+    /// Distinct tokens the representation has stored (the uncompressed vocabulary); `None` for
+    /// representations whose size does not depend on the data.
+    fn distinct_tokens(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// The baseline of `cfg.baseline`: uncompressed tables over the observed vocabulary, or the
+/// hashing trick with `hash_rows` rows per feature (capped at the feature's cardinality).
+pub fn build_baseline(cfg: &Config) -> Box<dyn Representation> {
+    match cfg.baseline.kind {
+        BaselineKind::Uncompressed => Box::new(Uncompressed::from_config(cfg)),
+        BaselineKind::Hashing => Box::new(HashingTrick::from_config(cfg)),
+    }
+}
+
+/// MEM-REC as `cfg.memrec` says (layout, K, D, kw, dw; kw = 0 is a Bloom embedding), at
+/// `cfg.model.dim`, initialised deterministically from `cfg.seed`.
+pub fn build_memrec(cfg: &Config) -> Box<dyn Representation> {
+    Box::new(MemRec::from_config(cfg))
 }

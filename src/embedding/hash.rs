@@ -1,0 +1,150 @@
+//! Hashing of token keys into table rows: seeded xxh3 over the 8 little-endian bytes of a
+//! `data::token_key`, 32-bit slots reduced by multiply-shift.
+//!
+//! Owns: seed derivation, the slot layout (which 32-bit half feeds which index) and the reduction.
+//! Must never: divide by a runtime value (the reduction is `(h * n) >> 32`), or depend on anything
+//! but the key, the seed and the table sizes, so an index is the same on every thread and machine.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Most slots one key needs: `k + kw` with both at most 8 (config validation).
+pub const MAX_SLOTS: usize = 16;
+
+/// Reduce a 32-bit hash to `0..n` without division (Lemire's multiply-shift). Requires
+/// `n <= 2^32`; the result is `< n` for every `h`.
+#[inline(always)]
+pub fn reduce(h: u32, n: u64) -> u32 {
+    ((h as u64 * n) >> 32) as u32
+}
+
+/// 64-bit xxh3 of a key with a seed.
+#[inline(always)]
+pub fn hash_key(key: u64, seed: u64) -> u64 {
+    xxh3_64_with_seed(&key.to_le_bytes(), seed)
+}
+
+/// A seed for table `purpose`, derived from the session seed: different tables and different
+/// session seeds get unrelated hash functions.
+pub fn derive_seed(session_seed: u64, purpose: &str, index: u64) -> u64 {
+    let mut bytes = Vec::with_capacity(purpose.len() + 16);
+    bytes.extend_from_slice(purpose.as_bytes());
+    bytes.extend_from_slice(&index.to_le_bytes());
+    bytes.extend_from_slice(&session_seed.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, 0x6d65_6d72_6563_0001)
+}
+
+/// The hash functions of a MEM-REC representation: `k` token indices into `token_rows` and `kw`
+/// weight indices into `weight_rows` per key.
+///
+/// Slot layout (as the authors' reference code): each seeded 64-bit hash gives two 32-bit slots,
+/// high half first. Slots `0..k` index the token table and slots `k..k+kw` the weight table, so
+/// with `k = kw = 1` one hash gives the token row (high half) and the weight row (low half);
+/// `k + kw > 2` takes more hashes, each with its own seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemrecHasher {
+    pub k: usize,
+    pub kw: usize,
+    pub token_rows: u64,
+    pub weight_rows: u64,
+    seeds: [u64; MAX_SLOTS / 2],
+    hashes: usize,
+}
+
+impl MemrecHasher {
+    /// `k` in 1..=8, `kw` in 0..=8, table sizes in 1..=2^32 (checked by `Config::validate`;
+    /// out-of-range values are clamped here so nothing can index out of bounds).
+    pub fn new(session_seed: u64, k: usize, kw: usize, token_rows: u64, weight_rows: u64) -> Self {
+        let k = k.clamp(1, MAX_SLOTS / 2);
+        let kw = kw.min(MAX_SLOTS / 2);
+        let mut seeds = [0u64; MAX_SLOTS / 2];
+        for (i, s) in seeds.iter_mut().enumerate() {
+            *s = derive_seed(session_seed, "memrec", i as u64);
+        }
+        MemrecHasher {
+            k,
+            kw,
+            token_rows: token_rows.clamp(1, 1 << 32),
+            weight_rows: weight_rows.clamp(1, 1 << 32),
+            seeds,
+            hashes: (k + kw).div_ceil(2),
+        }
+    }
+
+    /// The `k + kw` raw 32-bit slots of a key (before reduction).
+    #[inline(always)]
+    pub fn slots(&self, key: u64, out: &mut [u32; MAX_SLOTS]) {
+        for c in 0..self.hashes {
+            let h = hash_key(key, self.seeds[c]);
+            out[2 * c] = (h >> 32) as u32;
+            out[2 * c + 1] = h as u32;
+        }
+    }
+
+    /// Token rows (`k` of them) then weight rows (`kw`) of a key.
+    #[inline(always)]
+    pub fn indices(&self, key: u64, out: &mut [u32; MAX_SLOTS]) {
+        self.slots(key, out);
+        for s in out.iter_mut().take(self.k) {
+            *s = reduce(*s, self.token_rows);
+        }
+        for s in out.iter_mut().skip(self.k).take(self.kw) {
+            *s = reduce(*s, self.weight_rows);
+        }
+    }
+}
+
+/// SplitMix64: a tiny deterministic generator for initialising tables from a seed.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 24 bits of precision (exact in f32).
+    #[inline]
+    pub fn next_unit_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+    }
+
+    /// Uniform in [0, 1) with 53 bits.
+    #[inline]
+    pub fn next_unit_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in [-bound, bound).
+    #[inline]
+    pub fn uniform(&mut self, bound: f32) -> f32 {
+        (2.0 * self.next_unit_f32() - 1.0) * bound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduce_stays_in_range_at_the_extremes() {
+        for n in [1u64, 2, 3, 1000, 1 << 31, 1 << 32] {
+            assert!((reduce(u32::MAX, n) as u64) < n);
+            assert_eq!(reduce(0, n), 0);
+        }
+    }
+
+    #[test]
+    fn slot_layout_splits_one_hash_high_half_first() {
+        let h = MemrecHasher::new(7, 1, 1, 1 << 32, 1 << 32);
+        let mut s = [0u32; MAX_SLOTS];
+        h.slots(42, &mut s);
+        let full = hash_key(42, h.seeds[0]);
+        assert_eq!(s[0], (full >> 32) as u32);
+        assert_eq!(s[1], full as u32);
+    }
+}

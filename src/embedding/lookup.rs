@@ -1,0 +1,414 @@
+//! One-row-per-token representations: the uncompressed tables (DLRM) over the observed
+//! vocabulary, and the hashing trick.
+//!
+//! Owns: the per-feature vocabularies (key -> row), the row buffer (all features' rows in one
+//! contiguous 64-byte-aligned buffer, FBGEMM style), their gather, backward and updates. Must
+//! never: let a HashMap's iteration order reach a result (the maps are only probed), grow a
+//! vocabulary outside `forward_train`'s sequential pre-pass, or divide to reduce a hash.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use rayon::prelude::*;
+
+use super::hash::{SplitMix64, derive_seed, hash_key, reduce};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
+use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
+use crate::config::Config;
+use crate::data::NUM_CAT;
+use crate::report::FeatureCollisions;
+
+/// Samples per rayon task in the gathers.
+const CHUNK: usize = 64;
+
+/// Hasher for vocabulary maps keyed by token keys: xxh3 of the key (deterministic, fast; the
+/// maps are never iterated, so its quality only affects speed).
+#[derive(Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = hash_key(x, self.0);
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct BuildKeyHasher;
+
+impl BuildHasher for BuildKeyHasher {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+type Vocab = HashMap<u64, u32, BuildKeyHasher>;
+
+/// Parallel gather: `out[t]` = row `rows[t]` for every token `t`.
+fn gather(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
+    rows.par_chunks(CHUNK * NUM_CAT)
+        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
+        .for_each(|(rc, oc)| {
+            for (&r, o) in rc.iter().zip(oc.chunks_exact_mut(dim)) {
+                o.copy_from_slice(&table[r as usize * dim..][..dim]);
+            }
+        });
+}
+
+fn check_shapes(kind: &str, keys: &[u64], out_len: usize, dim: usize) {
+    assert!(
+        keys.len() % NUM_CAT == 0,
+        "{kind}: {} keys is not a whole number of {NUM_CAT}-key samples",
+        keys.len()
+    );
+    assert_eq!(
+        out_len,
+        keys.len() * dim,
+        "{kind}: output buffer length for {} samples",
+        keys.len() / NUM_CAT
+    );
+}
+
+/// DLRM's uncompressed tables over the vocabulary seen in training, plus one out-of-vocabulary
+/// row per feature for values first seen at evaluation.
+///
+/// Rows `0..26` are the out-of-vocabulary rows (zero: an unseen value contributes nothing and is
+/// never trained, since training adds every value it sees). A new value gets the next row,
+/// initialised uniform in +-sqrt(1/n_j) (DLRM's init) with `n_j` the feature's cardinality in the
+/// full dataset (the preset's), from a hash of (seed, key), so a row's initial value does not
+/// depend on when it was first seen.
+#[derive(Debug, Clone)]
+pub struct Uncompressed {
+    dim: usize,
+    seed: u64,
+    bounds: [f32; NUM_CAT],
+    vocab: Vec<Vocab>,
+    table: AlignedBuf,
+    state: RowState,
+    rows: Vec<u32>,
+    groups: RowGroups,
+}
+
+impl Uncompressed {
+    pub fn from_config(cfg: &Config) -> Uncompressed {
+        Uncompressed::new(cfg.model.dim, &cfg.data.cardinalities, cfg.seed)
+    }
+
+    /// `cardinalities`: full-dataset distinct values per feature (for the init range).
+    pub fn new(dim: usize, cardinalities: &[u64], seed: u64) -> Uncompressed {
+        let dim = dim.max(1);
+        let mut bounds = [1.0f32; NUM_CAT];
+        for (b, &c) in bounds.iter_mut().zip(cardinalities) {
+            *b = (1.0 / c.max(1) as f64).sqrt() as f32;
+        }
+        Uncompressed {
+            dim,
+            seed: derive_seed(seed, "uncompressed.init", 0),
+            bounds,
+            vocab: (0..NUM_CAT).map(|_| Vocab::default()).collect(),
+            table: AlignedBuf::zeros(NUM_CAT * dim),
+            state: RowState::default(),
+            rows: Vec::new(),
+            groups: RowGroups::default(),
+        }
+    }
+
+    /// The row buffer: out-of-vocabulary rows first, then one row per value in order of first
+    /// appearance.
+    pub fn table(&self) -> &[f32] {
+        self.table.as_slice()
+    }
+    pub fn table_mut(&mut self) -> &mut [f32] {
+        self.table.as_mut_slice()
+    }
+    /// Row of a key, if in the vocabulary (`feature` is the key's column).
+    pub fn row_of(&self, feature: usize, key: u64) -> Option<u32> {
+        self.vocab.get(feature)?.get(&key).copied()
+    }
+    pub fn optimizer_state(&self) -> &[f32] {
+        &self.state.acc
+    }
+
+    fn vocab_rows(&self) -> u64 {
+        self.vocab.iter().map(|v| v.len() as u64).sum()
+    }
+}
+
+impl Representation for Uncompressed {
+    fn kind(&self) -> &'static str {
+        "uncompressed"
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn output_shape(&self) -> OutputShape {
+        OutputShape::PerFeature
+    }
+
+    fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
+        check_shapes("uncompressed", keys, out.len(), self.dim);
+        // Sequential pre-pass in batch order: new values get rows deterministically.
+        self.rows.clear();
+        let dim = self.dim;
+        for sample in keys.chunks_exact(NUM_CAT) {
+            for (j, &key) in sample.iter().enumerate() {
+                let next = (self.table.len() / dim) as u32;
+                let row = *self.vocab[j].entry(key).or_insert(next);
+                if row == next {
+                    self.table.resize((next as usize + 1) * dim);
+                    let mut rng = SplitMix64(hash_key(key, self.seed));
+                    let bound = self.bounds[j];
+                    for x in &mut self.table.as_mut_slice()[next as usize * dim..] {
+                        *x = rng.uniform(bound);
+                    }
+                }
+                self.rows.push(row);
+            }
+        }
+        gather(self.table.as_slice(), dim, &self.rows, out);
+    }
+
+    fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
+        check_shapes("uncompressed", keys, out.len(), self.dim);
+        let dim = self.dim;
+        let table = self.table.as_slice();
+        keys.par_chunks(CHUNK * NUM_CAT)
+            .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
+            .for_each(|(kc, oc)| {
+                for (sample, os) in kc
+                    .chunks_exact(NUM_CAT)
+                    .zip(oc.chunks_exact_mut(NUM_CAT * dim))
+                {
+                    for (j, (&key, o)) in sample.iter().zip(os.chunks_exact_mut(dim)).enumerate() {
+                        let row = self.vocab[j].get(&key).copied().unwrap_or(j as u32);
+                        o.copy_from_slice(&table[row as usize * dim..][..dim]);
+                    }
+                }
+            });
+    }
+
+    fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
+        check_shapes("uncompressed", keys, grad_out.len(), self.dim);
+        assert_eq!(
+            keys.len(),
+            self.rows.len(),
+            "uncompressed: backward_update without a forward_train of the same batch"
+        );
+        let n_rows = self.table.len() / self.dim;
+        self.groups.build(&self.rows, 1, n_rows);
+        apply_sparse(
+            self.table.as_mut_slice(),
+            self.dim,
+            &mut self.state,
+            &self.groups,
+            grad_out,
+            opt,
+        );
+    }
+
+    fn tables(&self) -> Vec<TableInfo> {
+        // One buffer, reported per feature: its vocabulary plus its out-of-vocabulary row.
+        let dim = self.dim as u64;
+        let adagrad = !self.state.acc.is_empty();
+        self.vocab
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let rows = v.len() as u64 + 1;
+                TableInfo {
+                    name: format!("C{}", j + 1),
+                    rows,
+                    cols: self.dim,
+                    param_bytes: 4 * dim * rows,
+                    optimizer_bytes: if adagrad { 4 * rows } else { 0 },
+                }
+            })
+            .collect()
+    }
+
+    fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {
+        super::collisions::none(distinct_keys)
+    }
+
+    fn distinct_tokens(&self) -> Option<u64> {
+        Some(self.vocab_rows())
+    }
+}
+
+/// The hashing trick: feature j's value goes to row `h(key) mod m_j` of its own table of
+/// `m_j = min(hash_rows, cardinality_j)` rows (multiply-shift, not mod), tables stacked in one
+/// buffer. Init uniform in +-sqrt(1/m_j), as DLRM does for its (hashed) tables.
+#[derive(Debug, Clone)]
+pub struct HashingTrick {
+    dim: usize,
+    seed: u64,
+    sizes: [u64; NUM_CAT],
+    offsets: [u64; NUM_CAT],
+    table: AlignedBuf,
+    state: RowState,
+    rows: Vec<u32>,
+    groups: RowGroups,
+}
+
+impl HashingTrick {
+    pub fn from_config(cfg: &Config) -> HashingTrick {
+        HashingTrick::new(
+            cfg.model.dim,
+            &cfg.data.cardinalities,
+            cfg.baseline.hash_rows as u64,
+            cfg.seed,
+        )
+    }
+
+    pub fn new(dim: usize, cardinalities: &[u64], hash_rows: u64, seed: u64) -> HashingTrick {
+        let dim = dim.max(1);
+        let mut sizes = [1u64; NUM_CAT];
+        let mut offsets = [0u64; NUM_CAT];
+        let mut total = 0u64;
+        for j in 0..NUM_CAT {
+            let card = cardinalities.get(j).copied().unwrap_or(hash_rows);
+            sizes[j] = hash_rows.min(card).clamp(1, 1 << 31);
+            offsets[j] = total;
+            total += sizes[j];
+        }
+        let mut table = AlignedBuf::zeros(total as usize * dim);
+        let mut rng = SplitMix64(derive_seed(seed, "hashing.init", 0));
+        for j in 0..NUM_CAT {
+            let bound = (1.0 / sizes[j] as f64).sqrt() as f32;
+            let lo = offsets[j] as usize * dim;
+            let hi = lo + sizes[j] as usize * dim;
+            for x in &mut table.as_mut_slice()[lo..hi] {
+                *x = rng.uniform(bound);
+            }
+        }
+        HashingTrick {
+            dim,
+            seed: derive_seed(seed, "hashing", 0),
+            sizes,
+            offsets,
+            table,
+            state: RowState::default(),
+            rows: Vec::new(),
+            groups: RowGroups::default(),
+        }
+    }
+
+    /// Row (in the stacked buffer) of a key of feature `j`.
+    #[inline]
+    pub fn row(&self, j: usize, key: u64) -> u32 {
+        let h = (hash_key(key, self.seed) >> 32) as u32;
+        (self.offsets[j] + reduce(h, self.sizes[j]) as u64) as u32
+    }
+
+    /// Rows of each feature's table.
+    pub fn sizes(&self) -> &[u64; NUM_CAT] {
+        &self.sizes
+    }
+    pub fn table(&self) -> &[f32] {
+        self.table.as_slice()
+    }
+    pub fn table_mut(&mut self) -> &mut [f32] {
+        self.table.as_mut_slice()
+    }
+}
+
+impl Representation for HashingTrick {
+    fn kind(&self) -> &'static str {
+        "hashing"
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn output_shape(&self) -> OutputShape {
+        OutputShape::PerFeature
+    }
+
+    fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
+        check_shapes("hashing", keys, out.len(), self.dim);
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.resize(keys.len(), 0);
+        let this = &*self;
+        rows.par_chunks_mut(CHUNK * NUM_CAT)
+            .zip(keys.par_chunks(CHUNK * NUM_CAT))
+            .for_each(|(rc, kc)| {
+                for (rs, ks) in rc.chunks_exact_mut(NUM_CAT).zip(kc.chunks_exact(NUM_CAT)) {
+                    for (j, (r, &key)) in rs.iter_mut().zip(ks).enumerate() {
+                        *r = this.row(j, key);
+                    }
+                }
+            });
+        gather(self.table.as_slice(), self.dim, &rows, out);
+        self.rows = rows;
+    }
+
+    fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
+        check_shapes("hashing", keys, out.len(), self.dim);
+        let dim = self.dim;
+        let table = self.table.as_slice();
+        keys.par_chunks(CHUNK * NUM_CAT)
+            .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
+            .for_each(|(kc, oc)| {
+                for (sample, os) in kc
+                    .chunks_exact(NUM_CAT)
+                    .zip(oc.chunks_exact_mut(NUM_CAT * dim))
+                {
+                    for (j, (&key, o)) in sample.iter().zip(os.chunks_exact_mut(dim)).enumerate() {
+                        let row = self.row(j, key) as usize;
+                        o.copy_from_slice(&table[row * dim..][..dim]);
+                    }
+                }
+            });
+    }
+
+    fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
+        check_shapes("hashing", keys, grad_out.len(), self.dim);
+        assert_eq!(
+            keys.len(),
+            self.rows.len(),
+            "hashing: backward_update without a forward_train of the same batch"
+        );
+        let n_rows = self.table.len() / self.dim;
+        self.groups.build(&self.rows, 1, n_rows);
+        apply_sparse(
+            self.table.as_mut_slice(),
+            self.dim,
+            &mut self.state,
+            &self.groups,
+            grad_out,
+            opt,
+        );
+    }
+
+    fn tables(&self) -> Vec<TableInfo> {
+        let adagrad = !self.state.acc.is_empty();
+        (0..NUM_CAT)
+            .map(|j| TableInfo {
+                name: format!("C{}", j + 1),
+                rows: self.sizes[j],
+                cols: self.dim,
+                param_bytes: 4 * self.dim as u64 * self.sizes[j],
+                optimizer_bytes: if adagrad { 4 * self.sizes[j] } else { 0 },
+            })
+            .collect()
+    }
+
+    fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {
+        let spec = super::collisions::Spec {
+            k: 1,
+            kw: 0,
+            shared: false,
+            token_rows: self.sizes,
+            weight_rows: 1,
+        };
+        super::collisions::compute(distinct_keys, &spec, |key, slots| {
+            let j = crate::data::key_feature(key).min(NUM_CAT - 1);
+            slots[0] = self.row(j, key);
+        })
+    }
+}

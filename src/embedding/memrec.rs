@@ -1,0 +1,545 @@
+//! MEM-REC (token table + weight table) and its fused kernel, in both layouts; Bloom embeddings
+//! are the `kw = 0` case.
+//!
+//! Owns: the two shared tables, their initialisation, the fused forward (hash, gather `K` token
+//! rows and `kw` weights, scale, sum, write: one pass per batch, rayon over chunks of samples), the
+//! sparse backward and the row-wise updates. Must never: allocate in `forward_eval`, divide to
+//! reduce a hash, or let the thread count change a number (every output is computed by one task
+//! from its own sample; every row gradient is summed in batch order, see `table::RowGroups`).
+//!
+//! Layouts (method.md):
+//! - bundled (the authors' variant): per sample `v = sum_j sum_k M[h_k(x_j)]`,
+//!   `a = sum_j sum_i w[g_i(x_j)]`, output `z = a v` (one `dim` vector per sample);
+//! - per feature: `z_j = a_j sum_k M[h_k(x_j)]` with `a_j = sum_i w[g_i(x_j)]` (one vector per
+//!   feature, so DLRM's dot interaction applies); the tables are shared and the feature is inside
+//!   the hashed key (`data::token_key`), which salts every hash by feature.
+//!
+//! With `kw = 0` there is no weight table and `a = 1`: a Bloom embedding.
+
+use rayon::prelude::*;
+
+use super::hash::{MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
+use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
+use crate::config::{Config, Layout};
+use crate::data::NUM_CAT;
+use crate::report::FeatureCollisions;
+
+/// Samples per rayon task: large enough to amortise scheduling (26 * 32 = 832 lookups), small
+/// enough that 2048-sample batches split evenly over a few threads.
+const CHUNK: usize = 32;
+
+/// MEM-REC with shared token and weight tables.
+#[derive(Debug, Clone)]
+pub struct MemRec {
+    layout: Layout,
+    dim: usize,
+    hasher: MemrecHasher,
+    token: AlignedBuf,
+    weight: AlignedBuf,
+    token_state: RowState,
+    weight_state: RowState,
+    // What `forward_train` leaves for `backward_update`: indices (cheaper to keep than to
+    // re-hash), the scale `a` and the unscaled sum `v` of every source.
+    tok_idx: Vec<u32>,
+    w_idx: Vec<u32>,
+    scale: Vec<f32>,
+    vsum: Vec<f32>,
+    last_tokens: usize,
+    contrib: Vec<f32>,
+    wcontrib: Vec<f32>,
+    groups: RowGroups,
+    wgroups: RowGroups,
+}
+
+impl MemRec {
+    /// Tables of `cfg.memrec` at `cfg.model.dim`, initialised from `cfg.seed`.
+    pub fn from_config(cfg: &Config) -> MemRec {
+        let m = &cfg.memrec;
+        MemRec::new(
+            m.layout,
+            cfg.model.dim,
+            m.k,
+            m.token_rows,
+            m.kw,
+            m.weight_rows,
+            cfg.seed,
+        )
+    }
+
+    /// Token table uniform in +-1/sqrt(D), as the authors' code.
+    ///
+    /// The weight table is *not* initialised like the reference (+-1/sqrt(D)): that makes the
+    /// scale `a` about 1e-2 and `z = a v` about 1e-4, so both tables start with vanishing
+    /// gradients (each is multiplied by the other). Instead every weight starts at the constant
+    /// that makes `a = 1` (1/kw per feature, 1/(26 kw) bundled): training starts from the Bloom
+    /// embedding (`z = v`) and the weights learn how much each token deviates from it.
+    pub fn new(
+        layout: Layout,
+        dim: usize,
+        k: usize,
+        token_rows: usize,
+        kw: usize,
+        weight_rows: usize,
+        seed: u64,
+    ) -> MemRec {
+        let dim = dim.max(1);
+        let hasher = MemrecHasher::new(seed, k, kw, token_rows as u64, weight_rows as u64);
+        let d_rows = hasher.token_rows as usize;
+        let mut token = AlignedBuf::zeros(d_rows * dim);
+        let bound = 1.0 / (d_rows as f32).sqrt();
+        let mut rng = SplitMix64(derive_seed(seed, "memrec.token.init", 0));
+        for x in token.as_mut_slice() {
+            *x = rng.uniform(bound);
+        }
+        let kw = hasher.kw;
+        let weight = if kw == 0 {
+            AlignedBuf::default()
+        } else {
+            let mut w = AlignedBuf::zeros(hasher.weight_rows as usize);
+            let per = match layout {
+                Layout::Bundled => NUM_CAT * kw,
+                Layout::PerFeature => kw,
+            };
+            w.as_mut_slice().fill(1.0 / per as f32);
+            w
+        };
+        MemRec {
+            layout,
+            dim,
+            hasher,
+            token,
+            weight,
+            token_state: RowState::default(),
+            weight_state: RowState::default(),
+            tok_idx: Vec::new(),
+            w_idx: Vec::new(),
+            scale: Vec::new(),
+            vsum: Vec::new(),
+            last_tokens: 0,
+            contrib: Vec::new(),
+            wcontrib: Vec::new(),
+            groups: RowGroups::default(),
+            wgroups: RowGroups::default(),
+        }
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+    pub fn hasher(&self) -> &MemrecHasher {
+        &self.hasher
+    }
+    /// The token table, `token_rows x dim`, row-major.
+    pub fn token_table(&self) -> &[f32] {
+        self.token.as_slice()
+    }
+    pub fn token_table_mut(&mut self) -> &mut [f32] {
+        self.token.as_mut_slice()
+    }
+    /// The weight table (`weight_rows` floats; empty when `kw = 0`).
+    pub fn weight_table(&self) -> &[f32] {
+        self.weight.as_slice()
+    }
+    pub fn weight_table_mut(&mut self) -> &mut [f32] {
+        self.weight.as_mut_slice()
+    }
+    /// Both tables at once (token, weight), e.g. to perturb parameters in gradient checks.
+    pub fn tables_mut(&mut self) -> [&mut [f32]; 2] {
+        [self.token.as_mut_slice(), self.weight.as_mut_slice()]
+    }
+    /// Row-wise Adagrad accumulators (token table, weight table); empty before the first step.
+    pub fn optimizer_state(&self) -> (&[f32], &[f32]) {
+        (&self.token_state.acc, &self.weight_state.acc)
+    }
+
+    fn sources(&self, samples: usize) -> usize {
+        match self.layout {
+            Layout::Bundled => samples,
+            Layout::PerFeature => samples * NUM_CAT,
+        }
+    }
+
+    /// The plain, unfused computation the kernel must reproduce: one key at a time, same
+    /// summation order. For tests and as the definition of the output.
+    pub fn reference_forward(&self, keys: &[u64], out: &mut [f32]) {
+        let d = self.dim;
+        let h = &self.hasher;
+        let tok = self.token.as_slice();
+        let w = self.weight.as_slice();
+        let mut slots = [0u32; MAX_SLOTS];
+        for (s, sample_keys) in keys.chunks_exact(NUM_CAT).enumerate() {
+            let mut v_all = vec![0f32; d];
+            let mut a_all = 0f32;
+            for (j, &key) in sample_keys.iter().enumerate() {
+                h.indices(key, &mut slots);
+                let mut v = vec![0f32; d];
+                let mut a = 0f32;
+                for &r in &slots[..h.k] {
+                    for c in 0..d {
+                        match self.layout {
+                            Layout::Bundled => v_all[c] += tok[r as usize * d + c],
+                            Layout::PerFeature => v[c] += tok[r as usize * d + c],
+                        }
+                    }
+                }
+                for &q in &slots[h.k..h.k + h.kw] {
+                    match self.layout {
+                        Layout::Bundled => a_all += w[q as usize],
+                        Layout::PerFeature => a += w[q as usize],
+                    }
+                }
+                if self.layout == Layout::PerFeature {
+                    let o = &mut out[(s * NUM_CAT + j) * d..][..d];
+                    for c in 0..d {
+                        o[c] = if h.kw == 0 { v[c] } else { a * v[c] };
+                    }
+                }
+            }
+            if self.layout == Layout::Bundled {
+                let o = &mut out[s * d..][..d];
+                for c in 0..d {
+                    o[c] = if h.kw == 0 {
+                        v_all[c]
+                    } else {
+                        a_all * v_all[c]
+                    };
+                }
+            }
+        }
+    }
+
+    fn check_shapes(&self, keys: &[u64], out_len: usize) -> usize {
+        assert!(
+            keys.len() % NUM_CAT == 0,
+            "memrec: {} keys is not a whole number of {NUM_CAT}-key samples",
+            keys.len()
+        );
+        let samples = keys.len() / NUM_CAT;
+        assert_eq!(
+            out_len,
+            self.sources(samples) * self.dim,
+            "memrec: output buffer length for {samples} samples"
+        );
+        samples
+    }
+
+    fn run_forward<const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
+        macro_rules! go {
+            ($dm:expr) => {
+                match self.layout {
+                    Layout::Bundled => {
+                        self.drive::<$dm, false, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+                    }
+                    Layout::PerFeature => {
+                        self.drive::<$dm, true, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+                    }
+                }
+            };
+        }
+        // Common dimensions get a compile-time row length, so the row loops fully unroll and
+        // vectorise; any other dim takes the same code with a runtime length.
+        match self.dim {
+            4 => go!(4),
+            8 => go!(8),
+            16 => go!(16),
+            32 => go!(32),
+            64 => go!(64),
+            128 => go!(128),
+            _ => go!(0),
+        }
+    }
+
+    /// Split the batch into `CHUNK`-sample tasks and run the fused kernel on each.
+    fn drive<const DM: usize, const PF: bool, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
+        let d = self.dim;
+        let (k, kw) = (self.hasher.k, self.hasher.kw);
+        let per_src = if PF { NUM_CAT } else { 1 };
+        let key_chunk = CHUNK * NUM_CAT;
+        let out_chunk = CHUNK * per_src * d;
+        if TRAIN {
+            (
+                keys.par_chunks(key_chunk),
+                out.par_chunks_mut(out_chunk),
+                tok_idx.par_chunks_mut(key_chunk * k),
+                // With kw = 0 the weight-index buffer holds one unused slot per token, so the
+                // zip still yields one item per chunk.
+                w_idx.par_chunks_mut(key_chunk * kw.max(1)),
+                scale.par_chunks_mut(CHUNK * per_src),
+                vsum.par_chunks_mut(out_chunk),
+            )
+                .into_par_iter()
+                .for_each(|(kc, oc, ti, wi, sc, vs)| {
+                    self.kernel::<DM, PF, true>(kc, oc, ti, wi, sc, vs)
+                });
+        } else {
+            keys.par_chunks(key_chunk)
+                .zip(out.par_chunks_mut(out_chunk))
+                .for_each(|(kc, oc)| {
+                    self.kernel::<DM, PF, false>(kc, oc, &mut [], &mut [], &mut [], &mut [])
+                });
+        }
+    }
+
+    /// The fused kernel over one chunk of samples: hash each key once, gather its `k` token
+    /// rows into the running sum and its `kw` weights into the running scale, write the scaled
+    /// sum. In training it also records the indices, `a` and the unscaled `v` of each source.
+    #[inline(always)]
+    fn kernel<const DM: usize, const PF: bool, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
+        let d = if DM > 0 { DM } else { self.dim };
+        let h = &self.hasher;
+        let (k, kw) = (h.k, h.kw);
+        let tok = self.token.as_slice();
+        let w = self.weight.as_slice();
+        let mut slots = [0u32; MAX_SLOTS];
+        for (s, sample_keys) in keys.chunks_exact(NUM_CAT).enumerate() {
+            let mut a_all = 0f32;
+            if !PF {
+                out[s * d..][..d].fill(0.0);
+            }
+            for (j, &key) in sample_keys.iter().enumerate() {
+                h.indices(key, &mut slots);
+                let t = s * NUM_CAT + j;
+                let src = if PF { t } else { s };
+                let acc = &mut out[src * d..][..d];
+                if PF {
+                    acc.fill(0.0);
+                }
+                for (kk, &r) in slots[..k].iter().enumerate() {
+                    add_row::<DM>(acc, &tok[r as usize * d..][..d]);
+                    if TRAIN {
+                        tok_idx[t * k + kk] = r;
+                    }
+                }
+                let mut a = 0f32;
+                for (i, &q) in slots[k..k + kw].iter().enumerate() {
+                    if PF {
+                        a += w[q as usize];
+                    } else {
+                        a_all += w[q as usize];
+                    }
+                    if TRAIN {
+                        w_idx[t * kw + i] = q;
+                    }
+                }
+                if PF {
+                    if TRAIN {
+                        vsum[t * d..][..d].copy_from_slice(acc);
+                        scale[t] = if kw == 0 { 1.0 } else { a };
+                    }
+                    if kw > 0 {
+                        scale_row::<DM>(acc, a);
+                    }
+                }
+            }
+            if !PF {
+                let acc = &mut out[s * d..][..d];
+                if TRAIN {
+                    vsum[s * d..][..d].copy_from_slice(acc);
+                    scale[s] = if kw == 0 { 1.0 } else { a_all };
+                }
+                if kw > 0 {
+                    scale_row::<DM>(acc, a_all);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn add_row<const DM: usize>(acc: &mut [f32], row: &[f32]) {
+    if DM > 0 {
+        if let (Ok(acc), Ok(row)) = (<&mut [f32; DM]>::try_from(acc), <&[f32; DM]>::try_from(row)) {
+            for c in 0..DM {
+                acc[c] += row[c];
+            }
+        }
+    } else {
+        for (x, y) in acc.iter_mut().zip(row) {
+            *x += *y;
+        }
+    }
+}
+
+#[inline(always)]
+fn scale_row<const DM: usize>(acc: &mut [f32], a: f32) {
+    if DM > 0 {
+        if let Ok(acc) = <&mut [f32; DM]>::try_from(acc) {
+            for x in acc.iter_mut() {
+                *x *= a;
+            }
+        }
+    } else {
+        for x in acc.iter_mut() {
+            *x *= a;
+        }
+    }
+}
+
+impl Representation for MemRec {
+    fn kind(&self) -> &'static str {
+        match (self.layout, self.hasher.kw) {
+            (Layout::Bundled, 0) => "bloom-bundled",
+            (Layout::PerFeature, 0) => "bloom-per-feature",
+            (Layout::Bundled, _) => "memrec-bundled",
+            (Layout::PerFeature, _) => "memrec-per-feature",
+        }
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn output_shape(&self) -> OutputShape {
+        match self.layout {
+            Layout::Bundled => OutputShape::Bundled,
+            Layout::PerFeature => OutputShape::PerFeature,
+        }
+    }
+
+    fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
+        let samples = self.check_shapes(keys, out.len());
+        let tokens = samples * NUM_CAT;
+        let srcs = self.sources(samples);
+        let mut tok_idx = std::mem::take(&mut self.tok_idx);
+        let mut w_idx = std::mem::take(&mut self.w_idx);
+        let mut scale = std::mem::take(&mut self.scale);
+        let mut vsum = std::mem::take(&mut self.vsum);
+        tok_idx.resize(tokens * self.hasher.k, 0);
+        w_idx.resize(tokens * self.hasher.kw.max(1), 0);
+        scale.resize(srcs, 0.0);
+        vsum.resize(srcs * self.dim, 0.0);
+        self.run_forward::<true>(keys, out, &mut tok_idx, &mut w_idx, &mut scale, &mut vsum);
+        self.tok_idx = tok_idx;
+        self.w_idx = w_idx;
+        self.scale = scale;
+        self.vsum = vsum;
+        self.last_tokens = tokens;
+    }
+
+    fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
+        self.check_shapes(keys, out.len());
+        self.run_forward::<false>(keys, out, &mut [], &mut [], &mut [], &mut []);
+    }
+
+    fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
+        let samples = self.check_shapes(keys, grad_out.len());
+        assert_eq!(
+            samples * NUM_CAT,
+            self.last_tokens,
+            "memrec: backward_update without a forward_train of the same batch"
+        );
+        let d = self.dim;
+        let (k, kw) = (self.hasher.k, self.hasher.kw);
+        let srcs = self.sources(samples);
+        let per_src_tokens = match self.layout {
+            Layout::Bundled => NUM_CAT,
+            Layout::PerFeature => 1,
+        };
+        // dL/dM[r] = sum over uses of r of a_src * g_src; dL/dw[q] = sum over uses of g_src . v_src.
+        self.contrib.resize(srcs * d, 0.0);
+        self.wcontrib.resize(srcs, 0.0);
+        let scale = &self.scale;
+        let vsum = &self.vsum;
+        self.contrib
+            .par_chunks_mut(d)
+            .zip(self.wcontrib.par_iter_mut())
+            .zip(grad_out.par_chunks(d))
+            .enumerate()
+            .with_min_len(256)
+            .for_each(|(s, ((c, wc), g))| {
+                let a = scale[s];
+                let v = &vsum[s * d..][..d];
+                let mut dot = 0f32;
+                for i in 0..d {
+                    c[i] = a * g[i];
+                    dot += g[i] * v[i];
+                }
+                *wc = dot;
+            });
+        self.groups.build(
+            &self.tok_idx,
+            per_src_tokens * k,
+            self.hasher.token_rows as usize,
+        );
+        apply_sparse(
+            self.token.as_mut_slice(),
+            d,
+            &mut self.token_state,
+            &self.groups,
+            &self.contrib,
+            opt,
+        );
+        if kw > 0 {
+            self.wgroups.build(
+                &self.w_idx,
+                per_src_tokens * kw,
+                self.hasher.weight_rows as usize,
+            );
+            apply_sparse(
+                self.weight.as_mut_slice(),
+                1,
+                &mut self.weight_state,
+                &self.wgroups,
+                &self.wcontrib,
+                opt,
+            );
+        }
+    }
+
+    fn tables(&self) -> Vec<TableInfo> {
+        let mut t = vec![TableInfo {
+            name: "memrec.token".into(),
+            rows: self.hasher.token_rows,
+            cols: self.dim,
+            param_bytes: 4 * self.token.len() as u64,
+            optimizer_bytes: self.token_state.bytes(),
+        }];
+        if self.hasher.kw > 0 {
+            t.push(TableInfo {
+                name: "memrec.weight".into(),
+                rows: self.hasher.weight_rows,
+                cols: 1,
+                param_bytes: 4 * self.weight.len() as u64,
+                optimizer_bytes: self.weight_state.bytes(),
+            });
+        }
+        t
+    }
+
+    fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {
+        let h = &self.hasher;
+        let spec = super::collisions::Spec {
+            k: h.k,
+            kw: h.kw,
+            shared: true,
+            token_rows: [h.token_rows; NUM_CAT],
+            weight_rows: h.weight_rows,
+        };
+        super::collisions::compute(distinct_keys, &spec, |key, slots| h.indices(key, slots))
+    }
+}

@@ -1,0 +1,292 @@
+//! Storage of embedding tables and their sparse, deterministic updates.
+//!
+//! Owns: the 64-byte-aligned row buffer, row-wise Adagrad state, and the aggregation of row
+//! gradients from occurrences. Must never: let the thread count change a sum (each row's gradient
+//! is summed in occurrence order, whatever runs in parallel), or touch rows the batch did not touch.
+
+use rayon::prelude::*;
+
+use super::SparseOptimizer;
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// A growable f32 buffer whose first element is 64-byte aligned, so `dim = 16` rows are exactly
+/// one cache line each and never straddle two.
+#[derive(Clone, Default)]
+pub struct AlignedBuf {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlignedBuf(len {})", self.len)
+    }
+}
+
+impl AlignedBuf {
+    pub fn zeros(len: usize) -> AlignedBuf {
+        AlignedBuf {
+            lines: vec![Line([0.0; 16]); len.div_ceil(16)],
+            len,
+        }
+    }
+
+    /// A buffer of `len` floats with `fill(i)` at index `i`, written in parallel (so every page
+    /// is really mapped), or `None` if the allocation fails (no abort on a huge request).
+    pub fn try_filled(len: usize, fill: impl Fn(usize) -> f32 + Sync) -> Option<AlignedBuf> {
+        let n_lines = len.div_ceil(16);
+        let mut lines: Vec<Line> = Vec::new();
+        lines.try_reserve_exact(n_lines).ok()?;
+        lines
+            .spare_capacity_mut()
+            .par_chunks_mut(4096)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (i, slot) in chunk.iter_mut().enumerate() {
+                    let base = (c * 4096 + i) * 16;
+                    slot.write(Line(std::array::from_fn(|x| fill(base + x))));
+                }
+            });
+        // SAFETY: the first `n_lines` slots of the spare capacity were all written above.
+        unsafe { lines.set_len(n_lines) };
+        Some(AlignedBuf { lines, len })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Grow (zero-filled) to `len` floats; amortised like `Vec`.
+    pub fn resize(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(16), Line([0.0; 16]));
+        self.len = len;
+    }
+
+    pub fn as_slice(&self) -> &[f32] {
+        // SAFETY: `Line` is `repr(C)` of 16 f32 with no padding (64 bytes, align 64), so the
+        // lines are a contiguous array of `16 * lines.len() >= len` initialised f32.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.len) }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as in `as_slice`, and `&mut self` gives exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+/// Raw pointer that may cross threads: used only to write rows that are distinct by construction.
+#[derive(Clone, Copy)]
+struct RowPtr(*mut f32);
+// SAFETY: every use writes disjoint rows (the unique rows of a `RowGroups`).
+unsafe impl Send for RowPtr {}
+unsafe impl Sync for RowPtr {}
+
+impl RowPtr {
+    // A method, not `.0`: closures then capture the whole (Sync) wrapper, not the raw field.
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// Occurrences of table rows in a batch, grouped by row in a deterministic order.
+///
+/// An occurrence is one use of a row by a *source* (a sample, or a (sample, feature) pair); each
+/// source has `per_src` consecutive occurrences. After `build`, `rows[g]` is the g-th distinct row
+/// (ascending) and `srcs[starts[g]..starts[g+1]]` its sources in batch order.
+#[derive(Debug, Default, Clone)]
+pub struct RowGroups {
+    pub rows: Vec<u32>,
+    pub starts: Vec<u32>,
+    pub srcs: Vec<u32>,
+    counts: Vec<u32>,
+    pairs: Vec<u64>,
+}
+
+impl RowGroups {
+    /// Group `occ_rows` (row of each occurrence, `per_src` per source) of a table of `table_rows`.
+    pub fn build(&mut self, occ_rows: &[u32], per_src: usize, table_rows: usize) {
+        self.rows.clear();
+        self.starts.clear();
+        self.srcs.clear();
+        let n = occ_rows.len();
+        if n == 0 || per_src == 0 {
+            self.starts.push(0);
+            return;
+        }
+        if table_rows <= 16 * n {
+            // Counting sort by row: stable, so sources stay in batch order; O(n + rows).
+            self.counts.clear();
+            self.counts.resize(table_rows + 1, 0);
+            for &r in occ_rows {
+                self.counts[r as usize + 1] += 1;
+            }
+            let mut total = 0u32;
+            for r in 0..table_rows {
+                let c = self.counts[r + 1];
+                if c > 0 {
+                    self.rows.push(r as u32);
+                    self.starts.push(total);
+                }
+                self.counts[r + 1] = total;
+                total += c;
+            }
+            self.starts.push(total);
+            self.srcs.resize(n, 0);
+            for (s, chunk) in occ_rows.chunks_exact(per_src).enumerate() {
+                for &r in chunk {
+                    let slot = &mut self.counts[r as usize + 1];
+                    self.srcs[*slot as usize] = s as u32;
+                    *slot += 1;
+                }
+            }
+        } else {
+            // Few occurrences in a big table: sort (row, source) pairs; the pairs are unique up
+            // to repeats of the same row within a source, which are equal, so order is total.
+            self.pairs.clear();
+            for (s, chunk) in occ_rows.chunks_exact(per_src).enumerate() {
+                for &r in chunk {
+                    self.pairs.push(((r as u64) << 32) | s as u64);
+                }
+            }
+            self.pairs.sort_unstable();
+            let mut last = u64::MAX;
+            for (i, &p) in self.pairs.iter().enumerate() {
+                let r = p >> 32;
+                if r != last {
+                    self.rows.push(r as u32);
+                    self.starts.push(i as u32);
+                    last = r;
+                }
+                self.srcs.push(p as u32);
+            }
+            self.starts.push(self.pairs.len() as u32);
+        }
+    }
+
+    pub fn distinct_rows(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Row-wise Adagrad accumulators, one per row, allocated at the first Adagrad step.
+#[derive(Debug, Default, Clone)]
+pub struct RowState {
+    pub acc: Vec<f32>,
+}
+
+impl RowState {
+    pub fn bytes(&self) -> u64 {
+        4 * self.acc.len() as u64
+    }
+}
+
+/// Apply the summed gradients of the grouped rows: row `r` gets `sum over its sources s of
+/// contrib[s * dim..][..dim]` (in source order), then one optimizer step. Rows not in `groups` are
+/// untouched. `contrib` holds one `dim`-vector per source.
+pub fn apply_sparse(
+    table: &mut [f32],
+    dim: usize,
+    state: &mut RowState,
+    groups: &RowGroups,
+    contrib: &[f32],
+    opt: SparseOptimizer,
+) {
+    let n_rows = table.len() / dim.max(1);
+    if matches!(opt, SparseOptimizer::RowwiseAdagrad { .. }) && state.acc.len() != n_rows {
+        state.acc.resize(n_rows, 0.0);
+    }
+    let tptr = RowPtr(table.as_mut_ptr());
+    let aptr = RowPtr(state.acc.as_mut_ptr());
+    let g_count = groups.rows.len();
+    const GROUPS_PER_JOB: usize = 256;
+    (0..g_count.div_ceil(GROUPS_PER_JOB))
+        .into_par_iter()
+        .for_each_init(
+            || vec![0f32; dim],
+            |grad, job| {
+                let lo = job * GROUPS_PER_JOB;
+                let hi = (lo + GROUPS_PER_JOB).min(g_count);
+                for g in lo..hi {
+                    let row = groups.rows[g] as usize;
+                    grad.iter_mut().for_each(|x| *x = 0.0);
+                    let (a, b) = (groups.starts[g] as usize, groups.starts[g + 1] as usize);
+                    for &s in &groups.srcs[a..b] {
+                        let c = &contrib[s as usize * dim..][..dim];
+                        for (x, y) in grad.iter_mut().zip(c) {
+                            *x += *y;
+                        }
+                    }
+                    // SAFETY: `row < n_rows` (rows come from indices into this table) and each
+                    // row appears in exactly one group, so no two jobs write the same floats.
+                    let w = unsafe { std::slice::from_raw_parts_mut(tptr.at(row * dim), dim) };
+                    match opt {
+                        SparseOptimizer::Sgd { lr } => {
+                            for (p, x) in w.iter_mut().zip(grad.iter()) {
+                                *p -= lr * *x;
+                            }
+                        }
+                        SparseOptimizer::RowwiseAdagrad { lr, eps } => {
+                            let mean_sq =
+                                grad.iter().map(|x| x * x).sum::<f32>() / dim.max(1) as f32;
+                            // SAFETY: `acc` has `n_rows` entries (resized above); rows distinct.
+                            let acc = unsafe { &mut *aptr.at(row) };
+                            *acc += mean_sq;
+                            let step = lr / (acc.sqrt() + eps);
+                            for (p, x) in w.iter_mut().zip(grad.iter()) {
+                                *p -= step * *x;
+                            }
+                        }
+                    }
+                }
+            },
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups_of(occ: &[u32], per_src: usize, rows: usize) -> Vec<(u32, Vec<u32>)> {
+        let mut g = RowGroups::default();
+        g.build(occ, per_src, rows);
+        (0..g.rows.len())
+            .map(|i| {
+                (
+                    g.rows[i],
+                    g.srcs[g.starts[i] as usize..g.starts[i + 1] as usize].to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counting_and_sorting_paths_agree() {
+        let occ = [5u32, 1, 5, 5, 0, 9, 1, 1];
+        let small = groups_of(&occ, 2, 10);
+        let big = groups_of(&occ, 2, 10_000);
+        assert_eq!(small, big);
+        assert_eq!(
+            small,
+            vec![
+                (0, vec![2]),
+                (1, vec![0, 3, 3]),
+                (5, vec![0, 1, 1]),
+                (9, vec![2])
+            ]
+        );
+    }
+
+    #[test]
+    fn aligned_buffer_is_aligned() {
+        let b = AlignedBuf::zeros(33);
+        assert_eq!(b.as_slice().as_ptr() as usize % 64, 0);
+        assert_eq!(b.len(), 33);
+    }
+}
