@@ -405,3 +405,20 @@ fn headless_screen_matches_the_live_state() {
     assert_eq!(a, b);
     assert_eq!(a.lines().count(), 30);
 }
+
+#[test]
+fn text_dump_keeps_columns_with_wide_glyphs() {
+    let cfg = cfg();
+    let mut ev = session(&cfg);
+    ev[0] = EngineEvent::DataReady {
+        label: "Criteo file 点击日志.txt".into(),
+        synthetic: false,
+        test_rows: 20_000,
+        bad_lines: BadLines::default(),
+    };
+    let t = text(&state_from_events(&cfg, &ev), 120, 40);
+    assert!(t.contains("点击日志"), "{t}");
+    for line in t.lines() {
+        assert!(unicode_width::UnicodeWidthStr::width(line) <= 120, "{line}");
+    }
+}
