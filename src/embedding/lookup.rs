@@ -63,7 +63,7 @@ fn gather(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
 
 fn check_shapes(kind: &str, keys: &[u64], out_len: usize, dim: usize) {
     assert!(
-        keys.len() % NUM_CAT == 0,
+        keys.len().is_multiple_of(NUM_CAT),
         "{kind}: {} keys is not a whole number of {NUM_CAT}-key samples",
         keys.len()
     );

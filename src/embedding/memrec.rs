@@ -211,7 +211,7 @@ impl MemRec {
 
     fn check_shapes(&self, keys: &[u64], out_len: usize) -> usize {
         assert!(
-            keys.len() % NUM_CAT == 0,
+            keys.len().is_multiple_of(NUM_CAT),
             "memrec: {} keys is not a whole number of {NUM_CAT}-key samples",
             keys.len()
         );
