@@ -1,11 +1,44 @@
 //! The embedded default data: a synthetic, Criteo-shaped stream generated on the fly.
 //!
-//! Owns: the generator and its fitted parameters. Must never: present itself as Criteo data,
-//! store anything proportional to the vocabulary, or depend on the thread count for its output.
+//! Owns: the generator (bounded-Zipf categorical columns, quantile-fitted dense columns, labels
+//! from a planted model whose true click probability is exposed) and its fitted parameters, as
+//! recorded in the presets. Row `i` of a stream is a pure function of (seed, global row index), so
+//! any chunking and any thread count give the same rows. Must never: present itself as Criteo
+//! data, store anything proportional to the vocabulary (no table of V entries: frequencies, values
+//! and effects are all computed from hashes and closed-form inverse CDFs), or depend on the thread
+//! count for its output.
+//!
+//! The planted model:
+//!
+//! ```text
+//! logit = bias + sum_j a_j z(j, r_j) + sum_{j<l} <g_j v(j, r_j), g_l v(l, r_l)> + sum_k e_k y_k
+//! ```
+//!
+//! where r_j is the rank drawn in column j (0 = missing, its own token), z a unit
+//! normal-like value and v a 4-dim unit-variance vector, both hashed from (seed, j, r_j), and y_k
+//! the emitted log(1 + x) of dense column k. The column weights come from hashes of the seed and
+//! are scaled so the three parts have the standard deviations `token_signal`,
+//! `interaction_signal` and `dense_signal`; the bias is calibrated to `click_rate`. Everything the
+//! planted model uses is visible to a learner (token identities and the dense values), so the
+//! oracle AUC is reachable in principle; the tokens too rare to be seen often are what limits it.
+//!
+//! The numbers in the presets come from `examples/fit_synthetic.rs` run on the real sample
+//! (`cargo run --release --example fit_synthetic`), see that file.
 
+use std::sync::Arc;
+
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{NUM_CAT, NUM_DENSE};
+use super::{Batch, BatchStream, DataError, DataSource, NUM_CAT, NUM_DENSE, token_key};
+
+/// Largest Zipf exponent accepted. Criteo's tiny columns (C20: 4 values, one of them almost never
+/// seen) need exponents far above the usual 1-2 for a bounded Zipf to reproduce them.
+pub const MAX_ZIPF_EXPONENT: f64 = 16.0;
+/// Quantile levels per dense column: from 2 (min, max) to this many, evenly spaced in [0, 1].
+pub const MAX_DENSE_QUANTILES: usize = 65;
+/// Largest logit standard deviation a signal component may ask for (beyond it every row is 0 or 1).
+pub const MAX_SIGNAL: f64 = 8.0;
 
 /// Parameters of the synthetic stream, recorded in each preset with the source they were fitted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,16 +46,31 @@ use super::{NUM_CAT, NUM_DENSE};
 pub struct SyntheticParams {
     /// Where the fitted numbers below come from.
     pub fitted_on: String,
-    /// Multiplies `data.cardinalities` for the generator's vocabularies (at least 1 value each).
+    /// Multiplies `data.cardinalities` for the generator's vocabularies (see
+    /// [`scaled_cardinalities`]: at least 1 value each, and small columns are kept whole).
     pub cardinality_scale: f64,
-    /// Target click rate of the planted model.
+    /// Target click rate of the planted model (mean true probability; the bias is calibrated to it).
     pub click_rate: f64,
     /// Per categorical column: probability that the value is missing.
     pub cat_missing: Vec<f64>,
-    /// Per categorical column: Zipf exponent of value frequencies.
+    /// Per categorical column: exponent s of the bounded Zipf law P(rank r) ∝ r^-s, r in 1..=V.
     pub zipf_exponent: Vec<f64>,
     /// Per dense column: probability that the value is missing.
     pub dense_missing: Vec<f64>,
+    /// Per dense column: share of the present values that are <= 0 (they all come out as 0): the
+    /// point mass of the mixture, kept apart so the quantile interpolation cannot smear it.
+    pub dense_zero: Vec<f64>,
+    /// Per dense column: quantiles of log(1 + x) over the present values x >= 1, at evenly spaced
+    /// levels 0, 1/(n-1), ..., 1 (n = 2..=65, non-decreasing). Drawn values are rounded back to
+    /// integers x, as Criteo's integer columns are.
+    pub dense_quantiles: Vec<Vec<f64>>,
+    /// Standard deviation (in logits) of the planted per-token effects, summed over the 26 columns.
+    pub token_signal: f64,
+    /// Standard deviation (in logits) of the planted pairwise interactions (a rank-4 dot product
+    /// of hashed token vectors over every pair of columns, as DLRM's interaction can model).
+    pub interaction_signal: f64,
+    /// Standard deviation (in logits) of the planted linear effect of the 13 dense columns.
+    pub dense_signal: f64,
 }
 
 impl SyntheticParams {
@@ -47,6 +95,24 @@ impl SyntheticParams {
         };
         rate("cat_missing", &self.cat_missing, NUM_CAT)?;
         rate("dense_missing", &self.dense_missing, NUM_DENSE)?;
+        if self.dense_zero.len() != NUM_DENSE {
+            return Err((
+                "dense_zero".into(),
+                format!("{} values", self.dense_zero.len()),
+                format!("exactly {NUM_DENSE} values"),
+            ));
+        }
+        if let Some(i) = self
+            .dense_zero
+            .iter()
+            .position(|p| !(0.0..=1.0).contains(p))
+        {
+            return Err((
+                format!("dense_zero[{i}]"),
+                self.dense_zero[i].to_string(),
+                "a share in [0, 1]".into(),
+            ));
+        }
         if self.zipf_exponent.len() != NUM_CAT {
             return Err((
                 "zipf_exponent".into(),
@@ -57,13 +123,46 @@ impl SyntheticParams {
         if let Some(i) = self
             .zipf_exponent
             .iter()
-            .position(|s| !(s.is_finite() && *s >= 0.0 && *s <= 5.0))
+            .position(|s| !(s.is_finite() && *s >= 0.0 && *s <= MAX_ZIPF_EXPONENT))
         {
             return Err((
                 format!("zipf_exponent[{i}]"),
                 self.zipf_exponent[i].to_string(),
-                "an exponent in [0, 5]".into(),
+                format!("an exponent in [0, {MAX_ZIPF_EXPONENT}]"),
             ));
+        }
+        if self.dense_quantiles.len() != NUM_DENSE {
+            return Err((
+                "dense_quantiles".into(),
+                format!("{} tables", self.dense_quantiles.len()),
+                format!("exactly {NUM_DENSE} quantile tables, one per dense column"),
+            ));
+        }
+        for (k, q) in self.dense_quantiles.iter().enumerate() {
+            if !(2..=MAX_DENSE_QUANTILES).contains(&q.len()) {
+                return Err((
+                    format!("dense_quantiles[{k}]"),
+                    format!("{} values", q.len()),
+                    format!("2 to {MAX_DENSE_QUANTILES} quantiles"),
+                ));
+            }
+            if let Some(i) = q
+                .iter()
+                .position(|x| !(x.is_finite() && (0.0..=30.0).contains(x)))
+            {
+                return Err((
+                    format!("dense_quantiles[{k}][{i}]"),
+                    q[i].to_string(),
+                    "a value of log(1 + x) in [0, 30]".into(),
+                ));
+            }
+            if let Some(i) = q.windows(2).position(|w| w[1] < w[0]) {
+                return Err((
+                    format!("dense_quantiles[{k}][{}]", i + 1),
+                    q[i + 1].to_string(),
+                    format!("quantiles in non-decreasing order (previous is {})", q[i]),
+                ));
+            }
         }
         if !(self.cardinality_scale > 0.0 && self.cardinality_scale <= 1.0) {
             return Err((
@@ -72,41 +171,795 @@ impl SyntheticParams {
                 "a scale in (0, 1]".into(),
             ));
         }
-        if !(self.click_rate > 0.0 && self.click_rate < 1.0) {
+        if !(self.click_rate > 0.001 && self.click_rate < 0.999) {
             return Err((
                 "click_rate".into(),
                 self.click_rate.to_string(),
-                "a rate in (0, 1)".into(),
+                "a rate in (0.001, 0.999)".into(),
             ));
+        }
+        for (name, v) in [
+            ("token_signal", self.token_signal),
+            ("interaction_signal", self.interaction_signal),
+            ("dense_signal", self.dense_signal),
+        ] {
+            if !(v.is_finite() && (0.0..=MAX_SIGNAL).contains(&v)) {
+                return Err((
+                    name.into(),
+                    v.to_string(),
+                    format!("a logit standard deviation in [0, {MAX_SIGNAL}]"),
+                ));
+            }
         }
         Ok(())
     }
 }
 
-/// The synthetic data source (to be implemented).
-pub struct SyntheticSource;
-impl SyntheticSource {
-    pub fn new(_cfg: &crate::config::Config) -> SyntheticSource {
-        SyntheticSource
+/// Columns with at most this many values are never scaled down: they cost nothing in memory and
+/// collapsing C9 (3 values) or C20 (4) into a constant would remove real structure.
+pub const KEEP_WHOLE_BELOW: u64 = 64;
+
+/// The generator's vocabulary of each column: `round(card * scale)`, but never below
+/// `min(card, 64)` (small columns are kept whole) nor 1, and at most 2^32 (Criteo values are 32-bit).
+pub fn scaled_cardinalities(cards: &[u64], scale: f64) -> Vec<u64> {
+    cards
+        .iter()
+        .map(|&c| {
+            let c = c.clamp(1, 1 << 32);
+            let scaled = (c as f64 * scale).round() as u64;
+            scaled.max(c.min(KEEP_WHOLE_BELOW)).clamp(1, c)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hashing. splitmix64 for per-row randomness (one 64-bit state advanced per draw: ~1 ns, passes
+// BigCrush), its finaliser for keyed hashes of (seed, column, rank).
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline(always)]
+fn fmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[inline(always)]
+fn hash2(a: u64, b: u64) -> u64 {
+    fmix64(a ^ fmix64(b.wrapping_add(GOLDEN)))
+}
+
+struct SplitMix(u64);
+impl SplitMix {
+    #[inline(always)]
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(GOLDEN);
+        fmix64(self.0)
+    }
+    /// Uniform in [0, 1) with 53 bits.
+    #[inline(always)]
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
-impl super::DataSource for SyntheticSource {
+
+/// A bijection of 32-bit integers keyed by `key` (xor, odd multiplies, xor-shifts are all
+/// invertible): distinct ranks get distinct Criteo-looking 32-bit values, with no table.
+#[inline(always)]
+fn perm32(x: u32, key: u64) -> u32 {
+    let mut x = x ^ key as u32;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7FEB_352D);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846C_A68B);
+    x ^= x >> 16;
+    x.wrapping_add((key >> 32) as u32)
+}
+
+/// A standard-normal-like value from a 64-bit hash: the sum of four 16-bit uniforms (Irwin-Hall,
+/// n = 4), centred and scaled to unit variance. Bounded by ±3.46, smooth enough for effects.
+#[inline(always)]
+fn normalish(h: u64) -> f64 {
+    let s = (h & 0xFFFF) + ((h >> 16) & 0xFFFF) + ((h >> 32) & 0xFFFF) + (h >> 48);
+    // Each 16-bit uniform has mean 32767.5 and variance (65536^2 - 1) / 12.
+    // The sum's variance is 4 (65536^2 - 1) / 12 ≈ 65536^2 / 3.
+    (s as f64 - 4.0 * 32767.5) * (3.0f64.sqrt() / 65536.0)
+}
+
+/// Four centred uniforms of unit variance from a 64-bit hash (the latent token vector).
+#[inline(always)]
+fn latent4(h: u64) -> [f64; 4] {
+    let c = |x: u64| ((x & 0xFFFF) as f64 - 32767.5) * (12.0f64.sqrt() / 65536.0);
+    [c(h), c(h >> 16), c(h >> 32), c(h >> 48)]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded Zipf by inverse CDF in closed form.
+
+/// Ranks below this have their exact probabilities in a small per-column table; the tail uses the
+/// midpoint integral approximation sum_{r=a}^{b} r^-s ≈ ∫_{a-1/2}^{b+1/2} x^-s dx, whose relative
+/// error per rank is about s(s+1)/(24 r²) (< 3e-4 from rank 17 for s = 1).
+pub const ZIPF_HEAD: usize = 16;
+
+/// A bounded Zipf law over ranks 1..=v with exponent s, sampled by inverse CDF with O(1) memory.
+#[derive(Debug, Clone)]
+pub struct Zipf {
+    v: u64,
+    s: f64,
+    /// Exact cumulative probabilities of ranks 1..=h.
+    head: [f64; ZIPF_HEAD],
+    h: usize,
+    /// Normalising constant (exact head sum + integral tail).
+    z: f64,
+    /// G(h + 1/2), where G is the antiderivative of x^-s used for the tail.
+    g_lo: f64,
+}
+
+impl Zipf {
+    pub fn new(v: u64, s: f64) -> Zipf {
+        let v = v.max(1);
+        let s = if s.is_finite() { s.max(0.0) } else { 0.0 };
+        let h = (v.min(ZIPF_HEAD as u64)) as usize;
+        let mut head = [0.0; ZIPF_HEAD];
+        let mut acc = 0.0;
+        for (r, slot) in head.iter_mut().enumerate().take(h) {
+            acc += ((r + 1) as f64).powf(-s);
+            *slot = acc;
+        }
+        let g_lo = g(h as f64 + 0.5, s);
+        let tail = if v as usize > h {
+            g(v as f64 + 0.5, s) - g_lo
+        } else {
+            0.0
+        };
+        let z = acc + tail;
+        for slot in head.iter_mut().take(h) {
+            *slot /= z;
+        }
+        Zipf {
+            v,
+            s,
+            head,
+            h,
+            z,
+            g_lo,
+        }
+    }
+
+    pub fn vocab(&self) -> u64 {
+        self.v
+    }
+
+    /// The rank (1..=v) whose cumulative interval holds `u` in [0, 1).
+    #[inline(always)]
+    pub fn sample(&self, u: f64) -> u64 {
+        for (i, &c) in self.head[..self.h].iter().enumerate() {
+            if u < c {
+                return i as u64 + 1;
+            }
+        }
+        if self.v as usize <= self.h {
+            return self.v;
+        }
+        let t = (u - self.head[self.h - 1]) * self.z;
+        let x = g_inv(self.g_lo + t, self.s);
+        let r = (x + 0.5).floor();
+        // The float can land a hair outside the tail at either end.
+        if r.is_nan() || r <= self.h as f64 {
+            self.h as u64 + 1
+        } else if r >= self.v as f64 {
+            self.v
+        } else {
+            r as u64
+        }
+    }
+
+    /// The probability of rank `r` under the sampler (exact head, integral tail).
+    pub fn pmf(&self, r: u64) -> f64 {
+        if r == 0 || r > self.v {
+            0.0
+        } else if (r as usize) <= self.h {
+            let i = r as usize - 1;
+            self.head[i] - if i == 0 { 0.0 } else { self.head[i - 1] }
+        } else {
+            let rf = r as f64;
+            (g(rf + 0.5, self.s) - g(rf - 0.5, self.s)) / self.z
+        }
+    }
+
+    /// Expected number of distinct ranks among `n` independent draws, for each `n` of `ns`:
+    /// sum_r 1 - (1 - p_r)^n. Ranks up to 1024 are summed one by one; beyond, ranks are grouped in
+    /// geometric buckets (ratio 1.002) over which p_r changes by less than 0.2 s %, so the cost is
+    /// O(log V) and the relative error far below the sampling noise of a distinct count.
+    pub fn expected_distinct(&self, ns: &[f64]) -> Vec<f64> {
+        const EXACT: u64 = 1024;
+        let mut d = vec![0.0; ns.len()];
+        let add = |d: &mut [f64], p: f64, count: f64| {
+            for (di, n) in d.iter_mut().zip(ns) {
+                // 1 - (1 - p)^n, accurate for tiny p
+                *di += count * -(n * (-p).ln_1p()).exp_m1();
+            }
+        };
+        for r in 1..=self.v.min(EXACT) {
+            add(&mut d, self.pmf(r), 1.0);
+        }
+        let mut a = EXACT + 1;
+        while a <= self.v {
+            let b = ((a as f64 * 1.002) as u64).max(a).min(self.v);
+            let count = (b - a + 1) as f64;
+            let mid = 0.5 * (a as f64 + b as f64);
+            let p = (g(mid + 0.5, self.s) - g(mid - 0.5, self.s)) / self.z;
+            add(&mut d, p, count);
+            a = b + 1;
+        }
+        d
+    }
+}
+
+/// Below this |1 - s| the antiderivative is taken as ln x (relative difference |1 - s| ln x / 2,
+/// under 1e-5 for any V < 2^32); `g` and `g_inv` switch together, so the sampler and its pmf agree.
+const LOG_MODE: f64 = 1e-6;
+
+/// Antiderivative of x^-s, continuous in s through s = 1: (x^(1-s) - 1) / (1 - s), or ln x.
+#[inline(always)]
+fn g(x: f64, s: f64) -> f64 {
+    let a = 1.0 - s;
+    let l = x.ln();
+    if a.abs() < LOG_MODE {
+        l
+    } else {
+        (a * l).exp_m1() / a
+    }
+}
+
+/// Inverse of `g` in x.
+#[inline(always)]
+fn g_inv(y: f64, s: f64) -> f64 {
+    let a = 1.0 - s;
+    if a.abs() < LOG_MODE {
+        y.exp()
+    } else {
+        // ln(1 + a y) with ln rather than ln_1p (several times cheaper here): |a| >= 1e-6 and
+        // y >= g(1.5), so the rounding of 1 + a y (1e-16) moves ln x by at most ~2.5e-10, x by
+        // a relative 2.5e-10: less than half a rank for any V < 2^32.
+        ((a * y + 1.0).ln() / a).exp()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generator.
+
+/// Dimension of the hashed latent token vectors of the planted interaction.
+const LATENT: usize = 4;
+/// Rows generated (from their own stream) to calibrate the bias to `click_rate`.
+pub const CALIBRATION_ROWS: u64 = 1 << 15;
+/// Rows per rayon task; fixed so the work split never depends on the pool, though each row is a
+/// pure function of its index anyway.
+const CHUNK_ROWS: usize = 1024;
+
+/// Global row indices: the training stream is [0, 2^62), the test stream starts at 2^62 and the
+/// calibration rows at 2^63, so the three never share a row.
+pub const TRAIN_BASE: u64 = 0;
+pub const TEST_BASE: u64 = 1 << 62;
+pub const CALIBRATION_BASE: u64 = 1 << 63;
+
+struct CatColumn {
+    zipf: Zipf,
+    missing: f64,
+    inv_present: f64,
+    /// Key of hashes (effects) and of the value permutation for this column.
+    key: u64,
+    /// Scale of the main effect.
+    effect: f64,
+    /// Scale of the latent vector.
+    latent: f64,
+}
+
+struct DenseColumn {
+    missing: f64,
+    inv_present: f64,
+    /// Share of present values that are 0, and 1 / (1 - that share).
+    zero: f64,
+    inv_positive: f64,
+    q: Vec<f64>,
+    /// Coefficient on the value and the centring offset, folded: effect = coef * y - offset.
+    coef: f64,
+}
+
+/// The synthetic row generator: O(columns) memory, rows are pure functions of their index.
+pub struct Generator {
+    seed_key: u64,
+    cats: Vec<CatColumn>,
+    dense: Vec<DenseColumn>,
+    /// Constant part of the logit: calibrated bias minus the dense centring.
+    bias: f64,
+    dense_offset: f64,
+}
+
+impl Generator {
+    /// Build from the configuration; the bias is calibrated to `click_rate` on `CALIBRATION_ROWS`
+    /// rows (bisection, deterministic). Never panics: out-of-range parameters are clamped (the
+    /// configuration has been validated before in every normal path).
+    pub fn new(cfg: &crate::config::Config) -> Generator {
+        let p = &cfg.data.synthetic;
+        let seed_key = fmix64(cfg.seed ^ 0x5EED_C217_E0DA_7A00);
+        let vocab = scaled_cardinalities(&cfg.data.cardinalities, p.cardinality_scale);
+        let at = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
+
+        // Per-column importance weights, from hashes of the seed: some columns matter more than
+        // others, as in Criteo, without hand-picking which.
+        let weight = |tag: u64, j: usize| 0.25 + unit_of(hash2(seed_key ^ tag, j as u64));
+        let w_eff: Vec<f64> = (0..NUM_CAT).map(|j| weight(0xE1, j)).collect();
+        let w_lat: Vec<f64> = (0..NUM_CAT).map(|j| weight(0x1A, j)).collect();
+        let norm_eff = w_eff.iter().map(|w| w * w).sum::<f64>().sqrt();
+        // Var(sum_{j<l} g_j g_l <v_j, v_l>) = LATENT * sum_{j<l} g_j^2 g_l^2 for unit-variance
+        // latents; g_j = lambda * w_j with lambda chosen to hit interaction_signal.
+        let sq: Vec<f64> = w_lat.iter().map(|w| w * w).collect();
+        let total: f64 = sq.iter().sum();
+        let pair_sum = (total * total - sq.iter().map(|x| x * x).sum::<f64>()) / 2.0;
+        let lambda = (p.interaction_signal.powi(2) / (LATENT as f64 * pair_sum)).powf(0.25);
+
+        let cats = (0..NUM_CAT)
+            .map(|j| {
+                let missing = at(&p.cat_missing, j).clamp(0.0, 0.999);
+                CatColumn {
+                    zipf: Zipf::new(
+                        vocab.get(j).copied().unwrap_or(1),
+                        at(&p.zipf_exponent, j).clamp(0.0, MAX_ZIPF_EXPONENT),
+                    ),
+                    missing,
+                    inv_present: 1.0 / (1.0 - missing),
+                    key: hash2(seed_key, 0xC000 + j as u64),
+                    effect: p.token_signal * w_eff[j] / norm_eff,
+                    latent: lambda * w_lat[j],
+                }
+            })
+            .collect();
+
+        let mut dense: Vec<DenseColumn> = (0..NUM_DENSE)
+            .map(|k| {
+                let missing = at(&p.dense_missing, k).clamp(0.0, 0.999);
+                let zero = at(&p.dense_zero, k).clamp(0.0, 0.999);
+                let q = match p.dense_quantiles.get(k) {
+                    Some(q) if q.len() >= 2 => q.iter().map(|x| x.clamp(0.0, 30.0)).collect(),
+                    _ => vec![0.0, 0.0],
+                };
+                DenseColumn {
+                    missing,
+                    inv_present: 1.0 / (1.0 - missing),
+                    zero,
+                    inv_positive: 1.0 / (1.0 - zero),
+                    q,
+                    coef: 0.0,
+                }
+            })
+            .collect();
+        // Standardise each dense column's planted effect with its own moments, computed on a fixed
+        // grid of the same transform the rows use (missing included).
+        let w_dense: Vec<f64> = (0..NUM_DENSE)
+            .map(|k| normalish(hash2(seed_key ^ 0xDE, k as u64)))
+            .collect();
+        let norm_dense = w_dense.iter().map(|w| w * w).sum::<f64>().sqrt().max(1e-12);
+        let mut dense_offset = 0.0;
+        for (col, w) in dense.iter_mut().zip(&w_dense) {
+            let (mean, sd) = col.moments();
+            if sd > 1e-9 {
+                col.coef = p.dense_signal * w / norm_dense / sd;
+                dense_offset += col.coef * mean;
+            }
+        }
+
+        let mut generator = Generator {
+            seed_key,
+            cats,
+            dense,
+            bias: 0.0,
+            dense_offset,
+        };
+        generator.bias = generator.calibrate(p.click_rate.clamp(0.001, 0.999));
+        generator
+    }
+
+    /// The bias that makes the mean true probability of the calibration rows `rate`.
+    fn calibrate(&self, rate: f64) -> f64 {
+        let mut logits = vec![0.0f64; CALIBRATION_ROWS as usize];
+        logits
+            .par_chunks_mut(CHUNK_ROWS)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let mut dense = [0.0f32; NUM_DENSE];
+                let mut keys = [0u64; NUM_CAT];
+                for (i, l) in chunk.iter_mut().enumerate() {
+                    let row = CALIBRATION_BASE + (c * CHUNK_ROWS + i) as u64;
+                    *l = self.row(row, &mut dense, &mut keys).0;
+                }
+            });
+        // The mean of sigmoid(l + b) increases with b: bisection, a fixed number of steps.
+        let (mut lo, mut hi) = (-30.0f64, 30.0f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            let mean = logits.iter().map(|l| sigmoid(l + mid)).sum::<f64>() / logits.len() as f64;
+            if mean < rate {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
+    /// The calibrated bias (logits).
+    pub fn bias(&self) -> f64 {
+        self.bias
+    }
+
+    /// Vocabulary of each categorical column.
+    pub fn vocab(&self) -> Vec<u64> {
+        self.cats.iter().map(|c| c.zipf.vocab()).collect()
+    }
+
+    /// Generate row `index` (global): writes its dense values and keys, returns (logit without
+    /// the bias, label uniform).
+    #[inline]
+    fn row(&self, index: u64, dense: &mut [f32], keys: &mut [u64]) -> (f64, f64) {
+        let mut rng = SplitMix(hash2(self.seed_key, index));
+        let mut logit = -self.dense_offset;
+        let mut lat_sum = [0.0f64; LATENT];
+        let mut lat_sq = 0.0f64;
+        for (j, (col, key)) in self.cats.iter().zip(keys.iter_mut()).enumerate() {
+            let u = rng.unit();
+            // rank 0 stands for "missing": its own token, with its own effect.
+            let rank = if u < col.missing {
+                *key = token_key(j, None);
+                0
+            } else {
+                let r = col.zipf.sample((u - col.missing) * col.inv_present);
+                *key = token_key(j, Some(perm32(r as u32, col.key)));
+                r
+            };
+            let h = hash2(col.key, rank);
+            logit += col.effect * normalish(h);
+            let v = latent4(fmix64(h ^ 0x1A7E_2417));
+            let mut norm2 = 0.0;
+            for (acc, x) in lat_sum.iter_mut().zip(v) {
+                let gx = col.latent * x;
+                *acc += gx;
+                norm2 += gx * gx;
+            }
+            lat_sq += norm2;
+        }
+        // sum_{j<l} <g_j v_j, g_l v_l> = (|sum g v|^2 - sum |g v|^2) / 2
+        let full: f64 = lat_sum.iter().map(|x| x * x).sum();
+        logit += 0.5 * (full - lat_sq);
+        for (col, out) in self.dense.iter().zip(dense.iter_mut()) {
+            let u = rng.unit();
+            let y = col.draw(u);
+            logit += col.coef * y;
+            *out = y as f32;
+        }
+        (logit, rng.unit())
+    }
+
+    /// Fill `out` with rows `first..first + rows` (global indices), labels and true probabilities.
+    pub fn fill(&self, first: u64, rows: usize, out: &mut Batch) {
+        // Every slot is overwritten below: only the length matters (no clear, so no memset of
+        // a batch that keeps its size).
+        out.dense.resize(rows * NUM_DENSE, 0.0);
+        out.keys.resize(rows * NUM_CAT, 0);
+        out.labels.resize(rows, 0.0);
+        let mut probs = out.true_prob.take().unwrap_or_default();
+        probs.resize(rows, 0.0);
+        let work =
+            |c: usize, dense: &mut [f32], keys: &mut [u64], labels: &mut [f32], p: &mut [f32]| {
+                let base = first + (c * CHUNK_ROWS) as u64;
+                for (i, (((d, k), l), p)) in dense
+                    .chunks_exact_mut(NUM_DENSE)
+                    .zip(keys.chunks_exact_mut(NUM_CAT))
+                    .zip(labels.iter_mut())
+                    .zip(p.iter_mut())
+                    .enumerate()
+                {
+                    let (logit, u) = self.row(base + i as u64, d, k);
+                    let prob = sigmoid(logit + self.bias);
+                    *p = prob as f32;
+                    *l = if u < prob { 1.0 } else { 0.0 };
+                }
+            };
+        if rows <= CHUNK_ROWS {
+            work(
+                0,
+                &mut out.dense,
+                &mut out.keys,
+                &mut out.labels,
+                &mut probs,
+            );
+        } else {
+            out.dense
+                .par_chunks_mut(CHUNK_ROWS * NUM_DENSE)
+                .zip(out.keys.par_chunks_mut(CHUNK_ROWS * NUM_CAT))
+                .zip(out.labels.par_chunks_mut(CHUNK_ROWS))
+                .zip(probs.par_chunks_mut(CHUNK_ROWS))
+                .enumerate()
+                .for_each(|(c, (((d, k), l), p))| work(c, d, k, l, p));
+        }
+        out.true_prob = Some(probs);
+    }
+}
+
+impl DenseColumn {
+    /// The emitted value for the uniform `u`: missing (0), then a present 0, then the quantiles.
+    #[inline(always)]
+    fn draw(&self, u: f64) -> f64 {
+        if u < self.missing {
+            return 0.0;
+        }
+        let u = (u - self.missing) * self.inv_present;
+        if u < self.zero {
+            return 0.0;
+        }
+        self.value((u - self.zero) * self.inv_positive)
+    }
+
+    /// log(1 + x) for the quantile level `u` in [0, 1): linear between the fitted quantiles, then
+    /// rounded to an integer x (Criteo's columns are integers; this recreates their point masses).
+    #[inline(always)]
+    fn value(&self, u: f64) -> f64 {
+        let n = self.q.len() - 1;
+        let pos = u * n as f64;
+        let i = (pos as usize).min(n - 1);
+        let t = pos - i as f64;
+        let y = self.q[i] + t * (self.q[i + 1] - self.q[i]);
+        round_log1p(y)
+    }
+
+    /// Mean and standard deviation of the emitted value (missing = 0), on a fixed grid of u.
+    fn moments(&self) -> (f64, f64) {
+        const GRID: usize = 4096;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for i in 0..GRID {
+            let y = self.draw((i as f64 + 0.5) / GRID as f64);
+            s1 += y;
+            s2 += y * y;
+        }
+        let mean = s1 / GRID as f64;
+        let var = (s2 / GRID as f64 - mean * mean).max(0.0);
+        (mean, var.sqrt())
+    }
+}
+
+/// Integers below this are rounded through the boundary table (no exp/ln in the hot loop); above
+/// it the rounding moves x by less than 1/(2*ROUND_TABLE) relative and is skipped.
+const ROUND_TABLE: usize = 64;
+
+struct RoundTable {
+    /// ln(k + 1.5): y below it rounds to x <= k.
+    upper: [f64; ROUND_TABLE],
+    /// ln(1 + k).
+    log1p: [f64; ROUND_TABLE],
+}
+
+static ROUND: std::sync::LazyLock<RoundTable> = std::sync::LazyLock::new(|| RoundTable {
+    upper: std::array::from_fn(|k| (k as f64 + 1.5).ln()),
+    log1p: std::array::from_fn(|k| (k as f64).ln_1p()),
+});
+
+/// log(1 + round(exp(y) - 1)) for y >= 0: y moved onto the log of the nearest integer x.
+#[inline(always)]
+fn round_log1p(y: f64) -> f64 {
+    let table = &*ROUND;
+    if y >= table.upper[ROUND_TABLE - 1] {
+        return y;
+    }
+    let k = table.upper.partition_point(|&b| b <= y);
+    table.log1p[k]
+}
+
+#[inline(always)]
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn unit_of(h: u64) -> f64 {
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data source.
+
+/// The synthetic data source: an infinite training stream and a disjoint test set.
+pub struct SyntheticSource {
+    generator: Arc<Generator>,
+    test_rows: usize,
+    label: String,
+}
+
+impl SyntheticSource {
+    pub fn new(cfg: &crate::config::Config) -> SyntheticSource {
+        let scale = cfg.data.synthetic.cardinality_scale;
+        let mut label = cfg.data_label();
+        if scale < 1.0 {
+            label.push_str(&format!(", vocabularies scaled x{scale}"));
+        }
+        SyntheticSource {
+            generator: Arc::new(Generator::new(cfg)),
+            test_rows: cfg.eval.test_rows,
+            label,
+        }
+    }
+
+    /// The generator behind the streams (vocabularies, calibrated bias).
+    pub fn generator(&self) -> &Generator {
+        &self.generator
+    }
+}
+
+impl DataSource for SyntheticSource {
     fn label(&self) -> String {
-        "synthetic".into()
+        self.label.clone()
     }
     fn is_synthetic(&self) -> bool {
         true
     }
-    fn open_train(&self) -> Result<Box<dyn super::BatchStream>, super::DataError> {
-        Err(super::DataError::Unusable {
-            path: "synthetic".into(),
-            reason: "not built yet".into(),
-        })
+    fn open_train(&self) -> Result<Box<dyn BatchStream>, DataError> {
+        Ok(Box::new(SyntheticStream {
+            generator: Arc::clone(&self.generator),
+            next: TRAIN_BASE,
+        }))
     }
-    fn test_set(&self) -> Result<super::Batch, super::DataError> {
-        Err(super::DataError::Unusable {
-            path: "synthetic".into(),
-            reason: "not built yet".into(),
-        })
+    fn test_set(&self) -> Result<Batch, DataError> {
+        let mut out = Batch::with_capacity(self.test_rows);
+        self.generator.fill(TEST_BASE, self.test_rows, &mut out);
+        Ok(out)
+    }
+}
+
+/// The training stream: rows 0, 1, 2, ... of the generator, without end.
+pub struct SyntheticStream {
+    generator: Arc<Generator>,
+    next: u64,
+}
+
+impl BatchStream for SyntheticStream {
+    fn next_batch(&mut self, rows: usize, out: &mut Batch) -> Result<usize, DataError> {
+        self.generator.fill(self.next, rows, out);
+        self.next += rows as u64;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact_pmf(v: u64, s: f64) -> Vec<f64> {
+        let w: Vec<f64> = (1..=v).map(|r| (r as f64).powf(-s)).collect();
+        let z: f64 = w.iter().sum();
+        w.into_iter().map(|x| x / z).collect()
+    }
+
+    #[test]
+    fn zipf_pmf_is_close_to_the_exact_law() {
+        for &v in &[1u64, 3, 16, 17, 1000, 50_000] {
+            for &s in &[0.0, 0.5, 0.999_999_9, 1.0, 1.000_002, 1.3, 3.0, 9.0] {
+                let z = Zipf::new(v, s);
+                let exact = exact_pmf(v, s);
+                let tv: f64 = exact
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p - z.pmf(i as u64 + 1)).abs())
+                    .sum::<f64>()
+                    / 2.0;
+                assert!(tv < 2e-4, "v={v} s={s}: total variation {tv}");
+                let total: f64 = (1..=v).map(|r| z.pmf(r)).sum();
+                assert!((total - 1.0).abs() < 1e-9, "v={v} s={s}: mass {total}");
+            }
+        }
+    }
+
+    #[test]
+    fn zipf_inverse_cdf_matches_its_pmf() {
+        // The sampler maps u to rank r exactly on [cdf(r-1), cdf(r)): check it on a fine grid.
+        for &(v, s) in &[
+            (1000u64, 1.0),
+            (200, 0.6),
+            (10_000_000, 1.1),
+            (10_000_000, 1.000_002),
+            (4, 12.0),
+        ] {
+            let z = Zipf::new(v, s);
+            let mut cdf = 0.0;
+            for r in 1..=v.min(3000) {
+                let next = cdf + z.pmf(r);
+                let mid = 0.5 * (cdf + next);
+                if next - cdf > 1e-12 {
+                    assert_eq!(z.sample(mid), r, "v={v} s={s} u={mid}");
+                }
+                cdf = next;
+            }
+            assert!(z.sample(0.0) == 1 && z.sample(1.0 - 1e-16) <= v);
+        }
+    }
+
+    #[test]
+    fn expected_distinct_matches_sampling() {
+        let z = Zipf::new(100_000, 1.05);
+        let mut rng = SplitMix(7);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..8000 {
+            seen.insert(z.sample(rng.unit()));
+        }
+        let e = z.expected_distinct(&[8000.0])[0];
+        assert!(
+            (seen.len() as f64 - e).abs() < 0.03 * e,
+            "{} vs {e}",
+            seen.len()
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn zipf_sample_is_a_rank_in_range(v in 1u64..=(1u64 << 32), s in 0.0f64..=MAX_ZIPF_EXPONENT, u in 0.0f64..1.0) {
+            let r = Zipf::new(v, s).sample(u);
+            proptest::prop_assert!((1..=v).contains(&r), "v={} s={} u={} -> {}", v, s, u, r);
+        }
+
+        #[test]
+        fn zipf_sample_is_monotone_in_u(v in 1u64..100_000_000, s in 0.0f64..4.0, a in 0.0f64..1.0, b in 0.0f64..1.0) {
+            let z = Zipf::new(v, s);
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            proptest::prop_assert!(z.sample(lo) <= z.sample(hi));
+        }
+    }
+
+    #[test]
+    fn perm32_is_a_bijection_on_a_range() {
+        let mut v: Vec<u32> = (0..100_000u32)
+            .map(|r| perm32(r, 0xABCD_1234_5678))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        assert_eq!(v.len(), 100_000);
+    }
+
+    #[test]
+    fn normalish_has_unit_variance() {
+        let n = 200_000u64;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for i in 0..n {
+            let x = normalish(fmix64(i));
+            s1 += x;
+            s2 += x * x;
+        }
+        let mean = s1 / n as f64;
+        let var = s2 / n as f64 - mean * mean;
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
+            "{mean} {var}"
+        );
+    }
+
+    #[test]
+    fn round_log1p_matches_the_direct_formula() {
+        for i in 0..20_000 {
+            let y = i as f64 * 0.0007;
+            let direct = y.exp_m1().round().ln_1p();
+            let fast = round_log1p(y);
+            let tol = if y < (ROUND_TABLE as f64 + 0.5).ln() {
+                1e-12
+            } else {
+                0.01
+            };
+            assert!((direct - fast).abs() <= tol, "y={y}: {direct} vs {fast}");
+        }
+    }
+
+    #[test]
+    fn scaled_cardinalities_keep_small_columns() {
+        assert_eq!(
+            scaled_cardinalities(&[3, 100, 10_000_000, 1], 0.001),
+            vec![3, 64, 10_000, 1]
+        );
+        assert_eq!(scaled_cardinalities(&[5, 1 << 40], 1.0), vec![5, 1 << 32]);
     }
 }
