@@ -10,23 +10,39 @@ use memrec_tui::data::NUM_DENSE;
 use memrec_tui::model::{DenseOpt, Dlrm, InitRng, Interaction};
 
 fn main() {
-    let threads: usize = std::env::var("MEMREC_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let threads: usize = std::env::var("MEMREC_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
     let batches: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let batches = if batches.is_empty() { vec![128, 1024] } else { batches };
+    let batches = if batches.is_empty() {
+        vec![128, 1024]
+    } else {
+        batches
+    };
     let cfg = Config::from_preset("kaggle").expect("kaggle preset");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
     for inter in [Interaction::Dot { features: 26 }, Interaction::Concat] {
         for &batch in &batches {
             let mut m = Dlrm::new(&cfg.model, inter, Optimizer::Sgd, 1).expect("model");
             let mut r = InitRng::new(2);
-            let dense: Vec<f32> = (0..batch * NUM_DENSE).map(|_| r.uniform() as f32 * 3.0).collect();
+            let dense: Vec<f32> = (0..batch * NUM_DENSE)
+                .map(|_| r.uniform() as f32 * 3.0)
+                .collect();
             let emb: Vec<f32> = (0..batch * m.emb_width()).map(|_| r.normal(0.1)).collect();
             let labels: Vec<f32> = (0..batch).map(|i| (i % 4 == 0) as u8 as f32).collect();
             let mut gemb = vec![0.0; emb.len()];
-            let opt = DenseOpt { kind: Optimizer::Sgd, lr: 0.01, eps: 1e-8 };
+            let opt = DenseOpt {
+                kind: Optimizer::Sgd,
+                lr: 0.01,
+                eps: 1e-8,
+            };
             let steps: usize = std::env::var("MEMREC_STEPS")
                 .ok()
                 .and_then(|s| s.parse().ok())

@@ -613,7 +613,11 @@ impl State {
         let start = run.batch.len() - new_rows;
         let keys = &run.batch.keys[start * crate::data::NUM_CAT..];
         // A representation that stores its vocabulary counts it for free; the set is the fallback.
-        if !self.runs.iter().any(|r| r.trainer.rep.distinct_tokens().is_some()) {
+        if !self
+            .runs
+            .iter()
+            .any(|r| r.trainer.rep.distinct_tokens().is_some())
+        {
             self.vocab.extend(keys.iter().copied());
         }
         if run.steps as usize <= COLLISION_BATCHES {
