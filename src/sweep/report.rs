@@ -165,7 +165,12 @@ pub fn human_bytes(bytes: f64) -> String {
     } else if x >= 100.0 {
         format!("{x:.0} {}", UNITS[u])
     } else {
-        let n = format!("{x:.3}");
+        // Three significant digits.
+        let n = if x >= 10.0 {
+            format!("{x:.1}")
+        } else {
+            format!("{x:.2}")
+        };
         let n = n.trim_end_matches('0').trim_end_matches('.');
         format!("{n} {}", UNITS[u])
     }
@@ -437,7 +442,7 @@ fn svg(input: &ReportInput, front: &[usize]) -> String {
         }
         d += 1.0;
     }
-    let step = nice_step(y1 - y0, 6.0);
+    let step = nice_step(y1 - y0, 8.0);
     let mut v = (y0 / step).ceil() * step;
     while v <= y1 + 1e-12 {
         let y = sy(v);
@@ -525,9 +530,9 @@ fn svg(input: &ReportInput, front: &[usize]) -> String {
             pts.join(" ")
         );
     }
-    // Legend.
-    let lx = L + 12.0;
-    let ly = T + 14.0;
+    // Legend, in a row between the subtitle and the plot (never over the data).
+    let lx = L + 6.0;
+    let ly = T - 14.0;
     let _ = writeln!(
         s,
         "<circle cx=\"{lx}\" cy=\"{ly}\" r=\"4\" fill=\"#1f77b4\" stroke=\"#0d3b66\"/><text x=\"{}\" y=\"{}\">grid point</text>",
@@ -536,18 +541,18 @@ fn svg(input: &ReportInput, front: &[usize]) -> String {
     );
     let _ = writeln!(
         s,
-        "<circle cx=\"{lx}\" cy=\"{}\" r=\"5\" fill=\"#d62728\" stroke=\"#7a1010\"/><text x=\"{}\" y=\"{}\">Pareto front (max ΔAUC for min bytes)</text>",
-        ly + 18.0,
-        lx + 10.0,
-        ly + 22.0
+        "<circle cx=\"{}\" cy=\"{ly}\" r=\"5\" fill=\"#d62728\" stroke=\"#7a1010\"/><text x=\"{}\" y=\"{}\">Pareto front (max ΔAUC for min bytes), error bars: 95% interval</text>",
+        lx + 110.0,
+        lx + 120.0,
+        ly + 4.0
     );
     let failed = input.points.len() - plotted.len();
     if failed > 0 {
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{}\" fill=\"#a00\">{failed} failed point(s) not shown</text>",
-            lx,
-            ly + 40.0
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#a00\">{failed} failed point(s) not shown</text>",
+            L + pw,
+            ly + 4.0
         );
     }
     s.push_str("</svg>\n");
@@ -629,7 +634,8 @@ mod tests {
     fn bytes_and_budgets() {
         assert_eq!(human_bytes(999.0), "999 B");
         assert_eq!(human_bytes(1000.0), "1 KB");
-        assert_eq!(human_bytes(1536.0), "1.536 KB");
+        assert_eq!(human_bytes(1536.0), "1.54 KB");
+        assert_eq!(human_bytes(26_624.0), "26.6 KB");
         assert_eq!(human_bytes(2.5e6), "2.5 MB");
         assert_eq!(human_bytes(250e9), "250 GB");
         let pts = [
