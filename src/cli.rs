@@ -11,23 +11,29 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 
-const AFTER_HELP: &str = "\
-Configuration keys (use with --set PATH=VALUE; `memrec-tui export` writes them all):
-  seed, threads, name, description
-  data.dataset (kaggle|terabyte), data.cardinalities, data.train, data.test, data.test_fraction,
-  data.strict, data.synthetic.{fitted_on, cardinality_scale, click_rate, cat_missing, zipf_exponent, dense_missing}
-  model.dim, model.bottom_mlp, model.top_mlp
-  baseline.kind (uncompressed|hashing), baseline.hash_rows
-  memrec.layout (bundled|per_feature), memrec.k, memrec.token_rows, memrec.kw, memrec.weight_rows
-  train.optimizer (sgd|adagrad), train.lr, train.batch, train.adagrad_eps, train.divergence_loss
-  eval.every_samples, eval.test_rows
-  bench.batch, bench.batches, bench.warmup
-
-Environment:
-  NO_COLOR      any non-empty value: monochrome screen (same as --no-color)
-  MEMREC_PRESET default for --preset
-
-Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure.";
+/// The text after `--help`'s options: every configuration key (generated from the schema), the
+/// environment variables and the exit codes.
+pub fn after_help() -> String {
+    let mut keys = String::new();
+    let mut line = String::from("  ");
+    for p in crate::config::field_paths() {
+        if line.len() + p.len() + 2 > 100 {
+            keys.push_str(line.trim_end());
+            keys.push('\n');
+            line = String::from("  ");
+        }
+        line.push_str(&p);
+        line.push_str(", ");
+    }
+    keys.push_str(line.trim_end().trim_end_matches(','));
+    format!(
+        "Configuration keys (use with --set PATH=VALUE; `memrec-tui export` writes them all):\n{keys}\n\n\
+Environment:\n  \
+NO_COLOR       any non-empty value: monochrome screen (same as --no-color)\n  \
+MEMREC_PRESET  default for --preset\n\n\
+Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure."
+    )
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,7 +44,6 @@ Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime fail
 side, on a synthetic Criteo-shaped stream or real Criteo files, while you turn the knobs; shows memory, \
 collisions, measured lookup latency and test AUC. Without a subcommand it opens the interactive explorer \
 (or runs headless with --headless).",
-    after_help = AFTER_HELP,
     args_conflicts_with_subcommands = false
 )]
 pub struct Cli {

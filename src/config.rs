@@ -594,6 +594,46 @@ fn file_name(p: &str) -> String {
         .unwrap_or_else(|| p.to_string())
 }
 
+/// Every settable field path of the configuration (`memrec.k`, `data.synthetic.zipf_exponent`, ...),
+/// sorted by path, with the allowed words for the enumerations. Generated from the schema itself so
+/// `--help` cannot drift from it.
+pub fn field_paths() -> Vec<String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, child, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    const CHOICES: &[(&str, &str)] = &[
+        ("data.dataset", "kaggle|terabyte"),
+        ("baseline.kind", "uncompressed|hashing"),
+        ("memrec.layout", "bundled|per_feature"),
+        ("train.optimizer", "sgd|adagrad"),
+    ];
+    let (_, text) = PRESETS[0];
+    let mut out = Vec::new();
+    if let Ok(cfg) = ron::from_str::<Config>(text)
+        && let Ok(v) = serde_json::to_value(&cfg)
+    {
+        walk("", &v, &mut out);
+    }
+    out.into_iter()
+        .map(|p| match CHOICES.iter().find(|(k, _)| *k == p) {
+            Some((_, c)) => format!("{p} ({c})"),
+            None => p,
+        })
+        .collect()
+}
+
 /// Interpret the text of `--set` guided by the type of the value it replaces, so `name=123`
 /// stays a string while `memrec.k=4` becomes a number.
 fn parse_set_value(raw: &str, current: &serde_json::Value) -> serde_json::Value {
@@ -690,6 +730,34 @@ mod tests {
         let text = PRESETS[0].1.replacen("seed:", "sead: 1,\n    seed:", 1);
         let err = Config::from_ron(&text, "x.ron").unwrap_err().to_string();
         assert!(err.starts_with("x.ron:") && err.contains("sead"), "{err}");
+    }
+
+    #[test]
+    fn every_field_path_is_settable_to_its_own_value() {
+        let paths = field_paths();
+        assert!(paths.len() > 30, "{paths:?}");
+        assert!(
+            paths
+                .iter()
+                .any(|p| p == "memrec.layout (bundled|per_feature)")
+        );
+        let base = Config::from_preset("kaggle").unwrap();
+        let json = serde_json::to_value(&base).unwrap();
+        for p in paths {
+            let path = p.split(' ').next().unwrap();
+            let mut v = &json;
+            for part in path.split('.') {
+                v = &v[part];
+            }
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let mut cfg = base.clone();
+            cfg.apply_set(&format!("{path}={text}"))
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(cfg, base, "{path}={text} changed the configuration");
+        }
     }
 
     #[test]

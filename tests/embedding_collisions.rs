@@ -67,11 +67,12 @@ fn memrec_observed_collisions_agree_with_the_formulas() {
 #[test]
 fn shared_tables_count_other_features_tokens() {
     // Two features in one shared table: each feature's rows also hold the other's tokens.
-    let mut keys = uniform_keys(0, 10_000, 2);
-    keys.extend(uniform_keys(7, 20_000, 3));
-    // D = 1024: each token shares its K = 2 rows with probability 1.9e-6 per other token, so
-    // about 5.6% of the 30k tokens (of either feature) share a token signature.
-    let m = MemRec::new(Layout::PerFeature, 4, 2, 1024, 1, 16, 5);
+    let mut keys = uniform_keys(0, 20_000, 2);
+    keys.extend(uniform_keys(7, 40_000, 3));
+    // D = 512: each token shares its K = 2 rows with probability 7.6e-6 per other token, so
+    // about 37% of the 60k tokens (of either feature) share a token signature and, with
+    // dw = 8, about 5.6% a full one (over a thousand events per feature).
+    let m = MemRec::new(Layout::PerFeature, 4, 2, 512, 1, 8, 5);
     let c = m.collisions(&keys);
     assert_eq!(c.iter().map(|c| c.feature).collect::<Vec<_>>(), vec![0, 7]);
     for f in &c {

@@ -266,17 +266,20 @@ fn waiting_for_first_evaluation() {
     ];
     // As live: the runtime's first message asks for a latency measurement.
     let mut s = AppState::new(cfg.clone());
-    let fx = update(&mut s, Msg::Started);
-    assert!(matches!(
-        fx.as_slice(),
-        [Effect::Engine(EngineCommand::MeasureLatency(_))]
-    ));
+    assert!(update(&mut s, Msg::Started).is_empty());
     for e in ev {
         update(&mut s, Msg::Engine(e));
     }
     let t = text(&s, 120, 40);
     assert!(t.contains("waiting for the first evaluation"), "{t}");
     assert!(t.contains("Latency · measuring"), "{t}");
+    // The first evaluation asks for the first latency measurement, once.
+    let fx = update(&mut s, Msg::Engine(eval("baseline", 0, 1, 0.69, None)));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Engine(EngineCommand::MeasureLatency(_))]
+    ));
+    assert!(update(&mut s, Msg::Engine(eval("memrec", 0, 1, 0.68, None))).is_empty());
     insta::assert_snapshot!("waiting_120x40", t);
 }
 
@@ -401,4 +404,21 @@ fn headless_screen_matches_the_live_state() {
     let b = text(&state_from_events(&cfg, &ev), 100, 30);
     assert_eq!(a, b);
     assert_eq!(a.lines().count(), 30);
+}
+
+#[test]
+fn text_dump_keeps_columns_with_wide_glyphs() {
+    let cfg = cfg();
+    let mut ev = session(&cfg);
+    ev[0] = EngineEvent::DataReady {
+        label: "Criteo file 点击日志.txt".into(),
+        synthetic: false,
+        test_rows: 20_000,
+        bad_lines: BadLines::default(),
+    };
+    let t = text(&state_from_events(&cfg, &ev), 120, 40);
+    assert!(t.contains("点击日志"), "{t}");
+    for line in t.lines() {
+        assert!(unicode_width::UnicodeWidthStr::width(line) <= 120, "{line}");
+    }
 }

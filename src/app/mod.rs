@@ -62,21 +62,7 @@ pub fn render_state_text(state: &AppState, theme: &Theme, width: u16, height: u1
 }
 
 fn unicode_width(s: &str) -> usize {
-    // Every glyph the panels use is one cell wide; CJK or emoji from file names may be two.
-    s.chars()
-        .map(|c| {
-            if (c as u32) >= 0x1100 && is_wide(c) {
-                2
-            } else {
-                1
-            }
-        })
-        .sum::<usize>()
-        .max(1)
-}
-
-fn is_wide(c: char) -> bool {
-    matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F900..=0x1F9FF | 0x20000..=0x3FFFD)
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 /// The explorer's screen for `cfg` after the engine emitted `events`, rendered at `width` x

@@ -359,6 +359,8 @@ pub struct AppState {
     pub restart_deadline: Option<Instant>,
     /// A latency-affecting knob changed since the last restart was sent.
     pub latency_stale: bool,
+    /// The session's first latency measurement is asked for at the first evaluation.
+    pub first_latency_due: bool,
     /// An engine-level failure (the event stream ended); shown, never fatal.
     pub engine_error: Option<String>,
     pub quitting: bool,
@@ -394,6 +396,7 @@ impl AppState {
             status: None,
             restart_deadline: None,
             latency_stale: false,
+            first_latency_due: false,
             engine_error: None,
             quitting: false,
             dirty: true,

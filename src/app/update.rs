@@ -27,20 +27,27 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Started => {
+            // The first measurement waits for the first evaluation: it pauses training (and
+            // allocates the full-size tables), which must not delay the first AUC points.
             state.dirty = true;
-            if state.latency == LatencyView::Waiting && state.latency_requests.is_empty() {
-                state
-                    .latency_requests
-                    .push_back(LatencyKey::of(&state.running));
-                fx.push(Effect::Engine(EngineCommand::MeasureLatency(Box::new(
-                    state.running.clone(),
-                ))));
-            }
+            state.first_latency_due = true;
         }
         Msg::Resize(..) => state.dirty = true,
         Msg::Engine(ev) => {
             state.dirty = true;
+            let evaluated = matches!(ev, EngineEvent::Eval(_));
             on_engine(state, ev);
+            if evaluated && state.first_latency_due {
+                state.first_latency_due = false;
+                if state.latency == LatencyView::Waiting && state.latency_requests.is_empty() {
+                    state
+                        .latency_requests
+                        .push_back(LatencyKey::of(&state.running));
+                    fx.push(Effect::Engine(EngineCommand::MeasureLatency(Box::new(
+                        state.running.clone(),
+                    ))));
+                }
+            }
         }
         Msg::EngineStopped => {
             // Keep the engine's own reason (e.g. a data error) if it gave one.

@@ -225,8 +225,8 @@ pub fn render_table(s: &DatasetStats) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "{:<6} {:>12} {:>9} {:>8} {:>6} {:>10}",
-        "column", "distinct", "missing%", "zipf s", "r2", "fit ranks"
+        "{:<6} {:>12} {:>9} {:>8} {:>6} {:>7} {:>8}",
+        "column", "distinct", "missing%", "zipf s", "r2", "fit pts", "max rank"
     );
     for c in &s.categorical {
         let distinct = if c.distinct_exact {
@@ -234,23 +234,25 @@ pub fn render_table(s: &DatasetStats) -> String {
         } else {
             format!("~{}", thousands(c.distinct))
         };
-        let (zs, r2, ranks) = match &c.zipf {
+        let (zs, r2, pts, max_rank) = match &c.zipf {
             Some(z) => (
                 format!("{}{:.3}", if z.exact_counts { "" } else { "~" }, z.exponent),
                 format!("{:.3}", z.r2),
-                format!("{} to {}", z.ranks_used, z.max_rank),
+                z.ranks_used.to_string(),
+                thousands(z.max_rank),
             ),
-            None => ("-".into(), "-".into(), "-".into()),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
         };
         let _ = writeln!(
             o,
-            "{:<6} {:>12} {:>9.2} {:>8} {:>6} {:>10}",
+            "{:<6} {:>12} {:>9.2} {:>8} {:>6} {:>7} {:>8}",
             c.name,
             distinct,
             100.0 * c.missing_rate,
             zs,
             r2,
-            ranks
+            pts,
+            max_rank
         );
     }
     let _ = writeln!(o);
@@ -274,8 +276,8 @@ pub fn render_table(s: &DatasetStats) -> String {
     }
     let _ = writeln!(
         o,
-        "\nzipf s: least-squares slope of ln(count) on ln(rank), log-spaced ranks with count >= {ZIPF_MIN_COUNT}; \
-         fit ranks = points used, to the largest rank; ~ = estimate"
+        "\nzipf s: least-squares slope of ln(count) on ln(rank), log-spaced ranks with count >= {ZIPF_MIN_COUNT} \
+         (fit pts of them, up to max rank); ~ = estimate"
     );
     o
 }

@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, Hasher};
 use rayon::prelude::*;
 
 use super::hash::{SplitMix64, derive_seed, hash_key, reduce};
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse, copy_row};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
@@ -52,11 +52,16 @@ type Vocab = HashMap<u64, u32, BuildKeyHasher>;
 
 /// Parallel gather: `out[t]` = row `rows[t]` for every token `t`.
 fn gather(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
+    crate::dispatch_dim!(dim, gather_dm(table, dim, rows, out))
+}
+
+fn gather_dm<const DM: usize>(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
+    let d = if DM > 0 { DM } else { dim };
     rows.par_chunks(CHUNK * NUM_CAT)
-        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
+        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * d))
         .for_each(|(rc, oc)| {
-            for (&r, o) in rc.iter().zip(oc.chunks_exact_mut(dim)) {
-                o.copy_from_slice(&table[r as usize * dim..][..dim]);
+            for (&r, o) in rc.iter().zip(oc.chunks_exact_mut(d)) {
+                copy_row::<DM>(o, &table[r as usize * d..][..d]);
             }
         });
 }

@@ -19,7 +19,7 @@
 use rayon::prelude::*;
 
 use super::hash::{MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed};
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
@@ -46,8 +46,6 @@ pub struct MemRec {
     scale: Vec<f32>,
     vsum: Vec<f32>,
     last_tokens: usize,
-    contrib: Vec<f32>,
-    wcontrib: Vec<f32>,
     groups: RowGroups,
     wgroups: RowGroups,
 }
@@ -117,8 +115,6 @@ impl MemRec {
             scale: Vec::new(),
             vsum: Vec::new(),
             last_tokens: 0,
-            contrib: Vec::new(),
-            wcontrib: Vec::new(),
             groups: RowGroups::default(),
             wgroups: RowGroups::default(),
         }
@@ -286,20 +282,86 @@ impl MemRec {
             )
                 .into_par_iter()
                 .for_each(|(kc, oc, ti, wi, sc, vs)| {
-                    self.kernel::<DM, PF, true>(kc, oc, ti, wi, sc, vs)
+                    self.kernel_best::<DM, PF, true>(kc, oc, ti, wi, sc, vs)
                 });
         } else {
             keys.par_chunks(key_chunk)
                 .zip(out.par_chunks_mut(out_chunk))
                 .for_each(|(kc, oc)| {
-                    self.kernel::<DM, PF, false>(kc, oc, &mut [], &mut [], &mut [], &mut [])
+                    self.kernel_best::<DM, PF, false>(kc, oc, &mut [], &mut [], &mut [], &mut [])
                 });
         }
+    }
+
+    /// The kernel compiled for the widest vector unit the CPU has (checked at run time; the
+    /// result is cached by std): a 16-float row is one AVX-512 register, two AVX2 ones, four
+    /// SSE2 ones. Only the instruction set changes: adds and multiplies are the same IEEE
+    /// operations in the same order, so every path gives bit-identical outputs.
+    #[inline(always)]
+    fn kernel_best<const DM: usize, const PF: bool, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                unsafe {
+                    self.kernel_avx512::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+                };
+                return;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe {
+                    self.kernel_avx2::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+                };
+                return;
+            }
+        }
+        self.kernel::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn kernel_avx512<const DM: usize, const PF: bool, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
+        self.kernel::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn kernel_avx2<const DM: usize, const PF: bool, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
+        self.kernel::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
     }
 
     /// The fused kernel over one chunk of samples: hash each key once, gather its `k` token
     /// rows into the running sum and its `kw` weights into the running scale, write the scaled
     /// sum. In training it also records the indices, `a` and the unscaled `v` of each source.
+    ///
+    /// Per sample, the 26 keys are hashed first and gathered after, so the row loads of one
+    /// sample are independent of the hashing and the core can overlap them. The running sum
+    /// lives in a local `[f32; DM]` (registers) rather than in the output.
     #[inline(always)]
     fn kernel<const DM: usize, const PF: bool, const TRAIN: bool>(
         &self,
@@ -315,60 +377,65 @@ impl MemRec {
         let (k, kw) = (h.k, h.kw);
         let tok = self.token.as_slice();
         let w = self.weight.as_slice();
-        let mut slots = [0u32; MAX_SLOTS];
+        let mut slots = [[0u32; MAX_SLOTS]; NUM_CAT];
+        // Accumulator: fixed-size for the specialised dims; the generic path uses a stack
+        // buffer (dim <= 1024 by config validation) that the specialised ones never touch.
+        let mut fixed = [0f32; DM];
+        let mut dynamic = [0f32; MAX_DIM];
+        let acc: &mut [f32] = if DM > 0 {
+            &mut fixed
+        } else {
+            &mut dynamic[..d.min(MAX_DIM)]
+        };
         for (s, sample_keys) in keys.chunks_exact(NUM_CAT).enumerate() {
+            for (sl, &key) in slots.iter_mut().zip(sample_keys) {
+                h.indices(key, sl);
+            }
             let mut a_all = 0f32;
             if !PF {
-                out[s * d..][..d].fill(0.0);
+                acc.fill(0.0);
             }
-            for (j, &key) in sample_keys.iter().enumerate() {
-                h.indices(key, &mut slots);
+            for (j, sl) in slots.iter().enumerate() {
                 let t = s * NUM_CAT + j;
-                let src = if PF { t } else { s };
-                let acc = &mut out[src * d..][..d];
                 if PF {
                     acc.fill(0.0);
                 }
-                for (kk, &r) in slots[..k].iter().enumerate() {
+                for &r in &sl[..k] {
                     add_row::<DM>(acc, &tok[r as usize * d..][..d]);
-                    if TRAIN {
-                        tok_idx[t * k + kk] = r;
-                    }
                 }
                 let mut a = 0f32;
-                for (i, &q) in slots[k..k + kw].iter().enumerate() {
+                for &q in &sl[k..k + kw] {
                     if PF {
                         a += w[q as usize];
                     } else {
                         a_all += w[q as usize];
                     }
-                    if TRAIN {
-                        w_idx[t * kw + i] = q;
-                    }
+                }
+                if TRAIN {
+                    tok_idx[t * k..][..k].copy_from_slice(&sl[..k]);
+                    w_idx[t * kw..][..kw].copy_from_slice(&sl[k..k + kw]);
                 }
                 if PF {
                     if TRAIN {
                         vsum[t * d..][..d].copy_from_slice(acc);
                         scale[t] = if kw == 0 { 1.0 } else { a };
                     }
-                    if kw > 0 {
-                        scale_row::<DM>(acc, a);
-                    }
+                    write_scaled::<DM>(&mut out[t * d..][..d], acc, a, kw > 0);
                 }
             }
             if !PF {
-                let acc = &mut out[s * d..][..d];
                 if TRAIN {
                     vsum[s * d..][..d].copy_from_slice(acc);
                     scale[s] = if kw == 0 { 1.0 } else { a_all };
                 }
-                if kw > 0 {
-                    scale_row::<DM>(acc, a_all);
-                }
+                write_scaled::<DM>(&mut out[s * d..][..d], acc, a_all, kw > 0);
             }
         }
     }
 }
+
+/// Largest `model.dim` (config validation).
+const MAX_DIM: usize = 1024;
 
 #[inline(always)]
 fn add_row<const DM: usize>(acc: &mut [f32], row: &[f32]) {
@@ -385,18 +452,25 @@ fn add_row<const DM: usize>(acc: &mut [f32], row: &[f32]) {
     }
 }
 
+/// `o = a * v` (or `o = v` without weights).
 #[inline(always)]
-fn scale_row<const DM: usize>(acc: &mut [f32], a: f32) {
+fn write_scaled<const DM: usize>(o: &mut [f32], v: &[f32], a: f32, weighted: bool) {
     if DM > 0 {
-        if let Ok(acc) = <&mut [f32; DM]>::try_from(acc) {
-            for x in acc.iter_mut() {
-                *x *= a;
+        if let (Ok(o), Ok(v)) = (<&mut [f32; DM]>::try_from(o), <&[f32; DM]>::try_from(v)) {
+            if weighted {
+                for c in 0..DM {
+                    o[c] = a * v[c];
+                }
+            } else {
+                *o = *v;
             }
         }
-    } else {
-        for x in acc.iter_mut() {
-            *x *= a;
+    } else if weighted {
+        for (x, y) in o.iter_mut().zip(v) {
+            *x = a * *y;
         }
+    } else {
+        o.copy_from_slice(v);
     }
 }
 
@@ -455,57 +529,50 @@ impl Representation for MemRec {
         );
         let d = self.dim;
         let (k, kw) = (self.hasher.k, self.hasher.kw);
-        let srcs = self.sources(samples);
         let per_src_tokens = match self.layout {
             Layout::Bundled => NUM_CAT,
             Layout::PerFeature => 1,
         };
-        // dL/dM[r] = sum over uses of r of a_src * g_src; dL/dw[q] = sum over uses of g_src . v_src.
-        self.contrib.resize(srcs * d, 0.0);
-        self.wcontrib.resize(srcs, 0.0);
+        // dL/dM[r] = sum over uses of r of a_src * g_src; dL/dw[q] = sum over uses of
+        // g_src . v_src. Both are computed where they are summed, from what forward kept.
         let scale = &self.scale;
         let vsum = &self.vsum;
-        self.contrib
-            .par_chunks_mut(d)
-            .zip(self.wcontrib.par_iter_mut())
-            .zip(grad_out.par_chunks(d))
-            .enumerate()
-            .with_min_len(256)
-            .for_each(|(s, ((c, wc), g))| {
-                let a = scale[s];
-                let v = &vsum[s * d..][..d];
-                let mut dot = 0f32;
-                for i in 0..d {
-                    c[i] = a * g[i];
-                    dot += g[i] * v[i];
-                }
-                *wc = dot;
-            });
+        let add_token = |s: usize, acc: &mut [f32]| {
+            let a = scale[s];
+            for (x, g) in acc.iter_mut().zip(&grad_out[s * d..][..d]) {
+                *x += a * *g;
+            }
+        };
         self.groups.build(
             &self.tok_idx,
             per_src_tokens * k,
             self.hasher.token_rows as usize,
         );
-        apply_sparse(
+        apply_sparse_with(
             self.token.as_mut_slice(),
             d,
             &mut self.token_state,
             &self.groups,
-            &self.contrib,
+            add_token,
             opt,
         );
         if kw > 0 {
+            let add_weight = |s: usize, acc: &mut [f32]| {
+                let g = &grad_out[s * d..][..d];
+                let v = &vsum[s * d..][..d];
+                acc[0] += g.iter().zip(v).map(|(g, v)| g * v).sum::<f32>();
+            };
             self.wgroups.build(
                 &self.w_idx,
                 per_src_tokens * kw,
                 self.hasher.weight_rows as usize,
             );
-            apply_sparse(
+            apply_sparse_with(
                 self.weight.as_mut_slice(),
                 1,
                 &mut self.weight_state,
                 &self.wgroups,
-                &self.wcontrib,
+                add_weight,
                 opt,
             );
         }

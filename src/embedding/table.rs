@@ -81,6 +81,37 @@ impl AlignedBuf {
     }
 }
 
+/// Copy one row; with a compile-time length `DM` (> 0) the copy is inlined as a few vector
+/// moves instead of a `memmove` call per row (which costs more than the copy at dim 16).
+#[inline(always)]
+pub fn copy_row<const DM: usize>(dst: &mut [f32], src: &[f32]) {
+    if DM > 0 {
+        if let (Ok(d), Ok(s)) = (<&mut [f32; DM]>::try_from(dst), <&[f32; DM]>::try_from(src)) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Call `$f::<DM>` with `DM` = `$dim` for the common dims (16 = one cache line), else `DM = 0`
+/// (runtime length).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch_dim {
+    ($dim:expr, $f:ident ( $($arg:expr),* )) => {
+        match $dim {
+            4 => $f::<4>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            16 => $f::<16>($($arg),*),
+            32 => $f::<32>($($arg),*),
+            64 => $f::<64>($($arg),*),
+            128 => $f::<128>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
+
 /// Raw pointer that may cross threads: used only to write rows that are distinct by construction.
 #[derive(Clone, Copy)]
 struct RowPtr(*mut f32);
@@ -175,6 +206,23 @@ impl RowGroups {
     }
 }
 
+/// `apply_sparse_with` where the contribution of source `s` is `contrib[s * dim..][..dim]`.
+pub fn apply_sparse(
+    table: &mut [f32],
+    dim: usize,
+    state: &mut RowState,
+    groups: &RowGroups,
+    contrib: &[f32],
+    opt: SparseOptimizer,
+) {
+    let add = |s: usize, grad: &mut [f32]| {
+        for (x, y) in grad.iter_mut().zip(&contrib[s * dim..][..dim]) {
+            *x += *y;
+        }
+    };
+    apply_sparse_with(table, dim, state, groups, add, opt)
+}
+
 /// Row-wise Adagrad accumulators, one per row, allocated at the first Adagrad step.
 #[derive(Debug, Default, Clone)]
 pub struct RowState {
@@ -187,15 +235,16 @@ impl RowState {
     }
 }
 
-/// Apply the summed gradients of the grouped rows: row `r` gets `sum over its sources s of
-/// contrib[s * dim..][..dim]` (in source order), then one optimizer step. Rows not in `groups` are
-/// untouched. `contrib` holds one `dim`-vector per source.
-pub fn apply_sparse(
+/// Apply the summed gradients of the grouped rows: row `r` gets the sum over its sources `s` (in
+/// source order) of what `add_contrib(s, grad)` adds into its `dim`-vector, then one optimizer
+/// step. Rows not in `groups` are untouched. The contribution is computed where it is summed
+/// (no per-source buffer to write and read back).
+pub fn apply_sparse_with(
     table: &mut [f32],
     dim: usize,
     state: &mut RowState,
     groups: &RowGroups,
-    contrib: &[f32],
+    add_contrib: impl Fn(usize, &mut [f32]) + Sync,
     opt: SparseOptimizer,
 ) {
     let n_rows = table.len() / dim.max(1);
@@ -218,10 +267,7 @@ pub fn apply_sparse(
                     grad.iter_mut().for_each(|x| *x = 0.0);
                     let (a, b) = (groups.starts[g] as usize, groups.starts[g + 1] as usize);
                     for &s in &groups.srcs[a..b] {
-                        let c = &contrib[s as usize * dim..][..dim];
-                        for (x, y) in grad.iter_mut().zip(c) {
-                            *x += *y;
-                        }
+                        add_contrib(s as usize, grad);
                     }
                     // SAFETY: `row < n_rows` (rows come from indices into this table) and each
                     // row appears in exactly one group, so no two jobs write the same floats.

@@ -54,8 +54,11 @@ pub type RepBuilder =
 
 /// The representations of `crate::embedding` for each side.
 pub fn default_reps() -> RepBuilder {
-    Arc::new(|_cfg: &Config, kind: RunKind| {
-        Err(format!("no {kind:?} representation in this build"))
+    Arc::new(|cfg: &Config, kind: RunKind| {
+        Ok(match kind {
+            RunKind::Baseline => crate::embedding::build_baseline(cfg),
+            RunKind::Memrec => crate::embedding::build_memrec(cfg),
+        })
     })
 }
 
@@ -609,11 +612,27 @@ impl State {
         let new_rows = (run.samples - self.vocab_samples).min(run.batch.len() as u64) as usize;
         let start = run.batch.len() - new_rows;
         let keys = &run.batch.keys[start * crate::data::NUM_CAT..];
-        self.vocab.extend(keys.iter().copied());
-        if run.collisions_pending && self.collision_keys.len() < 4_000_000 {
+        // A representation that stores its vocabulary counts it for free; the set is the fallback.
+        if !self
+            .runs
+            .iter()
+            .any(|r| r.trainer.rep.distinct_tokens().is_some())
+        {
+            self.vocab.extend(keys.iter().copied());
+        }
+        if run.steps as usize <= COLLISION_BATCHES {
             self.collision_keys.extend_from_slice(keys);
         }
         self.vocab_samples = run.samples;
+    }
+
+    /// Distinct tokens seen: the largest vocabulary a representation stored, else the set's size.
+    fn distinct_tokens(&self) -> u64 {
+        self.runs
+            .iter()
+            .filter_map(|r| r.trainer.rep.distinct_tokens())
+            .max()
+            .unwrap_or(self.vocab.len() as u64)
     }
 
     fn track_bad_lines(&mut self, i: usize) {
@@ -643,7 +662,7 @@ impl State {
 
     fn progress(&mut self, i: usize) {
         let d = self.runs[i].cfg.model.dim as u64;
-        let distinct = self.vocab.len() as u64;
+        let distinct = self.distinct_tokens();
         let run = &mut self.runs[i];
         let (t0, s0) = run.progress_mark;
         let dt = (run.train_time - t0).as_secs_f64();
@@ -772,7 +791,7 @@ impl State {
 
     fn summarise(&mut self, i: usize, status: String) {
         let d = self.runs[i].cfg.model.dim as u64;
-        let distinct = self.vocab.len() as u64;
+        let distinct = self.distinct_tokens();
         let run = &self.runs[i];
         let e = run.last_eval.clone();
         let tables = run.trainer.rep.tables();
@@ -823,12 +842,10 @@ fn adopt_memrec(cfg: &mut Config, next: &Config) {
 
 /// Collision statistics of `rep` over `keys` (sorted, distinct).
 fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollisions> {
-    let _ = (rep, keys);
-    Vec::new()
+    rep.collisions(keys)
 }
 
 /// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
 fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
-    let _ = cfg;
-    Err("latency measurement is not available in this build".into())
+    crate::bench::measure(cfg).map_err(|e| e.to_string())
 }

@@ -212,6 +212,13 @@ fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) 
     let cfg = &state.running;
     let mut lines = vec![Line::raw("")];
     match &state.data {
+        _ if state.engine_error.is_some() => {
+            lines.push(Line::styled("no evaluation: the engine stopped", theme.bad));
+            lines.push(Line::styled(
+                "see the message above; q quits, --headless shows the same error",
+                theme.muted,
+            ));
+        }
         None => {
             lines.push(Line::styled("opening the data…", theme.title));
             lines.push(Line::styled(cfg.data_label(), theme.muted));

@@ -14,6 +14,11 @@ use crate::app::state::{AppState, StatusKind};
 fn state_word(state: &AppState) -> &'static str {
     if state.engine_error.is_some() {
         "✖ engine stopped"
+    } else if [&state.baseline, &state.memrec]
+        .into_iter()
+        .all(|r| r.as_ref().is_some_and(|r| r.failed.is_some()))
+    {
+        "✖ runs stopped"
     } else if state.paused {
         "‖ paused"
     } else if state.restart_deadline.is_some() || !state.requested.is_empty() {

@@ -10,7 +10,8 @@ use super::{Theme, fmt_ns, fmt_ratio, panel};
 use crate::app::state::{AppState, LatencyKey, LatencyView};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
-    let measuring = !state.latency_requests.is_empty() || state.latency_stale;
+    let measuring =
+        !state.latency_requests.is_empty() || state.latency_stale || state.first_latency_due;
     // The shown report is for other knobs than those in force until the new one arrives.
     let stale = match &state.latency {
         LatencyView::Ready(_) => state
@@ -34,7 +35,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             theme.muted,
         )],
         LatencyView::Waiting => vec![Line::styled(
-            "measuring the kernels… (training pauses briefly)",
+            if state.first_latency_due {
+                "measured after the first evaluation (training pauses briefly)"
+            } else {
+                "measuring the kernels… (training pauses briefly)"
+            },
             theme.muted,
         )],
         LatencyView::Failed(msg) => vec![

@@ -50,7 +50,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
     };
     let fits = match &state.latency {
         LatencyView::Ready(r) => (r.memrec_fits.clone(), r.full_fits.clone()),
-        LatencyView::Waiting if state.latency_requests.is_empty() => {
+        LatencyView::Waiting if state.latency_requests.is_empty() && !state.first_latency_due => {
             ("not measured".into(), "not measured".into())
         }
         LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
