@@ -51,7 +51,6 @@ fn bad_grids_exit_2_naming_the_axis() {
 }
 
 #[test]
-#[ignore = "needs the real representations in the engine (trainer branch, not yet on main)"]
 fn small_sweep_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s");
