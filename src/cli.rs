@@ -64,6 +64,9 @@ pub enum Command {
     /// Dataset statistics of a Criteo file: rows, bad lines, click rate, per-feature distinct values,
     /// missing rates and a fitted Zipf skew.
     Stats(StatsArgs),
+    /// Train a grid of MEM-REC configurations headless against one shared baseline and write a
+    /// report (CSV, JSON, Markdown, SVG of ΔAUC against bytes with the Pareto front); resumable.
+    Sweep(SweepArgs),
 }
 
 /// How the configuration is assembled: preset or file, then the data flags, then every --set in order.
@@ -144,6 +147,28 @@ pub struct StatsArgs {
     /// Stop after this many rows (0 = all).
     #[arg(long, default_value_t = 0)]
     pub max_rows: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// The grid: `;`-separated axes PATH=V1,V2,... or PATH=A..B (powers of two from A to B) or
+    /// PATH=A..B:xN (A, A*N, ... up to B), over memrec.*, model.* and train.* fields, e.g.
+    /// "memrec.k=1,2,4;memrec.token_rows=4096..262144".
+    #[arg(long, value_name = "SPEC")]
+    pub grid: String,
+    /// Stop every run after N optimizer steps (batches).
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    /// Stop every run after E passes over the training file (files only).
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<u64>,
+    /// Sweep directory (points.jsonl, report); default sweep-<preset>-<hash>. Re-running the
+    /// same command resumes it.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Points trained at once; each gets threads/J worker threads (default: one per thread).
+    #[arg(long, value_name = "J")]
+    pub jobs: Option<usize>,
 }
 
 /// An error at the binary's edge, with its exit code.
@@ -245,6 +270,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             crate::data::stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
         }
+        Some(Command::Sweep(args)) => crate::sweep::run_cli(&cli.config, args, cli.run.json),
         None => {
             let cfg = cli.config.resolve()?;
             if cli.run.headless {

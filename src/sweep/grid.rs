@@ -1,0 +1,418 @@
+//! The `--grid` language of `sweep`: `;`-separated axes, each `PATH=V1,V2,...`, `PATH=A..B` (the
+//! powers of two from A to B) or `PATH=A..B:xN` (A, A·N, A·N², ... up to B), and their Cartesian
+//! product in a deterministic order (first axis outermost, last axis fastest).
+//!
+//! Owns: parsing, the canonical spelling of values (as the configuration prints them, so `4096` and
+//! `4_096`-style variants or quoted strings name the same point), and validation of every value and
+//! every point through `Config::apply_set`, so bad paths and values get the configuration's own
+//! messages before anything runs. Must never: run anything, or accept an axis that would change the
+//! shared baseline (data, seed, evaluation, baseline).
+
+use crate::config::Config;
+
+/// Most points one sweep may hold: a guard against a typo turning a grid into days of training.
+pub const MAX_POINTS: usize = 1000;
+
+/// Configuration sections a grid axis may vary. Every other section is shared by all points and
+/// by the baseline they are compared with (same data, seed, test rows, baseline tables).
+pub const VARIABLE_SECTIONS: &[&str] = &["memrec", "model", "train"];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GridError {
+    #[error(
+        "--grid is empty: expected `;`-separated axes PATH=V1,V2,... / PATH=A..B / PATH=A..B:xN, e.g. \"memrec.k=1,2,4;memrec.token_rows=4096..262144\""
+    )]
+    Empty,
+    #[error("--grid axis `{axis}`: {msg}")]
+    Axis { axis: String, msg: String },
+    #[error(
+        "--grid has {points} points ({sizes}); a sweep holds at most {max}: split it into several sweeps"
+    )]
+    TooMany {
+        points: u128,
+        sizes: String,
+        max: usize,
+    },
+    #[error("--grid point {point}: {msg}")]
+    Point { point: String, msg: String },
+}
+
+/// One axis: a configuration path and its values, canonical, in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub path: String,
+    pub values: Vec<String>,
+}
+
+/// One point of the grid: a value per axis (axis order) and the configuration it gives.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub assignments: Vec<(String, String)>,
+    pub cfg: Config,
+}
+
+impl Point {
+    /// The point's identity in `points.jsonl`: `path=value` pairs sorted by path, joined by `;`,
+    /// so reordering the axes of a grid does not re-run anything.
+    pub fn key(&self) -> String {
+        key_of(&self.assignments)
+    }
+}
+
+/// Canonical key of a list of `(path, value)` assignments.
+pub fn key_of(assignments: &[(String, String)]) -> String {
+    let mut a: Vec<&(String, String)> = assignments.iter().collect();
+    a.sort();
+    a.iter()
+        .map(|(p, v)| format!("{p}={v}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// A parsed, validated grid.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    pub axes: Vec<Axis>,
+}
+
+impl Grid {
+    /// Parse `spec` and check every value against a copy of `base`.
+    pub fn parse(spec: &str, base: &Config) -> Result<Grid, GridError> {
+        let mut axes: Vec<Axis> = Vec::new();
+        for part in spec.split(';') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (path, values) = part.split_once('=').ok_or_else(|| GridError::Axis {
+                axis: part.to_string(),
+                msg: "expected PATH=VALUES, e.g. memrec.k=1,2,4".into(),
+            })?;
+            let path = path.trim().to_string();
+            let err = |msg: String| GridError::Axis {
+                axis: path.clone(),
+                msg,
+            };
+            if path.is_empty() {
+                return Err(err("empty field path".into()));
+            }
+            let section = path.split('.').next().unwrap_or_default();
+            if !VARIABLE_SECTIONS.contains(&section) {
+                return Err(err(format!(
+                    "only fields of {} can vary in a sweep: every point is compared with one baseline trained on the same data, seed and test rows (set other fields with --set)",
+                    VARIABLE_SECTIONS
+                        .iter()
+                        .map(|s| format!("{s}.*"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            if axes.iter().any(|a| a.path == path) {
+                return Err(err("appears twice in the grid".into()));
+            }
+            let raw = expand_values(values.trim()).map_err(&err)?;
+            let mut canonical: Vec<String> = Vec::with_capacity(raw.len());
+            for r in raw {
+                let mut cfg = base.clone();
+                cfg.apply_set(&format!("{path}={r}"))
+                    .map_err(|e| err(format!("value `{r}`: {e}")))?;
+                let c = value_at(&cfg, &path).map_err(&err)?;
+                if canonical.contains(&c) {
+                    return Err(err(format!("value `{c}` appears twice")));
+                }
+                canonical.push(c);
+            }
+            axes.push(Axis {
+                path,
+                values: canonical,
+            });
+        }
+        if axes.is_empty() {
+            return Err(GridError::Empty);
+        }
+        let n: u128 = axes.iter().map(|a| a.values.len() as u128).product();
+        if n > MAX_POINTS as u128 {
+            return Err(GridError::TooMany {
+                points: n,
+                sizes: axes
+                    .iter()
+                    .map(|a| format!("{} values of {}", a.values.len(), a.path))
+                    .collect::<Vec<_>>()
+                    .join(" x "),
+                max: MAX_POINTS,
+            });
+        }
+        Ok(Grid { axes })
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.axes.iter().map(|a| a.values.len()).product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every point, first axis outermost, each with its configuration (checked as a whole: a
+    /// combination can break a cross-field rule that no single value breaks).
+    pub fn points(&self, base: &Config) -> Result<Vec<Point>, GridError> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut idx = vec![0usize; self.axes.len()];
+        loop {
+            let assignments: Vec<(String, String)> = self
+                .axes
+                .iter()
+                .zip(&idx)
+                .map(|(a, &i)| (a.path.clone(), a.values[i].clone()))
+                .collect();
+            let mut cfg = base.clone();
+            for (p, v) in &assignments {
+                cfg.apply_set(&format!("{p}={v}"))
+                    .map_err(|e| GridError::Point {
+                        point: key_of(&assignments),
+                        msg: e.to_string(),
+                    })?;
+            }
+            out.push(Point { assignments, cfg });
+            // Odometer: the last axis turns fastest.
+            let mut d = self.axes.len();
+            loop {
+                if d == 0 {
+                    return Ok(out);
+                }
+                d -= 1;
+                idx[d] += 1;
+                if idx[d] < self.axes[d].values.len() {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+}
+
+/// The value at `path` as the configuration prints it (strings unquoted, numbers as JSON).
+pub fn value_at(cfg: &Config, path: &str) -> Result<String, String> {
+    // Through text, so f32 fields print as written (0.05, not 0.05000000074505806).
+    let text = serde_json::to_string(cfg).map_err(|e| e.to_string())?;
+    let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    for part in path.split('.') {
+        v = v
+            .get_mut(part)
+            .map(serde_json::Value::take)
+            .ok_or_else(|| format!("no field `{part}`"))?;
+    }
+    Ok(match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
+
+/// The raw values of one axis: a list (commas inside brackets do not split), or a range.
+fn expand_values(text: &str) -> Result<Vec<String>, String> {
+    if text.is_empty() {
+        return Err("no values; expected V1,V2,... or A..B or A..B:xN".into());
+    }
+    if !text.starts_with('[') && text.contains("..") {
+        return expand_range(text);
+    }
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for ch in text.chars() {
+        match ch {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            _ => {}
+        }
+        if ch == ',' && depth == 0 {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(ch);
+        }
+    }
+    out.push(cur);
+    let out: Vec<String> = out.into_iter().map(|s| s.trim().to_string()).collect();
+    if out.iter().any(|s| s.is_empty()) {
+        return Err(format!("empty value in the list `{text}`"));
+    }
+    Ok(out)
+}
+
+/// `A..B` (powers of two, both ends included) or `A..B:xN` (geometric by N, ending exactly at B).
+fn expand_range(text: &str) -> Result<Vec<String>, String> {
+    let (range, factor) = match text.split_once(':') {
+        Some((r, f)) => (r, Some(f.trim())),
+        None => (text, None),
+    };
+    let (a, b) = range
+        .split_once("..")
+        .ok_or_else(|| format!("`{text}`: expected A..B or A..B:xN"))?;
+    let num = |s: &str| -> Result<u64, String> {
+        s.trim().parse::<u64>().map_err(|_| {
+            format!(
+                "`{text}`: range ends must be whole numbers, `{}` is not",
+                s.trim()
+            )
+        })
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a == 0 {
+        return Err(format!("`{text}`: a range starts at 1 or more"));
+    }
+    if a > b {
+        return Err(format!("`{text}`: the start {a} is above the end {b}"));
+    }
+    let n = match factor {
+        None => {
+            for x in [a, b] {
+                if !x.is_power_of_two() {
+                    return Err(format!(
+                        "`{text}`: A..B is a range of powers of two and {x} is not one; use A..B:xN for a geometric range from {a}, or list the values"
+                    ));
+                }
+            }
+            2
+        }
+        Some(f) => {
+            let n = f
+                .strip_prefix('x')
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    format!("`{text}`: expected a factor like :x2 or :x4 after the range")
+                })?;
+            if n < 2 {
+                return Err(format!("`{text}`: the factor must be 2 or more"));
+            }
+            n
+        }
+    };
+    let mut out = vec![a];
+    let mut x = a;
+    while x < b {
+        x = x
+            .checked_mul(n)
+            .ok_or_else(|| format!("`{text}`: the range overflows"))?;
+        if x > b {
+            return Err(format!(
+                "`{text}`: {b} is not {a}·{n}^k (the steps go {} then {x}); end the range at {}",
+                x / n,
+                x / n
+            ));
+        }
+        out.push(x);
+    }
+    Ok(out.iter().map(u64::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Config {
+        Config::from_preset("tiny").unwrap()
+    }
+
+    #[test]
+    fn lists_and_ranges_expand() {
+        let g = Grid::parse(
+            "memrec.k=1,2,4; memrec.token_rows=4096..16384;memrec.weight_rows=16..256:x4",
+            &tiny(),
+        )
+        .unwrap();
+        assert_eq!(g.axes[0].values, ["1", "2", "4"]);
+        assert_eq!(g.axes[1].values, ["4096", "8192", "16384"]);
+        assert_eq!(g.axes[2].values, ["16", "64", "256"]);
+        assert_eq!(g.len(), 27);
+        let pts = g.points(&tiny()).unwrap();
+        assert_eq!(pts.len(), 27);
+        // First axis outermost, last fastest.
+        assert_eq!(
+            pts[0].key(),
+            "memrec.k=1;memrec.token_rows=4096;memrec.weight_rows=16"
+        );
+        assert_eq!(
+            pts[1].key(),
+            "memrec.k=1;memrec.token_rows=4096;memrec.weight_rows=64"
+        );
+        assert_eq!(pts[26].cfg.memrec.k, 4);
+        assert_eq!(pts[26].cfg.memrec.token_rows, 16384);
+        assert_eq!(pts[26].cfg.memrec.weight_rows, 256);
+    }
+
+    #[test]
+    fn values_are_canonical() {
+        let g = Grid::parse(
+            "train.lr=0.05,0.10;memrec.layout=\"per_feature\",bundled;model.bottom_mlp=[16, 8],[8]",
+            &tiny(),
+        )
+        .unwrap();
+        assert_eq!(g.axes[0].values, ["0.05", "0.1"]);
+        assert_eq!(g.axes[1].values, ["per_feature", "bundled"]);
+        assert_eq!(g.axes[2].values, ["[16,8]", "[8]"]);
+        // Axis order does not change a point's key.
+        let a = key_of(&[("b".into(), "1".into()), ("a".into(), "2".into())]);
+        assert_eq!(a, "a=2;b=1");
+    }
+
+    #[test]
+    fn errors_name_the_axis() {
+        let cases = [
+            ("memrec.k=1,0", "memrec.k", "1 to 8"),
+            ("memrec.kk=1", "memrec.kk", "unknown field"),
+            (
+                "memrec.token_rows=1000..4096",
+                "memrec.token_rows",
+                "powers of two",
+            ),
+            (
+                "memrec.token_rows=1024..5000:x4",
+                "memrec.token_rows",
+                "end the range at 4096",
+            ),
+            (
+                "memrec.token_rows=4096..1024",
+                "memrec.token_rows",
+                "above the end",
+            ),
+            (
+                "memrec.token_rows=1..8:x1",
+                "memrec.token_rows",
+                "2 or more",
+            ),
+            (
+                "memrec.token_rows=a..8",
+                "memrec.token_rows",
+                "whole numbers",
+            ),
+            ("memrec.k=1,,2", "memrec.k", "empty value"),
+            ("memrec.k=1,1", "memrec.k", "appears twice"),
+            ("memrec.k=1;memrec.k=2", "memrec.k", "appears twice"),
+            ("seed=1,2", "seed", "only fields of memrec.*"),
+            ("data.train=x", "data.train", "baseline"),
+            ("memrec.k", "memrec.k", "PATH=VALUES"),
+        ];
+        for (spec, axis, needle) in cases {
+            let e = Grid::parse(spec, &tiny()).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                matches!(&e, GridError::Axis { axis: a, .. } if a == axis),
+                "{spec}: {text}"
+            );
+            assert!(text.contains(needle), "{spec}: {text}");
+        }
+        assert_eq!(Grid::parse(" ; ", &tiny()).unwrap_err(), GridError::Empty);
+    }
+
+    #[test]
+    fn too_many_points_is_an_error() {
+        let e = Grid::parse(
+            "memrec.token_rows=1..1048576;memrec.weight_rows=1..1048576;memrec.k=1,2,3,4",
+            &tiny(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, GridError::TooMany { points: 1764, .. }), "{e}");
+        assert!(e.to_string().contains("at most 1000"), "{e}");
+    }
+}

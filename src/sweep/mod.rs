@@ -1,0 +1,782 @@
+//! `sweep`: trains a grid of MEM-REC configurations headless on the same data, seed and batches,
+//! compares each with one shared baseline, and writes a report (CSV, JSON, Markdown, an SVG of
+//! ΔAUC against bytes with the Pareto front). Resumable: every finished point is appended to
+//! `points.jsonl` at once, and a re-run skips the points already there.
+//!
+//! How runs are laid out: the engine always schedules a baseline and a MEM-REC run; the sweep
+//! gives it a representation builder that declines the side it does not want, so the baseline is
+//! trained once per sweep (its own engine, all threads) and each point trains only its MEM-REC
+//! run. ΔAUC and its DeLong interval are computed here from the point's and the baseline's final
+//! test-row probabilities (`EngineOptions::predictions`), on the same rows; the baseline's are kept
+//! in `baseline.predictions` for points run by a later, resumed sweep.
+//!
+//! Owns: the grid, scheduling of points over `--jobs` engines, the sweep directory and the report.
+//! Must never: train by itself (it drives `train::engine::Engine`), mix results of two base
+//! configurations, or print anything but results on stdout (progress goes to stderr).
+
+pub mod grid;
+pub mod pareto;
+pub mod report;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use crate::cli::{CliError, ConfigArgs, SweepArgs};
+use crate::config::Config;
+use crate::data::{DataError, DataSource};
+use crate::metrics;
+use crate::report::{EngineEvent, RunSummary};
+use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
+
+pub use grid::{Grid, GridError, Point};
+pub use store::{PointRecord, Store, StoreError};
+
+/// What the declined side of an engine reports (and the sweep ignores).
+const NOT_IN_SWEEP: &str = "not part of this sweep engine";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Grid(#[from] GridError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("data: {0}")]
+    Data(String),
+    #[error("the baseline run failed: {0}")]
+    Baseline(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl SweepError {
+    /// Errors of the command line or configuration (exit 2) rather than of the run (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SweepError::Grid(_)
+                | SweepError::Usage(_)
+                | SweepError::Store(StoreError::OtherBase { .. })
+                | SweepError::Store(StoreError::BadManifest { .. })
+        )
+    }
+}
+
+/// The training budget of every run of a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    Steps(u64),
+    Epochs(u64),
+}
+
+impl Budget {
+    /// Part of the base hash: two budgets never share points.
+    pub fn label(&self) -> String {
+        match self {
+            Budget::Steps(n) => format!("steps={n}"),
+            Budget::Epochs(n) => format!("epochs={n}"),
+        }
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            Budget::Steps(n) => format!("{n} steps"),
+            Budget::Epochs(n) => format!("{n} epochs"),
+        }
+    }
+}
+
+/// A sweep to run.
+pub struct SweepSpec {
+    pub base: Config,
+    pub grid: Grid,
+    pub points: Vec<Point>,
+    pub budget: Budget,
+    pub out: PathBuf,
+    /// Engines at once; each gets `base.effective_threads() / jobs` threads (at least 1).
+    pub jobs: usize,
+    /// Preset or configuration file name, for titles and the default directory.
+    pub title: String,
+}
+
+impl SweepSpec {
+    pub fn new(
+        base: Config,
+        grid_spec: &str,
+        budget: Budget,
+        out: PathBuf,
+        jobs: usize,
+        title: &str,
+    ) -> Result<SweepSpec, SweepError> {
+        match budget {
+            Budget::Steps(0) => return Err(SweepError::Usage("--steps 0: at least 1 step".into())),
+            Budget::Epochs(0) => {
+                return Err(SweepError::Usage("--epochs 0: at least 1 epoch".into()));
+            }
+            Budget::Epochs(_) if base.data.train.is_none() => {
+                return Err(SweepError::Usage(
+                    "--epochs needs a training file (--data FILE): the synthetic stream has no end; use --steps N".into(),
+                ));
+            }
+            _ => {}
+        }
+        if jobs == 0 {
+            return Err(SweepError::Usage(
+                "--jobs 0: at least 1 engine at a time".into(),
+            ));
+        }
+        let grid = Grid::parse(grid_spec, &base)?;
+        let points = grid.points(&base)?;
+        Ok(SweepSpec {
+            base,
+            grid,
+            points,
+            budget,
+            out,
+            jobs,
+            title: title.to_string(),
+        })
+    }
+
+    /// `sweep-<title>-<hash of base configuration, budget and grid>`.
+    pub fn default_dir(base: &Config, budget: Budget, grid: &Grid, title: &str) -> PathBuf {
+        let mut text = store::base_hash(base, &budget.label());
+        for a in &grid.axes {
+            text.push_str(&format!(";{}={}", a.path, a.values.join(",")));
+        }
+        let h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+        let safe: String = title
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        PathBuf::from(format!("sweep-{safe}-{:08x}", h as u32))
+    }
+}
+
+/// The outcome of a sweep.
+#[derive(Debug)]
+pub struct SweepResult {
+    pub baseline: PointRecord,
+    /// Every point of the grid, in grid order.
+    pub points: Vec<PointRecord>,
+    /// Points trained by this invocation, and points read back from `points.jsonl`.
+    pub ran: usize,
+    pub reused: usize,
+    /// Points whose run could not start (not stored: tried again next time), with the reason.
+    pub not_started: Vec<(String, String)>,
+    /// The report files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Result of one engine run of one side.
+struct RunOutcome {
+    summary: Option<RunSummary>,
+    probs: Option<Vec<f32>>,
+    not_started: Option<String>,
+    data_error: Option<String>,
+    seconds: f64,
+}
+
+/// Train one side (`kind`) of `cfg` to the budget and collect its summary and final test-row
+/// probabilities; `on_steps` hears the step count as the run progresses.
+fn run_single(
+    cfg: Config,
+    kind: RunKind,
+    source: Arc<dyn DataSource>,
+    reps: &RepBuilder,
+    budget: Budget,
+    mut on_steps: impl FnMut(u64),
+) -> Result<RunOutcome, EngineError> {
+    let inner = Arc::clone(reps);
+    let only: RepBuilder = Arc::new(move |c: &Config, k: RunKind| {
+        if k == kind {
+            inner(c, k)
+        } else {
+            Err(NOT_IN_SWEEP.to_string())
+        }
+    });
+    let name = match kind {
+        RunKind::Baseline => "baseline",
+        RunKind::Memrec => "memrec",
+    };
+    let (ptx, prx) = crossbeam_channel::unbounded();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (max_steps, max_epochs) = match budget {
+        Budget::Steps(n) => (Some(n), None),
+        Budget::Epochs(n) => (None, Some(n)),
+    };
+    let opts = EngineOptions {
+        max_steps,
+        max_epochs,
+        exit_when_done: true,
+        predictions: Some(ptx),
+        reps: only,
+        ..EngineOptions::default()
+    };
+    let t0 = Instant::now();
+    let handle = Engine::spawn_with(cfg, source, tx, opts)?;
+    let mut out = RunOutcome {
+        summary: None,
+        probs: None,
+        not_started: None,
+        data_error: None,
+        seconds: 0.0,
+    };
+    let mut started = false;
+    // The engine closes the channel when its one run has finished or failed.
+    for e in rx.iter() {
+        match e {
+            EngineEvent::RunStarted { run, .. } if run == name => started = true,
+            EngineEvent::Progress { run, steps, .. } if run == name => on_steps(steps),
+            EngineEvent::RunFailed { run, message, .. } => {
+                if run == "data" {
+                    out.data_error = Some(message);
+                } else if run == name && !started {
+                    out.not_started = Some(message);
+                }
+            }
+            EngineEvent::Finished(s) if s.run == name => out.summary = Some(s),
+            _ => {}
+        }
+    }
+    drop(handle);
+    out.probs = prx.try_iter().find(|p| p.run == name).map(|p| p.probs);
+    out.seconds = t0.elapsed().as_secs_f64();
+    if let Some(s) = &out.summary
+        && is_data_failure(&s.status)
+    {
+        out.data_error = Some(s.status.clone());
+    }
+    Ok(out)
+}
+
+/// Failures of the data rather than of a configuration: they stop the sweep and are not stored.
+fn is_data_failure(status: &str) -> bool {
+    status.starts_with("data error") || status.ends_with("no training rows")
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn record_of(
+    key: &str,
+    axes: &[(String, String)],
+    base_hash: &str,
+    s: &RunSummary,
+    delta: Option<metrics::DeltaInterval>,
+    seconds: f64,
+) -> PointRecord {
+    PointRecord {
+        key: key.to_string(),
+        base_hash: base_hash.to_string(),
+        axes: axes.to_vec(),
+        representation: s.representation.clone(),
+        status: s.status.clone(),
+        samples: s.samples,
+        steps: s.steps,
+        table_bytes: s.table_bytes,
+        optimizer_bytes: s.optimizer_bytes,
+        compression_full: finite(s.compression_full),
+        auc: finite(s.auc),
+        auc_lo: finite(s.auc_lo),
+        auc_hi: finite(s.auc_hi),
+        delta_auc: delta.and_then(|d| finite(d.delta)),
+        delta_lo: delta.and_then(|d| finite(d.lo)),
+        delta_hi: delta.and_then(|d| finite(d.hi)),
+        logloss: finite(s.logloss),
+        samples_per_s: finite(s.samples_per_s),
+        seconds,
+    }
+}
+
+fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
+    PointRecord {
+        key: p.key(),
+        base_hash: base_hash.to_string(),
+        axes: p.assignments.clone(),
+        representation: String::new(),
+        status: format!("not started: {why}"),
+        samples: 0,
+        steps: 0,
+        table_bytes: 0,
+        optimizer_bytes: 0,
+        compression_full: None,
+        auc: None,
+        auc_lo: None,
+        auc_hi: None,
+        delta_auc: None,
+        delta_lo: None,
+        delta_hi: None,
+        logloss: None,
+        samples_per_s: None,
+        seconds: 0.0,
+    }
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal, plain lines otherwise.
+struct Progress<'a> {
+    out: &'a mut dyn Write,
+    tty: bool,
+    phase: &'static str,
+    total: usize,
+    done: usize,
+    running: BTreeMap<usize, u64>,
+    max_steps: Option<u64>,
+    t0: Instant,
+    last: Option<Instant>,
+    drawn: bool,
+}
+
+impl Progress<'_> {
+    fn clear(&mut self) {
+        if self.tty && self.drawn {
+            let _ = write!(self.out, "\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        self.clear();
+        let _ = writeln!(self.out, "{text}");
+        self.draw(true);
+    }
+
+    fn draw(&mut self, force: bool) {
+        if !self.tty || self.total == 0 {
+            return;
+        }
+        if !force
+            && self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(150))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let frac = match self.max_steps {
+            Some(m) if m > 0 => {
+                let run: u64 = self.running.values().map(|&s| s.min(m)).sum();
+                (self.done as f64 * m as f64 + run as f64) / (self.total as f64 * m as f64)
+            }
+            _ => self.done as f64 / self.total as f64,
+        };
+        let width = 30;
+        let filled = ((frac.clamp(0.0, 1.0)) * width as f64).round() as usize;
+        let _ = write!(
+            self.out,
+            "\r\x1b[2K{} [{}{}] {}/{} done, {} running, {:.0}%, {:.0} s",
+            self.phase,
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            self.done,
+            self.total,
+            self.running.len(),
+            frac * 100.0,
+            self.t0.elapsed().as_secs_f64()
+        );
+        let _ = self.out.flush();
+        self.drawn = true;
+    }
+}
+
+fn point_line(r: &PointRecord) -> String {
+    if !r.ok() {
+        return format!("{}: {}", r.key, r.status);
+    }
+    let delta = match (r.delta_auc, r.delta_lo, r.delta_hi) {
+        (Some(d), Some(lo), Some(hi)) => format!("ΔAUC {d:+.4} [{lo:+.4}, {hi:+.4}]"),
+        _ => "ΔAUC -".into(),
+    };
+    format!(
+        "{}: AUC {}, {delta}, tables {}, {:.1} s",
+        r.key,
+        r.auc.map_or("-".into(), |a| format!("{a:.4}")),
+        report::human_bytes(r.table_bytes as f64),
+        r.seconds
+    )
+}
+
+/// Run `spec` on `source` with the representations of `reps`, writing progress to `progress`
+/// (`tty`: redraw a bar in place), then write the report into `spec.out`.
+pub fn run_sweep(
+    spec: &SweepSpec,
+    source: Arc<dyn DataSource>,
+    reps: RepBuilder,
+    progress: &mut dyn Write,
+    tty: bool,
+) -> Result<SweepResult, SweepError> {
+    let budget = spec.budget;
+    let manifest = store::manifest_of(&spec.base, &budget.label());
+    let (store, cached) = Store::open(&spec.out, &manifest)?;
+    let hash = store.base_hash().to_string();
+    // Later lines win (a point is appended once, but a repaired file may repeat one).
+    let mut cache: BTreeMap<String, PointRecord> =
+        cached.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let labels = source
+        .test_set()
+        .map_err(|e| SweepError::Data(e.to_string()))?
+        .labels;
+    let total_threads = spec.base.effective_threads().max(1);
+    let max_steps = match budget {
+        Budget::Steps(n) => Some(n),
+        Budget::Epochs(_) => None,
+    };
+    let mut prog = Progress {
+        out: progress,
+        tty,
+        phase: "baseline",
+        total: 1,
+        done: 0,
+        running: BTreeMap::new(),
+        max_steps,
+        t0: Instant::now(),
+        last: None,
+        drawn: false,
+    };
+
+    let cached_baseline = cache
+        .get(store::BASELINE_KEY)
+        .filter(|r| r.ok())
+        .cloned()
+        .zip(store.load_baseline_probs(&labels));
+    let (baseline, base_probs) = match cached_baseline {
+        Some(x) => x,
+        None => {
+            prog.line(&format!(
+                "sweep {}: training the baseline once ({}, {} threads)",
+                spec.out.display(),
+                budget.describe(),
+                total_threads
+            ));
+            prog.running.insert(0, 0);
+            let mut cfg = spec.base.clone();
+            cfg.threads = total_threads;
+            let out = run_single(
+                cfg,
+                RunKind::Baseline,
+                Arc::clone(&source),
+                &reps,
+                budget,
+                |steps| {
+                    prog.running.insert(0, steps);
+                    prog.draw(false);
+                },
+            )?;
+            prog.running.clear();
+            prog.clear();
+            if let Some(m) = out.data_error {
+                return Err(SweepError::Data(m));
+            }
+            if let Some(m) = out.not_started {
+                return Err(SweepError::Baseline(m));
+            }
+            let s = out
+                .summary
+                .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
+            if s.status != "ok" {
+                return Err(SweepError::Baseline(s.status));
+            }
+            let probs = out
+                .probs
+                .filter(|p| p.len() == labels.len())
+                .ok_or_else(|| {
+                    SweepError::Baseline(format!(
+                        "no test predictions for the {} test rows",
+                        labels.len()
+                    ))
+                })?;
+            store.save_baseline_probs(&labels, &probs)?;
+            let rec = record_of(store::BASELINE_KEY, &[], &hash, &s, None, out.seconds);
+            store.append(&rec)?;
+            prog.line(&format!(
+                "baseline ({}): AUC {}, tables {}, {:.1} s",
+                rec.representation,
+                rec.auc.map_or("-".into(), |a| format!("{a:.4}")),
+                report::human_bytes(rec.table_bytes as f64),
+                rec.seconds
+            ));
+            (rec, probs)
+        }
+    };
+
+    let pending: Vec<&Point> = spec
+        .points
+        .iter()
+        .filter(|p| !cache.contains_key(&p.key()))
+        .collect();
+    let reused = spec.points.len() - pending.len();
+    let jobs = spec.jobs.min(pending.len()).max(1);
+    let threads = (total_threads / jobs).max(1);
+    prog.phase = "points";
+    prog.total = pending.len();
+    prog.t0 = Instant::now();
+    prog.line(&format!(
+        "sweep {}: {} point(s), {} already done, {} to run ({} engine(s) x {} thread(s))",
+        spec.out.display(),
+        spec.points.len(),
+        reused,
+        pending.len(),
+        jobs,
+        threads
+    ));
+
+    enum Msg {
+        Started(usize),
+        Steps(usize, u64),
+        Done(usize, Box<Result<RunOutcome, EngineError>>),
+    }
+    let (job_tx, job_rx) = crossbeam_channel::unbounded::<usize>();
+    for i in 0..pending.len() {
+        let _ = job_tx.send(i);
+    }
+    drop(job_tx);
+    let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
+    let stop = AtomicBool::new(false);
+    let mut not_started: BTreeMap<String, String> = BTreeMap::new();
+    let mut fatal: Option<SweepError> = None;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let job_rx = job_rx.clone();
+            let msg_tx = msg_tx.clone();
+            let (source, reps, stop, pending) = (&source, &reps, &stop, &pending);
+            scope.spawn(move || {
+                for j in job_rx.iter() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut cfg = pending[j].cfg.clone();
+                    cfg.threads = threads;
+                    let _ = msg_tx.send(Msg::Started(j));
+                    let r = run_single(
+                        cfg,
+                        RunKind::Memrec,
+                        Arc::clone(source),
+                        reps,
+                        budget,
+                        |s| {
+                            let _ = msg_tx.send(Msg::Steps(j, s));
+                        },
+                    );
+                    let _ = msg_tx.send(Msg::Done(j, Box::new(r)));
+                }
+            });
+        }
+        drop(msg_tx);
+        for m in msg_rx.iter() {
+            match m {
+                Msg::Started(j) => {
+                    prog.running.insert(j, 0);
+                    prog.draw(true);
+                }
+                Msg::Steps(j, s) => {
+                    prog.running.insert(j, s);
+                    prog.draw(false);
+                }
+                Msg::Done(j, r) => {
+                    prog.running.remove(&j);
+                    prog.done += 1;
+                    let p = pending[j];
+                    let out = match *r {
+                        Ok(o) => o,
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            fatal.get_or_insert(SweepError::Engine(e));
+                            continue;
+                        }
+                    };
+                    if let Some(m) = out.data_error {
+                        stop.store(true, Ordering::Relaxed);
+                        fatal.get_or_insert(SweepError::Data(m));
+                        continue;
+                    }
+                    let n = format!("[{}/{}]", prog.done, prog.total);
+                    if let Some(m) = out.not_started {
+                        prog.line(&format!("{n} {}: could not start: {m}", p.key()));
+                        not_started.insert(p.key(), m);
+                        continue;
+                    }
+                    let Some(s) = out.summary else {
+                        not_started.insert(p.key(), "the engine ended without a summary".into());
+                        continue;
+                    };
+                    let delta = match &out.probs {
+                        Some(probs) if s.status == "ok" && probs.len() == labels.len() => {
+                            metrics::delta_auc_delong(&labels, probs, &base_probs)
+                        }
+                        _ => None,
+                    };
+                    let rec = record_of(&p.key(), &p.assignments, &hash, &s, delta, out.seconds);
+                    if let Err(e) = store.append(&rec) {
+                        stop.store(true, Ordering::Relaxed);
+                        fatal.get_or_insert(e.into());
+                        continue;
+                    }
+                    prog.line(&format!("{n} {}", point_line(&rec)));
+                    cache.insert(rec.key.clone(), rec);
+                }
+            }
+        }
+    });
+    prog.clear();
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    let ran = pending.len() - not_started.len();
+    let points: Vec<PointRecord> = spec
+        .points
+        .iter()
+        .map(|p| {
+            let k = p.key();
+            match cache.get(&k) {
+                Some(r) => r.clone(),
+                None => not_started_record(
+                    p,
+                    &hash,
+                    not_started.get(&k).map_or("not run", String::as_str),
+                ),
+            }
+        })
+        .collect();
+    let axes: Vec<String> = spec.grid.axes.iter().map(|a| a.path.clone()).collect();
+    let budget_text = budget.describe();
+    let data_label = spec.base.data_label();
+    let files = report::render(&report::ReportInput {
+        title: &spec.title,
+        budget: &budget_text,
+        data_label: &data_label,
+        axes: &axes,
+        baseline: &baseline,
+        points: &points,
+    });
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = spec.out.join(name);
+        crate::util::write_atomic(&path, text.as_bytes(), true).map_err(StoreError::from)?;
+        written.push(path);
+    }
+    Ok(SweepResult {
+        baseline,
+        points,
+        ran,
+        reused,
+        not_started: not_started.into_iter().collect(),
+        files: written,
+    })
+}
+
+fn data_error(e: DataError) -> CliError {
+    match e {
+        DataError::BadLine { .. } => CliError::usage(e),
+        other => CliError::runtime(other),
+    }
+}
+
+/// Name of the sweep's starting point, for titles and the default directory.
+fn title_of(config: &ConfigArgs) -> String {
+    match (&config.config, &config.preset) {
+        (Some(path), _) => Path::new(path)
+            .file_stem()
+            .map_or("config".into(), |s| s.to_string_lossy().into_owned()),
+        (None, Some(p)) => Path::new(p)
+            .file_stem()
+            .map_or(p.clone(), |s| s.to_string_lossy().into_owned()),
+        (None, None) => "kaggle".into(),
+    }
+}
+
+/// `memrec-tui sweep`.
+pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), CliError> {
+    let cfg = config.resolve()?;
+    let budget = match (args.steps, args.epochs) {
+        (Some(s), None) => Budget::Steps(s),
+        (None, Some(e)) => Budget::Epochs(e),
+        (None, None) => {
+            return Err(CliError::usage(anyhow!(
+                "sweep needs a budget per point: --steps N (optimizer steps, i.e. batches) or --epochs E (passes over --data)"
+            )));
+        }
+        (Some(_), Some(_)) => {
+            return Err(CliError::usage(anyhow!(
+                "--steps and --epochs cannot be combined"
+            )));
+        }
+    };
+    let title = title_of(config);
+    let jobs = args.jobs.unwrap_or_else(|| cfg.effective_threads());
+    let usage_or_runtime = |e: SweepError| {
+        if e.is_usage() {
+            CliError::usage(e)
+        } else {
+            CliError::runtime(e)
+        }
+    };
+    let mut spec = SweepSpec::new(cfg, &args.grid, budget, PathBuf::new(), jobs, &title)
+        .map_err(usage_or_runtime)?;
+    spec.out = match &args.out {
+        Some(d) => d.clone(),
+        None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, &title),
+    };
+    let source = crate::data::open_source(&spec.base).map_err(data_error)?;
+    let stderr = std::io::stderr();
+    let tty = stderr.is_terminal();
+    let result = run_sweep(
+        &spec,
+        source,
+        crate::train::engine::default_reps(),
+        &mut stderr.lock(),
+        tty,
+    )
+    .map_err(usage_or_runtime)?;
+    let io = |e: std::io::Error| CliError::runtime(anyhow!("cannot write results: {e}"));
+    let mut out = std::io::stdout().lock();
+    if json {
+        let tagged = |kind: &str, r: &PointRecord| {
+            let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("type".into(), kind.into());
+            }
+            v
+        };
+        writeln!(out, "{}", tagged("baseline", &result.baseline)).map_err(io)?;
+        for p in &result.points {
+            writeln!(out, "{}", tagged("point", p)).map_err(io)?;
+        }
+    } else {
+        let md = std::fs::read_to_string(spec.out.join("summary.md")).map_err(io)?;
+        write!(out, "{md}").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    eprintln!(
+        "sweep {}: {} point(s) run now, {} reused; wrote {}",
+        spec.out.display(),
+        result.ran,
+        result.reused,
+        result
+            .files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some((key, why)) = result.not_started.first() {
+        return Err(CliError::runtime(anyhow!(
+            "{} point(s) could not start (not stored; a re-run tries them again), e.g. {key}: {why}",
+            result.not_started.len()
+        )));
+    }
+    Ok(())
+}

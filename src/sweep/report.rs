@@ -1,0 +1,648 @@
+//! The report of a sweep: `points.csv`, `points.json`, `summary.md` and `pareto.svg`, all pure
+//! functions of the finished records (so re-running a finished sweep rewrites the same report).
+//!
+//! Owns: the formats, the memory budgets of the summary and the hand-written SVG plot. Must never:
+//! run anything or read the sweep directory (the caller writes the files atomically).
+
+use std::fmt::Write as _;
+
+use super::pareto::pareto_front;
+use super::store::PointRecord;
+
+/// Everything a report is made of.
+pub struct ReportInput<'a> {
+    /// Preset or configuration file the sweep started from.
+    pub title: &'a str,
+    /// `steps=N` or `epochs=E`.
+    pub budget: &'a str,
+    pub data_label: &'a str,
+    pub axes: &'a [String],
+    pub baseline: &'a PointRecord,
+    /// Points in grid order.
+    pub points: &'a [PointRecord],
+}
+
+/// The report files as (name, contents).
+pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
+    let front = front_of(input.points);
+    vec![
+        ("points.csv", csv(input, &front)),
+        ("points.json", json(input, &front)),
+        ("summary.md", summary(input, &front)),
+        ("pareto.svg", svg(input, &front)),
+    ]
+}
+
+/// Indices (into `points`) of the Pareto front of the successful points, by increasing bytes.
+pub fn front_of(points: &[PointRecord]) -> Vec<usize> {
+    let pairs: Vec<(u64, f64)> = points
+        .iter()
+        .map(|p| {
+            let d = if p.ok() {
+                p.delta_auc.unwrap_or(f64::NAN)
+            } else {
+                f64::NAN
+            };
+            (p.table_bytes, d)
+        })
+        .collect();
+    pareto_front(&pairs)
+}
+
+/// Columns of `points.csv` after the axis columns.
+pub const CSV_COLUMNS: &[&str] = &[
+    "status",
+    "samples",
+    "steps",
+    "table_bytes",
+    "optimizer_bytes",
+    "compression_full",
+    "auc",
+    "auc_lo",
+    "auc_hi",
+    "delta_auc",
+    "delta_lo",
+    "delta_hi",
+    "logloss",
+    "samples_per_s",
+    "pareto",
+];
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x}"))
+}
+
+fn axis_value<'a>(p: &'a PointRecord, path: &str) -> &'a str {
+    p.axes
+        .iter()
+        .find(|(a, _)| a == path)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn csv(input: &ReportInput, front: &[usize]) -> String {
+    let mut out = String::new();
+    let header: Vec<String> = input
+        .axes
+        .iter()
+        .map(|a| csv_field(a))
+        .chain(CSV_COLUMNS.iter().map(|c| c.to_string()))
+        .collect();
+    out.push_str(&header.join(","));
+    out.push('\n');
+    for (i, p) in input.points.iter().enumerate() {
+        let mut row: Vec<String> = input
+            .axes
+            .iter()
+            .map(|a| csv_field(axis_value(p, a)))
+            .collect();
+        row.extend([
+            csv_field(&p.status),
+            p.samples.to_string(),
+            p.steps.to_string(),
+            p.table_bytes.to_string(),
+            p.optimizer_bytes.to_string(),
+            num(p.compression_full),
+            num(p.auc),
+            num(p.auc_lo),
+            num(p.auc_hi),
+            num(p.delta_auc),
+            num(p.delta_lo),
+            num(p.delta_hi),
+            num(p.logloss),
+            num(p.samples_per_s),
+            front.contains(&i).to_string(),
+        ]);
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn json(input: &ReportInput, front: &[usize]) -> String {
+    let points: Vec<serde_json::Value> = input
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut v = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("pareto".into(), front.contains(&i).into());
+                // Axes as an object is easier to read than pairs; the order is the grid's.
+                let axes: serde_json::Map<String, serde_json::Value> = p
+                    .axes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().into()))
+                    .collect();
+                o.insert("axes".into(), axes.into());
+            }
+            v
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&points).unwrap_or_else(|_| "[]".into());
+    s.push('\n');
+    s
+}
+
+/// `bytes` with an SI unit (1 MB = 10^6 bytes: the plot's decades).
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut x = bytes;
+    let mut u = 0;
+    while x >= 1000.0 && u + 1 < UNITS.len() {
+        x /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{x:.0} B")
+    } else if x >= 100.0 {
+        format!("{x:.0} {}", UNITS[u])
+    } else {
+        // Three significant digits.
+        let n = if x >= 10.0 {
+            format!("{x:.1}")
+        } else {
+            format!("{x:.2}")
+        };
+        let n = n.trim_end_matches('0').trim_end_matches('.');
+        format!("{n} {}", UNITS[u])
+    }
+}
+
+fn fmt_opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("-".into(), |x| format!("{x:.prec$}"))
+}
+
+fn fmt_delta(p: &PointRecord) -> String {
+    match (p.delta_auc, p.delta_lo, p.delta_hi) {
+        (Some(d), Some(lo), Some(hi)) => format!("{d:+.4} [{lo:+.4}, {hi:+.4}]"),
+        (Some(d), _, _) => format!("{d:+.4}"),
+        _ => "-".into(),
+    }
+}
+
+/// Memory budgets of the summary: the powers of ten from the smallest point up to the largest.
+pub fn budgets(points: &[PointRecord]) -> Vec<u64> {
+    let ok: Vec<u64> = points
+        .iter()
+        .filter(|p| p.ok())
+        .map(|p| p.table_bytes.max(1))
+        .collect();
+    let (Some(&lo), Some(&hi)) = (ok.iter().min(), ok.iter().max()) else {
+        return Vec::new();
+    };
+    let mut b = 1u64;
+    while b < lo {
+        b = b.saturating_mul(10);
+    }
+    let mut out = vec![b];
+    while b < hi && out.len() < 8 {
+        b = b.saturating_mul(10);
+        out.push(b);
+    }
+    out
+}
+
+fn summary(input: &ReportInput, front: &[usize]) -> String {
+    let mut s = String::new();
+    let b = input.baseline;
+    let _ = writeln!(s, "# MEM-REC sweep: {} ({})\n", input.title, input.budget);
+    let _ = writeln!(s, "Data: {}.\n", input.data_label);
+    let _ = writeln!(
+        s,
+        "Baseline ({}): AUC {} [{}, {}], logloss {}, tables {} (+{} optimizer state), status {}.\n",
+        b.representation,
+        fmt_opt(b.auc, 4),
+        fmt_opt(b.auc_lo, 4),
+        fmt_opt(b.auc_hi, 4),
+        fmt_opt(b.logloss, 4),
+        human_bytes(b.table_bytes as f64),
+        human_bytes(b.optimizer_bytes as f64),
+        b.status
+    );
+    let _ = writeln!(
+        s,
+        "ΔAUC is each point's test AUC minus the baseline's on the same test rows, with the DeLong 95% interval of the paired difference. \
+         Bytes are the MEM-REC tables (optimizer state separately); 1 MB = 10^6 bytes. ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC).\n"
+    );
+    let mut order: Vec<usize> = (0..input.points.len()).collect();
+    order.sort_by_key(|&i| (input.points[i].table_bytes, i));
+    let mut head = vec!["".to_string()];
+    head.extend(input.axes.iter().cloned());
+    head.extend(
+        [
+            "table bytes",
+            "optimizer",
+            "compression",
+            "AUC",
+            "ΔAUC [95% CI]",
+            "logloss",
+            "samples/s",
+            "status",
+        ]
+        .map(String::from),
+    );
+    let _ = writeln!(s, "| {} |", head.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(head.len()));
+    for i in order {
+        let p = &input.points[i];
+        let mut row = vec![if front.contains(&i) { "★" } else { "" }.to_string()];
+        row.extend(input.axes.iter().map(|a| axis_value(p, a).to_string()));
+        row.extend([
+            human_bytes(p.table_bytes as f64),
+            human_bytes(p.optimizer_bytes as f64),
+            p.compression_full
+                .map_or("-".into(), |c| format!("{c:.0}x")),
+            fmt_opt(p.auc, 4),
+            fmt_delta(p),
+            fmt_opt(p.logloss, 4),
+            fmt_opt(p.samples_per_s, 0),
+            p.status.replace('|', "/"),
+        ]);
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    let budgets = budgets(input.points);
+    if !budgets.is_empty() {
+        let _ = writeln!(s, "\n## Best point under a memory budget\n");
+        let _ = writeln!(
+            s,
+            "| budget (table bytes) | best point | bytes | ΔAUC [95% CI] |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|");
+        for budget in budgets {
+            let best = input
+                .points
+                .iter()
+                .filter(|p| p.ok() && p.table_bytes <= budget && p.delta_auc.is_some())
+                .max_by(|a, b| {
+                    a.delta_auc
+                        .unwrap_or(f64::NAN)
+                        .total_cmp(&b.delta_auc.unwrap_or(f64::NAN))
+                        // Equal ΔAUC: the smaller tables are better.
+                        .then(b.table_bytes.cmp(&a.table_bytes))
+                });
+            let cells = match best {
+                Some(p) => format!(
+                    "{} | {} | {}",
+                    p.key,
+                    human_bytes(p.table_bytes as f64),
+                    fmt_delta(p)
+                ),
+                None => "none fits | - | -".into(),
+            };
+            let _ = writeln!(s, "| ≤ {} | {cells} |", human_bytes(budget as f64));
+        }
+    }
+    let failed: Vec<&PointRecord> = input.points.iter().filter(|p| !p.ok()).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{} point(s) failed and are left out of the front:\n",
+            failed.len()
+        );
+        for p in failed {
+            let _ = writeln!(s, "- {}: {}", p.key, p.status);
+        }
+    }
+    s
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A step of 1, 2 or 5 times a power of ten giving about `n` ticks over `span`.
+fn nice_step(span: f64, n: f64) -> f64 {
+    let raw = (span / n).max(1e-12);
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    let k = if m <= 1.0 {
+        1.0
+    } else if m <= 2.0 {
+        2.0
+    } else if m <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    k * p
+}
+
+fn svg(input: &ReportInput, front: &[usize]) -> String {
+    const W: f64 = 820.0;
+    const H: f64 = 520.0;
+    const L: f64 = 90.0;
+    const R: f64 = 30.0;
+    const T: f64 = 70.0;
+    const B: f64 = 70.0;
+    let pw = W - L - R;
+    let ph = H - T - B;
+    let plotted: Vec<(usize, &PointRecord)> = input
+        .points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.ok() && p.delta_auc.is_some_and(f64::is_finite) && p.table_bytes > 0)
+        .collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">MEM-REC sweep: ΔAUC against table bytes ({}, {})</text>"#,
+        W / 2.0,
+        xml(input.title),
+        xml(input.budget)
+    );
+    let b = input.baseline;
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"44\" text-anchor=\"middle\" fill=\"#444\">baseline {}: AUC {}, {}; {}</text>",
+        W / 2.0,
+        xml(&b.representation),
+        fmt_opt(b.auc, 4),
+        human_bytes(b.table_bytes as f64),
+        xml(input.data_label)
+    );
+    if plotted.is_empty() {
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">no successful point to plot</text></svg>"#,
+            W / 2.0,
+            H / 2.0
+        );
+        return s;
+    }
+    // x: log10 bytes over whole decades; y: ΔAUC intervals and 0.
+    let lx: Vec<f64> = plotted
+        .iter()
+        .map(|(_, p)| (p.table_bytes as f64).log10())
+        .collect();
+    let x0 = lx.iter().cloned().fold(f64::INFINITY, f64::min).floor();
+    let mut x1 = lx.iter().cloned().fold(f64::NEG_INFINITY, f64::max).ceil();
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let mut y0 = 0.0f64;
+    let mut y1 = 0.0f64;
+    for (_, p) in &plotted {
+        for v in [p.delta_auc, p.delta_lo, p.delta_hi].into_iter().flatten() {
+            if v.is_finite() {
+                y0 = y0.min(v);
+                y1 = y1.max(v);
+            }
+        }
+    }
+    if y1 - y0 < 1e-6 {
+        y0 -= 0.005;
+        y1 += 0.005;
+    }
+    let pad = (y1 - y0) * 0.06;
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let sx = |v: f64| L + (v - x0) / (x1 - x0) * pw;
+    let sy = |v: f64| T + (y1 - v) / (y1 - y0) * ph;
+    // Axes frame, decade grid and labels.
+    let _ = writeln!(
+        s,
+        "<rect x=\"{L}\" y=\"{T}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>"
+    );
+    let mut d = x0;
+    while d <= x1 + 1e-9 {
+        let x = sx(d);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            T + ph,
+            T + ph + 18.0,
+            human_bytes(10f64.powf(d))
+        );
+        // Minor ticks at 2..9 times the decade.
+        if d + 1.0 <= x1 + 1e-9 {
+            for m in 2..10 {
+                let xm = sx(d + (m as f64).log10());
+                let _ = writeln!(
+                    s,
+                    "<line x1=\"{xm:.1}\" y1=\"{:.1}\" x2=\"{xm:.1}\" y2=\"{:.1}\" stroke=\"#888\"/>",
+                    T + ph,
+                    T + ph - 4.0
+                );
+            }
+        }
+        d += 1.0;
+    }
+    let step = nice_step(y1 - y0, 8.0);
+    let mut v = (y0 / step).ceil() * step;
+    while v <= y1 + 1e-12 {
+        let y = sy(v);
+        let zero = v.abs() < step * 1e-6;
+        let _ = writeln!(
+            s,
+            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{}\"{}/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            L + pw,
+            if zero { "#555" } else { "#ddd" },
+            if zero {
+                " stroke-dasharray=\"5,4\""
+            } else {
+                ""
+            },
+            L - 6.0,
+            y + 4.0,
+            if zero {
+                "0".to_string()
+            } else {
+                format!("{v:+.4}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+            }
+        );
+        v += step;
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">MEM-REC table bytes (log scale; 1 MB = 10^6 bytes)</text>"#,
+        L + pw / 2.0,
+        H - 22.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text transform="translate(22,{:.1}) rotate(-90)" text-anchor="middle">ΔAUC vs baseline (95% DeLong interval)</text>"#,
+        T + ph / 2.0
+    );
+    // Error bars and markers of every point.
+    for (i, p) in &plotted {
+        let x = sx((p.table_bytes as f64).log10());
+        let dy = sy(p.delta_auc.unwrap_or(0.0));
+        if let (Some(lo), Some(hi)) = (p.delta_lo, p.delta_hi)
+            && lo.is_finite()
+            && hi.is_finite()
+        {
+            let (a, c) = (sy(hi), sy(lo));
+            let _ = writeln!(
+                s,
+                "<path d=\"M{x:.1},{a:.1}V{c:.1}M{:.1},{a:.1}H{:.1}M{:.1},{c:.1}H{:.1}\" stroke=\"#7a8fb0\" fill=\"none\"/>",
+                x - 3.0,
+                x + 3.0,
+                x - 3.0,
+                x + 3.0
+            );
+        }
+        let on = front.contains(i);
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{x:.1}\" cy=\"{dy:.1}\" r=\"{}\" fill=\"{}\" stroke=\"{}\"><title>{}: {} bytes, ΔAUC {}</title></circle>",
+            if on { 5 } else { 4 },
+            if on { "#d62728" } else { "#1f77b4" },
+            if on { "#7a1010" } else { "#0d3b66" },
+            xml(&p.key),
+            p.table_bytes,
+            xml(&fmt_delta(p))
+        );
+    }
+    // The front, connected by increasing bytes.
+    let pts: Vec<String> = front
+        .iter()
+        .map(|&i| {
+            let p = &input.points[i];
+            format!(
+                "{:.1},{:.1}",
+                sx((p.table_bytes as f64).log10()),
+                sy(p.delta_auc.unwrap_or(0.0))
+            )
+        })
+        .collect();
+    if pts.len() > 1 {
+        let _ = writeln!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\"/>",
+            pts.join(" ")
+        );
+    }
+    // Legend, in a row between the subtitle and the plot (never over the data).
+    let lx = L + 6.0;
+    let ly = T - 14.0;
+    let _ = writeln!(
+        s,
+        "<circle cx=\"{lx}\" cy=\"{ly}\" r=\"4\" fill=\"#1f77b4\" stroke=\"#0d3b66\"/><text x=\"{}\" y=\"{}\">grid point</text>",
+        lx + 10.0,
+        ly + 4.0
+    );
+    let _ = writeln!(
+        s,
+        "<circle cx=\"{}\" cy=\"{ly}\" r=\"5\" fill=\"#d62728\" stroke=\"#7a1010\"/><text x=\"{}\" y=\"{}\">Pareto front (max ΔAUC for min bytes), error bars: 95% interval</text>",
+        lx + 110.0,
+        lx + 120.0,
+        ly + 4.0
+    );
+    let failed = input.points.len() - plotted.len();
+    if failed > 0 {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#a00\">{failed} failed point(s) not shown</text>",
+            L + pw,
+            ly + 4.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: &str, bytes: u64, delta: Option<f64>, status: &str) -> PointRecord {
+        PointRecord {
+            key: key.into(),
+            base_hash: "h".into(),
+            axes: vec![("memrec.token_rows".into(), key.into())],
+            representation: "memrec".into(),
+            status: status.into(),
+            samples: 100,
+            steps: 1,
+            table_bytes: bytes,
+            optimizer_bytes: bytes / 8,
+            compression_full: Some(10.0),
+            auc: Some(0.7),
+            auc_lo: Some(0.69),
+            auc_hi: Some(0.71),
+            delta_auc: delta,
+            delta_lo: delta.map(|d| d - 0.01),
+            delta_hi: delta.map(|d| d + 0.01),
+            logloss: Some(0.5),
+            samples_per_s: Some(1000.0),
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn report_marks_the_front_and_leaves_failures_out() {
+        let base = rec("baseline", 1_000_000, None, "ok");
+        let points = vec![
+            rec("a", 2_000, Some(-0.05), "ok"),
+            rec("b", 40_000, Some(-0.01), "ok"),
+            rec("c", 30_000, Some(-0.08), "ok"),
+            rec("d", 500, Some(0.5), "training loss is NaN, \"diverged\""),
+        ];
+        let axes = vec!["memrec.token_rows".to_string()];
+        let files = render(&ReportInput {
+            title: "tiny",
+            budget: "steps=5",
+            data_label: "synthetic <test>",
+            axes: &axes,
+            baseline: &base,
+            points: &points,
+        });
+        let get = |n: &str| files.iter().find(|(f, _)| *f == n).unwrap().1.clone();
+        let csv = get("points.csv");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("memrec.token_rows,{}", CSV_COLUMNS.join(","))
+        );
+        assert!(lines[1].ends_with(",true") && lines[2].ends_with(",true"));
+        assert!(lines[3].ends_with(",false") && lines[4].ends_with(",false"));
+        assert!(lines[4].contains("\"training loss is NaN, \"\"diverged\"\"\""));
+        let md = get("summary.md");
+        assert!(md.contains("| ★ | a |") && md.contains("| ★ | b |"), "{md}");
+        assert!(md.contains("| ≤ 10 KB | a |"), "{md}");
+        assert!(md.contains("1 point(s) failed"), "{md}");
+        let svg = get("pareto.svg");
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<circle").count(), 3 + 2, "3 points + legend");
+        assert!(svg.contains("&lt;test&gt;") && svg.contains("polyline"));
+        assert!(svg.contains(">1 KB<") && svg.contains(">100 KB<"), "{svg}");
+        let json: serde_json::Value = serde_json::from_str(&get("points.json")).unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 4);
+        assert_eq!(json[0]["pareto"], true);
+        assert_eq!(json[0]["axes"]["memrec.token_rows"], "a");
+    }
+
+    #[test]
+    fn bytes_and_budgets() {
+        assert_eq!(human_bytes(999.0), "999 B");
+        assert_eq!(human_bytes(1000.0), "1 KB");
+        assert_eq!(human_bytes(1536.0), "1.54 KB");
+        assert_eq!(human_bytes(26_624.0), "26.6 KB");
+        assert_eq!(human_bytes(2.5e6), "2.5 MB");
+        assert_eq!(human_bytes(250e9), "250 GB");
+        let pts = [
+            rec("a", 2_000, Some(0.0), "ok"),
+            rec("b", 40_000, Some(0.0), "ok"),
+        ];
+        assert_eq!(budgets(&pts), vec![10_000, 100_000]);
+        assert!(budgets(&[]).is_empty());
+    }
+}

@@ -1,0 +1,379 @@
+//! What a sweep keeps on disk so it can be resumed: `sweep.json` (the base configuration and its
+//! hash: one sweep directory holds one base configuration), `points.jsonl` (one JSON line per
+//! finished point, appended as soon as the point ends) and `baseline.predictions` (the baseline's
+//! test-row probabilities, so points run later get their paired ΔAUC interval).
+//!
+//! Owns: these formats and their checks. Must never: run anything, or silently mix results of two
+//! base configurations (a different base hash in the same directory is an error).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+pub const MANIFEST: &str = "sweep.json";
+pub const POINTS: &str = "points.jsonl";
+pub const BASELINE_PREDICTIONS: &str = "baseline.predictions";
+/// Key of the baseline's line in `points.jsonl`.
+pub const BASELINE_KEY: &str = "baseline";
+const PRED_MAGIC: &[u8; 8] = b"MRSWPRD1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{dir} holds a sweep of another base configuration (hash {theirs}, this one {ours}; differing: {diff}); results of two configurations are never mixed: choose another --out or delete {dir}"
+    )]
+    OtherBase {
+        dir: PathBuf,
+        theirs: String,
+        ours: String,
+        diff: String,
+    },
+    #[error("{path}: not a sweep manifest ({msg}); choose another --out")]
+    BadManifest { path: PathBuf, msg: String },
+    #[error("{0}")]
+    Write(#[from] crate::util::WriteError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One finished point (or the baseline) as stored in `points.jsonl`. Metrics a failed run never
+/// produced are `None` (JSON `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointRecord {
+    /// Canonical `path=value;...` (or `baseline`).
+    pub key: String,
+    pub base_hash: String,
+    /// The grid values of this point, in the axis order of the run that produced it.
+    pub axes: Vec<(String, String)>,
+    pub representation: String,
+    /// `ok`, or why the run stopped (divergence, NaN, a representation that cannot be built).
+    pub status: String,
+    pub samples: u64,
+    pub steps: u64,
+    pub table_bytes: u64,
+    pub optimizer_bytes: u64,
+    pub compression_full: Option<f64>,
+    pub auc: Option<f64>,
+    pub auc_lo: Option<f64>,
+    pub auc_hi: Option<f64>,
+    /// AUC minus the baseline's on the same test rows, with the DeLong 95% interval of the paired
+    /// difference.
+    pub delta_auc: Option<f64>,
+    pub delta_lo: Option<f64>,
+    pub delta_hi: Option<f64>,
+    pub logloss: Option<f64>,
+    pub samples_per_s: Option<f64>,
+    /// Wall-clock seconds of the run (informative only, never compared).
+    pub seconds: f64,
+}
+
+impl PointRecord {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// `sweep.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub base_hash: String,
+    /// `steps=N` or `epochs=E`.
+    pub budget: String,
+    pub base_config: serde_json::Value,
+}
+
+/// Hash of everything that makes two points comparable: the base configuration (threads left
+/// out: results do not depend on them) and the budget.
+pub fn base_hash(base: &Config, budget: &str) -> String {
+    let mut c = base.clone();
+    c.threads = 0;
+    let text = serde_json::to_string(&c).unwrap_or_default();
+    format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(format!("{text}\n{budget}").as_bytes())
+    )
+}
+
+/// The manifest a base configuration gets.
+pub fn manifest_of(base: &Config, budget: &str) -> Manifest {
+    let mut c = base.clone();
+    c.threads = 0;
+    Manifest {
+        base_hash: base_hash(base, budget),
+        budget: budget.to_string(),
+        base_config: serde_json::to_value(&c).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// An open sweep directory.
+pub struct Store {
+    pub dir: PathBuf,
+    base_hash: String,
+}
+
+impl Store {
+    /// Create or reopen `dir` for `manifest`; returns the finished points of this base
+    /// configuration (a torn last line, from a kill mid-write, is dropped and repaired).
+    pub fn open(dir: &Path, manifest: &Manifest) -> Result<(Store, Vec<PointRecord>), StoreError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mpath = dir.join(MANIFEST);
+        match std::fs::read_to_string(&mpath) {
+            Ok(text) => {
+                let theirs: Manifest =
+                    serde_json::from_str(&text).map_err(|e| StoreError::BadManifest {
+                        path: mpath.clone(),
+                        msg: e.to_string(),
+                    })?;
+                if theirs.base_hash != manifest.base_hash {
+                    let mut diff = Vec::new();
+                    if theirs.budget != manifest.budget {
+                        diff.push(format!("budget {} vs {}", theirs.budget, manifest.budget));
+                    }
+                    json_diff(&theirs.base_config, &manifest.base_config, "", &mut diff);
+                    let n = diff.len();
+                    diff.truncate(6);
+                    if n > diff.len() {
+                        diff.push(format!("and {} more", n - diff.len()));
+                    }
+                    return Err(StoreError::OtherBase {
+                        dir: dir.to_path_buf(),
+                        theirs: theirs.base_hash,
+                        ours: manifest.base_hash.clone(),
+                        diff: diff.join(", "),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = serde_json::to_string_pretty(manifest).unwrap_or_default();
+                crate::util::write_atomic(&mpath, text.as_bytes(), true)?;
+            }
+            Err(e) => return Err(io(&mpath)(e)),
+        }
+        let ppath = dir.join(POINTS);
+        let mut records = Vec::new();
+        match std::fs::read_to_string(&ppath) {
+            Ok(text) => {
+                let mut good = String::with_capacity(text.len());
+                let mut torn = false;
+                for line in text.split_inclusive('\n') {
+                    let complete = line.ends_with('\n');
+                    match serde_json::from_str::<PointRecord>(line.trim_end()) {
+                        Ok(r) if complete => {
+                            good.push_str(line);
+                            if r.base_hash == manifest.base_hash {
+                                records.push(r);
+                            }
+                        }
+                        _ if line.trim().is_empty() => {}
+                        _ => {
+                            torn = true;
+                            eprintln!(
+                                "{}: dropping an unreadable line (an interrupted write?): {}",
+                                ppath.display(),
+                                line.trim_end().chars().take(80).collect::<String>()
+                            );
+                        }
+                    }
+                }
+                if torn {
+                    crate::util::write_atomic(&ppath, good.as_bytes(), true)?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&ppath)(e)),
+        }
+        Ok((
+            Store {
+                dir: dir.to_path_buf(),
+                base_hash: manifest.base_hash.clone(),
+            },
+            records,
+        ))
+    }
+
+    pub fn base_hash(&self) -> &str {
+        &self.base_hash
+    }
+
+    /// Append one record as a single line and flush it to disk before returning, so a point
+    /// reported finished is on disk even if the process is killed right after.
+    pub fn append(&self, r: &PointRecord) -> Result<(), StoreError> {
+        let path = self.dir.join(POINTS);
+        let mut line = serde_json::to_string(r).unwrap_or_default();
+        line.push('\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(line.as_bytes()).map_err(io(&path))?;
+        f.sync_data().map_err(io(&path))
+    }
+
+    /// Store the baseline's test probabilities, tagged with the test labels they belong to.
+    pub fn save_baseline_probs(&self, labels: &[f32], probs: &[f32]) -> Result<(), StoreError> {
+        let mut bytes = Vec::with_capacity(32 + probs.len() * 4);
+        bytes.extend_from_slice(PRED_MAGIC);
+        bytes.extend_from_slice(self.base_hash.as_bytes());
+        bytes.extend_from_slice(&labels_hash(labels).to_le_bytes());
+        bytes.extend_from_slice(&(probs.len() as u64).to_le_bytes());
+        for p in probs {
+            bytes.extend_from_slice(&p.to_le_bytes());
+        }
+        crate::util::write_atomic(&self.dir.join(BASELINE_PREDICTIONS), &bytes, true)?;
+        Ok(())
+    }
+
+    /// The stored baseline probabilities, if they belong to this base configuration and these
+    /// test labels; `None` otherwise (the baseline is then trained again).
+    pub fn load_baseline_probs(&self, labels: &[f32]) -> Option<Vec<f32>> {
+        let bytes = std::fs::read(self.dir.join(BASELINE_PREDICTIONS)).ok()?;
+        let h = self.base_hash.as_bytes();
+        let head = PRED_MAGIC.len() + h.len() + 16;
+        if bytes.len() < head || &bytes[..8] != PRED_MAGIC || &bytes[8..8 + h.len()] != h {
+            return None;
+        }
+        let rest = &bytes[8 + h.len()..];
+        let lh = u64::from_le_bytes(rest[..8].try_into().ok()?);
+        let n = u64::from_le_bytes(rest[8..16].try_into().ok()?) as usize;
+        let data = &rest[16..];
+        if lh != labels_hash(labels) || n != labels.len() || data.len() != n * 4 {
+            return None;
+        }
+        Some(
+            data.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
+    }
+}
+
+fn labels_hash(labels: &[f32]) -> u64 {
+    let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+/// Paths where two JSON values differ (for the "another base configuration" message).
+fn json_diff(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => json_diff(p, q, &path, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        _ if a != b => {
+            let short = |v: &serde_json::Value| {
+                let s = v.to_string();
+                if s.chars().count() > 40 {
+                    format!("{}...", s.chars().take(40).collect::<String>())
+                } else {
+                    s
+                }
+            };
+            out.push(format!("{at} {} vs {}", short(a), short(b)));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: &str, hash: &str) -> PointRecord {
+        PointRecord {
+            key: key.into(),
+            base_hash: hash.into(),
+            axes: vec![("memrec.k".into(), "2".into())],
+            representation: "memrec".into(),
+            status: "ok".into(),
+            samples: 10,
+            steps: 1,
+            table_bytes: 100,
+            optimizer_bytes: 4,
+            compression_full: Some(2.0),
+            auc: Some(0.7),
+            auc_lo: Some(0.6),
+            auc_hi: Some(0.8),
+            delta_auc: None,
+            delta_lo: None,
+            delta_hi: None,
+            logloss: Some(0.5),
+            samples_per_s: Some(1e3),
+            seconds: 0.1,
+        }
+    }
+
+    #[test]
+    fn torn_lines_are_dropped_and_other_bases_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::from_preset("tiny").unwrap();
+        let m = manifest_of(&cfg, "steps=5");
+        let (s, got) = Store::open(dir.path(), &m).unwrap();
+        assert!(got.is_empty());
+        s.append(&rec("memrec.k=2", &m.base_hash)).unwrap();
+        // A kill in the middle of a write leaves half a line.
+        let p = dir.path().join(POINTS);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"key\":\"memrec.k=4\",\"ba").unwrap();
+        drop(f);
+        let (s, got) = Store::open(dir.path(), &m).unwrap();
+        assert_eq!(got, vec![rec("memrec.k=2", &m.base_hash)]);
+        s.append(&rec("memrec.k=4", &m.base_hash)).unwrap();
+        let (_, got) = Store::open(dir.path(), &m).unwrap();
+        assert_eq!(got.len(), 2);
+
+        let mut other = cfg.clone();
+        other.seed += 1;
+        let e = Store::open(dir.path(), &manifest_of(&other, "steps=5"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("another base configuration") && e.contains("seed"),
+            "{e}"
+        );
+        // Threads do not change results: same base.
+        other.seed -= 1;
+        other.threads = 3;
+        assert!(Store::open(dir.path(), &manifest_of(&other, "steps=5")).is_ok());
+    }
+
+    #[test]
+    fn baseline_probs_round_trip_and_check_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::from_preset("tiny").unwrap();
+        let (s, _) = Store::open(dir.path(), &manifest_of(&cfg, "steps=5")).unwrap();
+        let labels = [0.0, 1.0, 1.0];
+        let probs = [0.25, 0.5, 0.125];
+        s.save_baseline_probs(&labels, &probs).unwrap();
+        assert_eq!(s.load_baseline_probs(&labels), Some(probs.to_vec()));
+        assert_eq!(s.load_baseline_probs(&[1.0, 1.0, 1.0]), None);
+        assert_eq!(s.load_baseline_probs(&[0.0, 1.0]), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! `memrec-tui sweep` through the binary: bad grids and budgets exit 2 before anything runs; a
+//! small sweep on the tiny preset writes every report file, the CSV with its columns.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("memrec-tui").unwrap();
+    c.env_remove("MEMREC_PRESET");
+    c
+}
+
+#[test]
+fn bad_grids_exit_2_naming_the_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    for (grid, needle) in [
+        ("memrec.k=1,9", "memrec.k"),
+        ("memrec.token_rows=1000..4096", "powers of two"),
+        ("memrec.nope=1", "unknown field `nope`"),
+        ("seed=1,2", "only fields of memrec.*"),
+        ("", "--grid is empty"),
+    ] {
+        bin()
+            .args(["sweep", "--preset", "tiny", "--steps", "5", "--grid", grid])
+            .arg("--out")
+            .arg(dir.path().join("s"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+    // Nothing ran, nothing was written.
+    assert!(!dir.path().join("s").exists());
+    bin()
+        .args(["sweep", "--preset", "tiny", "--grid", "memrec.k=1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--steps N"));
+    bin()
+        .args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--grid",
+            "memrec.k=1",
+            "--epochs",
+            "1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--epochs needs a training file"));
+}
+
+#[test]
+fn small_sweep_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let run = || {
+        bin()
+            .args([
+                "sweep",
+                "--preset",
+                "tiny",
+                "--set",
+                "eval.test_rows=2000",
+                "--grid",
+                "memrec.k=1,2;memrec.token_rows=64..256:x4",
+                "--steps",
+                "20",
+                "--jobs",
+                "2",
+                "--json",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .assert()
+    };
+    let a = run().success();
+    let stdout = String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert_eq!(lines[0]["type"], "baseline");
+    assert!(lines[1..].iter().all(|l| l["type"] == "point"));
+    for f in [
+        "points.jsonl",
+        "sweep.json",
+        "baseline.predictions",
+        "points.csv",
+        "points.json",
+        "summary.md",
+        "pareto.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(out.join("points.csv")).unwrap();
+    let mut rows = csv.lines();
+    assert_eq!(
+        rows.next().unwrap(),
+        format!(
+            "memrec.k,memrec.token_rows,{}",
+            memrec_tui::sweep::report::CSV_COLUMNS.join(",")
+        )
+    );
+    let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows.iter().map(|r| (r[0], r[1])).collect::<Vec<_>>(),
+        [("1", "64"), ("1", "256"), ("2", "64"), ("2", "256")]
+    );
+    assert!(rows.iter().any(|r| r.last() == Some(&"true")));
+    // Re-running resumes: nothing trains.
+    run()
+        .success()
+        .stderr(predicate::str::contains("0 point(s) run now, 4 reused"));
+}
