@@ -52,8 +52,9 @@ fn json_lines_and_predictions_agree() {
         .collect();
     let evals: Vec<_> = lines.iter().filter(|v| v["type"] == "eval").collect();
     let sums: Vec<_> = lines.iter().filter(|v| v["type"] == "summary").collect();
-    // Every 2000 samples up to 5000, then the final one: 2000, 4000, 5000 per run.
-    assert_eq!(evals.len(), 6, "{text}");
+    // Warm-up evaluations at 250, 500 and 1000 samples, then every 2000 up to 5000, then the
+    // final one: 250, 500, 1000, 2000, 4000, 5000 per run.
+    assert_eq!(evals.len(), 12, "{text}");
     for key in [
         "run",
         "samples",

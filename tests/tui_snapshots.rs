@@ -262,7 +262,7 @@ fn waiting_for_first_evaluation() {
         },
         started("baseline", 0, &cfg),
         started("memrec", 0, &cfg),
-        progress("baseline", 0, 12_800),
+        progress("baseline", 0, 3_200),
     ];
     // As live: the runtime's first message asks for a latency measurement.
     let mut s = AppState::new(cfg.clone());

@@ -435,7 +435,7 @@ impl State {
         if kind == RunKind::Baseline {
             self.baseline_probs.clear();
         }
-        let every = cfg.eval.every_samples;
+        let first_eval = first_eval_samples(cfg.eval.every_samples);
         let batch_rows = cfg.train.batch;
         let run = Run {
             name,
@@ -450,7 +450,7 @@ impl State {
             epochs: 0,
             status: Status::Training,
             loss_ema: f64::NAN,
-            next_eval: every,
+            next_eval: first_eval,
             since_eval: (Duration::ZERO, 0),
             train_time: Duration::ZERO,
             last_progress: Instant::now(),
@@ -692,7 +692,7 @@ impl State {
         let run = &mut self.runs[i];
         let every = run.cfg.eval.every_samples;
         while run.next_eval <= run.samples {
-            run.next_eval += every;
+            run.next_eval = next_eval_samples(run.next_eval, every);
         }
         if run
             .last_eval
@@ -848,4 +848,37 @@ fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollision
 /// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
 fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
     crate::bench::measure(cfg).map_err(|e| e.to_string())
+}
+
+/// Samples before a run's first evaluation: an eighth of `eval.every_samples`, so a new user sees
+/// the first AUC points within seconds; the interval then doubles up to `every_samples`.
+pub fn first_eval_samples(every: u64) -> u64 {
+    (every / 8).max(1)
+}
+
+/// The evaluation after the one at `at` samples: doubling during the warm-up, then every `every`.
+pub fn next_eval_samples(at: u64, every: u64) -> u64 {
+    if at < every {
+        (at * 2).min(every)
+    } else {
+        at + every
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    #[test]
+    fn evaluations_double_then_settle_at_every_samples() {
+        let every = 50_000;
+        let mut at = first_eval_samples(every);
+        let mut seen = vec![at];
+        while at < 4 * every {
+            at = next_eval_samples(at, every);
+            seen.push(at);
+        }
+        assert_eq!(seen, [6250, 12500, 25000, 50000, 100000, 150000, 200000]);
+        assert_eq!(first_eval_samples(3), 1);
+    }
 }

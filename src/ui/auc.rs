@@ -224,14 +224,15 @@ fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) 
             lines.push(Line::styled(cfg.data_label(), theme.muted));
         }
         Some(d) => {
+            let first = crate::train::engine::first_eval_samples(cfg.eval.every_samples);
             lines.push(Line::styled(
                 "waiting for the first evaluation…",
                 theme.title,
             ));
             lines.push(Line::styled(
                 format!(
-                    "test AUC every {} samples on {} test rows",
-                    fmt_count(cfg.eval.every_samples as f64),
+                    "first test AUC after {} samples, on {} test rows",
+                    fmt_count(first as f64),
                     fmt_count(d.test_rows as f64)
                 ),
                 theme.muted,
@@ -241,7 +242,7 @@ fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) 
                 .as_ref()
                 .and_then(|b| b.progress.as_ref())
                 .map_or(0, |p| p.samples);
-            let pct = (seen as f64 / cfg.eval.every_samples as f64 * 100.0).min(100.0);
+            let pct = (seen as f64 / first as f64 * 100.0).min(100.0);
             lines.push(Line::styled(
                 format!(
                     "baseline has seen {} samples ({pct:.0}%)",
