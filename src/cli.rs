@@ -121,9 +121,6 @@ pub struct RunArgs {
     /// Monochrome screen (also when NO_COLOR is set and non-empty).
     #[arg(long)]
     pub no_color: bool,
-    /// Do not capture the mouse.
-    #[arg(long)]
-    pub no_mouse: bool,
 }
 
 #[derive(Debug, Clone, Args)]
