@@ -501,7 +501,7 @@ pub fn run_sweep(
                 })?;
             store.save_baseline_probs(&labels, &probs)?;
             let rec = record_of(store::BASELINE_KEY, &[], &hash, &s, None, out.seconds);
-            store.append(&rec)?;
+            let rec = store.append(&rec)?;
             prog.line(&format!(
                 "baseline ({}): AUC {}, tables {}, {:.1} s",
                 rec.representation,
@@ -620,11 +620,14 @@ pub fn run_sweep(
                         _ => None,
                     };
                     let rec = record_of(&p.key(), &p.assignments, &hash, &s, delta, out.seconds);
-                    if let Err(e) = store.append(&rec) {
-                        stop.store(true, Ordering::Relaxed);
-                        fatal.get_or_insert(e.into());
-                        continue;
-                    }
+                    let rec = match store.append(&rec) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            fatal.get_or_insert(e.into());
+                            continue;
+                        }
+                    };
                     prog.line(&format!("{n} {}", point_line(&rec)));
                     cache.insert(rec.key.clone(), rec);
                 }

@@ -210,8 +210,10 @@ impl Store {
     }
 
     /// Append one record as a single line and flush it to disk before returning, so a point
-    /// reported finished is on disk even if the process is killed right after.
-    pub fn append(&self, r: &PointRecord) -> Result<(), StoreError> {
+    /// reported finished is on disk even if the process is killed right after. Returns the record
+    /// as a later run will read it back (floats through their JSON text), so a report written now
+    /// and one rewritten from `points.jsonl` are identical.
+    pub fn append(&self, r: &PointRecord) -> Result<PointRecord, StoreError> {
         let path = self.dir.join(POINTS);
         let mut line = serde_json::to_string(r).unwrap_or_default();
         line.push('\n');
@@ -221,7 +223,8 @@ impl Store {
             .open(&path)
             .map_err(io(&path))?;
         f.write_all(line.as_bytes()).map_err(io(&path))?;
-        f.sync_data().map_err(io(&path))
+        f.sync_data().map_err(io(&path))?;
+        Ok(serde_json::from_str(line.trim_end()).unwrap_or_else(|_| r.clone()))
     }
 
     /// Store the baseline's test probabilities, tagged with the test labels they belong to.
