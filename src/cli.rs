@@ -197,9 +197,18 @@ impl CliError {
 
 impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CliError::Usage(e) | CliError::Runtime(e) => write!(f, "{e:#}"),
+        // Print the cause chain, but skip a cause whose text the message already includes (our
+        // typed errors put their cause in their own message).
+        let (CliError::Usage(e) | CliError::Runtime(e)) = self;
+        let mut text = e.to_string();
+        for cause in e.chain().skip(1) {
+            let c = cause.to_string();
+            if !text.contains(&c) {
+                text.push_str(": ");
+                text.push_str(&c);
+            }
         }
+        f.write_str(&text)
     }
 }
 

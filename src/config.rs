@@ -16,6 +16,10 @@ use crate::data::synthetic::SyntheticParams;
 /// Version of the configuration schema written by `export`.
 pub const CONFIG_VERSION: u32 = 1;
 
+/// Largest compressed table set a configuration may ask for (allocated up front, with optimizer
+/// state beside it).
+pub const MAX_TABLE_BYTES: u64 = 8 << 30;
+
 /// The presets compiled into the binary: (name, RON text).
 pub const PRESETS: &[(&str, &str)] = &[
     ("kaggle", include_str!("../presets/kaggle.ron")),
@@ -478,6 +482,40 @@ impl Config {
             ));
         }
 
+        // Tables are allocated up front: refuse sizes this tool cannot hold rather than abort.
+        let memrec_bytes = 4 * (r.token_rows as u64 * m.dim as u64 + r.weight_rows as u64);
+        if memrec_bytes > MAX_TABLE_BYTES {
+            return Err(ConfigError::invalid(
+                "memrec.token_rows",
+                r.token_rows,
+                format!(
+                    "MEM-REC tables of {:.1} GiB at model.dim {}; at most {} GiB",
+                    memrec_bytes as f64 / (1u64 << 30) as f64,
+                    m.dim,
+                    MAX_TABLE_BYTES >> 30
+                ),
+            ));
+        }
+        if self.baseline.kind == BaselineKind::Hashing {
+            let per_feature = 4 * self.baseline.hash_rows as u64 * m.dim as u64;
+            let total: u64 = d
+                .cardinalities
+                .iter()
+                .map(|&v| per_feature.min(4 * v * m.dim as u64))
+                .sum();
+            if total > MAX_TABLE_BYTES {
+                return Err(ConfigError::invalid(
+                    "baseline.hash_rows",
+                    self.baseline.hash_rows,
+                    format!(
+                        "hashing tables of {:.1} GiB; at most {} GiB",
+                        total as f64 / (1u64 << 30) as f64,
+                        MAX_TABLE_BYTES >> 30
+                    ),
+                ));
+            }
+        }
+
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0 && t.lr <= 100.0) {
             return Err(ConfigError::invalid(
@@ -717,6 +755,14 @@ mod tests {
         );
         let err = cfg.apply_set("memrec.k=two").unwrap_err().to_string();
         assert!(err.contains("memrec.k"), "{err}");
+        let err = cfg
+            .apply_set("memrec.token_rows=2147483648")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("memrec.token_rows") && err.contains("GiB"),
+            "{err}"
+        );
         let err = cfg.apply_set("memrec=3").unwrap_err().to_string();
         assert!(err.contains("section"), "{err}");
         let err = cfg.apply_set("seed").unwrap_err().to_string();

@@ -163,3 +163,19 @@ fn export_never_overwrites_without_force() {
         .success();
     assert!(Config::load(&path).is_ok());
 }
+
+#[test]
+fn io_errors_name_the_file_once() {
+    let out = bin()
+        .args(["stats", "/nonexistent/dir/train.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("/nonexistent/dir/train.txt").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

@@ -79,7 +79,6 @@ impl Screen {
 }
 
 #[test]
-#[ignore = "needs the synthetic data source (data::synthetic), not merged into this branch yet"]
 fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     let dir = tempfile::tempdir().unwrap();
     let pty = open_pty(120, 40);

@@ -78,7 +78,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
     } else {
         for t in &m.tables {
             lines.push(row(
-                format!("{} {}x{}", t.name, t.rows, t.cols),
+                format!(
+                    "{} {}x{}",
+                    t.name.strip_prefix("memrec.").unwrap_or(&t.name),
+                    t.rows,
+                    t.cols
+                ),
                 fmt_bytes(t.param_bytes),
                 String::new(),
             ));
