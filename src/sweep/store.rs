@@ -57,6 +57,10 @@ pub struct PointRecord {
     /// Canonical `path=value;...` (or `baseline`).
     pub key: String,
     pub base_hash: String,
+    /// Hash of the point's whole configuration (threads left out), so the same training under
+    /// another key (an axis added at its base value, say) is recognised and not run again.
+    #[serde(default)]
+    pub config_hash: String,
     /// The grid values of this point, in the axis order of the run that produced it.
     pub axes: Vec<(String, String)>,
     pub representation: String,
@@ -106,6 +110,11 @@ pub fn base_hash(base: &Config, budget: &str) -> String {
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(format!("{text}\n{budget}").as_bytes())
     )
+}
+
+/// Hash of one point's configuration (threads left out).
+pub fn config_hash(cfg: &Config) -> String {
+    base_hash(cfg, "point")
 }
 
 /// The manifest a base configuration gets.
@@ -312,6 +321,7 @@ mod tests {
         PointRecord {
             key: key.into(),
             base_hash: hash.into(),
+            config_hash: String::new(),
             axes: vec![("memrec.k".into(), "2".into())],
             representation: "memrec".into(),
             status: "ok".into(),
