@@ -497,6 +497,8 @@ pub fn run_sweep(
                 },
             )?;
             prog.running.clear();
+            // No bar until the points start (total 0 draws nothing).
+            prog.total = 0;
             prog.clear();
             if let Some(m) = out.data_error {
                 return Err(SweepError::Data(m));
