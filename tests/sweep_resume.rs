@@ -91,6 +91,12 @@ fn resumed_sweep_reruns_nothing_and_grows_by_one_point() {
     assert_eq!(grown.points[0], first.points[1]);
     assert_eq!(grown.points[2].key, "memrec.token_rows=64");
 
+    // An axis added at its base value (small_cfg has k = 2) names the same trainings: nothing runs.
+    let k_axis = sweep(&cfg, "memrec.k=2;memrec.token_rows=4,16", dir.path(), None).unwrap();
+    assert_eq!((k_axis.ran, k_axis.reused), (0, 2));
+    assert_eq!(k_axis.points[0].key, "memrec.k=2;memrec.token_rows=4");
+    assert_eq!(k_axis.points[0].auc, first.points[0].auc);
+
     // The same points run from scratch in a fresh directory give the same numbers (determinism
     // across jobs and thread counts; only the wall-clock fields differ).
     let fresh = tempfile::tempdir().unwrap();

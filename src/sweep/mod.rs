@@ -274,6 +274,7 @@ fn finite(x: f64) -> Option<f64> {
 
 fn record_of(
     key: &str,
+    config_hash: String,
     axes: &[(String, String)],
     base_hash: &str,
     s: &RunSummary,
@@ -283,6 +284,7 @@ fn record_of(
     PointRecord {
         key: key.to_string(),
         base_hash: base_hash.to_string(),
+        config_hash,
         axes: axes.to_vec(),
         representation: s.representation.clone(),
         status: s.status.clone(),
@@ -307,6 +309,7 @@ fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
     PointRecord {
         key: p.key(),
         base_hash: base_hash.to_string(),
+        config_hash: store::config_hash(&p.cfg),
         axes: p.assignments.clone(),
         representation: String::new(),
         status: format!("not started: {why}"),
@@ -410,6 +413,23 @@ fn point_line(r: &PointRecord) -> String {
     )
 }
 
+/// The finished record of `p`: by its key, or else by its configuration (the same training
+/// stored under another key), then shown under this grid's key and axes.
+fn lookup(cache: &BTreeMap<String, PointRecord>, p: &Point) -> Option<PointRecord> {
+    if let Some(r) = cache.get(&p.key()) {
+        return Some(r.clone());
+    }
+    let h = store::config_hash(&p.cfg);
+    cache
+        .values()
+        .find(|r| r.key != store::BASELINE_KEY && r.config_hash == h)
+        .map(|r| PointRecord {
+            key: p.key(),
+            axes: p.assignments.clone(),
+            ..r.clone()
+        })
+}
+
 /// Run `spec` on `source` with the representations of `reps`, writing progress to `progress`
 /// (`tty`: redraw a bar in place), then write the report into `spec.out`.
 pub fn run_sweep(
@@ -477,6 +497,8 @@ pub fn run_sweep(
                 },
             )?;
             prog.running.clear();
+            // No bar until the points start (total 0 draws nothing).
+            prog.total = 0;
             prog.clear();
             if let Some(m) = out.data_error {
                 return Err(SweepError::Data(m));
@@ -500,8 +522,16 @@ pub fn run_sweep(
                     ))
                 })?;
             store.save_baseline_probs(&labels, &probs)?;
-            let rec = record_of(store::BASELINE_KEY, &[], &hash, &s, None, out.seconds);
-            store.append(&rec)?;
+            let rec = record_of(
+                store::BASELINE_KEY,
+                store::config_hash(&spec.base),
+                &[],
+                &hash,
+                &s,
+                None,
+                out.seconds,
+            );
+            let rec = store.append(&rec)?;
             prog.line(&format!(
                 "baseline ({}): AUC {}, tables {}, {:.1} s",
                 rec.representation,
@@ -516,7 +546,7 @@ pub fn run_sweep(
     let pending: Vec<&Point> = spec
         .points
         .iter()
-        .filter(|p| !cache.contains_key(&p.key()))
+        .filter(|p| lookup(&cache, p).is_none())
         .collect();
     let reused = spec.points.len() - pending.len();
     let jobs = spec.jobs.min(pending.len()).max(1);
@@ -619,12 +649,23 @@ pub fn run_sweep(
                         }
                         _ => None,
                     };
-                    let rec = record_of(&p.key(), &p.assignments, &hash, &s, delta, out.seconds);
-                    if let Err(e) = store.append(&rec) {
-                        stop.store(true, Ordering::Relaxed);
-                        fatal.get_or_insert(e.into());
-                        continue;
-                    }
+                    let rec = record_of(
+                        &p.key(),
+                        store::config_hash(&p.cfg),
+                        &p.assignments,
+                        &hash,
+                        &s,
+                        delta,
+                        out.seconds,
+                    );
+                    let rec = match store.append(&rec) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            fatal.get_or_insert(e.into());
+                            continue;
+                        }
+                    };
                     prog.line(&format!("{n} {}", point_line(&rec)));
                     cache.insert(rec.key.clone(), rec);
                 }
@@ -641,8 +682,8 @@ pub fn run_sweep(
         .iter()
         .map(|p| {
             let k = p.key();
-            match cache.get(&k) {
-                Some(r) => r.clone(),
+            match lookup(&cache, p) {
+                Some(r) => r,
                 None => not_started_record(
                     p,
                     &hash,

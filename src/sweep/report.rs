@@ -567,6 +567,7 @@ mod tests {
         PointRecord {
             key: key.into(),
             base_hash: "h".into(),
+            config_hash: String::new(),
             axes: vec![("memrec.token_rows".into(), key.into())],
             representation: "memrec".into(),
             status: status.into(),

@@ -57,6 +57,10 @@ pub struct PointRecord {
     /// Canonical `path=value;...` (or `baseline`).
     pub key: String,
     pub base_hash: String,
+    /// Hash of the point's whole configuration (threads left out), so the same training under
+    /// another key (an axis added at its base value, say) is recognised and not run again.
+    #[serde(default)]
+    pub config_hash: String,
     /// The grid values of this point, in the axis order of the run that produced it.
     pub axes: Vec<(String, String)>,
     pub representation: String,
@@ -106,6 +110,11 @@ pub fn base_hash(base: &Config, budget: &str) -> String {
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(format!("{text}\n{budget}").as_bytes())
     )
+}
+
+/// Hash of one point's configuration (threads left out).
+pub fn config_hash(cfg: &Config) -> String {
+    base_hash(cfg, "point")
 }
 
 /// The manifest a base configuration gets.
@@ -210,8 +219,10 @@ impl Store {
     }
 
     /// Append one record as a single line and flush it to disk before returning, so a point
-    /// reported finished is on disk even if the process is killed right after.
-    pub fn append(&self, r: &PointRecord) -> Result<(), StoreError> {
+    /// reported finished is on disk even if the process is killed right after. Returns the record
+    /// as a later run will read it back (floats through their JSON text), so a report written now
+    /// and one rewritten from `points.jsonl` are identical.
+    pub fn append(&self, r: &PointRecord) -> Result<PointRecord, StoreError> {
         let path = self.dir.join(POINTS);
         let mut line = serde_json::to_string(r).unwrap_or_default();
         line.push('\n');
@@ -221,7 +232,8 @@ impl Store {
             .open(&path)
             .map_err(io(&path))?;
         f.write_all(line.as_bytes()).map_err(io(&path))?;
-        f.sync_data().map_err(io(&path))
+        f.sync_data().map_err(io(&path))?;
+        Ok(serde_json::from_str(line.trim_end()).unwrap_or_else(|_| r.clone()))
     }
 
     /// Store the baseline's test probabilities, tagged with the test labels they belong to.
@@ -309,6 +321,7 @@ mod tests {
         PointRecord {
             key: key.into(),
             base_hash: hash.into(),
+            config_hash: String::new(),
             axes: vec![("memrec.k".into(), "2".into())],
             representation: "memrec".into(),
             status: "ok".into(),
