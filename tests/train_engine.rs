@@ -78,8 +78,8 @@ fn one_or_two_threads_give_identical_metrics() {
         let (ea, eb) = (evals(&a, run), evals(&b, run));
         assert_eq!(
             ea.len(),
-            3,
-            "{run}: evaluations at 2000, 4000 and 6000 samples"
+            6,
+            "{run}: evaluations at 250, 500, 1000 (warm-up), 2000, 4000 and 6000 samples"
         );
         assert_eq!(numbers(&ea), numbers(&eb), "{run}");
     }
