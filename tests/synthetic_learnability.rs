@@ -10,26 +10,9 @@ use memrec_tui::config::Config;
 use memrec_tui::data::synthetic::SyntheticSource;
 use memrec_tui::data::{Batch, DataSource, NUM_CAT};
 
+/// Exact AUC (ties counted half), from the library's metrics.
 fn auc(scores: &[f32], labels: &[f32]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut pos, mut i) = (0.0, 0.0, 0);
-    while i < idx.len() {
-        let mut j = i;
-        while j < idx.len() && scores[idx[j]] == scores[idx[i]] {
-            j += 1;
-        }
-        let mid = (i + j + 1) as f64 / 2.0;
-        for &k in &idx[i..j] {
-            if labels[k] > 0.5 {
-                rank_sum += mid;
-                pos += 1.0;
-            }
-        }
-        i = j;
-    }
-    let neg = scores.len() as f64 - pos;
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+    memrec_tui::metrics::auc(labels, scores).expect("both classes present")
 }
 
 /// Train on `samples` rows with one weight per slot (`slot(key)`), return the test AUC.
