@@ -43,13 +43,7 @@ pub fn compute(
     sig: impl Fn(u64, &mut Sig) + Sync,
 ) -> Vec<FeatureCollisions> {
     let (k, kw) = (spec.k.min(MAX_SLOTS / 2), spec.kw.min(MAX_SLOTS / 2));
-    let mut distinct: Vec<u64> = keys
-        .iter()
-        .copied()
-        .filter(|&x| key_feature(x) < NUM_CAT)
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
+    let distinct = distinct_keys(keys);
     let n_total = distinct.len();
     if n_total == 0 {
         return Vec::new();
@@ -149,13 +143,7 @@ pub fn compute(
 /// Statistics of a representation without collisions (one row per token): one row per token,
 /// nothing shared, formulas alike.
 pub fn none(keys: &[u64]) -> Vec<FeatureCollisions> {
-    let mut distinct: Vec<u64> = keys
-        .iter()
-        .copied()
-        .filter(|&x| key_feature(x) < NUM_CAT)
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
+    let distinct = distinct_keys(keys);
     let mut counts = [0u64; NUM_CAT];
     for &key in &distinct {
         counts[key_feature(key)] += 1;
@@ -209,4 +197,16 @@ fn shared_flags(sigs: &[Sig], part: impl Fn(&Sig) -> &[u32]) -> Vec<bool> {
 
 fn factorial(n: usize) -> f64 {
     (1..=n).map(|i| i as f64).product()
+}
+
+/// The distinct keys of categorical features, sorted.
+fn distinct_keys(keys: &[u64]) -> Vec<u64> {
+    let mut distinct: Vec<u64> = keys
+        .iter()
+        .copied()
+        .filter(|&x| key_feature(x) < NUM_CAT)
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
 }

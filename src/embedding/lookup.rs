@@ -200,18 +200,14 @@ impl Representation for Uncompressed {
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
         check_shapes("uncompressed", keys, grad_out.len(), self.dim);
-        assert_eq!(
+        row_table_backward(
+            "uncompressed",
             keys.len(),
-            self.rows.len(),
-            "uncompressed: backward_update without a forward_train of the same batch"
-        );
-        let n_rows = self.table.len() / self.dim;
-        self.groups.build(&self.rows, 1, n_rows);
-        apply_sparse(
+            &self.rows,
             self.table.as_mut_slice(),
             self.dim,
             &mut self.state,
-            &self.groups,
+            &mut self.groups,
             grad_out,
             opt,
         );
@@ -373,18 +369,14 @@ impl Representation for HashingTrick {
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
         check_shapes("hashing", keys, grad_out.len(), self.dim);
-        assert_eq!(
+        row_table_backward(
+            "hashing",
             keys.len(),
-            self.rows.len(),
-            "hashing: backward_update without a forward_train of the same batch"
-        );
-        let n_rows = self.table.len() / self.dim;
-        self.groups.build(&self.rows, 1, n_rows);
-        apply_sparse(
+            &self.rows,
             self.table.as_mut_slice(),
             self.dim,
             &mut self.state,
-            &self.groups,
+            &mut self.groups,
             grad_out,
             opt,
         );
@@ -416,4 +408,28 @@ impl Representation for HashingTrick {
             slots[0] = self.row(j, key);
         })
     }
+}
+
+/// Backward of a one-row-per-token table (uncompressed, hashing trick): group the rows the last
+/// `forward_train` recorded and apply the sparse update to them.
+#[allow(clippy::too_many_arguments)]
+fn row_table_backward(
+    name: &str,
+    n_keys: usize,
+    rows: &[u32],
+    table: &mut [f32],
+    dim: usize,
+    state: &mut RowState,
+    groups: &mut RowGroups,
+    grad_out: &[f32],
+    opt: SparseOptimizer,
+) {
+    assert_eq!(
+        n_keys,
+        rows.len(),
+        "{name}: backward_update without a forward_train of the same batch"
+    );
+    let n_rows = table.len() / dim;
+    groups.build(rows, 1, n_rows);
+    apply_sparse(table, dim, state, groups, grad_out, opt);
 }
