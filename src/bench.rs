@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::data::{NUM_CAT, token_key};
 use crate::embedding::hash::{SplitMix64, derive_seed};
 use crate::embedding::table::{AlignedBuf, copy_row};
-use crate::embedding::{MemRec, Representation, SparseOptimizer};
+use crate::embedding::{SparseOptimizer, build_compressed};
 use crate::report::LatencyReport;
 
 /// Share of physical memory the full table may take.
@@ -146,7 +146,7 @@ fn run_in_pool(
     let tokens = b.batch * NUM_CAT;
 
     // MEM-REC forward.
-    let mut memrec = MemRec::from_config(cfg);
+    let mut memrec = build_compressed(cfg);
     let mut out = vec![0f32; b.batch * memrec.outputs_per_sample() * dim];
     let mut times = Vec::with_capacity(b.batches);
     for i in 0..b.warmup + b.batches {
@@ -255,7 +255,7 @@ fn run_in_pool(
     Ok(BenchOutput {
         latency,
         preset: cfg.name.clone(),
-        representation: MemRec::from_config(cfg).kind().to_string(),
+        representation: build_compressed(cfg).kind().to_string(),
         dim,
         k: cfg.memrec.k,
         token_rows: cfg.memrec.token_rows,
@@ -573,10 +573,7 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
     );
     println!(
         "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
-        format!(
-            "{} (K={} D={} kw={} dw={})",
-            r.representation, r.k, r.token_rows, r.kw, r.weight_rows
-        ),
+        format!("{} ({})", r.representation, cfg.compressed_knobs()),
         l.memrec_ns_per_token,
         l.memrec_p99_ns,
         mb(l.memrec_bytes),
@@ -599,8 +596,8 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         r.full_measured_fits
     );
     println!(
-        "  fastest batch: MEM-REC {:.2} ns/token, uncompressed {:.2} ns/token",
-        r.memrec_min_ns_per_token, r.full_min_ns_per_token
+        "  fastest batch: {} {:.2} ns/token, uncompressed {:.2} ns/token",
+        r.representation, r.memrec_min_ns_per_token, r.full_min_ns_per_token
     );
     if !l.full_measured_at_full_size {
         println!(

@@ -150,7 +150,9 @@ pub struct StatsArgs {
 pub struct SweepArgs {
     /// The grid: `;`-separated axes PATH=V1,V2,... or PATH=A..B (powers of two from A to B) or
     /// PATH=A..B:xN (A, A*N, ... up to B), over memrec.*, model.* and train.* fields, e.g.
-    /// "memrec.k=1,2,4;memrec.token_rows=4096..262144".
+    /// "memrec.k=1,2,4;memrec.token_rows=4096..262144". Several grids joined by `|` run one
+    /// after the other, e.g. one per compression method with its own knobs:
+    /// "memrec.token_rows=1024..65536 | memrec.method=qr;memrec.qr_collisions=1024..16384".
     #[arg(long, value_name = "SPEC")]
     pub grid: String,
     /// Stop every run after N optimizer steps (batches).

@@ -170,9 +170,67 @@ impl Layout {
     }
 }
 
+/// The compressed representation trained beside the baseline (the `memrec` run). MEM-REC is the
+/// subject of the tool; the others put it in context at the same memory budget (method.md,
+/// "Baselines worth having beside MEM-REC"). Bloom is MEM-REC with `kw = 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// MEM-REC: token table (K hashes, rows summed) scaled by hashed weights; `layout`, `k`,
+    /// `token_rows`, `kw`, `weight_rows`.
+    #[default]
+    Memrec,
+    /// The hashing trick: per-feature tables of `hash_rows` rows (fewer if the feature has fewer
+    /// values).
+    Hashing,
+    /// Quotient-remainder (Shi et al. 2020): per feature, `Wq[x div c] * Wr[x mod c]` element-wise
+    /// with `c = qr_collisions`; features with at most `c` values keep a full table.
+    Qr,
+    /// ROBE-Z (Desai et al. 2022): one flat shared array of `robe_size` floats; each block of
+    /// `robe_z` dimensions is read at a hashed offset.
+    RobeZ,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Memrec => "memrec",
+            Method::Hashing => "hashing",
+            Method::Qr => "qr",
+            Method::RobeZ => "robe_z",
+        }
+    }
+    /// Label for screens and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Memrec => "MEM-REC",
+            Method::Hashing => "hashing",
+            Method::Qr => "QR",
+            Method::RobeZ => "ROBE-Z",
+        }
+    }
+}
+
+fn default_hash_rows() -> usize {
+    4096
+}
+fn default_qr_collisions() -> usize {
+    4096
+}
+fn default_robe_size() -> usize {
+    262_144
+}
+fn default_robe_z() -> usize {
+    16
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemrecConfig {
+    /// Which compressed representation the `memrec` run trains (default MEM-REC; configurations
+    /// written before this field existed load as MEM-REC).
+    #[serde(default)]
+    pub method: Method,
     pub layout: Layout,
     /// K: token-table hashes per value (Bloom style; the K rows are summed).
     pub k: usize,
@@ -182,6 +240,19 @@ pub struct MemrecConfig {
     pub kw: usize,
     /// dw: rows of the weight table (dw x 1 floats).
     pub weight_rows: usize,
+    /// `method: hashing`: rows per feature table (capped at the feature's cardinality).
+    #[serde(default = "default_hash_rows")]
+    pub hash_rows: usize,
+    /// `method: qr`: c, the remainder table's rows per feature (the quotient table has
+    /// ceil(V/c) rows).
+    #[serde(default = "default_qr_collisions")]
+    pub qr_collisions: usize,
+    /// `method: robe_z`: floats in the shared array.
+    #[serde(default = "default_robe_size")]
+    pub robe_size: usize,
+    /// `method: robe_z`: Z, dimensions per hashed block (divides `model.dim`).
+    #[serde(default = "default_robe_z")]
+    pub robe_z: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -482,27 +553,71 @@ impl Config {
             ));
         }
 
-        // Tables are allocated up front: refuse sizes this tool cannot hold rather than abort.
-        let memrec_bytes = 4 * (r.token_rows as u64 * m.dim as u64 + r.weight_rows as u64);
-        if memrec_bytes > MAX_TABLE_BYTES {
+        if !(1..=1 << 31).contains(&r.hash_rows) {
             return Err(ConfigError::invalid(
-                "memrec.token_rows",
-                r.token_rows,
+                "memrec.hash_rows",
+                r.hash_rows,
+                "1 to 2^31 rows per feature",
+            ));
+        }
+        if !(2..=1 << 31).contains(&r.qr_collisions) {
+            return Err(ConfigError::invalid(
+                "memrec.qr_collisions",
+                r.qr_collisions,
+                "2 to 2^31 remainder rows per feature",
+            ));
+        }
+        // Z must divide the dim only while ROBE-Z is the method: a dim change for another method
+        // is not refused over a dormant knob.
+        let z_fits =
+            r.method != Method::RobeZ || (r.robe_z <= m.dim && m.dim.is_multiple_of(r.robe_z));
+        if !(1..=1024).contains(&r.robe_z) || !z_fits {
+            return Err(ConfigError::invalid(
+                "memrec.robe_z",
+                r.robe_z,
                 format!(
-                    "MEM-REC tables of {:.1} GiB at model.dim {}; at most {} GiB",
-                    memrec_bytes as f64 / (1u64 << 30) as f64,
+                    "a block size that divides model.dim ({}), e.g. 1, {} or {}",
+                    m.dim,
+                    m.dim / 2,
+                    m.dim
+                ),
+            ));
+        }
+        if !(r.robe_z..=1 << 31).contains(&r.robe_size) {
+            return Err(ConfigError::invalid(
+                "memrec.robe_size",
+                r.robe_size,
+                format!("memrec.robe_z ({}) to 2^31 floats", r.robe_z),
+            ));
+        }
+
+        // Tables are allocated up front: refuse sizes this tool cannot hold rather than abort.
+        let compressed_bytes = self.compressed_param_bytes();
+        if compressed_bytes > MAX_TABLE_BYTES {
+            let field = match r.method {
+                Method::Memrec => "memrec.token_rows",
+                Method::Hashing => "memrec.hash_rows",
+                Method::Qr => "memrec.qr_collisions",
+                Method::RobeZ => "memrec.robe_size",
+            };
+            let value = serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.get(field.trim_start_matches("memrec.")).cloned())
+                .map_or_else(String::new, |v| v.to_string());
+            return Err(ConfigError::invalid(
+                field,
+                value,
+                format!(
+                    "{} tables of {:.1} GiB at model.dim {}; at most {} GiB",
+                    r.method.label(),
+                    compressed_bytes as f64 / (1u64 << 30) as f64,
                     m.dim,
                     MAX_TABLE_BYTES >> 30
                 ),
             ));
         }
         if self.baseline.kind == BaselineKind::Hashing {
-            let per_feature = 4 * self.baseline.hash_rows as u64 * m.dim as u64;
-            let total: u64 = d
-                .cardinalities
-                .iter()
-                .map(|&v| per_feature.min(4 * v * m.dim as u64))
-                .sum();
+            let total = hashing_bytes(&d.cardinalities, self.baseline.hash_rows, m.dim);
             if total > MAX_TABLE_BYTES {
                 return Err(ConfigError::invalid(
                     "baseline.hash_rows",
@@ -584,6 +699,43 @@ impl Config {
         Ok(())
     }
 
+    /// Parameter bytes of the compressed run's tables (`memrec.method` and its knobs), by the
+    /// formulas of method.md; the representations report the same from their allocations.
+    pub fn compressed_param_bytes(&self) -> u64 {
+        let r = &self.memrec;
+        let dim = self.model.dim as u64;
+        match r.method {
+            Method::Memrec => 4 * (r.token_rows as u64 * dim + r.weight_rows as u64),
+            Method::Hashing => hashing_bytes(&self.data.cardinalities, r.hash_rows, self.model.dim),
+            Method::Qr => {
+                let c = r.qr_collisions as u64;
+                let rows: u64 = self
+                    .data
+                    .cardinalities
+                    .iter()
+                    .map(|&v| qr_rows(v, c).iter().sum::<u64>())
+                    .sum();
+                4 * dim * rows
+            }
+            Method::RobeZ => 4 * r.robe_size as u64,
+        }
+    }
+
+    /// The compressed run's knobs in short form, e.g. `K=2 D=16384 kw=1 dw=1024` (MEM-REC),
+    /// `rows=4096/feature` (hashing), `c=4096` (QR), `S=262144 Z=16` (ROBE-Z).
+    pub fn compressed_knobs(&self) -> String {
+        let r = &self.memrec;
+        match r.method {
+            Method::Memrec => format!(
+                "K={} D={} kw={} dw={}",
+                r.k, r.token_rows, r.kw, r.weight_rows
+            ),
+            Method::Hashing => format!("rows={}/feature", r.hash_rows),
+            Method::Qr => format!("c={}", r.qr_collisions),
+            Method::RobeZ => format!("S={} Z={}", r.robe_size, r.robe_z),
+        }
+    }
+
     /// Bytes of the uncompressed f32 tables at the full dataset's cardinalities: `4 d sum_j V_j`.
     pub fn full_uncompressed_bytes(&self) -> u64 {
         4 * self.model.dim as u64 * self.data.cardinalities.iter().sum::<u64>()
@@ -625,6 +777,21 @@ impl Config {
     }
 }
 
+/// Bytes of hashing-trick tables of `rows` rows per feature, capped at each cardinality.
+fn hashing_bytes(cardinalities: &[u64], rows: usize, dim: usize) -> u64 {
+    cardinalities
+        .iter()
+        .map(|&v| 4 * dim as u64 * v.min(rows as u64).max(1))
+        .sum()
+}
+
+/// QR table rows of a feature with `v` values and `c` remainder rows: `[quotient, remainder]`, or
+/// `[v, 0]` when `v <= c` (a full table is smaller than the two QR tables then).
+pub fn qr_rows(v: u64, c: u64) -> [u64; 2] {
+    let v = v.max(1);
+    if v <= c { [v, 0] } else { [v.div_ceil(c), c] }
+}
+
 fn file_name(p: &str) -> String {
     PathBuf::from(p)
         .file_name()
@@ -655,6 +822,7 @@ pub fn field_paths() -> Vec<String> {
         ("data.dataset", "kaggle|terabyte"),
         ("baseline.kind", "uncompressed|hashing"),
         ("memrec.layout", "bundled|per_feature"),
+        ("memrec.method", "memrec|hashing|qr|robe_z"),
         ("train.optimizer", "sgd|adagrad"),
     ];
     let (_, text) = PRESETS[0];
@@ -804,6 +972,73 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(cfg, base, "{path}={text} changed the configuration");
         }
+    }
+
+    #[test]
+    fn method_knobs_are_checked_and_old_files_load_as_memrec() {
+        let mut cfg = Config::from_preset("kaggle").unwrap();
+        cfg.apply_set("memrec.method=robe_z").unwrap();
+        let err = cfg.apply_set("memrec.robe_z=3").unwrap_err().to_string();
+        assert!(
+            err.contains("memrec.robe_z") && err.contains("divides"),
+            "{err}"
+        );
+        let err = cfg.apply_set("memrec.robe_size=4").unwrap_err().to_string();
+        assert!(err.contains("memrec.robe_size"), "{err}");
+        let err = cfg
+            .apply_set("memrec.qr_collisions=1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("memrec.qr_collisions"), "{err}");
+        let err = cfg
+            .apply_set("memrec.method=tt_rec")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("memrec.method") && err.contains("robe_z"),
+            "{err}"
+        );
+        // A dormant knob does not block a dim change for another method.
+        cfg.apply_set("memrec.method=memrec").unwrap();
+        cfg.apply_set("memrec.robe_z=16").unwrap();
+        cfg.model.dim = 8;
+        cfg.model.bottom_mlp = vec![64, 8];
+        cfg.validate().unwrap();
+        cfg.memrec.method = Method::RobeZ;
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("memrec.robe_z")
+        );
+        // QR at c = 2 on kaggle needs 17 M rows: allowed (1 GiB); sizes past 8 GiB are refused.
+        let mut big = Config::from_preset("terabyte").unwrap();
+        let err = big
+            .apply_set("memrec.method=qr")
+            .and_then(|_| big.apply_set("memrec.qr_collisions=2"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("memrec.qr_collisions") && err.contains("GiB"),
+            "{err}"
+        );
+
+        // A file written before `method` and its knobs existed.
+        let mut text = PRESETS[0].1.to_string();
+        for field in [
+            "method",
+            "hash_rows",
+            "qr_collisions",
+            "robe_size",
+            "robe_z",
+        ] {
+            let start = text.rfind(&format!("        {field}: ")).unwrap();
+            let end = start + text[start..].find('\n').unwrap() + 1;
+            text.replace_range(start..end, "");
+        }
+        let old = Config::from_ron(&text, "old.ron").unwrap();
+        assert_eq!(old.memrec.method, Method::Memrec);
+        assert_eq!(old.memrec.k, 2);
     }
 
     #[test]

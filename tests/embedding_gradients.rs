@@ -8,7 +8,9 @@
 use memrec_tui::config::Layout;
 use memrec_tui::data::{NUM_CAT, token_key};
 use memrec_tui::embedding::hash::SplitMix64;
-use memrec_tui::embedding::{HashingTrick, MemRec, Representation, SparseOptimizer, Uncompressed};
+use memrec_tui::embedding::{
+    HashingTrick, MemRec, Qr, Representation, RobeZ, SparseOptimizer, Uncompressed,
+};
 
 const CARDS: [u64; NUM_CAT] = [
     5, 3, 40, 7, 2, 9, 11, 4, 3, 6, 8, 30, 5, 5, 7, 20, 3, 6, 4, 2, 25, 3, 3, 9, 4, 6,
@@ -126,6 +128,30 @@ fn hashing_gradients_match_finite_differences() {
     let k = keys(8, 3);
     let mut h = HashingTrick::new(4, &CARDS, 4, 3);
     check(&mut h, &k, |h| vec![h.table_mut()], "hashing");
+}
+
+#[test]
+fn qr_gradients_match_finite_differences() {
+    // c = 4: features with at most 4 values keep a full table, the others get a quotient and a
+    // remainder table, and several indices share each quotient row within the batch.
+    let k = keys(8, 4);
+    let mut q = Qr::new(4, &CARDS, 4, 3);
+    let mut rng = SplitMix64(8);
+    for w in q.table_mut() {
+        *w += rng.uniform(0.3);
+    }
+    check(&mut q, &k, |q| vec![q.table_mut()], "qr");
+}
+
+#[test]
+fn robe_z_gradients_match_finite_differences() {
+    // A 211-float array (not a multiple of Z) read 312 times: blocks overlap each other, some
+    // wrap around its end, and some floats stay untouched.
+    let k = keys(3, 5);
+    for z in [1, 2, 4] {
+        let mut r = RobeZ::new(4, z, 211, 3);
+        check(&mut r, &k, |r| vec![r.array_mut()], &format!("robe Z={z}"));
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use memrec_tui::data::{NUM_CAT, token_key};
 use memrec_tui::embedding::hash::{MAX_SLOTS, MemrecHasher, SplitMix64, reduce};
 use memrec_tui::embedding::{
     HashingTrick, MemRec, Representation, SparseOptimizer, Uncompressed, build_baseline,
-    build_memrec,
+    build_compressed,
 };
 use proptest::prelude::*;
 
@@ -90,7 +90,16 @@ fn results_do_not_depend_on_the_thread_count() {
     for layout in [Layout::Bundled, Layout::PerFeature] {
         cfg.memrec.layout = layout;
         let c = cfg.clone();
-        cases.push(Box::new(move || build_memrec(&c)));
+        cases.push(Box::new(move || build_compressed(&c)));
+    }
+    cfg.memrec.layout = Layout::Bundled;
+    for method in ["qr", "robe_z", "hashing"] {
+        let mut c = cfg.clone();
+        c.apply_set(&format!("memrec.method={method}")).unwrap();
+        c.apply_set("memrec.qr_collisions=16").unwrap();
+        c.apply_set("memrec.robe_size=1000").unwrap();
+        c.apply_set("memrec.robe_z=2").unwrap();
+        cases.push(Box::new(move || build_compressed(&c)));
     }
     for kind in [BaselineKind::Uncompressed, BaselineKind::Hashing] {
         cfg.baseline.kind = kind;
@@ -185,13 +194,13 @@ fn uncompressed_eval_uses_the_out_of_vocabulary_row_for_unseen_values() {
 #[test]
 fn builders_follow_the_config() {
     let mut cfg = Config::from_preset("kaggle").unwrap();
-    let m = build_memrec(&cfg);
+    let m = build_compressed(&cfg);
     assert_eq!(m.kind(), "memrec-bundled");
     assert_eq!(m.outputs_per_sample(), 1);
     assert_eq!(m.param_bytes(), 4 * (16384 * 16 + 1024));
     cfg.apply_set("memrec.layout=per_feature").unwrap();
     cfg.apply_set("memrec.kw=0").unwrap();
-    let m = build_memrec(&cfg);
+    let m = build_compressed(&cfg);
     assert_eq!(m.kind(), "bloom-per-feature");
     assert_eq!(m.outputs_per_sample(), NUM_CAT);
     assert_eq!(m.param_bytes(), 4 * 16384 * 16);
@@ -259,4 +268,42 @@ fn hash_rows_are_spread_evenly() {
         (999.0 - 224.0..999.0 + 224.0).contains(&chi2),
         "chi-square {chi2}"
     );
+}
+
+#[test]
+fn every_method_allocates_what_the_config_computes() {
+    for preset in ["kaggle", "tiny"] {
+        for method in ["memrec", "hashing", "qr", "robe_z"] {
+            let mut cfg = Config::from_preset(preset).unwrap();
+            cfg.apply_set(&format!("memrec.method={method}")).unwrap();
+            let rep = build_compressed(&cfg);
+            assert_eq!(
+                rep.param_bytes(),
+                cfg.compressed_param_bytes(),
+                "{preset} {method} ({})",
+                rep.kind()
+            );
+            assert_eq!(rep.optimizer_bytes(), 0, "{preset} {method}");
+        }
+    }
+    // QR on kaggle at c = 4096: per feature ceil(V/c) + c rows, or V rows when V <= c.
+    let mut cfg = Config::from_preset("kaggle").unwrap();
+    cfg.apply_set("memrec.method=qr").unwrap();
+    cfg.apply_set("memrec.qr_collisions=4096").unwrap();
+    let rows: u64 = cfg
+        .data
+        .cardinalities
+        .iter()
+        .map(|&v| {
+            if v <= 4096 {
+                v
+            } else {
+                v.div_ceil(4096) + 4096
+            }
+        })
+        .sum();
+    assert_eq!(build_compressed(&cfg).param_bytes(), 4 * 16 * rows);
+    assert_eq!(build_compressed(&cfg).kind(), "qr");
+    cfg.apply_set("memrec.method=robe_z").unwrap();
+    assert_eq!(build_compressed(&cfg).param_bytes(), 4 * 262_144);
 }

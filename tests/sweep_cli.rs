@@ -115,3 +115,52 @@ fn small_sweep_writes_the_report() {
         .success()
         .stderr(predicate::str::contains("0 point(s) run now, 4 reused"));
 }
+
+#[test]
+fn sub_grids_put_the_compression_methods_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    bin()
+        .args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--set",
+            "eval.test_rows=2000",
+            "--grid",
+            "memrec.token_rows=64,256 | memrec.method=qr;memrec.qr_collisions=1024 | memrec.method=robe_z;memrec.robe_size=1024 | memrec.method=hashing;memrec.hash_rows=16",
+            "--steps",
+            "20",
+            "--jobs",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let kinds: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["representation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "memrec-bundled",
+            "memrec-bundled",
+            "qr",
+            "robe-z",
+            "hashing"
+        ]
+    );
+    // ROBE-Z's bytes are its array: 1024 floats.
+    assert_eq!(json[3]["table_bytes"], 4096);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("## Best ΔAUC per representation") && md.contains("| robe-z |"),
+        "{md}"
+    );
+}

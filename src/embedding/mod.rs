@@ -1,5 +1,5 @@
 //! Embedding representations: uncompressed tables, the hashing trick, MEM-REC (bundled and per
-//! feature, with Bloom as kw = 0), and the fused MEM-REC kernel.
+//! feature, with Bloom as kw = 0) with its fused kernel, quotient-remainder and ROBE-Z.
 //!
 //! Owns: every table of categorical parameters, its forward, sparse backward and sparse optimizer,
 //! its exact byte count, and its collision statistics. Must never: know about the MLPs, the
@@ -10,15 +10,19 @@ pub mod collisions;
 pub mod hash;
 pub mod lookup;
 pub mod memrec;
+pub mod qr;
+pub mod robe;
 pub mod table;
 
 use serde::Serialize;
 
-use crate::config::{BaselineKind, Config};
+use crate::config::{BaselineKind, Config, Method};
 use crate::report::FeatureCollisions;
 
 pub use lookup::{HashingTrick, Uncompressed};
 pub use memrec::MemRec;
+pub use qr::Qr;
+pub use robe::RobeZ;
 
 /// One table of parameters, as allocated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,8 +110,20 @@ pub fn build_baseline(cfg: &Config) -> Box<dyn Representation> {
     }
 }
 
-/// MEM-REC as `cfg.memrec` says (layout, K, D, kw, dw; kw = 0 is a Bloom embedding), at
-/// `cfg.model.dim`, initialised deterministically from `cfg.seed`.
-pub fn build_memrec(cfg: &Config) -> Box<dyn Representation> {
-    Box::new(MemRec::from_config(cfg))
+/// The compressed run's representation, as `cfg.memrec.method` says: MEM-REC (layout, K, D, kw,
+/// dw; kw = 0 is a Bloom embedding), the hashing trick (`hash_rows`), QR (`qr_collisions`) or
+/// ROBE-Z (`robe_size`, `robe_z`), at `cfg.model.dim`, initialised deterministically from
+/// `cfg.seed`.
+pub fn build_compressed(cfg: &Config) -> Box<dyn Representation> {
+    match cfg.memrec.method {
+        Method::Memrec => Box::new(MemRec::from_config(cfg)),
+        Method::Hashing => Box::new(HashingTrick::new(
+            cfg.model.dim,
+            &cfg.data.cardinalities,
+            cfg.memrec.hash_rows as u64,
+            cfg.seed,
+        )),
+        Method::Qr => Box::new(Qr::from_config(cfg)),
+        Method::RobeZ => Box::new(RobeZ::from_config(cfg)),
+    }
 }

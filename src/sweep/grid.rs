@@ -1,6 +1,9 @@
 //! The `--grid` language of `sweep`: `;`-separated axes, each `PATH=V1,V2,...`, `PATH=A..B` (the
 //! powers of two from A to B) or `PATH=A..B:xN` (A, A·N, A·N², ... up to B), and their Cartesian
-//! product in a deterministic order (first axis outermost, last axis fastest).
+//! product in a deterministic order (first axis outermost, last axis fastest). Several such grids
+//! joined by `|` are run one after the other, e.g. each compression method with its own knobs:
+//! `memrec.method=memrec;memrec.token_rows=1024..65536 | memrec.method=qr;memrec.qr_collisions=...`
+//! (a point given twice is run once).
 //!
 //! Owns: parsing, the canonical spelling of values (as the configuration prints them, so `4096` and
 //! `4_096`-style variants or quoted strings name the same point), and validation of every value and
@@ -69,125 +72,182 @@ pub fn key_of(assignments: &[(String, String)]) -> String {
         .join(";")
 }
 
-/// A parsed, validated grid.
+/// A parsed, validated grid: one or more sub-grids (`|`-separated), each a Cartesian product.
 #[derive(Debug, Clone)]
 pub struct Grid {
+    /// Every path any sub-grid varies, in order of first appearance, with the union of its values
+    /// (for report columns).
     pub axes: Vec<Axis>,
+    /// The sub-grids, in the order given.
+    pub blocks: Vec<Vec<Axis>>,
 }
 
 impl Grid {
     /// Parse `spec` and check every value against a copy of `base`.
     pub fn parse(spec: &str, base: &Config) -> Result<Grid, GridError> {
-        let mut axes: Vec<Axis> = Vec::new();
-        for part in spec.split(';') {
-            let part = part.trim();
-            if part.is_empty() {
+        let mut blocks: Vec<Vec<Axis>> = Vec::new();
+        for part in spec.split('|') {
+            if part.trim().trim_matches(';').trim().is_empty() {
                 continue;
             }
-            let (path, values) = part.split_once('=').ok_or_else(|| GridError::Axis {
-                axis: part.to_string(),
-                msg: "expected PATH=VALUES, e.g. memrec.k=1,2,4".into(),
-            })?;
-            let path = path.trim().to_string();
-            let err = |msg: String| GridError::Axis {
-                axis: path.clone(),
-                msg,
-            };
-            if path.is_empty() {
-                return Err(err("empty field path".into()));
-            }
-            let section = path.split('.').next().unwrap_or_default();
-            if !VARIABLE_SECTIONS.contains(&section) {
-                return Err(err(format!(
-                    "only fields of {} can vary in a sweep: every point is compared with one baseline trained on the same data, seed and test rows (set other fields with --set)",
-                    VARIABLE_SECTIONS
-                        .iter()
-                        .map(|s| format!("{s}.*"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            if axes.iter().any(|a| a.path == path) {
-                return Err(err("appears twice in the grid".into()));
-            }
-            let raw = expand_values(values.trim()).map_err(&err)?;
-            let mut canonical: Vec<String> = Vec::with_capacity(raw.len());
-            for r in raw {
-                let mut cfg = base.clone();
-                cfg.apply_set(&format!("{path}={r}"))
-                    .map_err(|e| err(format!("value `{r}`: {e}")))?;
-                let c = value_at(&cfg, &path).map_err(&err)?;
-                if canonical.contains(&c) {
-                    return Err(err(format!("value `{c}` appears twice")));
-                }
-                canonical.push(c);
-            }
-            axes.push(Axis {
-                path,
-                values: canonical,
-            });
+            blocks.push(parse_block(part, base)?);
         }
-        if axes.is_empty() {
+        if blocks.is_empty() {
             return Err(GridError::Empty);
         }
-        let n: u128 = axes.iter().map(|a| a.values.len() as u128).product();
+        let n: u128 = blocks
+            .iter()
+            .map(|b| b.iter().map(|a| a.values.len() as u128).product::<u128>())
+            .sum();
         if n > MAX_POINTS as u128 {
             return Err(GridError::TooMany {
                 points: n,
-                sizes: axes
+                sizes: blocks
                     .iter()
-                    .map(|a| format!("{} values of {}", a.values.len(), a.path))
+                    .map(|b| {
+                        b.iter()
+                            .map(|a| format!("{} values of {}", a.values.len(), a.path))
+                            .collect::<Vec<_>>()
+                            .join(" x ")
+                    })
                     .collect::<Vec<_>>()
-                    .join(" x "),
+                    .join(" + "),
                 max: MAX_POINTS,
             });
         }
-        Ok(Grid { axes })
+        let mut axes: Vec<Axis> = Vec::new();
+        for a in blocks.iter().flatten() {
+            match axes.iter_mut().find(|x| x.path == a.path) {
+                Some(x) => {
+                    for v in &a.values {
+                        if !x.values.contains(v) {
+                            x.values.push(v.clone());
+                        }
+                    }
+                }
+                None => axes.push(a.clone()),
+            }
+        }
+        Ok(Grid { axes, blocks })
     }
 
-    /// Number of points.
+    /// Number of points (before removing points given twice).
     pub fn len(&self) -> usize {
-        self.axes.iter().map(|a| a.values.len()).product()
+        self.blocks
+            .iter()
+            .map(|b| b.iter().map(|a| a.values.len()).product::<usize>())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Every point, first axis outermost, each with its configuration (checked as a whole: a
-    /// combination can break a cross-field rule that no single value breaks).
+    /// Every point, sub-grid by sub-grid, first axis outermost, each with its configuration
+    /// (checked as a whole: a combination can break a cross-field rule that no single value
+    /// breaks). A point whose key an earlier sub-grid already produced is left out.
     pub fn points(&self, base: &Config) -> Result<Vec<Point>, GridError> {
-        let mut out = Vec::with_capacity(self.len());
-        let mut idx = vec![0usize; self.axes.len()];
-        loop {
-            let assignments: Vec<(String, String)> = self
-                .axes
-                .iter()
-                .zip(&idx)
-                .map(|(a, &i)| (a.path.clone(), a.values[i].clone()))
-                .collect();
+        let mut out: Vec<Point> = Vec::with_capacity(self.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for block in &self.blocks {
+            for p in block_points(block, base)? {
+                if seen.insert(p.key()) {
+                    out.push(p);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One `;`-separated sub-grid.
+fn parse_block(spec: &str, base: &Config) -> Result<Vec<Axis>, GridError> {
+    let mut axes: Vec<Axis> = Vec::new();
+    for part in spec.split(';') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (path, values) = part.split_once('=').ok_or_else(|| GridError::Axis {
+            axis: part.to_string(),
+            msg: "expected PATH=VALUES, e.g. memrec.k=1,2,4".into(),
+        })?;
+        let path = path.trim().to_string();
+        let err = |msg: String| GridError::Axis {
+            axis: path.clone(),
+            msg,
+        };
+        if path.is_empty() {
+            return Err(err("empty field path".into()));
+        }
+        let section = path.split('.').next().unwrap_or_default();
+        if !VARIABLE_SECTIONS.contains(&section) {
+            return Err(err(format!(
+                "only fields of {} can vary in a sweep: every point is compared with one baseline trained on the same data, seed and test rows (set other fields with --set)",
+                VARIABLE_SECTIONS
+                    .iter()
+                    .map(|s| format!("{s}.*"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if axes.iter().any(|a| a.path == path) {
+            return Err(err("appears twice in the grid".into()));
+        }
+        let raw = expand_values(values.trim()).map_err(&err)?;
+        let mut canonical: Vec<String> = Vec::with_capacity(raw.len());
+        for r in raw {
             let mut cfg = base.clone();
-            for (p, v) in &assignments {
-                cfg.apply_set(&format!("{p}={v}"))
-                    .map_err(|e| GridError::Point {
-                        point: key_of(&assignments),
-                        msg: e.to_string(),
-                    })?;
+            cfg.apply_set(&format!("{path}={r}"))
+                .map_err(|e| err(format!("value `{r}`: {e}")))?;
+            let c = value_at(&cfg, &path).map_err(&err)?;
+            if canonical.contains(&c) {
+                return Err(err(format!("value `{c}` appears twice")));
             }
-            out.push(Point { assignments, cfg });
-            // Odometer: the last axis turns fastest.
-            let mut d = self.axes.len();
-            loop {
-                if d == 0 {
-                    return Ok(out);
-                }
-                d -= 1;
-                idx[d] += 1;
-                if idx[d] < self.axes[d].values.len() {
-                    break;
-                }
-                idx[d] = 0;
+            canonical.push(c);
+        }
+        axes.push(Axis {
+            path,
+            values: canonical,
+        });
+    }
+    if axes.is_empty() {
+        return Err(GridError::Empty);
+    }
+    Ok(axes)
+}
+
+/// The Cartesian product of one sub-grid, first axis outermost.
+fn block_points(axes: &[Axis], base: &Config) -> Result<Vec<Point>, GridError> {
+    let mut out = Vec::new();
+    let mut idx = vec![0usize; axes.len()];
+    loop {
+        let assignments: Vec<(String, String)> = axes
+            .iter()
+            .zip(&idx)
+            .map(|(a, &i)| (a.path.clone(), a.values[i].clone()))
+            .collect();
+        let mut cfg = base.clone();
+        for (p, v) in &assignments {
+            cfg.apply_set(&format!("{p}={v}"))
+                .map_err(|e| GridError::Point {
+                    point: key_of(&assignments),
+                    msg: e.to_string(),
+                })?;
+        }
+        out.push(Point { assignments, cfg });
+        // Odometer: the last axis turns fastest.
+        let mut d = axes.len();
+        loop {
+            if d == 0 {
+                return Ok(out);
             }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < axes[d].values.len() {
+                break;
+            }
+            idx[d] = 0;
         }
     }
 }
@@ -414,5 +474,35 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, GridError::TooMany { points: 1764, .. }), "{e}");
         assert!(e.to_string().contains("at most 1000"), "{e}");
+    }
+
+    #[test]
+    fn sub_grids_join_with_a_bar_and_points_given_twice_run_once() {
+        let g = Grid::parse(
+            "memrec.method=memrec;memrec.token_rows=64..128 | memrec.method=qr;memrec.qr_collisions=4,8|memrec.method=memrec;memrec.token_rows=128",
+            &tiny(),
+        )
+        .unwrap();
+        assert_eq!(g.blocks.len(), 3);
+        assert_eq!(g.len(), 5);
+        let keys: Vec<String> = g.points(&tiny()).unwrap().iter().map(Point::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "memrec.method=memrec;memrec.token_rows=64",
+                "memrec.method=memrec;memrec.token_rows=128",
+                "memrec.method=qr;memrec.qr_collisions=4",
+                "memrec.method=qr;memrec.qr_collisions=8",
+            ]
+        );
+        let paths: Vec<&str> = g.axes.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["memrec.method", "memrec.token_rows", "memrec.qr_collisions"]
+        );
+        assert_eq!(g.axes[0].values, ["memrec", "qr"]);
+        let e = Grid::parse("memrec.k=1 | memrec.k=9", &tiny()).unwrap_err();
+        assert!(e.to_string().contains("memrec.k"), "{e}");
+        assert_eq!(Grid::parse(" | ; ", &tiny()).unwrap_err(), GridError::Empty);
     }
 }

@@ -148,8 +148,13 @@ impl SweepSpec {
     /// `sweep-<title>-<hash of base configuration, budget and grid>`.
     pub fn default_dir(base: &Config, budget: Budget, grid: &Grid, title: &str) -> PathBuf {
         let mut text = store::base_hash(base, &budget.label());
-        for a in &grid.axes {
-            text.push_str(&format!(";{}={}", a.path, a.values.join(",")));
+        for (i, block) in grid.blocks.iter().enumerate() {
+            if i > 0 {
+                text.push('|');
+            }
+            for a in block {
+                text.push_str(&format!(";{}={}", a.path, a.values.join(",")));
+            }
         }
         let h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
         let safe: String = title

@@ -238,6 +238,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
     head.extend(input.axes.iter().cloned());
     head.extend(
         [
+            "representation",
             "table bytes",
             "optimizer",
             "compression",
@@ -256,6 +257,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         let mut row = vec![if front.contains(&i) { "★" } else { "" }.to_string()];
         row.extend(input.axes.iter().map(|a| axis_value(p, a).to_string()));
         row.extend([
+            p.representation.clone(),
             human_bytes(p.table_bytes as f64),
             human_bytes(p.optimizer_bytes as f64),
             p.compression_full
@@ -300,6 +302,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
             let _ = writeln!(s, "| ≤ {} | {cells} |", human_bytes(budget as f64));
         }
     }
+    by_representation(&mut s, input.points);
     let failed: Vec<&PointRecord> = input.points.iter().filter(|p| !p.ok()).collect();
     if !failed.is_empty() {
         let _ = writeln!(
@@ -312,6 +315,61 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         }
     }
     s
+}
+
+/// Compression ratios (full-size uncompressed bytes over table bytes) of the comparison table.
+pub const RATIOS: [f64; 3] = [100.0, 1000.0, 10000.0];
+
+/// For each representation in the sweep and each ratio of `RATIOS`, the best ΔAUC among its
+/// points compressing at least that much: where MEM-REC sits against the other methods.
+fn by_representation(s: &mut String, points: &[PointRecord]) {
+    let mut kinds: Vec<&str> = points
+        .iter()
+        .filter(|p| p.ok())
+        .map(|p| p.representation.as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    if kinds.len() < 2 || points.iter().all(|p| p.compression_full.is_none()) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Best ΔAUC per representation at a compression ratio\n\nEach cell: the best point of that representation whose tables are at least that many times smaller than the full-size uncompressed tables (its bytes and ratio in brackets).\n"
+    );
+    let head: Vec<String> = RATIOS.iter().map(|r| format!("≥ {r:.0}x")).collect();
+    let _ = writeln!(s, "| representation | {} |", head.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(RATIOS.len()));
+    for kind in kinds {
+        let cells: Vec<String> = RATIOS
+            .iter()
+            .map(|&ratio| {
+                points
+                    .iter()
+                    .filter(|p| {
+                        p.ok()
+                            && p.representation == kind
+                            && p.delta_auc.is_some()
+                            && p.compression_full.is_some_and(|c| c >= ratio)
+                    })
+                    .max_by(|a, b| {
+                        a.delta_auc
+                            .unwrap_or(f64::NAN)
+                            .total_cmp(&b.delta_auc.unwrap_or(f64::NAN))
+                            .then(b.table_bytes.cmp(&a.table_bytes))
+                    })
+                    .map_or("none".into(), |p| {
+                        format!(
+                            "{} ({}, {:.0}x)",
+                            fmt_delta(p),
+                            human_bytes(p.table_bytes as f64),
+                            p.compression_full.unwrap_or(0.0)
+                        )
+                    })
+            })
+            .collect();
+        let _ = writeln!(s, "| {kind} | {} |", cells.join(" | "));
+    }
 }
 
 fn xml(s: &str) -> String {
@@ -629,6 +687,47 @@ mod tests {
         assert_eq!(json.as_array().unwrap().len(), 4);
         assert_eq!(json[0]["pareto"], true);
         assert_eq!(json[0]["axes"]["memrec.token_rows"], "a");
+    }
+
+    #[test]
+    fn representations_are_compared_at_each_compression_ratio() {
+        let mut pts = Vec::new();
+        for (kind, ratio, delta) in [
+            ("memrec-bundled", 150.0, 0.010),
+            ("memrec-bundled", 2000.0, 0.004),
+            ("memrec-bundled", 20000.0, -0.002),
+            ("qr", 500.0, -0.001),
+            ("qr", 90.0, 0.020),
+            ("robe-z", 1500.0, -0.003),
+        ] {
+            let mut p = rec(kind, (2e9 / ratio) as u64, Some(delta), "ok");
+            p.representation = kind.into();
+            p.compression_full = Some(ratio);
+            pts.push(p);
+        }
+        let mut s = String::new();
+        by_representation(&mut s, &pts);
+        let row = |k: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("| {k} |")))
+                .unwrap_or_else(|| panic!("{k} row missing:\n{s}"))
+                .to_string()
+        };
+        // Best at ≥100x is the 150x point (+0.010); at ≥1000x the 2000x one; at ≥10000x the last.
+        let m = row("memrec-bundled");
+        assert!(
+            m.contains("+0.0100 [") && m.contains("+0.0040 [") && m.contains("-0.0020 ["),
+            "{m}"
+        );
+        // QR's 90x point is not ≥ 100x; QR has nothing ≥ 1000x.
+        let q = row("qr");
+        assert!(q.contains("-0.0010 [") && !q.contains("+0.0200"), "{q}");
+        assert_eq!(q.matches("none").count(), 2, "{q}");
+        assert_eq!(row("robe-z").matches("none").count(), 1);
+        // One representation only: no comparison table.
+        let mut one = String::new();
+        by_representation(&mut one, &pts[..3]);
+        assert!(one.is_empty());
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn default_reps() -> RepBuilder {
     Arc::new(|cfg: &Config, kind: RunKind| {
         Ok(match kind {
             RunKind::Baseline => crate::embedding::build_baseline(cfg),
-            RunKind::Memrec => crate::embedding::build_memrec(cfg),
+            RunKind::Memrec => crate::embedding::build_compressed(cfg),
         })
     })
 }
