@@ -16,6 +16,9 @@ use crate::config::Config;
 pub const MANIFEST: &str = "sweep.json";
 pub const POINTS: &str = "points.jsonl";
 pub const BASELINE_PREDICTIONS: &str = "baseline.predictions";
+/// Held (an advisory lock, released by the OS when the process ends, even on a kill) while a sweep
+/// writes to the directory, so two sweeps never append to one `points.jsonl`.
+pub const LOCK: &str = "sweep.lock";
 /// Key of the baseline's line in `points.jsonl`.
 pub const BASELINE_KEY: &str = "baseline";
 const PRED_MAGIC: &[u8; 8] = b"MRSWPRD1";
@@ -37,6 +40,10 @@ pub enum StoreError {
         ours: String,
         diff: String,
     },
+    #[error(
+        "{dir} is in use by another running `memrec-tui sweep` (it holds {dir}/sweep.lock); wait for it to finish, or choose another --out"
+    )]
+    Locked { dir: PathBuf },
     #[error("{path}: not a sweep manifest ({msg}); choose another --out")]
     BadManifest { path: PathBuf, msg: String },
     #[error("{0}")]
@@ -132,6 +139,8 @@ pub fn manifest_of(base: &Config, budget: &str) -> Manifest {
 pub struct Store {
     pub dir: PathBuf,
     base_hash: String,
+    /// The locked `sweep.lock`; dropping the store releases it.
+    _lock: std::fs::File,
 }
 
 impl Store {
@@ -139,6 +148,22 @@ impl Store {
     /// configuration (a torn last line, from a kill mid-write, is dropped and repaired).
     pub fn open(dir: &Path, manifest: &Manifest) -> Result<(Store, Vec<PointRecord>), StoreError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let lpath = dir.join(LOCK);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lpath)
+            .map_err(io(&lpath))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lpath)(e)),
+        }
         let mpath = dir.join(MANIFEST);
         match std::fs::read_to_string(&mpath) {
             Ok(text) => {
@@ -209,6 +234,7 @@ impl Store {
             Store {
                 dir: dir.to_path_buf(),
                 base_hash: manifest.base_hash.clone(),
+                _lock: lock,
             },
             records,
         ))
@@ -355,9 +381,17 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(b"{\"key\":\"memrec.k=4\",\"ba").unwrap();
         drop(f);
+        // While a sweep has the directory open, a second one is refused, naming the lock.
+        let e = Store::open(dir.path(), &m).err().unwrap().to_string();
+        assert!(
+            e.contains("in use by another running") && e.contains("sweep.lock"),
+            "{e}"
+        );
+        drop(s);
         let (s, got) = Store::open(dir.path(), &m).unwrap();
         assert_eq!(got, vec![rec("memrec.k=2", &m.base_hash)]);
         s.append(&rec("memrec.k=4", &m.base_hash)).unwrap();
+        drop(s);
         let (_, got) = Store::open(dir.path(), &m).unwrap();
         assert_eq!(got.len(), 2);
 
