@@ -7,16 +7,15 @@
 //! per-dimension hashing (HashedNets style); `Z = d` reads one whole vector at a hashed offset.
 //! Memory is `4 S` bytes whatever the vocabulary.
 //!
-//! Owns: the array (64-byte aligned), the offsets (one seeded xxh3-128 gives four 32-bit slots,
+//! Owns: the array (64-byte aligned), the offsets (one seeded xxh3-64 gives two 32-bit slots,
 //! each reduced by multiply-shift), forward, and the sparse backward: every output float is one
 //! element of `A`, so each element's gradient is the sum, in batch order, of the output
 //! gradients that read it. Must never: divide by a runtime value (the wrap is one compare and
 //! subtract, valid since `Z <= S`), or let the thread count change a sum.
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128_with_seed;
 
-use super::hash::{MAX_SLOTS, SplitMix64, derive_seed, reduce};
+use super::hash::{MAX_SLOTS, SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
@@ -35,7 +34,8 @@ pub struct RobeZ {
     z: usize,
     blocks: usize,
     size: u64,
-    seeds: Vec<u64>,
+    /// `flip_of` the seed of each 64-bit hash (two block offsets per hash).
+    flips: Vec<u64>,
     array: AlignedBuf,
     state: RowState,
     /// Element of `A` behind every output float of the last `forward_train`.
@@ -75,8 +75,8 @@ impl RobeZ {
             z,
             blocks,
             size,
-            seeds: (0..blocks.div_ceil(4))
-                .map(|i| derive_seed(seed, "robe", i as u64))
+            flips: (0..blocks.div_ceil(2))
+                .map(|i| flip_of(derive_seed(seed, "robe", i as u64)))
                 .collect(),
             array,
             state: RowState::default(),
@@ -88,10 +88,10 @@ impl RobeZ {
     /// The block offsets of a key (`blocks` of them) into `out`.
     #[inline]
     pub fn offsets(&self, key: u64, out: &mut [u32]) {
-        for (c, chunk) in out[..self.blocks].chunks_mut(4).enumerate() {
-            let h = xxh3_128_with_seed(&key.to_le_bytes(), self.seeds[c]);
+        for (c, chunk) in out[..self.blocks].chunks_mut(2).enumerate() {
+            let h = xxh3_64_key(key, self.flips[c]);
             for (i, o) in chunk.iter_mut().enumerate() {
-                *o = reduce((h >> (96 - 32 * i)) as u32, self.size);
+                *o = reduce((h >> (32 - 32 * i)) as u32, self.size);
             }
         }
     }
