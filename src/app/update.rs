@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use super::keymap::{self, Action};
 use super::msg::{Effect, Msg, WriteOutcome};
+use super::pareto::{self, PointId};
 use super::state::{
-    AppState, DEBOUNCE, DataInfo, Focus, Knob, LatencyKey, LatencyView, Overlay, ProgressView,
-    RunView, StatusKind, TriedRun, same_memrec_run,
+    AppState, AucView, DEBOUNCE, DataInfo, Focus, Knob, LatencyKey, LatencyView, Metric, Overlay,
+    PendingWrite, ProgressView, RunView, StatusKind, TriedRun, same_memrec_run,
 };
+use super::sweep::{LoadedSweep, differences_outside_knobs, point_config};
 use crate::config::Config;
 use crate::embedding::TableInfo;
 use crate::report::{EngineCommand, EngineEvent};
@@ -20,6 +22,10 @@ use crate::report::{EngineCommand, EngineEvent};
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
     match msg {
+        Msg::Key(ev, _) if matches!(state.overlay, Overlay::Prompt { .. }) => {
+            state.dirty = true;
+            prompt_key(state, &ev, &mut fx);
+        }
         Msg::Key(ev, at) => {
             if let Some(action) = keymap::dispatch(&ev) {
                 state.dirty = true;
@@ -68,8 +74,109 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             on_written(state, outcome);
         }
+        Msg::OpenSweep(path) => {
+            state.dirty = true;
+            open_sweep(state, path, &mut fx);
+        }
+        Msg::SweepLoaded(result) => {
+            state.dirty = true;
+            match result {
+                Ok(sweep) => sweep_loaded(state, *sweep),
+                // The sweep shown before (if any) stays: a typo must not lose it.
+                Err(msg) => state.set_status(StatusKind::Error, msg),
+            }
+        }
     }
     fx
+}
+
+/// The effect that carries out `write` at `path`.
+fn write_effect(path: PathBuf, write: PendingWrite, overwrite: bool) -> Effect {
+    match write {
+        PendingWrite::Ron(text) => Effect::WriteExport {
+            path,
+            text,
+            overwrite,
+        },
+        PendingWrite::Report(files) => Effect::WriteReport {
+            dir: path,
+            files,
+            overwrite,
+        },
+    }
+}
+
+/// A key while the path prompt is open: text edits the path; Enter opens it; Esc cancels.
+fn prompt_key(
+    state: &mut AppState,
+    ev: &ratatui::crossterm::event::KeyEvent,
+    fx: &mut Vec<Effect>,
+) {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    if keymap::dispatch(ev) == Some(Action::Quit) && ev.code != KeyCode::Char('q') {
+        // Ctrl-C still quits; a plain `q` is part of a path.
+        quit(state, fx);
+        return;
+    }
+    let Overlay::Prompt { input } = &mut state.overlay else {
+        return;
+    };
+    let plain = !ev
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match ev.code {
+        KeyCode::Esc => {
+            state.overlay = Overlay::None;
+            state.set_status(StatusKind::Info, "open sweep cancelled");
+        }
+        KeyCode::Enter => {
+            let path = input.trim().to_string();
+            state.overlay = Overlay::None;
+            if path.is_empty() {
+                state.set_status(StatusKind::Error, "no sweep directory given");
+            } else {
+                open_sweep(state, PathBuf::from(path), fx);
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        // Paths are short; a runaway paste is cut rather than grown without bound.
+        KeyCode::Char(c) if plain && input.chars().count() < 4096 => input.push(c),
+        _ => {}
+    }
+}
+
+fn open_sweep(state: &mut AppState, path: PathBuf, fx: &mut Vec<Effect>) {
+    state.set_status(
+        StatusKind::Info,
+        format!("opening sweep {}…", path.display()),
+    );
+    fx.push(Effect::LoadSweep(path));
+}
+
+fn sweep_loaded(state: &mut AppState, sweep: LoadedSweep) {
+    let mut text = sweep.describe();
+    let diff = differences_outside_knobs(&sweep.base, &state.cfg);
+    let kind = if diff.is_empty() {
+        text.push_str("; Enter loads a point into the knobs");
+        StatusKind::Info
+    } else {
+        // Shown, never mixed into the session: Enter on its points is refused.
+        text.push_str(&format!(
+            "; its base differs from this session outside the knobs ({}{}): points shown, not loadable",
+            diff.iter().take(2).cloned().collect::<Vec<_>>().join(", "),
+            if diff.len() > 2 { ", …" } else { "" }
+        ));
+        StatusKind::Error
+    };
+    if state.pareto_selected.is_some_and(PointId::is_sweep) {
+        state.pareto_selected = None;
+    }
+    state.sweep = Some(sweep);
+    state.auc_view = AucView::Pareto;
+    state.focus = Focus::Pareto;
+    state.set_status(kind, text);
 }
 
 fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &mut Vec<Effect>) {
@@ -96,23 +203,15 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
             }
             return;
         }
-        Overlay::ConfirmOverwrite { path, text } => {
+        Overlay::ConfirmOverwrite { path, write } => {
             match action {
                 Action::Yes => {
                     state.overlay = Overlay::None;
-                    fx.push(Effect::WriteExport {
-                        path,
-                        text,
-                        overwrite: true,
-                    });
+                    fx.push(write_effect(path, write, true));
                 }
                 Action::No => {
                     state.overlay = Overlay::None;
-                    fx.push(Effect::WriteExport {
-                        path: next_free_name(&path),
-                        text,
-                        overwrite: false,
-                    });
+                    fx.push(write_effect(next_free_name(&path), write, false));
                 }
                 Action::Back => {
                     state.overlay = Overlay::None;
@@ -122,6 +221,8 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
             }
             return;
         }
+        // Keys reach the prompt before the keymap (see `update`).
+        Overlay::Prompt { .. } => return,
         Overlay::None => {}
     }
     match action {
@@ -129,8 +230,8 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
         Action::Help => state.overlay = Overlay::Help { scroll: 0 },
         Action::Up => move_in_focus(state, -1),
         Action::Down => move_in_focus(state, 1),
-        Action::FocusNext => state.focus = state.focus.next(),
-        Action::FocusPrev => state.focus = state.focus.prev(),
+        Action::FocusNext => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
+        Action::FocusPrev => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
         Action::Increase => edit_knob(state, 1, at),
         Action::Decrease => edit_knob(state, -1, at),
         Action::IncreaseCoarse => edit_knob(state, 2, at),
@@ -155,8 +256,128 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
         Action::Export => export(state, fx),
         Action::ScreenDump => fx.push(Effect::WriteScreenDump),
         Action::Pin => pin(state),
+        Action::Report => report(state, fx),
+        Action::ToggleView => toggle_view(state),
+        Action::ToggleMetric => {
+            if state.auc_view != AucView::Pareto {
+                state.set_status(
+                    StatusKind::Info,
+                    "a switches the Pareto view's axis: press v first",
+                );
+                return;
+            }
+            state.pareto_metric = match state.pareto_metric {
+                Metric::Auc => Metric::DeltaAuc,
+                Metric::DeltaAuc => Metric::Auc,
+            };
+            state.set_status(
+                StatusKind::Info,
+                format!(
+                    "Pareto view: {} against table bytes",
+                    state.pareto_metric.label()
+                ),
+            );
+        }
+        Action::OpenSweep => {
+            let input = state
+                .sweep
+                .as_ref()
+                .map_or_else(String::new, |s| s.dir.display().to_string());
+            state.overlay = Overlay::Prompt { input };
+        }
+        Action::Select => {
+            if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
+                load_selected_point(state, fx);
+            }
+        }
         Action::Yes | Action::No => {}
     }
+}
+
+fn toggle_view(state: &mut AppState) {
+    match state.auc_view {
+        AucView::Curves => {
+            state.auc_view = AucView::Pareto;
+            state.focus = Focus::Pareto;
+            state.set_status(
+                StatusKind::Info,
+                "Pareto view: ↑↓ select a point, Enter loads it, a AUC/ΔAUC, o opens a sweep, v back to curves",
+            );
+        }
+        AucView::Pareto => {
+            state.auc_view = AucView::Curves;
+            if state.focus == Focus::Pareto {
+                state.focus = Focus::Knobs;
+            }
+            state.set_status(StatusKind::Info, "AUC curves");
+        }
+    }
+}
+
+/// Enter on a Pareto point: its configuration becomes the knobs and MEM-REC restarts with it
+/// at once (a deliberate choice needs no debounce), as a knob edit would after it.
+fn load_selected_point(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let points = pareto::points(state);
+    let Some(p) = pareto::selected_index(state, &points).map(|i| &points[i]) else {
+        state.set_status(StatusKind::Error, "no point to load yet");
+        return;
+    };
+    let (cfg, what) = match p.id {
+        PointId::Baseline | PointId::SweepBaseline => {
+            state.set_status(
+                StatusKind::Error,
+                "the baseline is not a MEM-REC configuration: select a MEM-REC point",
+            );
+            return;
+        }
+        PointId::Run(g) => match state.runs.iter().find(|r| r.generation == g) {
+            Some(r) => (r.cfg.clone(), format!("run #{g}")),
+            None => return,
+        },
+        PointId::Sweep(i) => {
+            let Some(sweep) = state.sweep.as_ref() else {
+                return;
+            };
+            let Some(rec) = sweep.points.get(i) else {
+                return;
+            };
+            match point_config(sweep, rec, &state.cfg) {
+                Ok(cfg) => (cfg, format!("sweep point {}", rec.key)),
+                Err(msg) => {
+                    state.set_status(StatusKind::Error, msg);
+                    return;
+                }
+            }
+        }
+    };
+    if LatencyKey::of(&cfg) != LatencyKey::of(&state.running) {
+        state.latency_stale = true;
+    }
+    state.cfg = cfg;
+    fire_restart(state, fx);
+    let after = state
+        .status
+        .as_ref()
+        .map_or(String::new(), |s| s.text.clone());
+    state.set_status(
+        StatusKind::Info,
+        format!("loaded {what} into the knobs · {after}"),
+    );
+}
+
+/// The directory `R` proposes: `memrec-report-<name>` in the working directory.
+pub fn default_report_dir(cfg: &Config) -> PathBuf {
+    PathBuf::from(format!("memrec-report-{}", safe_name(&cfg.name)))
+}
+
+fn report(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let files = super::report::render(state);
+    state.set_status(StatusKind::Info, "writing the report…");
+    fx.push(Effect::WriteReport {
+        dir: default_report_dir(&state.cfg),
+        files,
+        overwrite: false,
+    });
 }
 
 fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
@@ -176,6 +397,13 @@ fn move_in_focus(state: &mut AppState, delta: i64) {
                 let next = (cur as i64 + delta).clamp(0, last as i64) as usize;
                 // Back on the newest row: follow new runs again.
                 state.selected_run = if next == last { None } else { Some(next) };
+            }
+        }
+        Focus::Pareto => {
+            let points = pareto::points(state);
+            if let Some(cur) = pareto::selected_index(state, &points) {
+                let next = (cur as i64 + delta).clamp(0, points.len() as i64 - 1) as usize;
+                state.pareto_selected = Some(points[next].id);
             }
         }
         Focus::Collisions => {
@@ -262,9 +490,17 @@ fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
 
 /// The file name `e` proposes: `memrec-<name>-k<K>-<token rows>.ron` in the working directory.
 pub fn default_export_path(cfg: &Config) -> PathBuf {
-    let name: String = cfg
-        .name
-        .chars()
+    PathBuf::from(format!(
+        "memrec-{}-k{}-{}.ron",
+        safe_name(&cfg.name),
+        cfg.memrec.k,
+        cfg.memrec.token_rows
+    ))
+}
+
+/// `name` with everything but ASCII letters, digits, `-` and `_` replaced by `_` (a file name).
+fn safe_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -272,11 +508,7 @@ pub fn default_export_path(cfg: &Config) -> PathBuf {
                 '_'
             }
         })
-        .collect();
-    PathBuf::from(format!(
-        "memrec-{name}-k{}-{}.ron",
-        cfg.memrec.k, cfg.memrec.token_rows
-    ))
+        .collect()
 }
 
 /// `x.ron` -> `x-n2.ron`, `x-n2.ron` -> `x-n3.ron`.
@@ -348,9 +580,13 @@ fn on_written(state: &mut AppState, outcome: WriteOutcome) {
                 path.display()
             ),
         ),
-        WriteOutcome::ExportExists { path, text } => {
-            state.overlay = Overlay::ConfirmOverwrite { path, text };
+        WriteOutcome::Exists { path, write } => {
+            state.overlay = Overlay::ConfirmOverwrite { path, write };
         }
+        WriteOutcome::ReportWritten { dir, files } => state.set_status(
+            StatusKind::Info,
+            format!("report written to {}: {}", dir.display(), files.join(", ")),
+        ),
         WriteOutcome::ScreenDumped(path) => state.set_status(
             StatusKind::Info,
             format!("screen written to {}", path.display()),
@@ -404,6 +640,7 @@ fn start_run(
         auc: None,
         delta: None,
         curve: Vec::new(),
+        eval: None,
         status: "running".into(),
     };
     match state.runs.iter_mut().find(|r| r.generation == generation) {
@@ -512,12 +749,13 @@ fn on_engine(state: &mut AppState, ev: EngineEvent) {
             let (auc, delta, samples) = (p.auc, p.delta_auc, p.samples);
             if let Some(v) = view_mut(state, &run, generation) {
                 v.curve.push(point);
-                v.last_eval = Some(p);
+                v.last_eval = Some(p.clone());
                 if let Some(t) = tried_mut(state, &run, generation) {
                     t.curve.push(point);
                     t.auc = Some(auc);
                     t.delta = delta;
                     t.samples = t.samples.max(samples);
+                    t.eval = Some(p);
                 }
             }
         }
@@ -793,9 +1031,9 @@ mod tests {
         assert_eq!(Config::from_ron(text, "export").unwrap(), s.cfg);
         update(
             &mut s,
-            Msg::Written(WriteOutcome::ExportExists {
+            Msg::Written(WriteOutcome::Exists {
                 path: path.clone(),
-                text: text.clone(),
+                write: PendingWrite::Ron(text.clone()),
             }),
         );
         assert!(matches!(s.overlay, Overlay::ConfirmOverwrite { .. }));
@@ -806,9 +1044,9 @@ mod tests {
         ));
         update(
             &mut s,
-            Msg::Written(WriteOutcome::ExportExists {
+            Msg::Written(WriteOutcome::Exists {
                 path: path.clone(),
-                text: text.clone(),
+                write: PendingWrite::Ron(text.clone()),
             }),
         );
         let fx = update(&mut s, key('y', t));
