@@ -1147,4 +1147,239 @@ mod tests {
         assert!(fx.is_empty());
         assert!(s.engine_error.is_some());
     }
+
+    fn code(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE), Instant::now())
+    }
+
+    /// A session with a baseline and two evaluated MEM-REC runs (K 2, then K 3).
+    fn two_runs() -> AppState {
+        let mut s = state();
+        let t0 = Instant::now();
+        let started = |run: &str, g| {
+            Msg::Engine(EngineEvent::RunStarted {
+                run: run.into(),
+                generation: g,
+                representation: "r".into(),
+                tables: vec![TableInfo {
+                    name: "t".into(),
+                    rows: 100 * (g + 1),
+                    cols: 4,
+                    param_bytes: 1600 * (g + 1),
+                    optimizer_bytes: 0,
+                }],
+                compression_full: 1.0,
+            })
+        };
+        let eval = |run: &str, g, auc: f64, delta: Option<f64>| {
+            Msg::Engine(EngineEvent::Eval(crate::report::EvalPoint {
+                run: run.into(),
+                generation: g,
+                samples: 1000,
+                auc,
+                auc_lo: auc - 0.01,
+                auc_hi: auc + 0.01,
+                logloss: 0.5,
+                mean_prediction: 0.25,
+                click_rate: 0.25,
+                samples_per_s: 1.0,
+                oracle_auc: None,
+                delta_auc: delta.map(|d| crate::report::DeltaAuc {
+                    delta: d,
+                    lo: d - 0.01,
+                    hi: d + 0.01,
+                }),
+            }))
+        };
+        update(&mut s, started("baseline", 0));
+        update(&mut s, started("memrec", 0));
+        update(&mut s, eval("baseline", 0, 0.75, None));
+        update(&mut s, eval("memrec", 0, 0.74, Some(-0.01)));
+        update(&mut s, key('+', t0));
+        update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+        update(&mut s, started("memrec", 1));
+        update(&mut s, eval("memrec", 1, 0.745, Some(-0.005)));
+        s
+    }
+
+    #[test]
+    fn v_toggles_the_pareto_view_and_tab_visits_it_only_while_shown() {
+        let t = Instant::now();
+        let mut s = state();
+        for _ in 0..3 {
+            update(&mut s, key('l', t));
+        }
+        assert_eq!(
+            s.focus,
+            Focus::Knobs,
+            "three panels without the Pareto view"
+        );
+        update(&mut s, key('a', t));
+        assert_eq!(
+            s.pareto_metric,
+            Metric::DeltaAuc,
+            "a does nothing on the curves"
+        );
+        update(&mut s, key('v', t));
+        assert_eq!((s.auc_view, s.focus), (AucView::Pareto, Focus::Pareto));
+        update(&mut s, key('l', t));
+        assert_eq!(s.focus, Focus::Runs);
+        update(&mut s, key('h', t));
+        update(&mut s, key('h', t));
+        assert_eq!(s.focus, Focus::Knobs);
+        update(&mut s, key('l', t));
+        assert_eq!(s.focus, Focus::Pareto);
+        update(&mut s, key('a', t));
+        assert_eq!(s.pareto_metric, Metric::Auc);
+        update(&mut s, key('v', t));
+        assert_eq!((s.auc_view, s.focus), (AucView::Curves, Focus::Knobs));
+    }
+
+    #[test]
+    fn pareto_points_are_ordered_by_bytes_with_the_front_marked() {
+        let s = two_runs();
+        let pts = pareto::points(&s);
+        let ids: Vec<PointId> = pts.iter().map(|p| p.id).collect();
+        // Bytes 1600 (baseline, run #0), 3200 (run #1).
+        assert_eq!(
+            ids,
+            vec![PointId::Baseline, PointId::Run(0), PointId::Run(1)]
+        );
+        // ΔAUC: baseline 0 dominates run #0 (same bytes, higher) and run #1 (more bytes).
+        let front: Vec<bool> = pts.iter().map(|p| p.front).collect();
+        assert_eq!(front, vec![true, false, false]);
+        assert_eq!(pts[2].value, -0.005);
+    }
+
+    #[test]
+    fn arrows_select_and_enter_loads_a_run_into_the_knobs() {
+        let t = Instant::now();
+        let mut s = two_runs();
+        assert_eq!(s.running.memrec.k, 3);
+        update(&mut s, key('v', t));
+        // Default selection: the running run (#1); up twice reaches the baseline.
+        update(&mut s, key('k', t));
+        assert_eq!(s.pareto_selected, Some(PointId::Run(0)));
+        update(&mut s, key('k', t));
+        update(&mut s, key('k', t));
+        assert_eq!(s.pareto_selected, Some(PointId::Baseline));
+        let fx = update(&mut s, code(KeyCode::Enter));
+        assert!(fx.is_empty());
+        let st = s.status.clone().unwrap();
+        assert_eq!(st.kind, StatusKind::Error);
+        assert!(st.text.contains("baseline is not a MEM-REC"), "{}", st.text);
+        update(&mut s, key('j', t));
+        let fx = update(&mut s, code(KeyCode::Enter));
+        let Some(Effect::Engine(EngineCommand::RestartMemrec(cfg))) = fx.first() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(cfg.memrec.k, 2);
+        assert_eq!(s.cfg.memrec.k, 2);
+        assert!(s.status.unwrap().text.contains("loaded run #0"));
+        assert_eq!(s.restart_deadline, None, "applied at once, not debounced");
+    }
+
+    #[test]
+    fn enter_outside_the_pareto_focus_does_nothing() {
+        let mut s = two_runs();
+        assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+        update(&mut s, key('v', Instant::now()));
+        update(&mut s, key('l', Instant::now()));
+        assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    }
+
+    #[test]
+    fn path_prompt_takes_text_and_opens_on_enter() {
+        let t = Instant::now();
+        let mut s = state();
+        update(&mut s, key('o', t));
+        assert_eq!(
+            s.overlay,
+            Overlay::Prompt {
+                input: String::new()
+            }
+        );
+        // Letters bound to actions (q, v, j) are text here.
+        for c in "qvjx".chars() {
+            assert!(update(&mut s, key(c, t)).is_empty());
+        }
+        update(&mut s, code(KeyCode::Backspace));
+        assert!(!s.quitting);
+        let fx = update(&mut s, code(KeyCode::Enter));
+        assert!(
+            matches!(fx.as_slice(), [Effect::LoadSweep(p)] if p == &PathBuf::from("qvj")),
+            "{fx:?}"
+        );
+        assert_eq!(s.overlay, Overlay::None);
+        // Esc cancels; an empty path is refused; Ctrl-C quits from the prompt.
+        update(&mut s, key('o', t));
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(s.overlay, Overlay::None);
+        assert!(!s.quitting);
+        update(&mut s, key('o', t));
+        assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+        assert_eq!(s.status.clone().unwrap().kind, StatusKind::Error);
+        update(&mut s, key('o', t));
+        let fx = update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), t),
+        );
+        assert!(matches!(fx.as_slice(), [Effect::Quit]));
+    }
+
+    #[test]
+    fn a_failed_sweep_load_keeps_the_session_and_the_sweep_shown() {
+        let mut s = two_runs();
+        let runs = s.runs.clone();
+        let fx = update(&mut s, Msg::OpenSweep(PathBuf::from("nowhere")));
+        assert!(matches!(fx.as_slice(), [Effect::LoadSweep(_)]));
+        update(
+            &mut s,
+            Msg::SweepLoaded(Err("nowhere: no such directory".into())),
+        );
+        let st = s.status.clone().unwrap();
+        assert_eq!(st.kind, StatusKind::Error);
+        assert!(st.text.contains("nowhere: no such directory"));
+        assert_eq!(s.runs, runs);
+        assert!(s.sweep.is_none());
+    }
+
+    #[test]
+    fn report_writes_a_directory_and_asks_before_overwriting() {
+        let t = Instant::now();
+        let mut s = two_runs();
+        let fx = update(&mut s, key('R', t));
+        let [
+            Effect::WriteReport {
+                dir,
+                files,
+                overwrite: false,
+            },
+        ] = fx.as_slice()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(dir, &PathBuf::from("memrec-report-tiny"));
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["report.md", "auc.svg", "pareto.svg"]);
+        update(
+            &mut s,
+            Msg::Written(WriteOutcome::Exists {
+                path: dir.clone(),
+                write: PendingWrite::Report(files.clone()),
+            }),
+        );
+        assert!(matches!(
+            &s.overlay,
+            Overlay::ConfirmOverwrite {
+                write: PendingWrite::Report(_),
+                ..
+            }
+        ));
+        let fx = update(&mut s, key('n', t));
+        assert!(
+            matches!(fx.as_slice(), [Effect::WriteReport { dir, overwrite: false, .. }] if dir == &PathBuf::from("memrec-report-tiny-n2")),
+            "{fx:?}"
+        );
+    }
 }

@@ -77,21 +77,34 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let [legend_area, chart_area, detail_area] = inner.layout(&Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
-        Constraint::Length(2),
+        Constraint::Length(3),
     ]));
+    // Narrow panels get the short words, so every marker stays explained.
+    let narrow = inner.width < 70;
+    let word = |long: &'static str, short: &'static str| if narrow { short } else { long };
+    let gap = word("  ", " ");
     let mut legend = vec![
-        Span::styled(format!("{FRONT} Pareto front"), theme.good),
-        Span::styled(format!("  {RUN} run"), theme.memrec),
-        Span::styled(format!("  {BASELINE} baseline"), theme.baseline),
+        Span::styled(
+            format!("{FRONT} {}", word("Pareto front", "front")),
+            theme.good,
+        ),
+        Span::styled(format!("{gap}{RUN} run"), theme.memrec),
+        Span::styled(
+            format!("{gap}{BASELINE} {}", word("baseline", "base")),
+            theme.baseline,
+        ),
     ];
     if state.sweep.is_some() {
-        legend.push(Span::styled(format!("  {SWEEP} sweep"), theme.value));
+        legend.push(Span::styled(format!("{gap}{SWEEP} sweep"), theme.value));
         legend.push(Span::styled(
-            format!("  {SWEEP_BASELINE} sweep base"),
+            format!("{gap}{SWEEP_BASELINE} {}", word("sweep base", "sw.base")),
             theme.value,
         ));
     }
-    legend.push(Span::styled(format!("  {SELECTED} selected"), theme.pinned));
+    legend.push(Span::styled(
+        format!("{gap}{SELECTED} {}", word("selected", "sel")),
+        theme.pinned,
+    ));
     frame.render_widget(Paragraph::new(Line::from(legend)), legend_area);
     if points.is_empty() {
         let lines = vec![
@@ -229,25 +242,26 @@ fn draw_detail(
     let front = points.iter().filter(|p| p.front).count();
     let mut lines = Vec::new();
     if let Some(p) = selected.map(|i| &points[i]) {
-        let mut first = vec![
+        // The numbers first: a narrow panel wraps the label onto the next line.
+        let first = vec![
             Span::styled(format!("{SELECTED} "), theme.pinned),
-            Span::styled(p.label.clone(), theme.value),
             Span::styled(
                 format!(
-                    " · {} · {}",
-                    human_bytes(p.bytes as f64),
-                    value_text(metric, p)
+                    "{} · {} · ",
+                    value_text(metric, p),
+                    human_bytes(p.bytes as f64)
                 ),
                 theme.value,
             ),
+            if p.front {
+                Span::styled(format!("on the front ({FRONT})"), theme.good)
+            } else if !p.ok {
+                Span::styled("failed: not on the front", theme.bad)
+            } else {
+                Span::styled("dominated", theme.muted)
+            },
+            Span::styled(format!(" · {}", p.label), theme.value),
         ];
-        first.push(if p.front {
-            Span::styled(format!(" · on the front ({FRONT})"), theme.good)
-        } else if !p.ok {
-            Span::styled(" · failed: not on the front", theme.bad)
-        } else {
-            Span::styled(" · dominated", theme.muted)
-        });
         lines.push(Line::from(first));
     }
     let what = match &state.sweep {
@@ -271,5 +285,5 @@ fn draw_detail(
         Span::styled(hint, theme.key),
         Span::styled(what, theme.muted),
     ]));
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
