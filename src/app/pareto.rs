@@ -153,7 +153,7 @@ pub fn points(state: &AppState) -> Vec<ParetoPoint> {
         out.push(ParetoPoint {
             id: PointId::Baseline,
             label: format!("baseline ({})", b.representation),
-            bytes: b.param_bytes(),
+            bytes: b.table_bytes_now(),
             value: match metric {
                 Metric::Auc => e.auc,
                 Metric::DeltaAuc => 0.0,

@@ -34,7 +34,11 @@ fn opt(v: Option<f64>, prec: usize) -> String {
 
 /// `1.05 MB (1048576 B)`: the SI unit of the sweep report, and the exact count.
 fn bytes(b: u64) -> String {
-    format!("{} ({b} B)", human_bytes(b as f64))
+    if b < 1000 {
+        human_bytes(b as f64)
+    } else {
+        format!("{} ({b} B)", human_bytes(b as f64))
+    }
 }
 
 fn status_word(r: &TriedRun) -> &str {
@@ -119,7 +123,7 @@ fn markdown(state: &AppState) -> String {
                 s,
                 "{}: tables {} (+{} optimizer state), {} samples seen, test AUC {auc}, logloss {logloss}, status {}.\n",
                 b.representation,
-                bytes(b.param_bytes()),
+                bytes(b.table_bytes_now()),
                 bytes(b.optimizer_bytes()),
                 samples,
                 match (&b.failed, &b.finished) {
@@ -287,7 +291,7 @@ fn pareto_plot(state: &AppState) -> String {
             .baseline
             .as_ref()
             .map_or("baseline".into(), |b| b.representation.clone()),
-        table_bytes: state.baseline.as_ref().map_or(0, |b| b.param_bytes()),
+        table_bytes: state.baseline.as_ref().map_or(0, |b| b.table_bytes_now()),
         auc: state
             .baseline
             .as_ref()

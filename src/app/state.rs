@@ -240,6 +240,19 @@ impl RunView {
     pub fn optimizer_bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.optimizer_bytes).sum()
     }
+    /// Table bytes as of the latest progress: an uncompressed baseline's tables grow with the
+    /// vocabulary loaded, which `RunStarted` (the allocation at sample 0) does not show.
+    pub fn table_bytes_now(&self) -> u64 {
+        let loaded = self
+            .progress
+            .as_ref()
+            .map_or(0, |p| p.loaded_uncompressed_bytes);
+        if self.representation == "uncompressed" {
+            self.param_bytes().max(loaded)
+        } else {
+            self.param_bytes()
+        }
+    }
 }
 
 /// One MEM-REC configuration tried this session (one generation of the MEM-REC run).
