@@ -69,34 +69,33 @@ impl Screen {
         let mut g = vec![vec![' '; W]; H];
         let (mut row, mut col) = (0usize, 0usize);
         let text = self.text();
-        let mut it = text.chars().peekable();
+        let mut it = text.chars();
         while let Some(c) = it.next() {
             match c {
-                '\x1b' => match it.next() {
-                    Some('[') => {
-                        let mut params = String::new();
-                        let mut fin = ' ';
-                        for p in it.by_ref() {
-                            if ('@'..='~').contains(&p) {
-                                fin = p;
-                                break;
-                            }
-                            params.push(p);
-                        }
-                        match fin {
-                            'H' => {
-                                let mut n =
-                                    params.split(';').map(|x| x.parse::<usize>().unwrap_or(1));
-                                row = n.next().unwrap_or(1).saturating_sub(1);
-                                col = n.next().unwrap_or(1).saturating_sub(1);
-                            }
-                            'J' if params == "2" => g = vec![vec![' '; W]; H],
-                            _ => {}
-                        }
+                // CSI sequences move the cursor or clear; other (two-character) escapes are skipped.
+                '\x1b' => {
+                    if it.next() != Some('[') {
+                        continue;
                     }
-                    // Two-character escapes (charset selection, save/restore cursor).
-                    _ => {}
-                },
+                    let mut params = String::new();
+                    let mut fin = ' ';
+                    for p in it.by_ref() {
+                        if ('@'..='~').contains(&p) {
+                            fin = p;
+                            break;
+                        }
+                        params.push(p);
+                    }
+                    match fin {
+                        'H' => {
+                            let mut n = params.split(';').map(|x| x.parse::<usize>().unwrap_or(1));
+                            row = n.next().unwrap_or(1).saturating_sub(1);
+                            col = n.next().unwrap_or(1).saturating_sub(1);
+                        }
+                        'J' if params == "2" => g = vec![vec![' '; W]; H],
+                        _ => {}
+                    }
+                }
                 '\r' => col = 0,
                 '\n' => row += 1,
                 c if c < ' ' => {}
