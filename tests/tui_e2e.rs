@@ -312,10 +312,22 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     assert!(hide.is_none() || show > hide, "cursor left hidden");
 }
 
+/// Run the binary without a terminal; it must refuse with exit 2 and a message naming `needles`.
+fn usage_error(args: &[&str], needles: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_memrec-tui"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(needles.iter().all(|n| err.contains(n)), "{err}");
+}
+
 #[test]
 fn sweep_flag_is_for_the_explorer_only() {
-    let out = Command::new(env!("CARGO_BIN_EXE_memrec-tui"))
-        .args([
+    usage_error(
+        &[
             "--preset",
             "tiny",
             "--headless",
@@ -323,28 +335,12 @@ fn sweep_flag_is_for_the_explorer_only() {
             "1",
             "--sweep",
             "x",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--sweep") && err.contains("--headless"),
-        "{err}"
+        ],
+        &["--sweep", "--headless"],
     );
 }
 
 #[test]
 fn without_a_terminal_the_explorer_points_to_headless() {
-    let out = Command::new(env!("CARGO_BIN_EXE_memrec-tui"))
-        .args(["--preset", "tiny"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--headless") && err.contains("terminal"),
-        "{err}"
-    );
+    usage_error(&["--preset", "tiny"], &["--headless", "terminal"]);
 }

@@ -257,9 +257,6 @@ fn sweep_section(state: &AppState, s: &mut String) {
 fn run_record(r: &TriedRun) -> PointRecord {
     PointRecord {
         key: format!("run #{} {}", r.generation, knob_summary(&r.cfg)),
-        base_hash: String::new(),
-        config_hash: String::new(),
-        axes: Vec::new(),
         representation: format!("memrec-{}", r.cfg.memrec.layout.as_str()),
         // Evaluated and not failed: a result to plot (the plot leaves out the others).
         status: if r.status == "failed" {
@@ -268,10 +265,8 @@ fn run_record(r: &TriedRun) -> PointRecord {
             "ok".into()
         },
         samples: r.samples,
-        steps: 0,
         table_bytes: r.param_bytes,
         optimizer_bytes: r.optimizer_bytes,
-        compression_full: None,
         auc: r.auc,
         auc_lo: r.eval.as_ref().map(|e| e.auc_lo),
         auc_hi: r.eval.as_ref().map(|e| e.auc_hi),
@@ -279,8 +274,7 @@ fn run_record(r: &TriedRun) -> PointRecord {
         delta_lo: r.delta.map(|d| d.lo),
         delta_hi: r.delta.map(|d| d.hi),
         logloss: r.eval.as_ref().map(|e| e.logloss),
-        samples_per_s: None,
-        seconds: 0.0,
+        ..PointRecord::default()
     }
 }
 
@@ -298,7 +292,7 @@ fn pareto_plot(state: &AppState) -> String {
             .and_then(|b| b.last_eval.as_ref())
             .map(|e| e.auc),
         status: "ok".into(),
-        ..empty_record()
+        ..PointRecord::default()
     };
     let mut points: Vec<PointRecord> = state.runs.iter().map(run_record).collect();
     let mut budget = "live session".to_string();
@@ -327,31 +321,6 @@ fn pareto_plot(state: &AppState) -> String {
             point: "run / point",
         },
     )
-}
-
-fn empty_record() -> PointRecord {
-    PointRecord {
-        key: String::new(),
-        base_hash: String::new(),
-        config_hash: String::new(),
-        axes: Vec::new(),
-        representation: String::new(),
-        status: String::new(),
-        samples: 0,
-        steps: 0,
-        table_bytes: 0,
-        optimizer_bytes: 0,
-        compression_full: None,
-        auc: None,
-        auc_lo: None,
-        auc_hi: None,
-        delta_auc: None,
-        delta_lo: None,
-        delta_hi: None,
-        logloss: None,
-        samples_per_s: None,
-        seconds: 0.0,
-    }
 }
 
 /// Dash patterns of the MEM-REC curves, so they differ without colour.

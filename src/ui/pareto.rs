@@ -123,18 +123,26 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         );
         return;
     }
-    draw_chart(frame, chart_area, state, &points, selected, theme);
-    draw_detail(frame, detail_area, state, &points, selected, theme);
+    let view = View {
+        state,
+        points: &points,
+        selected,
+        theme,
+    };
+    draw_chart(frame, chart_area, &view);
+    draw_detail(frame, detail_area, &view);
 }
 
-fn draw_chart(
-    frame: &mut Frame,
-    area: Rect,
-    state: &AppState,
-    points: &[ParetoPoint],
+/// What both parts of the view draw from.
+struct View<'a> {
+    state: &'a AppState,
+    points: &'a [ParetoPoint],
     selected: Option<usize>,
-    theme: &Theme,
-) {
+    theme: &'a Theme,
+}
+
+fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
+    let (state, points, selected, theme) = (v.state, v.points, v.selected, v.theme);
     let metric = state.pareto_metric;
     let xy = |p: &ParetoPoint| ((p.bytes as f64).log10(), p.value);
     let lx = points.iter().map(|p| xy(p).0);
@@ -230,14 +238,8 @@ fn draw_chart(
     frame.render_widget(chart, area);
 }
 
-fn draw_detail(
-    frame: &mut Frame,
-    area: Rect,
-    state: &AppState,
-    points: &[ParetoPoint],
-    selected: Option<usize>,
-    theme: &Theme,
-) {
+fn draw_detail(frame: &mut Frame, area: Rect, v: &View) {
+    let (state, points, selected, theme) = (v.state, v.points, v.selected, v.theme);
     let metric = state.pareto_metric;
     let front = points.iter().filter(|p| p.front).count();
     let mut lines = Vec::new();
