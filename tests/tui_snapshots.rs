@@ -571,6 +571,31 @@ fn pareto_view_120x40_and_80x24() {
     let small = text(&s, 80, 24);
     assert!(small.contains("Pareto"), "{small}");
     insta::assert_snapshot!("pareto_80x24", small);
+    // Without colour (NO_COLOR) every cell is uncoloured: the front reads by its `*` and words.
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    term.draw(|f| ui::draw(f, &s, &Theme::mono())).unwrap();
+    for cell in term.backend().buffer().content() {
+        assert!(
+            matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+            "colour in mono: {cell:?}"
+        );
+    }
+    // Every size, with the prompt and the report's overwrite question open: no panic.
+    for overlay in [
+        Overlay::Prompt {
+            input: "x".repeat(300),
+        },
+        Overlay::ConfirmOverwrite {
+            path: PathBuf::from("memrec-report-kaggle"),
+            write: memrec_tui::app::state::PendingWrite::Report(Vec::new()),
+        },
+    ] {
+        let mut o = s.clone();
+        o.overlay = overlay;
+        for (w, h) in [(0, 0), (10, 3), (80, 24), (81, 25), (120, 40), (300, 100)] {
+            let _ = text(&o, w, h);
+        }
+    }
     // AUC instead of ΔAUC: the axis and the selected point's value follow.
     update(&mut s, key('a', Instant::now()));
     let t = text(&s, 120, 40);
@@ -762,7 +787,7 @@ fn report_holds_the_sessions_numbers() {
         "{:.4} [{:.4}, {:.4}] 95%",
         b.auc, b.auc_lo, b.auc_hi
     )));
-    assert!(md.contains("synthetic, generated; not Criteo") && md.contains("Oracle AUC"));
+    assert!(md.contains("synthetic, generated: not Criteo rows") && md.contains("Oracle AUC"));
     assert!(
         md.contains("## Loaded sweep") && md.contains("3 points, 3 ok"),
         "{md}"

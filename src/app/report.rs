@@ -63,12 +63,12 @@ fn markdown(state: &AppState) -> String {
         Some(d) => {
             let _ = writeln!(
                 s,
-                "Data: {} ({}), {} test rows{}.\n",
+                "Data: {}; {}; {} test rows{}.\n",
                 d.label,
                 if d.synthetic {
-                    "synthetic, generated; not Criteo"
+                    "synthetic, generated: not Criteo rows"
                 } else {
-                    "Criteo file"
+                    "real Criteo rows"
                 },
                 d.test_rows,
                 if d.bad_lines.count > 0 {
@@ -111,7 +111,12 @@ fn markdown(state: &AppState) -> String {
     let _ = writeln!(s, "## Baseline\n");
     match &state.baseline {
         Some(b) => {
-            let samples = b.progress.as_ref().map_or(0, |p| p.samples);
+            // Progress and evaluations arrive separately: the later of the two counts.
+            let samples = b
+                .progress
+                .as_ref()
+                .map_or(0, |p| p.samples)
+                .max(b.last_eval.as_ref().map_or(0, |e| e.samples));
             let (auc, logloss) = match &b.last_eval {
                 Some(e) => (
                     format!("{:.4} [{:.4}, {:.4}] 95%", e.auc, e.auc_lo, e.auc_hi),
@@ -297,7 +302,12 @@ fn pareto_plot(state: &AppState) -> String {
     let mut points: Vec<PointRecord> = state.runs.iter().map(run_record).collect();
     let mut budget = "live session".to_string();
     if let Some(sw) = &state.sweep {
-        budget = format!("session + sweep {} at {}", sw.dir.display(), sw.budget);
+        // The directory's last part: the heading has room for a name, not a path.
+        let name = sw.dir.file_name().map_or_else(
+            || sw.dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        budget = format!("session + sweep {name}, {}", sw.budget);
         points.extend(sw.points.iter().map(|p| PointRecord {
             key: format!("sweep {}", pareto::sweep_label(p)),
             ..p.clone()
@@ -317,7 +327,7 @@ fn pareto_plot(state: &AppState) -> String {
             points: &points,
         },
         &SvgText {
-            heading: "MEM-REC explorer: ΔAUC against table bytes",
+            heading: "Explorer: ΔAUC against table bytes",
             point: "run / point",
         },
     )
@@ -328,10 +338,10 @@ const DASHES: [&str; 5] = ["6,3", "2,3", "8,3,2,3", "12,4", "1,2"];
 const COLOURS: [&str; 5] = ["#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
 fn auc_svg(state: &AppState) -> String {
-    const W: f64 = 900.0;
+    const W: f64 = 980.0;
     const H: f64 = 520.0;
     const L: f64 = 80.0;
-    const R: f64 = 270.0;
+    const R: f64 = 350.0;
     const T: f64 = 60.0;
     const B: f64 = 60.0;
     let (pw, ph) = (W - L - R, H - T - B);
