@@ -220,7 +220,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('e')],
         label: "e",
         action: Action::Export,
-        description: "export the knobs (Runs focused: that run) as RON; asks first",
+        description: "export knobs as RON (or the Runs/Pareto selection); asks",
         hint: "e export",
         group: Group::Session,
     },

@@ -314,40 +314,40 @@ fn toggle_view(state: &mut AppState) {
     }
 }
 
+/// The configuration of the selected Pareto point and how to name it, or why it has none (the
+/// baselines) or may not be used in this session (a sweep of another base).
+fn selected_point_config(state: &AppState) -> Result<(Config, String), String> {
+    let points = pareto::points(state);
+    let Some(p) = pareto::selected_index(state, &points).map(|i| &points[i]) else {
+        return Err("no point selected yet".into());
+    };
+    match p.id {
+        PointId::Baseline | PointId::SweepBaseline => {
+            Err("the baseline is not a MEM-REC configuration: select a MEM-REC point".into())
+        }
+        PointId::Run(g) => state
+            .runs
+            .iter()
+            .find(|r| r.generation == g)
+            .map(|r| (r.cfg.clone(), format!("run #{g}")))
+            .ok_or_else(|| format!("run #{g} is gone")),
+        PointId::Sweep(i) => {
+            let sweep = state.sweep.as_ref().ok_or("no sweep loaded")?;
+            let rec = sweep.points.get(i).ok_or("no such sweep point")?;
+            let cfg = point_config(sweep, rec, &state.cfg)?;
+            Ok((cfg, format!("sweep point {}", rec.key)))
+        }
+    }
+}
+
 /// Enter on a Pareto point: its configuration becomes the knobs and MEM-REC restarts with it
 /// at once (a deliberate choice needs no debounce), as a knob edit would after it.
 fn load_selected_point(state: &mut AppState, fx: &mut Vec<Effect>) {
-    let points = pareto::points(state);
-    let Some(p) = pareto::selected_index(state, &points).map(|i| &points[i]) else {
-        state.set_status(StatusKind::Error, "no point to load yet");
-        return;
-    };
-    let (cfg, what) = match p.id {
-        PointId::Baseline | PointId::SweepBaseline => {
-            state.set_status(
-                StatusKind::Error,
-                "the baseline is not a MEM-REC configuration: select a MEM-REC point",
-            );
+    let (cfg, what) = match selected_point_config(state) {
+        Ok(x) => x,
+        Err(msg) => {
+            state.set_status(StatusKind::Error, msg);
             return;
-        }
-        PointId::Run(g) => match state.runs.iter().find(|r| r.generation == g) {
-            Some(r) => (r.cfg.clone(), format!("run #{g}")),
-            None => return,
-        },
-        PointId::Sweep(i) => {
-            let Some(sweep) = state.sweep.as_ref() else {
-                return;
-            };
-            let Some(rec) = sweep.points.get(i) else {
-                return;
-            };
-            match point_config(sweep, rec, &state.cfg) {
-                Ok(cfg) => (cfg, format!("sweep point {}", rec.key)),
-                Err(msg) => {
-                    state.set_status(StatusKind::Error, msg);
-                    return;
-                }
-            }
         }
     };
     if LatencyKey::of(&cfg) != LatencyKey::of(&state.running) {
@@ -537,6 +537,13 @@ fn export(state: &mut AppState, fx: &mut Vec<Effect>) {
             state.runs[i].cfg.clone(),
             format!("run #{}", state.runs[i].generation),
         ),
+        (Focus::Pareto, _) => match selected_point_config(state) {
+            Ok(x) => x,
+            Err(msg) => {
+                state.set_status(StatusKind::Error, format!("not exported: {msg}"));
+                return;
+            }
+        },
         _ => (state.cfg.clone(), "the knobs in force".to_string()),
     };
     match cfg.to_ron() {
@@ -1277,6 +1284,25 @@ mod tests {
         assert_eq!(s.cfg.memrec.k, 2);
         assert!(s.status.unwrap().text.contains("loaded run #0"));
         assert_eq!(s.restart_deadline, None, "applied at once, not debounced");
+    }
+
+    #[test]
+    fn e_in_the_pareto_view_exports_the_selected_point() {
+        let t = Instant::now();
+        let mut s = two_runs();
+        update(&mut s, key('v', t));
+        update(&mut s, key('k', t));
+        let fx = update(&mut s, key('e', t));
+        let [Effect::WriteExport { text, .. }] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(Config::from_ron(text, "export").unwrap().memrec.k, 2);
+        update(&mut s, key('k', t));
+        assert!(
+            update(&mut s, key('e', t)).is_empty(),
+            "the baseline has no RON"
+        );
+        assert!(s.status.unwrap().text.starts_with("not exported"));
     }
 
     #[test]
