@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// Monochrome screen (also when NO_COLOR is set and non-empty).
     #[arg(long)]
     pub no_color: bool,
+    /// Explorer: open this sweep directory (`memrec-tui sweep --out DIR`) in the Pareto view at
+    /// start; its points can be loaded into the knobs (key `o` opens one later).
+    #[arg(long, value_name = "DIR", conflicts_with = "headless")]
+    pub sweep: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

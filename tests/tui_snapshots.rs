@@ -1,6 +1,9 @@
 //! Screen tests of the explorer: full screens at 120x40 and 80x24 rendered from a recorded,
 //! hand-made engine event sequence (a deterministic engine), the waiting and too-small states,
-//! the help overlay, monochrome styling, and tiny sizes that must never panic.
+//! the help overlay, monochrome styling, and tiny sizes that must never panic. Then the Pareto
+//! view and the report: sweep directories written by the sweep store's own writer (good, torn,
+//! empty, of another base), loaded through the keys as the runtime does, and the report's files
+//! checked against the session's numbers.
 
 use std::time::{Duration, Instant};
 
@@ -421,4 +424,393 @@ fn text_dump_keeps_columns_with_wide_glyphs() {
     for line in t.lines() {
         assert!(unicode_width::UnicodeWidthStr::width(line) <= 120, "{line}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pareto view, sweep loading, report.
+
+use std::path::{Path, PathBuf};
+
+use memrec_tui::app::msg::WriteOutcome;
+use memrec_tui::app::pareto::PointId;
+use memrec_tui::app::state::{AucView, Focus, Overlay, StatusKind};
+use memrec_tui::sweep::store::{self, PointRecord, Store};
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE), Instant::now())
+}
+
+/// A finished sweep point of `base` with `axes`, its bytes as a MEM-REC run of those knobs.
+fn sweep_record(base: &Config, hash: &str, axes: &[(&str, &str)], delta: f64) -> PointRecord {
+    let mut cfg = base.clone();
+    for (p, v) in axes {
+        cfg.apply_set(&format!("{p}={v}")).unwrap();
+    }
+    let bytes = (cfg.memrec.token_rows * cfg.model.dim * 4 + cfg.memrec.weight_rows * 4) as u64;
+    PointRecord {
+        key: memrec_tui::sweep::grid::key_of(
+            &axes
+                .iter()
+                .map(|(p, v)| (p.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        ),
+        base_hash: hash.into(),
+        config_hash: store::config_hash(&cfg),
+        axes: axes
+            .iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect(),
+        representation: "memrec-bundled".into(),
+        status: "ok".into(),
+        samples: 64_000,
+        steps: 500,
+        table_bytes: bytes,
+        optimizer_bytes: 0,
+        compression_full: Some(base.full_uncompressed_bytes() as f64 / bytes as f64),
+        auc: Some(0.7577 + delta),
+        auc_lo: Some(0.7517 + delta),
+        auc_hi: Some(0.7637 + delta),
+        delta_auc: Some(delta),
+        delta_lo: Some(delta - 0.002),
+        delta_hi: Some(delta + 0.002),
+        logloss: Some(0.48),
+        samples_per_s: Some(20_000.0),
+        seconds: 3.0,
+    }
+}
+
+/// Write a sweep of `base` into `dir` with the store's own writer: its baseline and three points.
+fn write_sweep(dir: &Path, base: &Config) {
+    let m = store::manifest_of(base, "steps=500");
+    let (st, _) = Store::open(dir, &m).unwrap();
+    let mut b = sweep_record(base, &m.base_hash, &[], 0.0);
+    b.key = store::BASELINE_KEY.into();
+    b.table_bytes = base.full_uncompressed_bytes() / 1000;
+    b.delta_auc = None;
+    b.delta_lo = None;
+    b.delta_hi = None;
+    st.append(&b).unwrap();
+    for (axes, d) in [
+        (
+            &[("memrec.k", "1"), ("memrec.token_rows", "4096")][..],
+            -0.0120,
+        ),
+        (
+            &[("memrec.k", "4"), ("memrec.token_rows", "4096")][..],
+            -0.0150,
+        ),
+        (
+            &[("memrec.k", "4"), ("memrec.token_rows", "65536")][..],
+            -0.0031,
+        ),
+    ] {
+        st.append(&sweep_record(base, &m.base_hash, axes, d))
+            .unwrap();
+    }
+}
+
+/// Open `dir` through the keys (`o`, the path, Enter) and carry out the effect as the runtime does.
+fn open_through_keys(s: &mut AppState, dir: &Path) {
+    let t = Instant::now();
+    update(s, key('o', t));
+    // Clear what the prompt proposes (the last sweep's directory).
+    for _ in 0..200 {
+        update(s, code(KeyCode::Backspace));
+    }
+    for c in dir.display().to_string().chars() {
+        update(s, key(c, t));
+    }
+    let fx = update(s, code(KeyCode::Enter));
+    let [Effect::LoadSweep(path)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(path, dir);
+    let loaded = memrec_tui::app::sweep::load(path).map(Box::new);
+    update(s, Msg::SweepLoaded(loaded));
+}
+
+fn status(s: &AppState) -> (StatusKind, String) {
+    let st = s.status.clone().expect("a status message");
+    (st.kind, st.text)
+}
+
+fn pareto_session(dir: &Path) -> AppState {
+    let mut s = edited_session();
+    write_sweep(dir, &cfg());
+    open_through_keys(&mut s, dir);
+    s
+}
+
+#[test]
+fn pareto_view_120x40_and_80x24() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A fixed name: the directory is shown on screen.
+    let dir = tmp.path().join("sweep-kaggle");
+    let s = pareto_session(&dir);
+    assert_eq!((s.auc_view, s.focus), (AucView::Pareto, Focus::Pareto));
+    let (kind, msg) = status(&s);
+    assert_eq!(kind, StatusKind::Info, "{msg}");
+    assert!(msg.contains("3 point(s), 3 ok, with its baseline"), "{msg}");
+    // The temporary directory's name changes from run to run: show a fixed one.
+    let mut s = s;
+    let shown = dir.display().to_string();
+    if let Some(sw) = s.sweep.as_mut() {
+        sw.dir = PathBuf::from("sweep-kaggle");
+    }
+    if let Some(st) = s.status.as_mut() {
+        st.text = st.text.replace(&shown, "sweep-kaggle");
+    }
+    let big = text(&s, 120, 40);
+    assert!(big.contains("Pareto front") && big.contains('*'), "{big}");
+    // The selection follows the running run (#1: K2 D32k) and says whether it is on the front.
+    assert!(
+        big.contains("@ ΔAUC -0.0013 [-0.0034, +0.0008] · 2.1 MB · on the front (*) · run #1 K2"),
+        "{big}"
+    );
+    insta::assert_snapshot!("pareto_120x40", big);
+    let small = text(&s, 80, 24);
+    assert!(small.contains("Pareto"), "{small}");
+    insta::assert_snapshot!("pareto_80x24", small);
+    // Without colour (NO_COLOR) every cell is uncoloured: the front reads by its `*` and words.
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    term.draw(|f| ui::draw(f, &s, &Theme::mono())).unwrap();
+    for cell in term.backend().buffer().content() {
+        assert!(
+            matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+            "colour in mono: {cell:?}"
+        );
+    }
+    // Every size, with the prompt and the report's overwrite question open: no panic.
+    for overlay in [
+        Overlay::Prompt {
+            input: "x".repeat(300),
+        },
+        Overlay::ConfirmOverwrite {
+            path: PathBuf::from("memrec-report-kaggle"),
+            write: memrec_tui::app::state::PendingWrite::Report(Vec::new()),
+        },
+    ] {
+        let mut o = s.clone();
+        o.overlay = overlay;
+        for (w, h) in [(0, 0), (10, 3), (80, 24), (81, 25), (120, 40), (300, 100)] {
+            let _ = text(&o, w, h);
+        }
+    }
+    // AUC instead of ΔAUC: the axis and the selected point's value follow.
+    update(&mut s, key('a', Instant::now()));
+    let t = text(&s, 120, 40);
+    assert!(t.contains("Pareto · AUC vs table bytes"), "{t}");
+    assert!(t.contains("AUC 0.7291 [0.7231, 0.7351]"), "{t}");
+}
+
+#[test]
+fn enter_on_a_sweep_point_loads_its_configuration_and_restarts_memrec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = pareto_session(tmp.path());
+    let t = Instant::now();
+    // Walk to the sweep point K4 D64k (the largest MEM-REC point; the baseline is last).
+    let target = s
+        .sweep
+        .as_ref()
+        .unwrap()
+        .points
+        .iter()
+        .position(|p| p.key == "memrec.k=4;memrec.token_rows=65536")
+        .unwrap();
+    for _ in 0..20 {
+        if s.pareto_selected == Some(PointId::Sweep(target)) {
+            break;
+        }
+        update(&mut s, key('j', t));
+    }
+    assert_eq!(s.pareto_selected, Some(PointId::Sweep(target)));
+    let fx = update(&mut s, code(KeyCode::Enter));
+    let restart = fx.iter().find_map(|e| match e {
+        Effect::Engine(EngineCommand::RestartMemrec(c)) => Some(c.as_ref().clone()),
+        _ => None,
+    });
+    let c = restart.unwrap_or_else(|| panic!("no restart: {fx:?} {:?}", s.status));
+    assert_eq!((c.memrec.k, c.memrec.token_rows), (4, 65_536));
+    assert_eq!(s.cfg, c);
+    // Other fields are the session's (the sweep's base is the same preset).
+    assert_eq!(c.seed, cfg().seed);
+    // K and D change the kernel: latency is measured for the new configuration.
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Engine(EngineCommand::MeasureLatency(_))))
+    );
+    let (_, msg) = status(&s);
+    assert!(
+        msg.contains("loaded sweep point memrec.k=4;memrec.token_rows=65536"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_sweep_of_another_base_is_shown_but_never_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut other = cfg();
+    other.seed += 1;
+    other.eval.every_samples *= 2;
+    write_sweep(tmp.path(), &other);
+    let mut s = edited_session();
+    let before = s.cfg.clone();
+    open_through_keys(&mut s, tmp.path());
+    let (kind, msg) = status(&s);
+    assert_eq!(kind, StatusKind::Error);
+    assert!(
+        msg.contains("differs from this session outside the knobs") && msg.contains("seed"),
+        "{msg}"
+    );
+    assert!(s.sweep.is_some(), "shown");
+    // Select a sweep point and press Enter: refused, nothing restarts, the knobs stay.
+    update(&mut s, key('k', Instant::now()));
+    update(&mut s, key('k', Instant::now()));
+    assert!(matches!(s.pareto_selected, Some(PointId::Sweep(_))));
+    let fx = update(&mut s, code(KeyCode::Enter));
+    assert!(fx.is_empty(), "{fx:?}");
+    let (kind, msg) = status(&s);
+    assert_eq!(kind, StatusKind::Error);
+    assert!(
+        msg.contains("not loaded") && msg.contains("seed") && msg.contains("eval.every_samples"),
+        "{msg}"
+    );
+    assert_eq!(s.cfg, before);
+}
+
+#[test]
+fn bad_sweep_directories_are_named_in_the_status_and_keep_the_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good");
+    let mut s = pareto_session(&good);
+    let runs = s.runs.clone();
+    let shown = s.sweep.clone();
+    let mut expect = |dir: PathBuf, what: &str| {
+        open_through_keys(&mut s, &dir);
+        let (kind, msg) = status(&s);
+        assert_eq!(kind, StatusKind::Error, "{msg}");
+        assert!(
+            msg.contains(&dir.display().to_string()) && msg.contains(what),
+            "{what}: {msg}"
+        );
+        assert_eq!(s.runs, runs, "the session is untouched");
+        assert_eq!(s.sweep, shown, "the sweep shown before stays");
+    };
+    expect(tmp.path().join("missing"), "no such directory");
+    let empty_dir = tmp.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    expect(empty_dir.clone(), "not a sweep directory: no sweep.json");
+    let file = tmp.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    expect(file, "is a file");
+    let junk = tmp.path().join("junk");
+    std::fs::create_dir(&junk).unwrap();
+    std::fs::write(junk.join("sweep.json"), "{ not json").unwrap();
+    expect(junk, "sweep.json cannot be read");
+    // A manifest and no finished point: an empty sweep.
+    let fresh = tmp.path().join("fresh");
+    Store::open(&fresh, &store::manifest_of(&cfg(), "steps=5")).unwrap();
+    expect(fresh.clone(), "no finished point yet");
+    // Only half a line written.
+    std::fs::write(fresh.join("points.jsonl"), "{\"key\":\"memrec.k=4\",\"ba").unwrap();
+    expect(fresh, "no finished point yet (1 unreadable line(s)");
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_and_the_directory_left_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_sweep(tmp.path(), &cfg());
+    let points = tmp.path().join("points.jsonl");
+    let mut text = std::fs::read_to_string(&points).unwrap();
+    text.push_str("{\"key\":\"memrec.k=8\",\"base_hash\":\"");
+    std::fs::write(&points, &text).unwrap();
+    let mut s = edited_session();
+    open_through_keys(&mut s, tmp.path());
+    let (kind, msg) = status(&s);
+    assert_eq!(kind, StatusKind::Info, "{msg}");
+    assert!(
+        msg.contains("3 point(s)") && msg.contains("1 unreadable line(s) skipped"),
+        "{msg}"
+    );
+    // Read-only: a sweep may still be writing there.
+    assert_eq!(std::fs::read_to_string(&points).unwrap(), text);
+}
+
+#[test]
+fn report_holds_the_sessions_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = pareto_session(&tmp.path().join("sw"));
+    let fx = update(&mut s, key('R', Instant::now()));
+    let [Effect::WriteReport { files, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let out = tmp.path().join("report");
+    let WriteOutcome::ReportWritten { dir, files: names } =
+        memrec_tui::app::runtime::write_report(&out, files.clone(), false)
+    else {
+        panic!("not written")
+    };
+    assert_eq!(names, ["report.md", "auc.svg", "pareto.svg"]);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    // Every run with its knobs, bytes, compression, AUC, ΔAUC and interval, latency, status.
+    for r in &s.runs {
+        let d = r.delta.unwrap();
+        let e = r.eval.as_ref().unwrap();
+        for needle in [
+            format!(
+                "| #{} | {} | {} |",
+                r.generation, r.cfg.memrec.k, r.cfg.memrec.token_rows
+            ),
+            format!("({} B)", r.param_bytes),
+            format!(
+                "{:.0}x",
+                r.cfg.full_uncompressed_bytes() as f64 / r.param_bytes as f64
+            ),
+            format!("{:.4} [{:.4}, {:.4}]", e.auc, e.auc_lo, e.auc_hi),
+            format!("{:+.4} [{:+.4}, {:+.4}]", d.delta, d.lo, d.hi),
+        ] {
+            assert!(md.contains(&needle), "{needle} missing:\n{md}");
+        }
+    }
+    let l = s.latency_for(&s.runs[0].cfg).unwrap();
+    let lat = format!(
+        "{:.1} / {:.1} ns",
+        l.memrec_ns_per_token, l.full_ns_per_token
+    );
+    assert!(md.contains(&lat), "{lat}:\n{md}");
+    assert!(
+        md.contains("| stopped |") && md.contains("| live |"),
+        "{md}"
+    );
+    let b = s.baseline.as_ref().unwrap().last_eval.as_ref().unwrap();
+    assert!(md.contains(&format!(
+        "{:.4} [{:.4}, {:.4}] 95%",
+        b.auc, b.auc_lo, b.auc_hi
+    )));
+    assert!(md.contains("synthetic, generated: not Criteo rows") && md.contains("Oracle AUC"));
+    assert!(
+        md.contains("## Loaded sweep") && md.contains("3 points, 3 ok"),
+        "{md}"
+    );
+    let auc = std::fs::read_to_string(dir.join("auc.svg")).unwrap();
+    assert!(auc.starts_with("<svg") && auc.trim_end().ends_with("</svg>"));
+    assert!(
+        auc.contains("oracle AUC 0.7931") && auc.contains("MEM-REC #1 K2 D32k"),
+        "{auc}"
+    );
+    // One polyline per curve: the baseline and the two MEM-REC runs.
+    assert_eq!(auc.matches("<polyline").count(), 3);
+    let pareto = std::fs::read_to_string(dir.join("pareto.svg")).unwrap();
+    assert!(pareto.contains("run #0 K2 D16k") && pareto.contains("sweep k=4 token_rows=65536"));
+    assert!(
+        pareto.contains(&format!("{} bytes", s.runs[1].param_bytes)),
+        "{pareto}"
+    );
+    // Again: the directory exists, the user is asked.
+    assert!(matches!(
+        memrec_tui::app::runtime::write_report(&out, files.clone(), false),
+        WriteOutcome::Exists { .. }
+    ));
+    let overlay_before = s.overlay.clone();
+    assert_eq!(overlay_before, Overlay::None);
 }

@@ -28,6 +28,16 @@ pub enum Action {
     Export,
     ScreenDump,
     Pin,
+    /// Write the session report (Markdown + SVG) into a directory.
+    Report,
+    /// The AUC panel: curves or Pareto view.
+    ToggleView,
+    /// The Pareto view's quality axis: AUC or ΔAUC.
+    ToggleMetric,
+    /// Ask for a sweep directory to show in the Pareto view.
+    OpenSweep,
+    /// Load the selected Pareto point's configuration into the knobs.
+    Select,
     Yes,
     No,
 }
@@ -61,6 +71,7 @@ impl Key {
 pub enum Group {
     Navigate,
     Knobs,
+    Pareto,
     Session,
     Prompt,
 }
@@ -70,6 +81,7 @@ impl Group {
         match self {
             Group::Navigate => "Navigate",
             Group::Knobs => "Knobs",
+            Group::Pareto => "Pareto view (AUC or ΔAUC against table bytes)",
             Group::Session => "Session",
             Group::Prompt => "In a prompt",
         }
@@ -132,7 +144,7 @@ pub const KEYMAP: &[Binding] = &[
         ],
         label: "→/l/Tab",
         action: Action::FocusNext,
-        description: "focus the next panel (Knobs → Runs → Collisions)",
+        description: "focus the next panel (Knobs → Pareto → Runs → Collisions)",
         hint: "",
         group: Group::Navigate,
     },
@@ -208,8 +220,48 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('e')],
         label: "e",
         action: Action::Export,
-        description: "export the knobs (Runs focused: that run) as RON; asks first",
+        description: "export knobs as RON (or the Runs/Pareto selection); asks",
         hint: "e export",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('v')],
+        label: "v",
+        action: Action::ToggleView,
+        description: "AUC panel: curves ↔ Pareto view (runs tried, loaded sweep)",
+        hint: "v pareto",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char('a')],
+        label: "a",
+        action: Action::ToggleMetric,
+        description: "Pareto view: quality axis AUC ↔ ΔAUC (front recomputed)",
+        hint: "",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::Select,
+        description: "Pareto focused: load the point into the knobs, restart",
+        hint: "",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char('o')],
+        label: "o",
+        action: Action::OpenSweep,
+        description: "open a sweep directory (output of `sweep`) in Pareto view",
+        hint: "",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char('R')],
+        label: "R",
+        action: Action::Report,
+        description: "report: Markdown + SVGs in ./memrec-report-NAME/; asks first",
+        hint: "R report",
         group: Group::Session,
     },
     Binding {
@@ -244,6 +296,15 @@ pub const KEYMAP: &[Binding] = &[
         hint: "",
         group: Group::Prompt,
     },
+    Binding {
+        // Typed text is handled before the keymap; listed so the help tells how the prompt works.
+        keys: &[],
+        label: "text/Enter",
+        action: Action::Select,
+        description: "path prompt: type; Backspace erase, Enter open, Esc cancel",
+        hint: "",
+        group: Group::Prompt,
+    },
 ];
 
 /// The action bound to a key press, if any.
@@ -273,7 +334,13 @@ pub enum HelpLine {
 /// The help overlay's lines, grouped, generated from `KEYMAP`.
 pub fn help_lines() -> Vec<HelpLine> {
     let mut out = Vec::new();
-    for group in [Group::Navigate, Group::Knobs, Group::Session, Group::Prompt] {
+    for group in [
+        Group::Navigate,
+        Group::Knobs,
+        Group::Pareto,
+        Group::Session,
+        Group::Prompt,
+    ] {
         if !out.is_empty() {
             out.push(HelpLine::Blank);
         }

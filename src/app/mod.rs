@@ -6,8 +6,11 @@
 
 pub mod keymap;
 pub mod msg;
+pub mod pareto;
+pub mod report;
 pub mod runtime;
 pub mod state;
+pub mod sweep;
 pub mod update;
 
 use ratatui::Terminal;

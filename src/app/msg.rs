@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use ratatui::crossterm::event::KeyEvent;
 
+use super::state::PendingWrite;
+use super::sweep::LoadedSweep;
 use crate::report::{EngineCommand, EngineEvent};
 
 /// Everything that can happen to the explorer.
@@ -25,16 +27,25 @@ pub enum Msg {
     Tick(Instant),
     /// The runtime finished a file write it was asked for.
     Written(WriteOutcome),
+    /// Open the sweep directory (`--sweep DIR` at start).
+    OpenSweep(PathBuf),
+    /// The runtime read a sweep directory: the sweep, or what is wrong with the path.
+    SweepLoaded(Result<Box<LoadedSweep>, String>),
 }
 
-/// Result of an `Effect::WriteExport` or `Effect::WriteScreenDump`.
+/// Result of an `Effect::WriteExport`, `Effect::WriteReport` or `Effect::WriteScreenDump`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {
     Exported(PathBuf),
-    /// The export path exists and overwrite was not requested: ask the user.
-    ExportExists {
+    /// The report directory and the files written into it.
+    ReportWritten {
+        dir: PathBuf,
+        files: Vec<String>,
+    },
+    /// The target exists and overwrite was not requested: ask the user.
+    Exists {
         path: PathBuf,
-        text: String,
+        write: PendingWrite,
     },
     ScreenDumped(PathBuf),
     Failed(String),
@@ -50,7 +61,16 @@ pub enum Effect {
         text: String,
         overwrite: bool,
     },
+    /// Write each (name, contents) atomically into the directory `dir` (created if missing);
+    /// never write into an existing directory unless `overwrite`.
+    WriteReport {
+        dir: PathBuf,
+        files: Vec<(String, String)>,
+        overwrite: bool,
+    },
     /// Render the current screen as text and write it under a new name.
     WriteScreenDump,
+    /// Read the sweep directory (never writing to it) and answer with `Msg::SweepLoaded`.
+    LoadSweep(PathBuf),
     Quit,
 }

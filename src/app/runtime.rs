@@ -21,7 +21,7 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 use super::msg::{Effect, Msg, WriteOutcome};
-use super::state::AppState;
+use super::state::{AppState, PendingWrite};
 use super::update::update;
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
@@ -48,7 +48,7 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     let source = crate::data::open_source(cfg).map_err(CliError::usage)?;
     let (ev_tx, ev_rx) = unbounded();
     let engine = spawn_engine(cfg, source, ev_tx)?;
-    let result = run_terminal(cfg, engine.as_ref(), ev_rx, &theme);
+    let result = run_terminal(cfg, engine.as_ref(), ev_rx, &theme, args.sweep.clone());
     engine.shutdown();
     result
 }
@@ -118,6 +118,7 @@ fn run_terminal(
     engine: &dyn EngineLink,
     events: Receiver<EngineEvent>,
     theme: &Theme,
+    sweep: Option<PathBuf>,
 ) -> Result<(), CliError> {
     let mut guard = TerminalGuard::new()?;
     let (in_tx, in_rx) = unbounded();
@@ -129,7 +130,15 @@ fn run_terminal(
             .spawn(move || input_thread(in_tx, stop))
             .map_err(CliError::runtime)?
     };
-    let result = main_loop(&mut guard.terminal, cfg, engine, events, in_rx, theme);
+    let result = main_loop(
+        &mut guard.terminal,
+        cfg,
+        engine,
+        events,
+        in_rx,
+        theme,
+        sweep,
+    );
     stop.store(true, Ordering::Relaxed);
     let _ = input.join();
     drop(guard);
@@ -143,11 +152,13 @@ fn main_loop(
     events: Receiver<EngineEvent>,
     input: Receiver<Msg>,
     theme: &Theme,
+    sweep: Option<PathBuf>,
 ) -> Result<(), CliError> {
     let mut state = AppState::new(cfg.clone());
     let mut events = Some(events);
     let mut queue: VecDeque<Msg> = VecDeque::new();
     queue.push_back(Msg::Started);
+    queue.extend(sweep.map(Msg::OpenSweep));
     loop {
         while let Some(msg) = queue.pop_front() {
             for fx in update(&mut state, msg) {
@@ -211,10 +222,19 @@ fn execute(
         } => Some(Msg::Written(
             match write_atomic(&path, text.as_bytes(), overwrite) {
                 Ok(()) => WriteOutcome::Exported(absolute(&path)),
-                Err(WriteError::Exists(_)) => WriteOutcome::ExportExists { path, text },
+                Err(WriteError::Exists(_)) => WriteOutcome::Exists {
+                    path,
+                    write: PendingWrite::Ron(text),
+                },
                 Err(e) => WriteOutcome::Failed(e.to_string()),
             },
         )),
+        Effect::WriteReport {
+            dir,
+            files,
+            overwrite,
+        } => Some(Msg::Written(write_report(&dir, files, overwrite))),
+        Effect::LoadSweep(dir) => Some(Msg::SweepLoaded(super::sweep::load(&dir).map(Box::new))),
         Effect::WriteScreenDump => {
             let size = terminal.size().unwrap_or_default();
             // The dump is text for issue reports and screen readers: monochrome, no escapes.
@@ -222,6 +242,31 @@ fn execute(
             let text = super::render_state_text(state, &Theme::mono(), size.width, size.height);
             Some(Msg::Written(write_screen_dump(Path::new("."), &text)))
         }
+    }
+}
+
+/// Write each (name, contents) atomically into `dir`, creating it; an existing `dir` is written
+/// into only with `overwrite` (otherwise the user is asked).
+pub fn write_report(dir: &Path, files: Vec<(String, String)>, overwrite: bool) -> WriteOutcome {
+    if !overwrite && dir.exists() {
+        return WriteOutcome::Exists {
+            path: dir.to_path_buf(),
+            write: PendingWrite::Report(files),
+        };
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return WriteOutcome::Failed(format!("cannot create {}: {e}", dir.display()));
+    }
+    let mut names = Vec::with_capacity(files.len());
+    for (name, text) in &files {
+        if let Err(e) = write_atomic(&dir.join(name), text.as_bytes(), true) {
+            return WriteOutcome::Failed(e.to_string());
+        }
+        names.push(name.clone());
+    }
+    WriteOutcome::ReportWritten {
+        dir: absolute(dir),
+        files: names,
     }
 }
 

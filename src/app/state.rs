@@ -240,6 +240,19 @@ impl RunView {
     pub fn optimizer_bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.optimizer_bytes).sum()
     }
+    /// Table bytes as of the latest progress: an uncompressed baseline's tables grow with the
+    /// vocabulary loaded, which `RunStarted` (the allocation at sample 0) does not show.
+    pub fn table_bytes_now(&self) -> u64 {
+        let loaded = self
+            .progress
+            .as_ref()
+            .map_or(0, |p| p.loaded_uncompressed_bytes);
+        if self.representation == "uncompressed" {
+            self.param_bytes().max(loaded)
+        } else {
+            self.param_bytes()
+        }
+    }
 }
 
 /// One MEM-REC configuration tried this session (one generation of the MEM-REC run).
@@ -253,6 +266,8 @@ pub struct TriedRun {
     pub auc: Option<f64>,
     pub delta: Option<DeltaAuc>,
     pub curve: Vec<(f64, f64)>,
+    /// The run's latest evaluation (AUC interval, logloss, oracle) for the report.
+    pub eval: Option<EvalPoint>,
     /// `running`, `stopped`, `finished`, or `failed: ...`.
     pub status: String,
 }
@@ -266,29 +281,68 @@ pub enum LatencyView {
     Failed(String),
 }
 
-/// Which panel arrows and `p`/`e` act on.
+/// Which panel arrows and `p`/`e`/Enter act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Knobs,
+    /// The Pareto view (only while the AUC panel shows it).
+    Pareto,
     Runs,
     Collisions,
 }
 
 impl Focus {
-    pub fn next(self) -> Focus {
+    /// The next panel in screen order; the Pareto view takes part only while it is shown.
+    pub fn next(self, pareto_shown: bool) -> Focus {
         match self {
-            Focus::Knobs => Focus::Runs,
+            Focus::Knobs if pareto_shown => Focus::Pareto,
+            Focus::Knobs | Focus::Pareto => Focus::Runs,
             Focus::Runs => Focus::Collisions,
             Focus::Collisions => Focus::Knobs,
         }
     }
-    pub fn prev(self) -> Focus {
+    pub fn prev(self, pareto_shown: bool) -> Focus {
         match self {
             Focus::Knobs => Focus::Collisions,
-            Focus::Runs => Focus::Knobs,
+            Focus::Runs if pareto_shown => Focus::Pareto,
+            Focus::Runs | Focus::Pareto => Focus::Knobs,
             Focus::Collisions => Focus::Runs,
         }
     }
+}
+
+/// What the AUC panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AucView {
+    /// Test AUC over samples seen.
+    Curves,
+    /// Quality against table bytes of every run tried and of a loaded sweep, with the front.
+    Pareto,
+}
+
+/// The quality axis of the Pareto view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Auc,
+    DeltaAuc,
+}
+
+impl Metric {
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Auc => "AUC",
+            Metric::DeltaAuc => "ΔAUC",
+        }
+    }
+}
+
+/// A file write waiting for the user's answer because its target exists.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingWrite {
+    /// A configuration as RON (`e`).
+    Ron(String),
+    /// A report directory's files as (name, contents) (`R`).
+    Report(Vec<(String, String)>),
 }
 
 /// A modal layer over the panels.
@@ -301,7 +355,11 @@ pub enum Overlay {
     /// The export path exists: overwrite, pick the next free name, or cancel.
     ConfirmOverwrite {
         path: PathBuf,
-        text: String,
+        write: PendingWrite,
+    },
+    /// A path typed by the user: the sweep directory to open (`o`).
+    Prompt {
+        input: String,
     },
 }
 
@@ -364,6 +422,12 @@ pub struct AppState {
     /// An engine-level failure (the event stream ended); shown, never fatal.
     pub engine_error: Option<String>,
     pub quitting: bool,
+    pub auc_view: AucView,
+    pub pareto_metric: Metric,
+    /// The Pareto point selected; `None` selects the running MEM-REC run's point.
+    pub pareto_selected: Option<crate::app::pareto::PointId>,
+    /// The sweep loaded with `o` or `--sweep`.
+    pub sweep: Option<crate::app::sweep::LoadedSweep>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -399,6 +463,10 @@ impl AppState {
             first_latency_due: false,
             engine_error: None,
             quitting: false,
+            auc_view: AucView::Curves,
+            pareto_metric: Metric::DeltaAuc,
+            pareto_selected: None,
+            sweep: None,
             dirty: true,
             cfg,
         }

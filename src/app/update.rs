@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use super::keymap::{self, Action};
 use super::msg::{Effect, Msg, WriteOutcome};
+use super::pareto::{self, PointId};
 use super::state::{
-    AppState, DEBOUNCE, DataInfo, Focus, Knob, LatencyKey, LatencyView, Overlay, ProgressView,
-    RunView, StatusKind, TriedRun, same_memrec_run,
+    AppState, AucView, DEBOUNCE, DataInfo, Focus, Knob, LatencyKey, LatencyView, Metric, Overlay,
+    PendingWrite, ProgressView, RunView, StatusKind, TriedRun, same_memrec_run,
 };
+use super::sweep::{LoadedSweep, differences_outside_knobs, point_config};
 use crate::config::Config;
 use crate::embedding::TableInfo;
 use crate::report::{EngineCommand, EngineEvent};
@@ -20,6 +22,10 @@ use crate::report::{EngineCommand, EngineEvent};
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
     match msg {
+        Msg::Key(ev, _) if matches!(state.overlay, Overlay::Prompt { .. }) => {
+            state.dirty = true;
+            prompt_key(state, &ev, &mut fx);
+        }
         Msg::Key(ev, at) => {
             if let Some(action) = keymap::dispatch(&ev) {
                 state.dirty = true;
@@ -68,8 +74,109 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             on_written(state, outcome);
         }
+        Msg::OpenSweep(path) => {
+            state.dirty = true;
+            open_sweep(state, path, &mut fx);
+        }
+        Msg::SweepLoaded(result) => {
+            state.dirty = true;
+            match result {
+                Ok(sweep) => sweep_loaded(state, *sweep),
+                // The sweep shown before (if any) stays: a typo must not lose it.
+                Err(msg) => state.set_status(StatusKind::Error, msg),
+            }
+        }
     }
     fx
+}
+
+/// The effect that carries out `write` at `path`.
+fn write_effect(path: PathBuf, write: PendingWrite, overwrite: bool) -> Effect {
+    match write {
+        PendingWrite::Ron(text) => Effect::WriteExport {
+            path,
+            text,
+            overwrite,
+        },
+        PendingWrite::Report(files) => Effect::WriteReport {
+            dir: path,
+            files,
+            overwrite,
+        },
+    }
+}
+
+/// A key while the path prompt is open: text edits the path; Enter opens it; Esc cancels.
+fn prompt_key(
+    state: &mut AppState,
+    ev: &ratatui::crossterm::event::KeyEvent,
+    fx: &mut Vec<Effect>,
+) {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    if keymap::dispatch(ev) == Some(Action::Quit) && ev.code != KeyCode::Char('q') {
+        // Ctrl-C still quits; a plain `q` is part of a path.
+        quit(state, fx);
+        return;
+    }
+    let Overlay::Prompt { input } = &mut state.overlay else {
+        return;
+    };
+    let plain = !ev
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match ev.code {
+        KeyCode::Esc => {
+            state.overlay = Overlay::None;
+            state.set_status(StatusKind::Info, "open sweep cancelled");
+        }
+        KeyCode::Enter => {
+            let path = input.trim().to_string();
+            state.overlay = Overlay::None;
+            if path.is_empty() {
+                state.set_status(StatusKind::Error, "no sweep directory given");
+            } else {
+                open_sweep(state, PathBuf::from(path), fx);
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        // Paths are short; a runaway paste is cut rather than grown without bound.
+        KeyCode::Char(c) if plain && input.chars().count() < 4096 => input.push(c),
+        _ => {}
+    }
+}
+
+fn open_sweep(state: &mut AppState, path: PathBuf, fx: &mut Vec<Effect>) {
+    state.set_status(
+        StatusKind::Info,
+        format!("opening sweep {}…", path.display()),
+    );
+    fx.push(Effect::LoadSweep(path));
+}
+
+fn sweep_loaded(state: &mut AppState, sweep: LoadedSweep) {
+    let mut text = sweep.describe();
+    let diff = differences_outside_knobs(&sweep.base, &state.cfg);
+    let kind = if diff.is_empty() {
+        text.push_str("; Enter loads a point into the knobs");
+        StatusKind::Info
+    } else {
+        // Shown, never mixed into the session: Enter on its points is refused.
+        text.push_str(&format!(
+            "; its base differs from this session outside the knobs ({}{}): points shown, not loadable",
+            diff.iter().take(2).cloned().collect::<Vec<_>>().join(", "),
+            if diff.len() > 2 { ", …" } else { "" }
+        ));
+        StatusKind::Error
+    };
+    if state.pareto_selected.is_some_and(PointId::is_sweep) {
+        state.pareto_selected = None;
+    }
+    state.sweep = Some(sweep);
+    state.auc_view = AucView::Pareto;
+    state.focus = Focus::Pareto;
+    state.set_status(kind, text);
 }
 
 fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &mut Vec<Effect>) {
@@ -96,23 +203,15 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
             }
             return;
         }
-        Overlay::ConfirmOverwrite { path, text } => {
+        Overlay::ConfirmOverwrite { path, write } => {
             match action {
                 Action::Yes => {
                     state.overlay = Overlay::None;
-                    fx.push(Effect::WriteExport {
-                        path,
-                        text,
-                        overwrite: true,
-                    });
+                    fx.push(write_effect(path, write, true));
                 }
                 Action::No => {
                     state.overlay = Overlay::None;
-                    fx.push(Effect::WriteExport {
-                        path: next_free_name(&path),
-                        text,
-                        overwrite: false,
-                    });
+                    fx.push(write_effect(next_free_name(&path), write, false));
                 }
                 Action::Back => {
                     state.overlay = Overlay::None;
@@ -122,6 +221,8 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
             }
             return;
         }
+        // Keys reach the prompt before the keymap (see `update`).
+        Overlay::Prompt { .. } => return,
         Overlay::None => {}
     }
     match action {
@@ -129,8 +230,8 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
         Action::Help => state.overlay = Overlay::Help { scroll: 0 },
         Action::Up => move_in_focus(state, -1),
         Action::Down => move_in_focus(state, 1),
-        Action::FocusNext => state.focus = state.focus.next(),
-        Action::FocusPrev => state.focus = state.focus.prev(),
+        Action::FocusNext => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
+        Action::FocusPrev => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
         Action::Increase => edit_knob(state, 1, at),
         Action::Decrease => edit_knob(state, -1, at),
         Action::IncreaseCoarse => edit_knob(state, 2, at),
@@ -155,8 +256,128 @@ fn on_action(state: &mut AppState, action: Action, at: std::time::Instant, fx: &
         Action::Export => export(state, fx),
         Action::ScreenDump => fx.push(Effect::WriteScreenDump),
         Action::Pin => pin(state),
+        Action::Report => report(state, fx),
+        Action::ToggleView => toggle_view(state),
+        Action::ToggleMetric => {
+            if state.auc_view != AucView::Pareto {
+                state.set_status(
+                    StatusKind::Info,
+                    "a switches the Pareto view's axis: press v first",
+                );
+                return;
+            }
+            state.pareto_metric = match state.pareto_metric {
+                Metric::Auc => Metric::DeltaAuc,
+                Metric::DeltaAuc => Metric::Auc,
+            };
+            state.set_status(
+                StatusKind::Info,
+                format!(
+                    "Pareto view: {} against table bytes",
+                    state.pareto_metric.label()
+                ),
+            );
+        }
+        Action::OpenSweep => {
+            let input = state
+                .sweep
+                .as_ref()
+                .map_or_else(String::new, |s| s.dir.display().to_string());
+            state.overlay = Overlay::Prompt { input };
+        }
+        Action::Select => {
+            if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
+                load_selected_point(state, fx);
+            }
+        }
         Action::Yes | Action::No => {}
     }
+}
+
+fn toggle_view(state: &mut AppState) {
+    match state.auc_view {
+        AucView::Curves => {
+            state.auc_view = AucView::Pareto;
+            state.focus = Focus::Pareto;
+            state.set_status(
+                StatusKind::Info,
+                "Pareto view: ↑↓ select a point, Enter loads it, a AUC/ΔAUC, o opens a sweep, v back to curves",
+            );
+        }
+        AucView::Pareto => {
+            state.auc_view = AucView::Curves;
+            if state.focus == Focus::Pareto {
+                state.focus = Focus::Knobs;
+            }
+            state.set_status(StatusKind::Info, "AUC curves");
+        }
+    }
+}
+
+/// The configuration of the selected Pareto point and how to name it, or why it has none (the
+/// baselines) or may not be used in this session (a sweep of another base).
+fn selected_point_config(state: &AppState) -> Result<(Config, String), String> {
+    let points = pareto::points(state);
+    let Some(p) = pareto::selected_index(state, &points).map(|i| &points[i]) else {
+        return Err("no point selected yet".into());
+    };
+    match p.id {
+        PointId::Baseline | PointId::SweepBaseline => {
+            Err("the baseline is not a MEM-REC configuration: select a MEM-REC point".into())
+        }
+        PointId::Run(g) => state
+            .runs
+            .iter()
+            .find(|r| r.generation == g)
+            .map(|r| (r.cfg.clone(), format!("run #{g}")))
+            .ok_or_else(|| format!("run #{g} is gone")),
+        PointId::Sweep(i) => {
+            let sweep = state.sweep.as_ref().ok_or("no sweep loaded")?;
+            let rec = sweep.points.get(i).ok_or("no such sweep point")?;
+            let cfg = point_config(sweep, rec, &state.cfg)?;
+            Ok((cfg, format!("sweep point {}", rec.key)))
+        }
+    }
+}
+
+/// Enter on a Pareto point: its configuration becomes the knobs and MEM-REC restarts with it
+/// at once (a deliberate choice needs no debounce), as a knob edit would after it.
+fn load_selected_point(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let (cfg, what) = match selected_point_config(state) {
+        Ok(x) => x,
+        Err(msg) => {
+            state.set_status(StatusKind::Error, msg);
+            return;
+        }
+    };
+    if LatencyKey::of(&cfg) != LatencyKey::of(&state.running) {
+        state.latency_stale = true;
+    }
+    state.cfg = cfg;
+    fire_restart(state, fx);
+    let after = state
+        .status
+        .as_ref()
+        .map_or(String::new(), |s| s.text.clone());
+    state.set_status(
+        StatusKind::Info,
+        format!("loaded {what} into the knobs · {after}"),
+    );
+}
+
+/// The directory `R` proposes: `memrec-report-<name>` in the working directory.
+pub fn default_report_dir(cfg: &Config) -> PathBuf {
+    PathBuf::from(format!("memrec-report-{}", safe_name(&cfg.name)))
+}
+
+fn report(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let files = super::report::render(state);
+    state.set_status(StatusKind::Info, "writing the report…");
+    fx.push(Effect::WriteReport {
+        dir: default_report_dir(&state.cfg),
+        files,
+        overwrite: false,
+    });
 }
 
 fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
@@ -176,6 +397,13 @@ fn move_in_focus(state: &mut AppState, delta: i64) {
                 let next = (cur as i64 + delta).clamp(0, last as i64) as usize;
                 // Back on the newest row: follow new runs again.
                 state.selected_run = if next == last { None } else { Some(next) };
+            }
+        }
+        Focus::Pareto => {
+            let points = pareto::points(state);
+            if let Some(cur) = pareto::selected_index(state, &points) {
+                let next = (cur as i64 + delta).clamp(0, points.len() as i64 - 1) as usize;
+                state.pareto_selected = Some(points[next].id);
             }
         }
         Focus::Collisions => {
@@ -262,9 +490,17 @@ fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
 
 /// The file name `e` proposes: `memrec-<name>-k<K>-<token rows>.ron` in the working directory.
 pub fn default_export_path(cfg: &Config) -> PathBuf {
-    let name: String = cfg
-        .name
-        .chars()
+    PathBuf::from(format!(
+        "memrec-{}-k{}-{}.ron",
+        safe_name(&cfg.name),
+        cfg.memrec.k,
+        cfg.memrec.token_rows
+    ))
+}
+
+/// `name` with everything but ASCII letters, digits, `-` and `_` replaced by `_` (a file name).
+fn safe_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -272,11 +508,7 @@ pub fn default_export_path(cfg: &Config) -> PathBuf {
                 '_'
             }
         })
-        .collect();
-    PathBuf::from(format!(
-        "memrec-{name}-k{}-{}.ron",
-        cfg.memrec.k, cfg.memrec.token_rows
-    ))
+        .collect()
 }
 
 /// `x.ron` -> `x-n2.ron`, `x-n2.ron` -> `x-n3.ron`.
@@ -305,6 +537,13 @@ fn export(state: &mut AppState, fx: &mut Vec<Effect>) {
             state.runs[i].cfg.clone(),
             format!("run #{}", state.runs[i].generation),
         ),
+        (Focus::Pareto, _) => match selected_point_config(state) {
+            Ok(x) => x,
+            Err(msg) => {
+                state.set_status(StatusKind::Error, format!("not exported: {msg}"));
+                return;
+            }
+        },
         _ => (state.cfg.clone(), "the knobs in force".to_string()),
     };
     match cfg.to_ron() {
@@ -348,9 +587,13 @@ fn on_written(state: &mut AppState, outcome: WriteOutcome) {
                 path.display()
             ),
         ),
-        WriteOutcome::ExportExists { path, text } => {
-            state.overlay = Overlay::ConfirmOverwrite { path, text };
+        WriteOutcome::Exists { path, write } => {
+            state.overlay = Overlay::ConfirmOverwrite { path, write };
         }
+        WriteOutcome::ReportWritten { dir, files } => state.set_status(
+            StatusKind::Info,
+            format!("report written to {}: {}", dir.display(), files.join(", ")),
+        ),
         WriteOutcome::ScreenDumped(path) => state.set_status(
             StatusKind::Info,
             format!("screen written to {}", path.display()),
@@ -404,6 +647,7 @@ fn start_run(
         auc: None,
         delta: None,
         curve: Vec::new(),
+        eval: None,
         status: "running".into(),
     };
     match state.runs.iter_mut().find(|r| r.generation == generation) {
@@ -512,12 +756,13 @@ fn on_engine(state: &mut AppState, ev: EngineEvent) {
             let (auc, delta, samples) = (p.auc, p.delta_auc, p.samples);
             if let Some(v) = view_mut(state, &run, generation) {
                 v.curve.push(point);
-                v.last_eval = Some(p);
+                v.last_eval = Some(p.clone());
                 if let Some(t) = tried_mut(state, &run, generation) {
                     t.curve.push(point);
                     t.auc = Some(auc);
                     t.delta = delta;
                     t.samples = t.samples.max(samples);
+                    t.eval = Some(p);
                 }
             }
         }
@@ -793,9 +1038,9 @@ mod tests {
         assert_eq!(Config::from_ron(text, "export").unwrap(), s.cfg);
         update(
             &mut s,
-            Msg::Written(WriteOutcome::ExportExists {
+            Msg::Written(WriteOutcome::Exists {
                 path: path.clone(),
-                text: text.clone(),
+                write: PendingWrite::Ron(text.clone()),
             }),
         );
         assert!(matches!(s.overlay, Overlay::ConfirmOverwrite { .. }));
@@ -806,9 +1051,9 @@ mod tests {
         ));
         update(
             &mut s,
-            Msg::Written(WriteOutcome::ExportExists {
+            Msg::Written(WriteOutcome::Exists {
                 path: path.clone(),
-                text: text.clone(),
+                write: PendingWrite::Ron(text.clone()),
             }),
         );
         let fx = update(&mut s, key('y', t));
@@ -908,5 +1153,259 @@ mod tests {
         let fx = update(&mut s, Msg::EngineStopped);
         assert!(fx.is_empty());
         assert!(s.engine_error.is_some());
+    }
+
+    fn code(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE), Instant::now())
+    }
+
+    /// A session with a baseline and two evaluated MEM-REC runs (K 2, then K 3).
+    fn two_runs() -> AppState {
+        let mut s = state();
+        let t0 = Instant::now();
+        let started = |run: &str, g| {
+            Msg::Engine(EngineEvent::RunStarted {
+                run: run.into(),
+                generation: g,
+                representation: "r".into(),
+                tables: vec![TableInfo {
+                    name: "t".into(),
+                    rows: 100 * (g + 1),
+                    cols: 4,
+                    param_bytes: 1600 * (g + 1),
+                    optimizer_bytes: 0,
+                }],
+                compression_full: 1.0,
+            })
+        };
+        let eval = |run: &str, g, auc: f64, delta: Option<f64>| {
+            Msg::Engine(EngineEvent::Eval(crate::report::EvalPoint {
+                run: run.into(),
+                generation: g,
+                samples: 1000,
+                auc,
+                auc_lo: auc - 0.01,
+                auc_hi: auc + 0.01,
+                logloss: 0.5,
+                mean_prediction: 0.25,
+                click_rate: 0.25,
+                samples_per_s: 1.0,
+                oracle_auc: None,
+                delta_auc: delta.map(|d| crate::report::DeltaAuc {
+                    delta: d,
+                    lo: d - 0.01,
+                    hi: d + 0.01,
+                }),
+            }))
+        };
+        update(&mut s, started("baseline", 0));
+        update(&mut s, started("memrec", 0));
+        update(&mut s, eval("baseline", 0, 0.75, None));
+        update(&mut s, eval("memrec", 0, 0.74, Some(-0.01)));
+        update(&mut s, key('+', t0));
+        update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+        update(&mut s, started("memrec", 1));
+        update(&mut s, eval("memrec", 1, 0.745, Some(-0.005)));
+        s
+    }
+
+    #[test]
+    fn v_toggles_the_pareto_view_and_tab_visits_it_only_while_shown() {
+        let t = Instant::now();
+        let mut s = state();
+        for _ in 0..3 {
+            update(&mut s, key('l', t));
+        }
+        assert_eq!(
+            s.focus,
+            Focus::Knobs,
+            "three panels without the Pareto view"
+        );
+        update(&mut s, key('a', t));
+        assert_eq!(
+            s.pareto_metric,
+            Metric::DeltaAuc,
+            "a does nothing on the curves"
+        );
+        update(&mut s, key('v', t));
+        assert_eq!((s.auc_view, s.focus), (AucView::Pareto, Focus::Pareto));
+        update(&mut s, key('l', t));
+        assert_eq!(s.focus, Focus::Runs);
+        update(&mut s, key('h', t));
+        update(&mut s, key('h', t));
+        assert_eq!(s.focus, Focus::Knobs);
+        update(&mut s, key('l', t));
+        assert_eq!(s.focus, Focus::Pareto);
+        update(&mut s, key('a', t));
+        assert_eq!(s.pareto_metric, Metric::Auc);
+        update(&mut s, key('v', t));
+        assert_eq!((s.auc_view, s.focus), (AucView::Curves, Focus::Knobs));
+    }
+
+    #[test]
+    fn pareto_points_are_ordered_by_bytes_with_the_front_marked() {
+        let s = two_runs();
+        let pts = pareto::points(&s);
+        let ids: Vec<PointId> = pts.iter().map(|p| p.id).collect();
+        // Bytes 1600 (baseline, run #0), 3200 (run #1).
+        assert_eq!(
+            ids,
+            vec![PointId::Baseline, PointId::Run(0), PointId::Run(1)]
+        );
+        // ΔAUC: baseline 0 dominates run #0 (same bytes, higher) and run #1 (more bytes).
+        let front: Vec<bool> = pts.iter().map(|p| p.front).collect();
+        assert_eq!(front, vec![true, false, false]);
+        assert_eq!(pts[2].value, -0.005);
+    }
+
+    #[test]
+    fn arrows_select_and_enter_loads_a_run_into_the_knobs() {
+        let t = Instant::now();
+        let mut s = two_runs();
+        assert_eq!(s.running.memrec.k, 3);
+        update(&mut s, key('v', t));
+        // Default selection: the running run (#1); up twice reaches the baseline.
+        update(&mut s, key('k', t));
+        assert_eq!(s.pareto_selected, Some(PointId::Run(0)));
+        update(&mut s, key('k', t));
+        update(&mut s, key('k', t));
+        assert_eq!(s.pareto_selected, Some(PointId::Baseline));
+        let fx = update(&mut s, code(KeyCode::Enter));
+        assert!(fx.is_empty());
+        let st = s.status.clone().unwrap();
+        assert_eq!(st.kind, StatusKind::Error);
+        assert!(st.text.contains("baseline is not a MEM-REC"), "{}", st.text);
+        update(&mut s, key('j', t));
+        let fx = update(&mut s, code(KeyCode::Enter));
+        let Some(Effect::Engine(EngineCommand::RestartMemrec(cfg))) = fx.first() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(cfg.memrec.k, 2);
+        assert_eq!(s.cfg.memrec.k, 2);
+        assert!(s.status.unwrap().text.contains("loaded run #0"));
+        assert_eq!(s.restart_deadline, None, "applied at once, not debounced");
+    }
+
+    #[test]
+    fn e_in_the_pareto_view_exports_the_selected_point() {
+        let t = Instant::now();
+        let mut s = two_runs();
+        update(&mut s, key('v', t));
+        update(&mut s, key('k', t));
+        let fx = update(&mut s, key('e', t));
+        let [Effect::WriteExport { text, .. }] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(Config::from_ron(text, "export").unwrap().memrec.k, 2);
+        update(&mut s, key('k', t));
+        assert!(
+            update(&mut s, key('e', t)).is_empty(),
+            "the baseline has no RON"
+        );
+        assert!(s.status.unwrap().text.starts_with("not exported"));
+    }
+
+    #[test]
+    fn enter_outside_the_pareto_focus_does_nothing() {
+        let mut s = two_runs();
+        assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+        update(&mut s, key('v', Instant::now()));
+        update(&mut s, key('l', Instant::now()));
+        assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    }
+
+    #[test]
+    fn path_prompt_takes_text_and_opens_on_enter() {
+        let t = Instant::now();
+        let mut s = state();
+        update(&mut s, key('o', t));
+        assert_eq!(
+            s.overlay,
+            Overlay::Prompt {
+                input: String::new()
+            }
+        );
+        // Letters bound to actions (q, v, j) are text here.
+        for c in "qvjx".chars() {
+            assert!(update(&mut s, key(c, t)).is_empty());
+        }
+        update(&mut s, code(KeyCode::Backspace));
+        assert!(!s.quitting);
+        let fx = update(&mut s, code(KeyCode::Enter));
+        assert!(
+            matches!(fx.as_slice(), [Effect::LoadSweep(p)] if p == &PathBuf::from("qvj")),
+            "{fx:?}"
+        );
+        assert_eq!(s.overlay, Overlay::None);
+        // Esc cancels; an empty path is refused; Ctrl-C quits from the prompt.
+        update(&mut s, key('o', t));
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(s.overlay, Overlay::None);
+        assert!(!s.quitting);
+        update(&mut s, key('o', t));
+        assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+        assert_eq!(s.status.clone().unwrap().kind, StatusKind::Error);
+        update(&mut s, key('o', t));
+        let fx = update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), t),
+        );
+        assert!(matches!(fx.as_slice(), [Effect::Quit]));
+    }
+
+    #[test]
+    fn a_failed_sweep_load_keeps_the_session_and_the_sweep_shown() {
+        let mut s = two_runs();
+        let runs = s.runs.clone();
+        let fx = update(&mut s, Msg::OpenSweep(PathBuf::from("nowhere")));
+        assert!(matches!(fx.as_slice(), [Effect::LoadSweep(_)]));
+        update(
+            &mut s,
+            Msg::SweepLoaded(Err("nowhere: no such directory".into())),
+        );
+        let st = s.status.clone().unwrap();
+        assert_eq!(st.kind, StatusKind::Error);
+        assert!(st.text.contains("nowhere: no such directory"));
+        assert_eq!(s.runs, runs);
+        assert!(s.sweep.is_none());
+    }
+
+    #[test]
+    fn report_writes_a_directory_and_asks_before_overwriting() {
+        let t = Instant::now();
+        let mut s = two_runs();
+        let fx = update(&mut s, key('R', t));
+        let [
+            Effect::WriteReport {
+                dir,
+                files,
+                overwrite: false,
+            },
+        ] = fx.as_slice()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(dir, &PathBuf::from("memrec-report-tiny"));
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["report.md", "auc.svg", "pareto.svg"]);
+        update(
+            &mut s,
+            Msg::Written(WriteOutcome::Exists {
+                path: dir.clone(),
+                write: PendingWrite::Report(files.clone()),
+            }),
+        );
+        assert!(matches!(
+            &s.overlay,
+            Overlay::ConfirmOverwrite {
+                write: PendingWrite::Report(_),
+                ..
+            }
+        ));
+        let fx = update(&mut s, key('n', t));
+        assert!(
+            matches!(fx.as_slice(), [Effect::WriteReport { dir, overwrite: false, .. }] if dir == &PathBuf::from("memrec-report-tiny-n2")),
+            "{fx:?}"
+        );
     }
 }

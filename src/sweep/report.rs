@@ -29,7 +29,7 @@ pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
         ("points.csv", csv(input, &front)),
         ("points.json", json(input, &front)),
         ("summary.md", summary(input, &front)),
-        ("pareto.svg", svg(input, &front)),
+        ("pareto.svg", svg(input, &front, &SvgText::default())),
     ]
 }
 
@@ -372,7 +372,8 @@ fn by_representation(s: &mut String, points: &[PointRecord]) {
     }
 }
 
-fn xml(s: &str) -> String {
+/// `s` escaped for SVG/XML text and attributes.
+pub fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -380,7 +381,7 @@ fn xml(s: &str) -> String {
 }
 
 /// A step of 1, 2 or 5 times a power of ten giving about `n` ticks over `span`.
-fn nice_step(span: f64, n: f64) -> f64 {
+pub fn nice_step(span: f64, n: f64) -> f64 {
     let raw = (span / n).max(1e-12);
     let p = 10f64.powf(raw.log10().floor());
     let m = raw / p;
@@ -396,7 +397,31 @@ fn nice_step(span: f64, n: f64) -> f64 {
     k * p
 }
 
-fn svg(input: &ReportInput, front: &[usize]) -> String {
+/// The wording of the Pareto plot: the sweep's by default; other front ends (the explorer's
+/// report) name their own points.
+pub struct SvgText<'a> {
+    /// Plot heading, before `(title, budget)`.
+    pub heading: &'a str,
+    /// Legend label of a point off the front.
+    pub point: &'a str,
+}
+
+impl Default for SvgText<'_> {
+    fn default() -> Self {
+        SvgText {
+            heading: "MEM-REC sweep: ΔAUC against table bytes",
+            point: "grid point",
+        }
+    }
+}
+
+/// The Pareto plot (ΔAUC against bytes, log scale, 95% error bars, the front in red and
+/// connected) of `input`'s points, worded by `text`.
+pub fn pareto_svg(input: &ReportInput, text: &SvgText) -> String {
+    svg(input, &front_of(input.points), text)
+}
+
+fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
     const W: f64 = 820.0;
     const H: f64 = 520.0;
     const L: f64 = 90.0;
@@ -419,8 +444,9 @@ fn svg(input: &ReportInput, front: &[usize]) -> String {
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">MEM-REC sweep: ΔAUC against table bytes ({}, {})</text>"#,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">{} ({}, {})</text>"#,
         W / 2.0,
+        xml(text.heading),
         xml(input.title),
         xml(input.budget)
     );
@@ -593,9 +619,10 @@ fn svg(input: &ReportInput, front: &[usize]) -> String {
     let ly = T - 14.0;
     let _ = writeln!(
         s,
-        "<circle cx=\"{lx}\" cy=\"{ly}\" r=\"4\" fill=\"#1f77b4\" stroke=\"#0d3b66\"/><text x=\"{}\" y=\"{}\">grid point</text>",
+        "<circle cx=\"{lx}\" cy=\"{ly}\" r=\"4\" fill=\"#1f77b4\" stroke=\"#0d3b66\"/><text x=\"{}\" y=\"{}\">{}</text>",
         lx + 10.0,
-        ly + 4.0
+        ly + 4.0,
+        xml(text.point)
     );
     let _ = writeln!(
         s,

@@ -167,11 +167,7 @@ impl Store {
         let mpath = dir.join(MANIFEST);
         match std::fs::read_to_string(&mpath) {
             Ok(text) => {
-                let theirs: Manifest =
-                    serde_json::from_str(&text).map_err(|e| StoreError::BadManifest {
-                        path: mpath.clone(),
-                        msg: e.to_string(),
-                    })?;
+                let theirs = parse_manifest(&mpath, &text)?;
                 if theirs.base_hash != manifest.base_hash {
                     let mut diff = Vec::new();
                     if theirs.budget != manifest.budget {
@@ -201,31 +197,17 @@ impl Store {
         let mut records = Vec::new();
         match std::fs::read_to_string(&ppath) {
             Ok(text) => {
-                let mut good = String::with_capacity(text.len());
-                let mut torn = false;
-                for line in text.split_inclusive('\n') {
-                    let complete = line.ends_with('\n');
-                    match serde_json::from_str::<PointRecord>(line.trim_end()) {
-                        Ok(r) if complete => {
-                            good.push_str(line);
-                            if r.base_hash == manifest.base_hash {
-                                records.push(r);
-                            }
-                        }
-                        _ if line.trim().is_empty() => {}
-                        _ => {
-                            torn = true;
-                            eprintln!(
-                                "{}: dropping an unreadable line (an interrupted write?): {}",
-                                ppath.display(),
-                                line.trim_end().chars().take(80).collect::<String>()
-                            );
-                        }
-                    }
+                let parsed = parse_points(&text, &manifest.base_hash);
+                for line in &parsed.unreadable {
+                    eprintln!(
+                        "{}: dropping an unreadable line (an interrupted write?): {line}",
+                        ppath.display(),
+                    );
                 }
-                if torn {
-                    crate::util::write_atomic(&ppath, good.as_bytes(), true)?;
+                if !parsed.unreadable.is_empty() {
+                    crate::util::write_atomic(&ppath, parsed.good.as_bytes(), true)?;
                 }
+                records = parsed.records;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(&ppath)(e)),
@@ -306,7 +288,7 @@ fn labels_hash(labels: &[f32]) -> u64 {
 }
 
 /// Paths where two JSON values differ (for the "another base configuration" message).
-fn json_diff(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+pub fn json_diff(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
     match (a, b) {
         (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
@@ -336,6 +318,111 @@ fn json_diff(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut V
             out.push(format!("{at} {} vs {}", short(a), short(b)));
         }
         _ => {}
+    }
+}
+
+fn parse_manifest(path: &Path, text: &str) -> Result<Manifest, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::BadManifest {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })
+}
+
+/// `points.jsonl` as read: the records of one base configuration, the text of every complete,
+/// readable line (of any base), and the start of each line that could not be read.
+struct ParsedPoints {
+    records: Vec<PointRecord>,
+    good: String,
+    unreadable: Vec<String>,
+    other_base: usize,
+}
+
+fn parse_points(text: &str, base_hash: &str) -> ParsedPoints {
+    let mut out = ParsedPoints {
+        records: Vec::new(),
+        good: String::with_capacity(text.len()),
+        unreadable: Vec::new(),
+        other_base: 0,
+    };
+    for line in text.split_inclusive('\n') {
+        // A line without its newline is a write cut short, even if it happens to parse.
+        let complete = line.ends_with('\n');
+        match serde_json::from_str::<PointRecord>(line.trim_end()) {
+            Ok(r) if complete => {
+                out.good.push_str(line);
+                if r.base_hash == base_hash {
+                    out.records.push(r);
+                } else {
+                    out.other_base += 1;
+                }
+            }
+            _ if line.trim().is_empty() => {}
+            _ => out
+                .unreadable
+                .push(line.trim_end().chars().take(80).collect()),
+        }
+    }
+    out
+}
+
+/// A sweep directory as a viewer reads it (`load_dir`).
+#[derive(Debug, Clone)]
+pub struct LoadedDir {
+    pub manifest: Manifest,
+    /// The finished points of the manifest's base configuration (the baseline's line included),
+    /// in file order.
+    pub records: Vec<PointRecord>,
+    /// Lines that could not be read (a sweep killed mid-write leaves a torn last line).
+    pub unreadable: usize,
+    /// Readable lines of another base configuration (never shown with this one's).
+    pub other_base: usize,
+}
+
+/// Read `dir`'s manifest and points without taking any lock or writing anything (a sweep may be
+/// running in it): unreadable lines are counted and skipped, not repaired.
+pub fn load_dir(dir: &Path) -> Result<LoadedDir, StoreError> {
+    let mpath = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&mpath).map_err(io(&mpath))?;
+    let manifest = parse_manifest(&mpath, &text)?;
+    let ppath = dir.join(POINTS);
+    let parsed = match std::fs::read_to_string(&ppath) {
+        Ok(text) => parse_points(&text, &manifest.base_hash),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => parse_points("", ""),
+        Err(e) => return Err(io(&ppath)(e)),
+    };
+    Ok(LoadedDir {
+        manifest,
+        records: parsed.records,
+        unreadable: parsed.unreadable.len(),
+        other_base: parsed.other_base,
+    })
+}
+
+/// An empty record (no metrics, status empty): a base for records built field by field.
+impl Default for PointRecord {
+    fn default() -> Self {
+        PointRecord {
+            key: String::new(),
+            base_hash: String::new(),
+            config_hash: String::new(),
+            axes: Vec::new(),
+            representation: String::new(),
+            status: String::new(),
+            samples: 0,
+            steps: 0,
+            table_bytes: 0,
+            optimizer_bytes: 0,
+            compression_full: None,
+            auc: None,
+            auc_lo: None,
+            auc_hi: None,
+            delta_auc: None,
+            delta_lo: None,
+            delta_hi: None,
+            logloss: None,
+            samples_per_s: None,
+            seconds: 0.0,
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
     );
 }
 
-pub fn draw_confirm(frame: &mut Frame, area: Rect, path: &Path, theme: &Theme) {
+pub fn draw_confirm(frame: &mut Frame, area: Rect, path: &Path, what: &str, theme: &Theme) {
     let popup = centered(area, 64, 6);
     let lines = vec![
         Line::styled(format!("{} already exists.", path.display()), theme.value),
@@ -63,7 +63,39 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, path: &Path, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(panel("Export", true, theme)),
+            .block(panel(what, true, theme)),
+        popup,
+    );
+}
+
+/// The path prompt of `o`: the text typed so far with a cursor mark, and how to finish.
+pub fn draw_prompt(frame: &mut Frame, area: Rect, input: &str, theme: &Theme) {
+    let popup = centered(area, 72, 6);
+    // Keep the end of a long path in view: it is where the typing happens.
+    let room = popup.width.saturating_sub(4) as usize;
+    let chars: Vec<char> = input.chars().collect();
+    let shown: String = chars[chars.len().saturating_sub(room)..].iter().collect();
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(shown, theme.value),
+            Span::styled("▏", theme.key),
+        ]),
+        Line::from(vec![
+            Span::styled("Enter", theme.key),
+            Span::raw(" open · "),
+            Span::styled("Backspace", theme.key),
+            Span::raw(" erase · "),
+            Span::styled("Esc", theme.key),
+            Span::raw(" cancel"),
+        ]),
+    ];
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(
+            "Open sweep directory (memrec-tui sweep --out DIR)",
+            true,
+            theme,
+        )),
         popup,
     );
 }

@@ -11,6 +11,7 @@ pub mod knobs;
 pub mod latency;
 pub mod layout;
 pub mod memory;
+pub mod pareto;
 pub mod runs;
 pub mod theme;
 pub mod too_small;
@@ -19,7 +20,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
-use crate::app::state::{AppState, Focus, Overlay};
+use crate::app::state::{AppState, AucView, Focus, Overlay, PendingWrite};
 pub use theme::Theme;
 
 /// Draw the whole screen for `state`.
@@ -32,7 +33,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     knobs::draw(frame, a.knobs, state, theme);
     memory::draw(frame, a.memory, state, theme, a.compact);
     latency::draw(frame, a.latency, state, theme, a.compact);
-    auc::draw(frame, a.auc, state, theme);
+    match state.auc_view {
+        AucView::Curves => auc::draw(frame, a.auc, state, theme),
+        AucView::Pareto => pareto::draw(frame, a.auc, state, theme),
+    }
     runs::draw(frame, a.runs, state, theme, a.compact);
     collisions::draw(frame, a.collisions, state, theme, a.compact);
     footer::draw_status(frame, a.status, state, theme);
@@ -40,7 +44,14 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => help::draw(frame, area, *scroll, theme),
-        Overlay::ConfirmOverwrite { path, .. } => help::draw_confirm(frame, area, path, theme),
+        Overlay::ConfirmOverwrite { path, write } => {
+            let what = match write {
+                PendingWrite::Ron(_) => "Export",
+                PendingWrite::Report(_) => "Report",
+            };
+            help::draw_confirm(frame, area, path, what, theme)
+        }
+        Overlay::Prompt { input } => help::draw_prompt(frame, area, input, theme),
     }
 }
 

@@ -7,37 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::{Theme, fmt_bytes, fmt_ns, fmt_ratio, focused, panel};
-use crate::app::state::{AppState, Focus, TriedRun};
-use crate::config::Layout;
-
-/// Table rows as `16k` when a multiple of 1024, else the number.
-fn rows(n: usize) -> String {
-    if n >= 1024 && n.is_multiple_of(1024) {
-        if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
-            format!("{}M", n >> 20)
-        } else {
-            format!("{}k", n >> 10)
-        }
-    } else {
-        n.to_string()
-    }
-}
-
-fn knobs(r: &TriedRun) -> String {
-    let m = &r.cfg.memrec;
-    format!(
-        "K{} D{} kw{} dw{} d{} {}",
-        m.k,
-        rows(m.token_rows),
-        m.kw,
-        rows(m.weight_rows),
-        r.cfg.model.dim,
-        match m.layout {
-            Layout::Bundled => "bund",
-            Layout::PerFeature => "perf",
-        }
-    )
-}
+use crate::app::pareto::knob_summary;
+use crate::app::state::{AppState, Focus};
 
 fn title(state: &AppState) -> String {
     let cur = state.runs.last();
@@ -98,7 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             };
             let mut cells = vec![Cell::from(mark), Cell::from(format!("#{}", r.generation))];
             if !compact {
-                cells.push(Cell::from(knobs(r)));
+                cells.push(Cell::from(knob_summary(&r.cfg)));
             }
             cells.extend([
                 Cell::from(fmt_bytes(r.param_bytes + r.optimizer_bytes)),

@@ -1,0 +1,515 @@
+//! The session report `R` writes: `report.md` (the data, the baseline, every MEM-REC configuration
+//! tried with its knobs, bytes, compression, AUC, ΔAUC with its interval, latency and status, and
+//! the loaded sweep), `auc.svg` (test AUC over samples seen of the baseline and each MEM-REC run,
+//! the oracle line on synthetic data) and `pareto.svg` (ΔAUC against table bytes, drawn by the
+//! sweep report's plot so both look alike).
+//!
+//! Owns: these files' contents, as pure functions of `AppState`. Must never: do I/O (the runtime
+//! writes the files atomically), or print a number the session did not measure: what is missing
+//! is written as `-` or "not measured".
+
+use std::fmt::Write as _;
+
+use super::pareto::{self, PointId, knob_summary};
+use super::state::{AppState, Metric, TriedRun};
+use crate::sweep::report::{ReportInput, SvgText, human_bytes, nice_step, pareto_svg, xml};
+use crate::sweep::store::PointRecord;
+
+pub const REPORT_MD: &str = "report.md";
+pub const AUC_SVG: &str = "auc.svg";
+pub const PARETO_SVG: &str = "pareto.svg";
+
+/// The report's files as (name, contents).
+pub fn render(state: &AppState) -> Vec<(String, String)> {
+    vec![
+        (REPORT_MD.into(), markdown(state)),
+        (AUC_SVG.into(), auc_svg(state)),
+        (PARETO_SVG.into(), pareto_plot(state)),
+    ]
+}
+
+fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("-".into(), |x| format!("{x:.prec$}"))
+}
+
+/// `1.05 MB (1048576 B)`: the SI unit of the sweep report, and the exact count.
+fn bytes(b: u64) -> String {
+    if b < 1000 {
+        human_bytes(b as f64)
+    } else {
+        format!("{} ({b} B)", human_bytes(b as f64))
+    }
+}
+
+fn status_word(r: &TriedRun) -> &str {
+    if r.status == "running" {
+        "live"
+    } else {
+        &r.status
+    }
+}
+
+/// Markdown table cell: pipes would split the cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "/")
+}
+
+fn markdown(state: &AppState) -> String {
+    let mut s = String::new();
+    let cfg = &state.cfg;
+    let _ = writeln!(s, "# MEM-REC explorer report: {}\n", cell(&cfg.name));
+    // The data in use.
+    match &state.data {
+        Some(d) => {
+            let _ = writeln!(
+                s,
+                "Data: {}; {}; {} test rows{}.\n",
+                d.label,
+                if d.synthetic {
+                    "synthetic, generated: not Criteo rows"
+                } else {
+                    "real Criteo rows"
+                },
+                d.test_rows,
+                if d.bad_lines.count > 0 {
+                    format!(", {} bad lines skipped", d.bad_lines.count)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "Data: {} (not opened yet).\n",
+                state.running.data_label()
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "Seed {}; evaluation every {} samples. Full-size uncompressed tables (the preset's {} cardinalities, dim {}): {}.\n",
+        cfg.seed,
+        cfg.eval.every_samples,
+        cfg.data.cardinalities.len(),
+        cfg.model.dim,
+        bytes(cfg.full_uncompressed_bytes())
+    );
+    let oracle = state
+        .baseline
+        .as_ref()
+        .and_then(|b| b.last_eval.as_ref())
+        .and_then(|e| e.oracle_auc)
+        .filter(|_| state.data.as_ref().is_some_and(|d| d.synthetic));
+    if let Some(o) = oracle {
+        let _ = writeln!(
+            s,
+            "Oracle AUC (the true click probabilities of the synthetic test rows): {o:.4}.\n"
+        );
+    }
+    // The baseline.
+    let _ = writeln!(s, "## Baseline\n");
+    match &state.baseline {
+        Some(b) => {
+            // Progress and evaluations arrive separately: the later of the two counts.
+            let samples = b
+                .progress
+                .as_ref()
+                .map_or(0, |p| p.samples)
+                .max(b.last_eval.as_ref().map_or(0, |e| e.samples));
+            let (auc, logloss) = match &b.last_eval {
+                Some(e) => (
+                    format!("{:.4} [{:.4}, {:.4}] 95%", e.auc, e.auc_lo, e.auc_hi),
+                    format!("{:.4}", e.logloss),
+                ),
+                None => ("not evaluated yet".into(), "-".into()),
+            };
+            let _ = writeln!(
+                s,
+                "{}: tables {} (+{} optimizer state), {} samples seen, test AUC {auc}, logloss {logloss}, status {}.\n",
+                b.representation,
+                bytes(b.table_bytes_now()),
+                bytes(b.optimizer_bytes()),
+                samples,
+                match (&b.failed, &b.finished) {
+                    (Some(m), _) => format!("failed: {m}"),
+                    (None, Some(f)) => f.status.clone(),
+                    (None, None) => "live".into(),
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Not started yet.\n");
+        }
+    }
+    runs_table(state, &mut s);
+    sweep_section(state, &mut s);
+    let _ = writeln!(s, "## Figures\n");
+    let _ = writeln!(
+        s,
+        "![Test AUC over samples seen]({AUC_SVG})\n\n![ΔAUC against table bytes]({PARETO_SVG})"
+    );
+    s
+}
+
+fn runs_table(state: &AppState, s: &mut String) {
+    let _ = writeln!(s, "## MEM-REC configurations tried\n");
+    if state.runs.is_empty() {
+        let _ = writeln!(s, "None yet.\n");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "ΔAUC is the run's test AUC minus the baseline's at the same samples seen, on the same test rows, with the DeLong 95% interval of the paired difference. \
+         Compression = full-size uncompressed tables (at the run's dim) / the run's tables. \
+         Latency: the fused MEM-REC kernel and the uncompressed gather over full-size tables, median ns per looked-up token, as measured this session. \
+         ★ marks the Pareto front of this session's runs and baseline (no other has fewer table bytes and a higher ΔAUC).\n"
+    );
+    // The front of the session alone: the report's table is about the session.
+    let mut session = state.clone();
+    session.sweep = None;
+    session.pareto_metric = Metric::DeltaAuc;
+    let front: Vec<u64> = pareto::points(&session)
+        .into_iter()
+        .filter_map(|p| match p.id {
+            PointId::Run(g) if p.front => Some(g),
+            _ => None,
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "| | run | K | token rows D | kw | weight rows dw | dim | layout | optimizer | lr | batch | table bytes | optimizer bytes | compression | samples | AUC [95% CI] | ΔAUC [95% CI] | latency MEM-REC / uncompressed | status |"
+    );
+    let _ = writeln!(s, "|{}", "---|".repeat(19));
+    for r in &state.runs {
+        let c = &r.cfg;
+        let full = c.full_uncompressed_bytes();
+        let compression = if r.param_bytes > 0 {
+            format!("{:.0}x", full as f64 / r.param_bytes as f64)
+        } else {
+            "-".into()
+        };
+        let auc = match &r.eval {
+            Some(e) => format!("{:.4} [{:.4}, {:.4}]", e.auc, e.auc_lo, e.auc_hi),
+            None => opt(r.auc, 4),
+        };
+        let delta = r.delta.map_or("-".into(), |d| {
+            format!("{:+.4} [{:+.4}, {:+.4}]", d.delta, d.lo, d.hi)
+        });
+        let latency = state.latency_for(c).map_or("not measured".into(), |l| {
+            format!(
+                "{:.1} / {:.1} ns ({:.1}x)",
+                l.memrec_ns_per_token, l.full_ns_per_token, l.speedup
+            )
+        });
+        let _ = writeln!(
+            s,
+            "| {} | #{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            if front.contains(&r.generation) {
+                "★"
+            } else {
+                ""
+            },
+            r.generation,
+            c.memrec.k,
+            c.memrec.token_rows,
+            c.memrec.kw,
+            c.memrec.weight_rows,
+            c.model.dim,
+            c.memrec.layout.as_str(),
+            c.train.optimizer.as_str(),
+            c.train.lr,
+            c.train.batch,
+            bytes(r.param_bytes),
+            bytes(r.optimizer_bytes),
+            compression,
+            r.samples,
+            auc,
+            delta,
+            latency,
+            cell(status_word(r))
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn sweep_section(state: &AppState, s: &mut String) {
+    let Some(sw) = &state.sweep else {
+        return;
+    };
+    let _ = writeln!(s, "## Loaded sweep\n");
+    let ok = sw.points.iter().filter(|p| p.ok()).count();
+    let _ = writeln!(
+        s,
+        "{} ({}): {} points, {} ok; its points are in {PARETO_SVG} next to this session's runs (its own summary.md has the full table).{}\n",
+        sw.dir.display(),
+        sw.budget,
+        sw.points.len(),
+        ok,
+        match &sw.baseline {
+            Some(b) => format!(
+                " Its baseline: {}, tables {}, AUC {}.",
+                b.representation,
+                bytes(b.table_bytes),
+                opt(b.auc, 4)
+            ),
+            None => String::new(),
+        }
+    );
+}
+
+/// A session run as a point of the sweep report's Pareto plot.
+fn run_record(r: &TriedRun) -> PointRecord {
+    PointRecord {
+        key: format!("run #{} {}", r.generation, knob_summary(&r.cfg)),
+        representation: format!("memrec-{}", r.cfg.memrec.layout.as_str()),
+        // Evaluated and not failed: a result to plot (the plot leaves out the others).
+        status: if r.status == "failed" {
+            "failed".into()
+        } else {
+            "ok".into()
+        },
+        samples: r.samples,
+        table_bytes: r.param_bytes,
+        optimizer_bytes: r.optimizer_bytes,
+        auc: r.auc,
+        auc_lo: r.eval.as_ref().map(|e| e.auc_lo),
+        auc_hi: r.eval.as_ref().map(|e| e.auc_hi),
+        delta_auc: r.delta.map(|d| d.delta),
+        delta_lo: r.delta.map(|d| d.lo),
+        delta_hi: r.delta.map(|d| d.hi),
+        logloss: r.eval.as_ref().map(|e| e.logloss),
+        ..PointRecord::default()
+    }
+}
+
+fn pareto_plot(state: &AppState) -> String {
+    let baseline = PointRecord {
+        key: "baseline".into(),
+        representation: state
+            .baseline
+            .as_ref()
+            .map_or("baseline".into(), |b| b.representation.clone()),
+        table_bytes: state.baseline.as_ref().map_or(0, |b| b.table_bytes_now()),
+        auc: state
+            .baseline
+            .as_ref()
+            .and_then(|b| b.last_eval.as_ref())
+            .map(|e| e.auc),
+        status: "ok".into(),
+        ..PointRecord::default()
+    };
+    let mut points: Vec<PointRecord> = state.runs.iter().map(run_record).collect();
+    let mut budget = "live session".to_string();
+    if let Some(sw) = &state.sweep {
+        // The directory's last part: the heading has room for a name, not a path.
+        let name = sw.dir.file_name().map_or_else(
+            || sw.dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        budget = format!("session + sweep {name}, {}", sw.budget);
+        points.extend(sw.points.iter().map(|p| PointRecord {
+            key: format!("sweep {}", pareto::sweep_label(p)),
+            ..p.clone()
+        }));
+    }
+    let data_label = state
+        .data
+        .as_ref()
+        .map_or_else(|| state.running.data_label(), |d| d.label.clone());
+    pareto_svg(
+        &ReportInput {
+            title: &state.cfg.name,
+            budget: &budget,
+            data_label: &data_label,
+            axes: &[],
+            baseline: &baseline,
+            points: &points,
+        },
+        &SvgText {
+            heading: "Explorer: ΔAUC against table bytes",
+            point: "run / point",
+        },
+    )
+}
+
+/// Dash patterns of the MEM-REC curves, so they differ without colour.
+const DASHES: [&str; 5] = ["6,3", "2,3", "8,3,2,3", "12,4", "1,2"];
+const COLOURS: [&str; 5] = ["#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+
+fn auc_svg(state: &AppState) -> String {
+    const W: f64 = 980.0;
+    const H: f64 = 520.0;
+    const L: f64 = 80.0;
+    const R: f64 = 350.0;
+    const T: f64 = 60.0;
+    const B: f64 = 60.0;
+    let (pw, ph) = (W - L - R, H - T - B);
+    let base: &[(f64, f64)] = state.baseline.as_ref().map_or(&[], |b| &b.curve);
+    let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
+        state
+            .baseline
+            .as_ref()
+            .and_then(|b| b.last_eval.as_ref())
+            .and_then(|e| e.oracle_auc)
+    } else {
+        None
+    };
+    // (label, curve) of every MEM-REC run with at least one evaluation.
+    let runs: Vec<(String, &[(f64, f64)])> = state
+        .runs
+        .iter()
+        .filter(|r| !r.curve.is_empty())
+        .map(|r| {
+            (
+                format!("MEM-REC #{} {}", r.generation, knob_summary(&r.cfg)),
+                r.curve.as_slice(),
+            )
+        })
+        .collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let data_label = state
+        .data
+        .as_ref()
+        .map_or_else(|| state.running.data_label(), |d| d.label.clone());
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Test AUC over samples seen ({})</text><text x="{}" y="42" text-anchor="middle" fill="#444">{}</text>"##,
+        W / 2.0,
+        xml(&state.cfg.name),
+        W / 2.0,
+        xml(&data_label)
+    );
+    let all = base.iter().chain(runs.iter().flat_map(|(_, c)| c.iter()));
+    let x_max = all.clone().map(|p| p.0).fold(0.0, f64::max);
+    if x_max <= 0.0 {
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">no evaluation yet</text></svg>"#,
+            W / 2.0,
+            H / 2.0
+        );
+        return s;
+    }
+    let (mut y0, mut y1) = all
+        .map(|p| p.1)
+        .chain(oracle)
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if y1 - y0 < 1e-3 {
+        y0 -= 0.005;
+        y1 += 0.005;
+    }
+    let pad = (y1 - y0) * 0.06;
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let sx = |v: f64| L + v / x_max * pw;
+    let sy = |v: f64| T + (y1 - v) / (y1 - y0) * ph;
+    let _ = writeln!(
+        s,
+        "<rect x=\"{L}\" y=\"{T}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>"
+    );
+    let xstep = nice_step(x_max, 6.0);
+    let mut v = 0.0;
+    while v <= x_max + 1e-9 {
+        let x = sx(v);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            T + ph,
+            T + ph + 18.0,
+            crate::ui::fmt_count(v)
+        );
+        v += xstep;
+    }
+    let ystep = nice_step(y1 - y0, 8.0);
+    let mut v = (y0 / ystep).ceil() * ystep;
+    while v <= y1 + 1e-12 {
+        let y = sy(v);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.3}</text>",
+            L + pw,
+            L - 6.0,
+            y + 4.0
+        );
+        v += ystep;
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">training samples seen</text><text transform="translate(20,{:.1}) rotate(-90)" text-anchor="middle">test AUC</text>"#,
+        L + pw / 2.0,
+        H - 18.0,
+        T + ph / 2.0
+    );
+    let path = |c: &[(f64, f64)]| -> String {
+        c.iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Legend entries: (label, stroke, dash, marker).
+    let mut legend: Vec<(String, &str, &str)> = Vec::new();
+    if let Some(o) = oracle {
+        let y = sy(o);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#555\" stroke-dasharray=\"2,6\"/>",
+            L + pw
+        );
+        legend.push((format!("oracle AUC {o:.4}"), "#555", "2,6"));
+    }
+    if !base.is_empty() {
+        let _ = writeln!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>",
+            path(base)
+        );
+        for &(x, y) in base {
+            let _ = writeln!(
+                s,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1f77b4\"/>",
+                sx(x),
+                sy(y)
+            );
+        }
+        let name = state.baseline.as_ref().map_or("baseline".into(), |b| {
+            format!("baseline ({})", b.representation)
+        });
+        legend.push((name, "#1f77b4", ""));
+    }
+    for (i, (label, c)) in runs.iter().enumerate() {
+        let (dash, colour) = (DASHES[i % DASHES.len()], COLOURS[i % COLOURS.len()]);
+        let _ = writeln!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" stroke-dasharray=\"{dash}\"/>",
+            path(c)
+        );
+        legend.push((label.clone(), colour, dash));
+    }
+    for (i, (label, stroke, dash)) in legend.iter().enumerate() {
+        let y = T + 10.0 + i as f64 * 18.0;
+        let x = L + pw + 12.0;
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{stroke}\" stroke-width=\"2\"{}/><text x=\"{}\" y=\"{}\" font-size=\"11\">{}</text>",
+            x + 24.0,
+            if dash.is_empty() {
+                String::new()
+            } else {
+                format!(" stroke-dasharray=\"{dash}\"")
+            },
+            x + 28.0,
+            y + 4.0,
+            xml(label)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,291 @@
+//! The Pareto view (in the AUC panel's place, `v`): AUC or ΔAUC against table bytes on a log
+//! scale, for the baseline and MEM-REC runs of this session and the points of a loaded sweep. The
+//! front is drawn as `*` joined by a line, and named in the legend and in the selected point's
+//! line, so it reads without colour.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
+
+use super::{Theme, focused, panel};
+use crate::app::pareto::{self, ParetoPoint, PointId};
+use crate::app::state::{AppState, Focus, Metric};
+use crate::sweep::report::human_bytes;
+
+/// Markers by kind; the legend line spells them out.
+const FRONT: char = '*';
+const RUN: char = 'o';
+const SWEEP: char = 'x';
+const BASELINE: char = 'B';
+const SWEEP_BASELINE: char = 'b';
+const SELECTED: char = '@';
+
+fn marker(p: &ParetoPoint) -> char {
+    match p.id {
+        PointId::Baseline => BASELINE,
+        PointId::SweepBaseline => SWEEP_BASELINE,
+        _ if p.front => FRONT,
+        PointId::Run(_) => RUN,
+        PointId::Sweep(_) => SWEEP,
+    }
+}
+
+fn fmt_value(metric: Metric, v: f64) -> String {
+    match metric {
+        Metric::Auc => format!("{v:.4}"),
+        Metric::DeltaAuc => format!("{v:+.4}"),
+    }
+}
+
+/// `ΔAUC -0.0016 [-0.0037, +0.0005]`.
+fn value_text(metric: Metric, p: &ParetoPoint) -> String {
+    let mut s = format!("{} {}", metric.label(), fmt_value(metric, p.value));
+    if let Some((lo, hi)) = p.interval {
+        s.push_str(&format!(
+            " [{}, {}]",
+            fmt_value(metric, lo),
+            fmt_value(metric, hi)
+        ));
+    }
+    s
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let metric = state.pareto_metric;
+    let is_focused = focused(state, Focus::Pareto);
+    let block = panel(
+        format!(
+            "Pareto · {} vs table bytes (log) · v curves · a {}",
+            metric.label(),
+            match metric {
+                Metric::Auc => "ΔAUC",
+                Metric::DeltaAuc => "AUC",
+            }
+        ),
+        is_focused,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.is_empty() {
+        return;
+    }
+    let points = pareto::points(state);
+    let selected = pareto::selected_index(state, &points);
+    let [legend_area, chart_area, detail_area] = inner.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(3),
+    ]));
+    // Narrow panels get the short words, so every marker stays explained.
+    let narrow = inner.width < 70;
+    let word = |long: &'static str, short: &'static str| if narrow { short } else { long };
+    let gap = word("  ", " ");
+    let mut legend = vec![
+        Span::styled(
+            format!("{FRONT} {}", word("Pareto front", "front")),
+            theme.good,
+        ),
+        Span::styled(format!("{gap}{RUN} run"), theme.memrec),
+        Span::styled(
+            format!("{gap}{BASELINE} {}", word("baseline", "base")),
+            theme.baseline,
+        ),
+    ];
+    if state.sweep.is_some() {
+        legend.push(Span::styled(format!("{gap}{SWEEP} sweep"), theme.value));
+        legend.push(Span::styled(
+            format!("{gap}{SWEEP_BASELINE} {}", word("sweep base", "sw.base")),
+            theme.value,
+        ));
+    }
+    legend.push(Span::styled(
+        format!("{gap}{SELECTED} {}", word("selected", "sel")),
+        theme.pinned,
+    ));
+    frame.render_widget(Paragraph::new(Line::from(legend)), legend_area);
+    if points.is_empty() {
+        let lines = vec![
+            Line::raw(""),
+            Line::styled("no point yet", theme.title),
+            Line::styled(
+                "a run becomes a point at its first evaluation; o opens a sweep directory",
+                theme.muted,
+            ),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines)
+                .alignment(ratatui::layout::Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            chart_area,
+        );
+        return;
+    }
+    let view = View {
+        state,
+        points: &points,
+        selected,
+        theme,
+    };
+    draw_chart(frame, chart_area, &view);
+    draw_detail(frame, detail_area, &view);
+}
+
+/// What both parts of the view draw from.
+struct View<'a> {
+    state: &'a AppState,
+    points: &'a [ParetoPoint],
+    selected: Option<usize>,
+    theme: &'a Theme,
+}
+
+fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
+    let (state, points, selected, theme) = (v.state, v.points, v.selected, v.theme);
+    let metric = state.pareto_metric;
+    let xy = |p: &ParetoPoint| ((p.bytes as f64).log10(), p.value);
+    let lx = points.iter().map(|p| xy(p).0);
+    let x0 = lx.clone().fold(f64::INFINITY, f64::min).floor();
+    let mut x1 = lx.fold(f64::NEG_INFINITY, f64::max).ceil();
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let (mut y0, mut y1) = points
+        .iter()
+        .map(|p| p.value)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let pad = ((y1 - y0) * 0.1).max(0.002);
+    y0 -= pad;
+    y1 += pad;
+    // Datasets: the front's line under everything, then each kind, the selection on top.
+    let front_line: Vec<(f64, f64)> = points.iter().filter(|p| p.front).map(xy).collect();
+    let of_kind =
+        |m: char| -> Vec<(f64, f64)> { points.iter().filter(|p| marker(p) == m).map(xy).collect() };
+    let kinds = [
+        (RUN, of_kind(RUN), theme.memrec),
+        (SWEEP, of_kind(SWEEP), theme.value),
+        (SWEEP_BASELINE, of_kind(SWEEP_BASELINE), theme.value),
+        (BASELINE, of_kind(BASELINE), theme.baseline),
+        (FRONT, of_kind(FRONT), theme.good),
+    ];
+    let sel: Vec<(f64, f64)> = selected.map(|i| xy(&points[i])).into_iter().collect();
+    let mut datasets = Vec::new();
+    if front_line.len() > 1 {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.good)
+                .data(&front_line),
+        );
+    }
+    for (m, data, style) in &kinds {
+        if !data.is_empty() {
+            datasets.push(
+                Dataset::default()
+                    .marker(Marker::Custom(*m))
+                    .graph_type(GraphType::Scatter)
+                    .style(*style)
+                    .data(data),
+            );
+        }
+    }
+    if state.focus == Focus::Pareto {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Custom(SELECTED))
+                .graph_type(GraphType::Scatter)
+                .style(theme.pinned)
+                .data(&sel),
+        );
+    }
+    // A label per decade when they fit, else the two ends and the middle (evenly spaced, as
+    // the chart places them).
+    let decades = (x1 - x0).round() as usize;
+    let x_labels: Vec<Span> = if (decades + 1) * 8 <= area.width as usize {
+        (0..=decades)
+            .map(|d| Span::raw(human_bytes(10f64.powf(x0 + d as f64))))
+            .collect()
+    } else {
+        [x0, (x0 + x1) / 2.0, x1]
+            .into_iter()
+            .map(|e| Span::raw(human_bytes(10f64.powf(e))))
+            .collect()
+    };
+    let chart = Chart::new(datasets)
+        .x_axis(
+            Axis::default()
+                .title(Span::styled("bytes", theme.muted))
+                .bounds([x0, x1])
+                .labels(x_labels)
+                .style(theme.muted),
+        )
+        .y_axis(
+            Axis::default()
+                .title(Span::styled(metric.label(), theme.muted))
+                .bounds([y0, y1])
+                .labels([
+                    Span::raw(fmt_value(metric, y0)),
+                    Span::raw(fmt_value(metric, (y0 + y1) / 2.0)),
+                    Span::raw(fmt_value(metric, y1)),
+                ])
+                .style(theme.muted),
+        )
+        .legend_position(None);
+    frame.render_widget(chart, area);
+}
+
+fn draw_detail(frame: &mut Frame, area: Rect, v: &View) {
+    let (state, points, selected, theme) = (v.state, v.points, v.selected, v.theme);
+    let metric = state.pareto_metric;
+    let front = points.iter().filter(|p| p.front).count();
+    let mut lines = Vec::new();
+    if let Some(p) = selected.map(|i| &points[i]) {
+        // The numbers first: a narrow panel wraps the label onto the next line.
+        let first = vec![
+            Span::styled(format!("{SELECTED} "), theme.pinned),
+            Span::styled(
+                format!(
+                    "{} · {} · ",
+                    value_text(metric, p),
+                    human_bytes(p.bytes as f64)
+                ),
+                theme.value,
+            ),
+            if p.front {
+                Span::styled(format!("on the front ({FRONT})"), theme.good)
+            } else if !p.ok {
+                Span::styled("failed: not on the front", theme.bad)
+            } else {
+                Span::styled("dominated", theme.muted)
+            },
+            Span::styled(format!(" · {}", p.label), theme.value),
+        ];
+        lines.push(Line::from(first));
+    }
+    let what = match &state.sweep {
+        Some(sw) => format!(
+            "{} points, {front} on the front · sweep {} ({})",
+            points.len(),
+            sw.dir.display(),
+            sw.budget
+        ),
+        None => format!(
+            "{} points, {front} on the front · o opens a sweep directory",
+            points.len()
+        ),
+    };
+    let hint = if state.focus == Focus::Pareto {
+        "↑↓ select · Enter load · "
+    } else {
+        "Tab to focus · "
+    };
+    lines.push(Line::from(vec![
+        Span::styled(hint, theme.key),
+        Span::styled(what, theme.muted),
+    ]));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
