@@ -814,3 +814,27 @@ fn report_holds_the_sessions_numbers() {
     let overlay_before = s.overlay.clone();
     assert_eq!(overlay_before, Overlay::None);
 }
+
+#[test]
+fn other_methods_are_named_on_every_panel() {
+    for (method, label, knob) in [
+        ("qr", "QR", "QR remainder c"),
+        ("robe_z", "ROBE-Z", "ROBE array size"),
+        ("hashing", "hashing", "rows per feature"),
+    ] {
+        let mut cfg = cfg();
+        cfg.apply_set(&format!("memrec.method={method}")).unwrap();
+        let s = state_from_events(&cfg, &session(&cfg));
+        let t = text(&s, 120, 40);
+        for needle in [
+            format!("ratio = uncompressed / {label}"),
+            format!("• {label} #0"),
+            format!("{label} total"),
+            knob.to_string(),
+        ] {
+            assert!(t.contains(&needle), "{method}: `{needle}` missing\n{t}");
+        }
+        // MEM-REC's own knobs are not offered for another method.
+        assert!(!t.contains("token rows D"), "{method}\n{t}");
+    }
+}

@@ -8,7 +8,7 @@
 //! what is selected is what is drawn.
 
 use super::state::{AppState, Metric, TriedRun};
-use crate::config::{Config, Layout};
+use crate::config::{Config, Layout, Method};
 use crate::sweep::pareto::pareto_front;
 use crate::sweep::store::PointRecord;
 
@@ -63,21 +63,27 @@ pub fn rows(n: usize) -> String {
     }
 }
 
-/// The MEM-REC knobs of `cfg` in a short form: `K2 D16k kw1 dw1k d16 bund`.
+/// The compressed run's knobs of `cfg` in a short form: `K2 D16k kw1 dw1k d16 bund` (MEM-REC),
+/// `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.
 pub fn knob_summary(cfg: &Config) -> String {
     let m = &cfg.memrec;
-    format!(
-        "K{} D{} kw{} dw{} d{} {}",
-        m.k,
-        rows(m.token_rows),
-        m.kw,
-        rows(m.weight_rows),
-        cfg.model.dim,
-        match m.layout {
-            Layout::Bundled => "bund",
-            Layout::PerFeature => "perf",
-        }
-    )
+    let d = cfg.model.dim;
+    match m.method {
+        Method::Memrec => format!(
+            "K{} D{} kw{} dw{} d{d} {}",
+            m.k,
+            rows(m.token_rows),
+            m.kw,
+            rows(m.weight_rows),
+            match m.layout {
+                Layout::Bundled => "bund",
+                Layout::PerFeature => "perf",
+            }
+        ),
+        Method::Hashing => format!("hash {} d{d}", rows(m.hash_rows)),
+        Method::Qr => format!("QR c{} d{d}", rows(m.qr_collisions)),
+        Method::RobeZ => format!("ROBE {} Z{} d{d}", rows(m.robe_size), m.robe_z),
+    }
 }
 
 /// A sweep point's grid values without the section names: `k=2 token_rows=4096`.

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use super::pareto::{self, PointId, knob_summary};
 use super::state::{AppState, Metric, TriedRun};
+use crate::config::{Config, Method};
 use crate::sweep::report::{ReportInput, SvgText, human_bytes, nice_step, pareto_svg, xml};
 use crate::sweep::store::PointRecord;
 
@@ -178,9 +179,9 @@ fn runs_table(state: &AppState, s: &mut String) {
         .collect();
     let _ = writeln!(
         s,
-        "| | run | K | token rows D | kw | weight rows dw | dim | layout | optimizer | lr | batch | table bytes | optimizer bytes | compression | samples | AUC [95% CI] | ΔAUC [95% CI] | latency MEM-REC / uncompressed | status |"
+        "| | run | K | token rows D | kw | weight rows dw | dim | layout | optimizer | lr | batch | method | table bytes | optimizer bytes | compression | samples | AUC [95% CI] | ΔAUC [95% CI] | latency MEM-REC / uncompressed | status |"
     );
-    let _ = writeln!(s, "|{}", "---|".repeat(19));
+    let _ = writeln!(s, "|{}", "---|".repeat(20));
     for r in &state.runs {
         let c = &r.cfg;
         let full = c.full_uncompressed_bytes();
@@ -204,22 +205,31 @@ fn runs_table(state: &AppState, s: &mut String) {
         });
         let _ = writeln!(
             s,
-            "| {} | #{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | #{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             if front.contains(&r.generation) {
                 "★"
             } else {
                 ""
             },
             r.generation,
-            c.memrec.k,
-            c.memrec.token_rows,
-            c.memrec.kw,
-            c.memrec.weight_rows,
+            memrec_knob(c, c.memrec.k),
+            memrec_knob(c, c.memrec.token_rows),
+            memrec_knob(c, c.memrec.kw),
+            memrec_knob(c, c.memrec.weight_rows),
             c.model.dim,
-            c.memrec.layout.as_str(),
+            if c.memrec.method == Method::Memrec {
+                c.memrec.layout.as_str()
+            } else {
+                "-"
+            },
             c.train.optimizer.as_str(),
             c.train.lr,
             c.train.batch,
+            if c.memrec.method == Method::Memrec {
+                c.memrec.method.label().to_string()
+            } else {
+                format!("{} ({})", c.memrec.method.label(), c.compressed_knobs())
+            },
             bytes(r.param_bytes),
             bytes(r.optimizer_bytes),
             compression,
@@ -512,4 +522,13 @@ fn auc_svg(state: &AppState) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// A MEM-REC knob's cell: its value, or `-` when the run uses another method.
+fn memrec_knob(c: &Config, v: usize) -> String {
+    if c.memrec.method == Method::Memrec {
+        v.to_string()
+    } else {
+        "-".into()
+    }
 }

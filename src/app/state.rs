@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{Config, Layout, Optimizer};
+use crate::config::{Config, Layout, Method, Optimizer};
 use crate::data::BadLines;
 use crate::embedding::TableInfo;
 use crate::report::{DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunSummary};
@@ -19,13 +19,19 @@ pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);
 /// Embedding dimensions `dim` steps through.
 pub const DIM_STEPS: [usize; 6] = [4, 8, 16, 32, 64, 128];
 
-/// The knobs, in the order the Knobs panel lists them.
+/// The knobs. The Knobs panel lists `Knob::visible(cfg)`: the compressed method, that method's
+/// own knobs, then the model and training knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Knob {
+    Method,
     K,
     TokenRows,
     Kw,
     WeightRows,
+    HashRows,
+    QrCollisions,
+    RobeSize,
+    RobeZ,
     Dim,
     Layout,
     Optimizer,
@@ -34,11 +40,17 @@ pub enum Knob {
 }
 
 impl Knob {
-    pub const ALL: [Knob; 9] = [
+    /// Every knob, for lookups that do not depend on the method.
+    pub const ALL: [Knob; 14] = [
+        Knob::Method,
         Knob::K,
         Knob::TokenRows,
         Knob::Kw,
         Knob::WeightRows,
+        Knob::HashRows,
+        Knob::QrCollisions,
+        Knob::RobeSize,
+        Knob::RobeZ,
         Knob::Dim,
         Knob::Layout,
         Knob::Optimizer,
@@ -46,12 +58,37 @@ impl Knob {
         Knob::Batch,
     ];
 
+    /// The knobs that matter for `cfg`'s compressed method, in panel order (at most 10): that
+    /// method's own knobs, the model and training knobs, and last the method itself.
+    pub fn visible(cfg: &Config) -> Vec<Knob> {
+        let mut v = match cfg.memrec.method {
+            Method::Memrec => vec![
+                Knob::K,
+                Knob::TokenRows,
+                Knob::Kw,
+                Knob::WeightRows,
+                Knob::Dim,
+                Knob::Layout,
+            ],
+            Method::Hashing => vec![Knob::HashRows, Knob::Dim],
+            Method::Qr => vec![Knob::QrCollisions, Knob::Dim],
+            Method::RobeZ => vec![Knob::RobeSize, Knob::RobeZ, Knob::Dim],
+        };
+        v.extend([Knob::Optimizer, Knob::Lr, Knob::Batch, Knob::Method]);
+        v
+    }
+
     pub fn label(self) -> &'static str {
         match self {
+            Knob::Method => "method",
             Knob::K => "K token hashes",
             Knob::TokenRows => "token rows D",
             Knob::Kw => "kw weight hashes",
             Knob::WeightRows => "weight rows dw",
+            Knob::HashRows => "rows per feature",
+            Knob::QrCollisions => "QR remainder c",
+            Knob::RobeSize => "ROBE array size",
+            Knob::RobeZ => "ROBE block Z",
             Knob::Dim => "dim d",
             Knob::Layout => "layout",
             Knob::Optimizer => "optimizer",
@@ -63,10 +100,15 @@ impl Knob {
     /// The configuration field it edits.
     pub fn field(self) -> &'static str {
         match self {
+            Knob::Method => "memrec.method",
             Knob::K => "memrec.k",
             Knob::TokenRows => "memrec.token_rows",
             Knob::Kw => "memrec.kw",
             Knob::WeightRows => "memrec.weight_rows",
+            Knob::HashRows => "memrec.hash_rows",
+            Knob::QrCollisions => "memrec.qr_collisions",
+            Knob::RobeSize => "memrec.robe_size",
+            Knob::RobeZ => "memrec.robe_z",
             Knob::Dim => "model.dim",
             Knob::Layout => "memrec.layout",
             Knob::Optimizer => "train.optimizer",
@@ -77,10 +119,15 @@ impl Knob {
 
     pub fn value(self, cfg: &Config) -> String {
         match self {
+            Knob::Method => cfg.memrec.method.as_str().to_string(),
             Knob::K => cfg.memrec.k.to_string(),
             Knob::TokenRows => cfg.memrec.token_rows.to_string(),
             Knob::Kw => cfg.memrec.kw.to_string(),
             Knob::WeightRows => cfg.memrec.weight_rows.to_string(),
+            Knob::HashRows => cfg.memrec.hash_rows.to_string(),
+            Knob::QrCollisions => cfg.memrec.qr_collisions.to_string(),
+            Knob::RobeSize => cfg.memrec.robe_size.to_string(),
+            Knob::RobeZ => cfg.memrec.robe_z.to_string(),
             Knob::Dim => cfg.model.dim.to_string(),
             Knob::Layout => cfg.memrec.layout.as_str().to_string(),
             Knob::Optimizer => cfg.train.optimizer.as_str().to_string(),
@@ -91,10 +138,7 @@ impl Knob {
 
     /// Whether changing it changes what the lookup kernel does (so latency is re-measured).
     pub fn affects_latency(self) -> bool {
-        matches!(
-            self,
-            Knob::K | Knob::TokenRows | Knob::Kw | Knob::WeightRows | Knob::Dim | Knob::Layout
-        )
+        !matches!(self, Knob::Optimizer | Knob::Lr | Knob::Batch)
     }
 
     /// `cfg` with this knob moved `steps` steps (negative = down), validated by the same rules as
@@ -120,6 +164,30 @@ impl Knob {
             Knob::Kw => set(&mut next, (cfg.memrec.kw as i64 + steps as i64).to_string())?,
             Knob::TokenRows => set(&mut next, pow2(cfg.memrec.token_rows))?,
             Knob::WeightRows => set(&mut next, pow2(cfg.memrec.weight_rows))?,
+            Knob::HashRows => set(&mut next, pow2(cfg.memrec.hash_rows))?,
+            Knob::QrCollisions => set(&mut next, pow2(cfg.memrec.qr_collisions))?,
+            Knob::RobeSize => set(&mut next, pow2(cfg.memrec.robe_size))?,
+            Knob::RobeZ => {
+                // Z walks the divisors of the dim.
+                let dim = cfg.model.dim;
+                let divisors: Vec<usize> = (1..=dim).filter(|z| dim.is_multiple_of(*z)).collect();
+                let at = divisors
+                    .iter()
+                    .position(|&z| z >= cfg.memrec.robe_z)
+                    .unwrap_or(divisors.len() - 1) as i64;
+                let to = (at + steps as i64).clamp(0, divisors.len() as i64 - 1) as usize;
+                set(&mut next, divisors[to].to_string())?
+            }
+            Knob::Method => {
+                const ORDER: [Method; 4] =
+                    [Method::Memrec, Method::Hashing, Method::Qr, Method::RobeZ];
+                let at = ORDER
+                    .iter()
+                    .position(|&m| m == cfg.memrec.method)
+                    .unwrap_or(0) as i64;
+                let to = (at + steps.signum() as i64).rem_euclid(ORDER.len() as i64) as usize;
+                set(&mut next, ORDER[to].as_str().into())?
+            }
             Knob::Batch => set(&mut next, pow2(cfg.train.batch))?,
             Knob::Lr => {
                 let factor = if steps.abs() >= 2 { 10f64 } else { 2f64 };
@@ -170,6 +238,9 @@ impl Knob {
                 if let Some(last) = next.model.bottom_mlp.last_mut() {
                     *last = dim;
                 }
+                // ROBE-Z's block must divide the new dim: keep the largest divisor not above it.
+                let z = next.memrec.robe_z.min(dim);
+                next.memrec.robe_z = (1..=z).rev().find(|x| dim.is_multiple_of(*x)).unwrap_or(1);
                 next.validate().map_err(|e| e.to_string())?;
             }
         }
@@ -180,22 +251,33 @@ impl Knob {
 /// The part of a configuration that decides what the lookup kernel costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencyKey {
+    pub method: Method,
     pub layout: Layout,
     pub k: usize,
     pub token_rows: usize,
     pub kw: usize,
     pub weight_rows: usize,
+    pub hash_rows: usize,
+    pub qr_collisions: usize,
+    pub robe_size: usize,
+    pub robe_z: usize,
     pub dim: usize,
 }
 
 impl LatencyKey {
     pub fn of(cfg: &Config) -> LatencyKey {
+        let m = &cfg.memrec;
         LatencyKey {
-            layout: cfg.memrec.layout,
-            k: cfg.memrec.k,
-            token_rows: cfg.memrec.token_rows,
-            kw: cfg.memrec.kw,
-            weight_rows: cfg.memrec.weight_rows,
+            method: m.method,
+            layout: m.layout,
+            k: m.k,
+            token_rows: m.token_rows,
+            kw: m.kw,
+            weight_rows: m.weight_rows,
+            hash_rows: m.hash_rows,
+            qr_collisions: m.qr_collisions,
+            robe_size: m.robe_size,
+            robe_z: m.robe_z,
             dim: cfg.model.dim,
         }
     }

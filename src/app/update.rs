@@ -14,7 +14,7 @@ use super::state::{
     PendingWrite, ProgressView, RunView, StatusKind, TriedRun, same_memrec_run,
 };
 use super::sweep::{LoadedSweep, differences_outside_knobs, point_config};
-use crate::config::Config;
+use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
 use crate::report::{EngineCommand, EngineEvent};
 
@@ -388,7 +388,7 @@ fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
 fn move_in_focus(state: &mut AppState, delta: i64) {
     match state.focus {
         Focus::Knobs => {
-            let n = Knob::ALL.len() as i64;
+            let n = Knob::visible(&state.cfg).len() as i64;
             state.knob = (state.knob as i64 + delta).rem_euclid(n) as usize;
         }
         Focus::Runs => {
@@ -418,7 +418,8 @@ fn move_in_focus(state: &mut AppState, delta: i64) {
 }
 
 fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant) {
-    let knob = Knob::ALL[state.knob.min(Knob::ALL.len() - 1)];
+    let knobs = Knob::visible(&state.cfg);
+    let knob = knobs[state.knob.min(knobs.len() - 1)];
     match knob.stepped(&state.cfg, steps) {
         Ok(next) => {
             let before = knob.value(&state.cfg);
@@ -430,10 +431,11 @@ fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant) {
             state.set_status(
                 StatusKind::Info,
                 format!(
-                    "{} {} → {}: MEM-REC restarts when you stop typing",
+                    "{} {} → {}: {} restarts when you stop typing",
                     knob.field(),
                     before,
-                    knob.value(&state.cfg)
+                    knob.value(&state.cfg),
+                    state.cfg.memrec.method.label()
                 ),
             );
         }
@@ -474,13 +476,15 @@ fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
     state.set_status(
         StatusKind::Info,
         format!(
-            "MEM-REC restarting: K {}, D {}, kw {}, dw {}, dim {}, {}, {} lr {}, batch {}",
-            state.cfg.memrec.k,
-            state.cfg.memrec.token_rows,
-            state.cfg.memrec.kw,
-            state.cfg.memrec.weight_rows,
+            "{} restarting: {}, dim {}, {}{} lr {}, batch {}",
+            state.cfg.memrec.method.label(),
+            state.cfg.compressed_knobs(),
             state.cfg.model.dim,
-            state.cfg.memrec.layout.as_str(),
+            if state.cfg.memrec.method == Method::Memrec {
+                format!("{}, ", state.cfg.memrec.layout.as_str())
+            } else {
+                String::new()
+            },
             state.cfg.train.optimizer.as_str(),
             state.cfg.train.lr,
             state.cfg.train.batch
@@ -491,10 +495,14 @@ fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
 /// The file name `e` proposes: `memrec-<name>-k<K>-<token rows>.ron` in the working directory.
 pub fn default_export_path(cfg: &Config) -> PathBuf {
     PathBuf::from(format!(
-        "memrec-{}-k{}-{}.ron",
+        "memrec-{}-{}.ron",
         safe_name(&cfg.name),
-        cfg.memrec.k,
-        cfg.memrec.token_rows
+        match cfg.memrec.method {
+            Method::Memrec => format!("k{}-{}", cfg.memrec.k, cfg.memrec.token_rows),
+            Method::Hashing => format!("hashing-{}", cfg.memrec.hash_rows),
+            Method::Qr => format!("qr-{}", cfg.memrec.qr_collisions),
+            Method::RobeZ => format!("robe-{}-z{}", cfg.memrec.robe_size, cfg.memrec.robe_z),
+        }
     ))
 }
 
@@ -919,13 +927,50 @@ mod tests {
     }
 
     #[test]
+    fn the_method_knob_switches_the_compressed_run_and_its_knobs() {
+        let mut s = state();
+        let t0 = Instant::now();
+        // The method is the last knob: one step up from the first wraps to it.
+        update(&mut s, key('k', t0));
+        assert_eq!(Knob::visible(&s.cfg)[s.knob], Knob::Method);
+        update(&mut s, key('+', t0));
+        assert_eq!(s.cfg.memrec.method, Method::Hashing);
+        assert_eq!(
+            Knob::visible(&s.cfg),
+            [
+                Knob::HashRows,
+                Knob::Dim,
+                Knob::Optimizer,
+                Knob::Lr,
+                Knob::Batch,
+                Knob::Method
+            ]
+        );
+        update(&mut s, key('+', t0));
+        assert_eq!(s.cfg.memrec.method, Method::Qr);
+        let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+        assert_eq!(restarts(&fx), 1);
+        // A new kernel: its latency is measured.
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Engine(EngineCommand::MeasureLatency(_))))
+        );
+        let status = s.status.as_ref().map_or("", |st| st.text.as_str());
+        assert!(status.contains("QR restarting: c=1024"), "{status}");
+        assert_eq!(
+            default_export_path(&s.cfg),
+            PathBuf::from("memrec-tiny-qr-1024.ron")
+        );
+    }
+
+    #[test]
     fn lr_edit_restarts_without_measuring_latency() {
         let mut s = state();
         let t0 = Instant::now();
         for _ in 0..7 {
             update(&mut s, key('j', t0));
         }
-        assert_eq!(Knob::ALL[s.knob], Knob::Lr);
+        assert_eq!(Knob::visible(&s.cfg)[s.knob], Knob::Lr);
         update(&mut s, key(']', t0));
         let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
         assert_eq!(restarts(&fx), 1);

@@ -32,7 +32,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     if text_legend {
         lines.push(Line::from(vec![
             Span::styled("⣀ baseline (uncompressed)", theme.baseline),
-            Span::styled("  • MEM-REC", theme.memrec),
+            Span::styled(
+                format!("  • {}", super::compressed_label(state)),
+                theme.memrec,
+            ),
             Span::styled(
                 if state.pinned_run().is_some() {
                     "  + pinned"
@@ -114,7 +117,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     );
     datasets.push(
         Dataset::default()
-            .name(format!("• MEM-REC #{}", mem.map_or(0, |m| m.generation)))
+            .name(format!(
+                "• {} #{}",
+                super::compressed_label(state),
+                mem.map_or(0, |m| m.generation)
+            ))
             .marker(Marker::Dot)
             .graph_type(GraphType::Line)
             .style(theme.memrec)
@@ -157,9 +164,9 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
     let mem = state.memrec.as_ref().and_then(|m| m.last_eval.as_ref());
     let mut first = vec![Span::styled(
         if narrow {
-            "ΔAUC "
+            "ΔAUC ".to_string()
         } else {
-            "ΔAUC (MEM-REC − baseline) "
+            format!("ΔAUC ({} − baseline) ", super::compressed_label(state))
         },
         theme.label,
     )];
@@ -192,10 +199,13 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
                 theme.baseline,
             ));
             second.push(Span::styled(" / ", theme.muted));
-            second.push(Span::styled(format!("{} MEM-REC", f(mem)), theme.memrec));
+            second.push(Span::styled(
+                format!("{} {}", f(mem), super::compressed_label(state)),
+                theme.memrec,
+            ));
             if let Some(m) = mem.filter(|_| !narrow) {
                 second.push(Span::styled(
-                    format!(" · AUC {:.4} MEM-REC", m.auc),
+                    format!(" · AUC {:.4} {}", m.auc, super::compressed_label(state)),
                     theme.muted,
                 ));
             }

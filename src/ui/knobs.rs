@@ -1,4 +1,4 @@
-//! The Knobs panel: the MEM-REC and training knobs, changed-from-preset and pending markers.
+//! The Knobs panel: the compressed method and its knobs, the model and training knobs, changed-from-preset and pending markers.
 //!
 //! Must never: edit a knob (keys go through `update`).
 
@@ -14,6 +14,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let any_pending = state.restart_deadline.is_some()
         || !state.requested.is_empty()
         || Knob::ALL.iter().any(|k| state.knob_pending(*k));
+    let knobs = Knob::visible(&state.cfg);
     let title = if any_pending {
         "Knobs · restart pending ~".to_string()
     } else {
@@ -21,9 +22,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     };
     let block = panel(title, focused(state, Focus::Knobs), theme);
     let inner = block.inner(area);
-    let mut lines: Vec<Line> = Knob::ALL
+    // A panel shorter than the list (the compact layout) shows a window that keeps the selected
+    // knob in view.
+    let rows = (inner.height as usize).max(1);
+    let first = (state.knob + 1)
+        .saturating_sub(rows)
+        .min(knobs.len().saturating_sub(rows));
+    let mut lines: Vec<Line> = knobs
         .iter()
         .enumerate()
+        .skip(first)
         .map(|(i, k)| {
             let selected = i == state.knob;
             let changed = state.knob_changed(*k);
@@ -44,7 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             .style(row_style)
         })
         .collect();
-    if inner.height as usize > Knob::ALL.len() {
+    if inner.height as usize > knobs.len() {
         lines.push(Line::from(Span::styled(
             " * ≠ preset  ~ not applied yet",
             theme.muted,

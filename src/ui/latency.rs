@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 return frame.render_widget(
                     Paragraph::new(vec![
                         row(
-                            "MEM-REC",
+                            super::compressed_label(state),
                             r.memrec_ns_per_token,
                             r.memrec_p99_ns,
                             theme.memrec,
@@ -94,7 +94,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                     theme.muted,
                 )),
                 row(
-                    "MEM-REC fused",
+                    if state.running.memrec.method == crate::config::Method::Memrec {
+                        "MEM-REC fused"
+                    } else {
+                        super::compressed_label(state)
+                    },
                     r.memrec_ns_per_token,
                     r.memrec_p99_ns,
                     theme.memrec,

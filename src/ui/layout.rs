@@ -37,7 +37,7 @@ pub fn areas(area: Rect) -> Option<Areas> {
         Constraint::Length(left_w),
         Constraint::Fill(1),
     ]));
-    let (knobs_h, memory_h) = if compact { (11, 6) } else { (12, 11) };
+    let (knobs_h, memory_h) = if compact { (11, 6) } else { (13, 11) };
     let [knobs, memory, latency] = left.layout(&Layout::vertical([
         Constraint::Length(knobs_h),
         Constraint::Length(memory_h),

@@ -13,15 +13,21 @@ use crate::app::state::{AppState, LatencyView};
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
     let block = panel(
         if compact {
-            "Memory"
+            "Memory".to_string()
         } else {
-            "Memory (ratio = uncompressed / MEM-REC)"
+            format!(
+                "Memory (ratio = uncompressed / {})",
+                super::compressed_label(state)
+            )
         },
         false,
         theme,
     );
     let Some(m) = state.memrec.as_ref().filter(|m| !m.tables.is_empty()) else {
-        let p = Paragraph::new(Line::styled("waiting for the MEM-REC run…", theme.muted));
+        let p = Paragraph::new(Line::styled(
+            format!("waiting for the {} run…", super::compressed_label(state)),
+            theme.muted,
+        ));
         frame.render_widget(p.block(block), area);
         return;
     };
@@ -58,7 +64,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
     };
     let mut lines = Vec::new();
     if compact {
-        lines.push(row("MEM-REC".into(), fmt_bytes(param + opt), String::new()));
+        lines.push(row(
+            super::compressed_label(state).into(),
+            fmt_bytes(param + opt),
+            String::new(),
+        ));
         lines.push(row("full uncomp".into(), fmt_bytes(full), ratio(full)));
         lines.push(row(
             "loaded vocab".into(),
@@ -69,7 +79,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             Span::styled("fits: ", theme.label),
             Span::styled(
                 match &state.latency {
-                    LatencyView::Ready(_) => format!("MEM-REC {}, full {}", fits.0, fits.1),
+                    LatencyView::Ready(_) => format!(
+                        "{} {}, full {}",
+                        super::compressed_label(state),
+                        fits.0,
+                        fits.1
+                    ),
                     _ => fits.0,
                 },
                 theme.value,
@@ -90,7 +105,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         }
         lines.push(row("optimizer state".into(), fmt_bytes(opt), String::new()));
         lines.push(row(
-            "MEM-REC total".into(),
+            format!("{} total", super::compressed_label(state)),
             fmt_bytes(param + opt),
             String::new(),
         ));
@@ -107,7 +122,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         lines.push(match &state.latency {
             LatencyView::Ready(_) => Line::from(vec![
                 Span::styled("fits in  ", theme.label),
-                Span::styled(format!("MEM-REC {}", fits.0), theme.memrec),
+                Span::styled(
+                    format!("{} {}", super::compressed_label(state), fits.0),
+                    theme.memrec,
+                ),
                 Span::styled(" · ", theme.muted),
                 Span::styled(format!("full {}", fits.1), theme.baseline),
             ]),

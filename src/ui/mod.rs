@@ -134,6 +134,12 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// Label of the compressed run as it is training (`MEM-REC`, `hashing`, `QR`, `ROBE-Z`): the
+/// panels name the method, never assume it.
+pub fn compressed_label(state: &AppState) -> &'static str {
+    state.running.memrec.method.label()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

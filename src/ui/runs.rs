@@ -37,7 +37,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
     let block = panel(title(state), is_focused, theme);
     if state.runs.is_empty() {
         frame.render_widget(
-            Paragraph::new(Line::styled("no MEM-REC run yet", theme.muted)).block(block),
+            Paragraph::new(Line::styled(
+                format!("no {} run yet", super::compressed_label(state)),
+                theme.muted,
+            ))
+            .block(block),
             area,
         );
         return;
