@@ -1,20 +1,25 @@
 //! The dense kernels of the DLRM: matrix products for the MLP layers' forward, input-gradient and
 //! weight-gradient passes, with bias and ReLU fused in.
 //!
-//! Owns: an AVX-512 path (picked at run time) and a portable path with the same contracts. Must
+//! Owns: an AVX-512 path (picked at run time) and a portable path with the same contract. Must
 //! never: split a sum differently depending on how the caller partitions rows or columns. Every
-//! output element is one accumulator whose terms are added in ascending contraction order (the
-//! input-gradient product adds 16 interleaved partial sums, then combines them in a fixed tree), so
-//! callers may cut the work into any blocks, for any thread count, and get the same bits. There is
-//! no blocking along the contraction: DLRM's layers are at most a few thousand long, and the
-//! operand panels stay in L2.
+//! output element is one accumulator whose terms are added in ascending contraction order, so
+//! callers may cut the work into any blocks, for any thread count, and get the same bits. The
+//! contraction is cut into blocks of `KC` only to keep the packed operand in L1: the partial sum
+//! goes through the output and comes back exactly, so that cut changes no bits either.
+//!
+//! The second operand is copied, `KC` rows by 32 columns at a time, into a contiguous per-thread
+//! buffer before use: DLRM's widths are powers of two, and reading a panel straight from a
+//! row-major matrix with a 1-2 KiB row stride maps it onto a handful of L1 sets.
 
 /// Columns of one `gemm_nn` tile (two AVX-512 vectors).
 const NR: usize = 32;
 /// Rows of one `gemm_nn` tile: 8 x 2 accumulators cover the FMA latency of two ports.
 const MR: usize = 8;
-/// Rows x rows of one `gemm_nt` tile: 16 accumulators, 8 loads per 16 FMAs.
-const TR: usize = 4;
+/// Contraction indices per packed block: 256 x 32 floats = 32 KiB, inside L1.
+const KC: usize = 256;
+/// Most segments one product may have (a batch has at most this many chunks).
+pub const MAX_SEGS: usize = 16;
 
 /// One contiguous block of the contraction for `gemm_nn`: `a` holds element `(i, p)` at
 /// `i * ars + p * acs`, `b` holds row `p` at `p * ldb` (contiguous along the output's columns),
@@ -81,6 +86,10 @@ pub fn gemm_nn(
         return;
     }
     assert!(
+        segs.len() <= MAX_SEGS,
+        "gemm_nn: more than {MAX_SEGS} segments"
+    );
+    assert!(
         segs.iter().all(|s| seg_fits(s, m, n)),
         "gemm_nn operand too short"
     );
@@ -94,55 +103,6 @@ pub fn gemm_nn(
         return;
     }
     portable_nn(m, n, segs, bias, relu, c, ldc);
-}
-
-/// `C[i, j] = sum_p A[i, p] B[j, p]` for `p < k` (both operands row-major along `p`), written at
-/// `c[i * ldc + j]`; where `mask` is given, `C[i, j]` is set to 0 wherever
-/// `mask.0[i * mask.1 + j] <= 0` (the ReLU of the layer below).
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_nt(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    mask: Option<(&[f32], usize)>,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(
-        k == 0 || ((m - 1) * lda + k <= a.len() && (n - 1) * ldb + k <= b.len()),
-        "gemm_nt operand too short"
-    );
-    assert!((m - 1) * ldc + n <= c.len(), "gemm_nt output too short");
-    assert!(
-        mask.is_none_or(|(v, ld)| (m - 1) * ld + n <= v.len()),
-        "gemm_nt mask too short"
-    );
-    #[cfg(target_arch = "x86_64")]
-    if uses_avx512() {
-        // SAFETY: as in `gemm_nn`.
-        unsafe { avx512::gemm_nt(m, n, k, a, lda, b, ldb, c, ldc) };
-    } else {
-        portable_nt(m, n, k, a, lda, b, ldb, c, ldc);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    portable_nt(m, n, k, a, lda, b, ldb, c, ldc);
-    if let Some((act, ld)) = mask {
-        for i in 0..m {
-            let row = &mut c[i * ldc..i * ldc + n];
-            for (g, &a) in row.iter_mut().zip(&act[i * ld..i * ld + n]) {
-                if a <= 0.0 {
-                    *g = 0.0;
-                }
-            }
-        }
-    }
 }
 
 /// Sum of 16 lanes in a fixed tree, shared by both paths' dot products.
@@ -213,30 +173,16 @@ fn portable_nn(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn portable_nt(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    for i in 0..m {
-        let ar = &a[i * lda..i * lda + k];
-        for j in 0..n {
-            c[i * ldc + j] = dot16(ar, &b[j * ldb..j * ldb + k]);
-        }
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{MR, NR, Seg, TR, tree16};
+    use super::{KC, MAX_SEGS, MR, NR, Seg};
     use std::arch::x86_64::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The packed operand block of this thread, `KC x NR`.
+        static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
 
     #[inline(always)]
     fn mask(rem: usize) -> __mmask16 {
@@ -245,6 +191,26 @@ mod avx512 {
         } else {
             ((1u32 << rem) - 1) as __mmask16
         }
+    }
+
+    /// The part of one segment that falls in the current contraction block.
+    #[derive(Clone, Copy, Default)]
+    struct Piece {
+        seg: usize,
+        /// First index inside the segment.
+        p0: usize,
+        len: usize,
+        /// Row of the packed block it starts at.
+        off: usize,
+    }
+
+    /// How a tile's accumulators start.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Init {
+        Zero,
+        Bias,
+        /// The partial sum an earlier contraction block stored in C.
+        Load,
     }
 
     /// # Safety
@@ -259,106 +225,190 @@ mod avx512 {
         c: &mut [f32],
         ldc: usize,
     ) {
-        let cp = c.as_mut_ptr();
-        let bp = bias.map_or(std::ptr::null(), |b| b.as_ptr());
-        let mut j0 = 0;
-        while j0 < n {
-            let rem = n - j0;
-            let (m0, m1) = (mask(rem), mask(rem.saturating_sub(16)));
-            let mut i0 = 0;
-            while i0 < m {
-                let mr = (m - i0).min(MR);
-                // SAFETY: the tile reads rows i0..i0+mr and columns j0..j0+rem (masked), which
-                // the caller checked.
-                unsafe {
+        PACK.with(|pack| {
+            let mut pack = pack.borrow_mut();
+            if pack.len() < KC * NR {
+                pack.resize(KC * NR, 0.0);
+            }
+            let total: usize = segs.iter().map(|s| s.len).sum();
+            let cp = c.as_mut_ptr();
+            let mut j0 = 0;
+            while j0 < n {
+                let w = (n - j0).min(NR);
+                let (m0, m1) = (mask(w), mask(w.saturating_sub(16)));
+                let mut q0 = 0;
+                let (mut si, mut sp) = (0, 0);
+                loop {
+                    let q1 = (q0 + KC).min(total);
+                    // Pack rows q0..q1 of columns j0..j0+w, zero-padded to NR columns.
+                    let mut pieces = [Piece::default(); MAX_SEGS];
+                    let mut np = 0;
+                    let mut off = 0;
+                    while off < q1 - q0 {
+                        let s = &segs[si];
+                        let len = (s.len - sp).min(q1 - q0 - off);
+                        if len > 0 {
+                            pieces[np] = Piece {
+                                seg: si,
+                                p0: sp,
+                                len,
+                                off,
+                            };
+                            np += 1;
+                            // SAFETY: rows sp..sp+len, columns j0..j0+w (masked) of this
+                            // segment's operand were checked by the caller; the block holds
+                            // KC rows of NR floats and off + len <= KC.
+                            unsafe {
+                                let mut src = s.b.as_ptr().add(sp * s.ldb + j0);
+                                let mut dst = pack.as_mut_ptr().add(off * NR);
+                                for _ in 0..len {
+                                    _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+                                    _mm512_storeu_ps(
+                                        dst.add(16),
+                                        _mm512_maskz_loadu_ps(m1, src.add(16)),
+                                    );
+                                    src = src.add(s.ldb);
+                                    dst = dst.add(NR);
+                                }
+                            }
+                        }
+                        off += len;
+                        sp += len;
+                        if sp == segs[si].len {
+                            si += 1;
+                            sp = 0;
+                        }
+                    }
+                    let init = if q0 > 0 {
+                        Init::Load
+                    } else if bias.is_some() {
+                        Init::Bias
+                    } else {
+                        Init::Zero
+                    };
                     let t = Tile {
                         segs,
-                        i0,
-                        j0,
-                        bias: if bp.is_null() { bp } else { bp.add(j0) },
-                        relu,
-                        c: cp.add(i0 * ldc + j0),
-                        ldc,
+                        pieces: &pieces[..np],
+                        pack: pack.as_ptr(),
+                        bias: bias.map_or(std::ptr::null(), |b| b[j0..].as_ptr()),
+                        init,
+                        relu: relu && q1 == total,
                         m0,
                         m1,
                     };
-                    if rem > 16 {
-                        nn_dispatch::<2>(mr, &t)
-                    } else {
-                        nn_dispatch::<1>(mr, &t)
+                    let mut i0 = 0;
+                    while i0 < m {
+                        let mr = (m - i0).min(MR);
+                        // SAFETY: the tile reads rows i0..i0+mr of the segments (checked by
+                        // the caller), the packed block, and writes rows i0..i0+mr, columns
+                        // j0..j0+w of C (masked).
+                        unsafe {
+                            let cij = cp.add(i0 * ldc + j0);
+                            if w > 16 {
+                                nn_dispatch::<2>(mr, &t, i0, cij, ldc)
+                            } else {
+                                nn_dispatch::<1>(mr, &t, i0, cij, ldc)
+                            }
+                        }
+                        i0 += mr;
+                    }
+                    q0 = q1;
+                    if q0 >= total {
+                        break;
                     }
                 }
-                i0 += mr;
+                j0 += NR;
             }
-            j0 += NR;
-        }
+        })
     }
 
     struct Tile<'s, 'a> {
         segs: &'s [Seg<'a>],
-        i0: usize,
-        j0: usize,
+        pieces: &'s [Piece],
+        pack: *const f32,
         bias: *const f32,
+        init: Init,
         relu: bool,
-        c: *mut f32,
-        ldc: usize,
         m0: __mmask16,
         m1: __mmask16,
     }
 
     #[target_feature(enable = "avx512f")]
-    unsafe fn nn_dispatch<const NV: usize>(mr: usize, t: &Tile<'_, '_>) {
+    unsafe fn nn_dispatch<const NV: usize>(
+        mr: usize,
+        t: &Tile<'_, '_>,
+        i0: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
         // SAFETY: forwarded from `gemm_nn`.
         unsafe {
             match mr {
-                8 => nn_tile::<8, NV>(t),
-                7 => nn_tile::<7, NV>(t),
-                6 => nn_tile::<6, NV>(t),
-                5 => nn_tile::<5, NV>(t),
-                4 => nn_tile::<4, NV>(t),
-                3 => nn_tile::<3, NV>(t),
-                2 => nn_tile::<2, NV>(t),
-                _ => nn_tile::<1, NV>(t),
+                8 => nn_tile::<8, NV>(t, i0, c, ldc),
+                7 => nn_tile::<7, NV>(t, i0, c, ldc),
+                6 => nn_tile::<6, NV>(t, i0, c, ldc),
+                5 => nn_tile::<5, NV>(t, i0, c, ldc),
+                4 => nn_tile::<4, NV>(t, i0, c, ldc),
+                3 => nn_tile::<3, NV>(t, i0, c, ldc),
+                2 => nn_tile::<2, NV>(t, i0, c, ldc),
+                _ => nn_tile::<1, NV>(t, i0, c, ldc),
             }
         }
     }
 
     /// `R` rows by `NV` vectors of 16 columns. Each accumulator lane is one output element: bias
-    /// (or 0), then one FMA per contraction index in order.
+    /// (or 0, or its stored partial sum), then one FMA per contraction index in order.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn nn_tile<const R: usize, const NV: usize>(t: &Tile<'_, '_>) {
+    unsafe fn nn_tile<const R: usize, const NV: usize>(
+        t: &Tile<'_, '_>,
+        i0: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
         // SAFETY: every pointer below stays within the ranges `gemm_nn` checked; masked lanes
         // are not accessed.
         unsafe {
             let mut acc0 = [_mm512_setzero_ps(); R];
             let mut acc1 = [_mm512_setzero_ps(); R];
-            if !t.bias.is_null() {
-                let b0 = _mm512_maskz_loadu_ps(t.m0, t.bias);
-                acc0 = [b0; R];
-                if NV == 2 {
-                    acc1 = [_mm512_maskz_loadu_ps(t.m1, t.bias.add(16)); R];
+            match t.init {
+                Init::Zero => {}
+                Init::Bias => {
+                    acc0 = [_mm512_maskz_loadu_ps(t.m0, t.bias); R];
+                    if NV == 2 {
+                        acc1 = [_mm512_maskz_loadu_ps(t.m1, t.bias.add(16)); R];
+                    }
+                }
+                Init::Load => {
+                    for r in 0..R {
+                        acc0[r] = _mm512_maskz_loadu_ps(t.m0, c.add(r * ldc));
+                        if NV == 2 {
+                            acc1[r] = _mm512_maskz_loadu_ps(t.m1, c.add(r * ldc + 16));
+                        }
+                    }
                 }
             }
-            for s in t.segs {
-                let ap = s.a.as_ptr().add(t.i0 * s.ars);
-                let mut bp = s.b.as_ptr().add(t.j0);
-                for p in 0..s.len {
-                    let w0 = _mm512_maskz_loadu_ps(t.m0, bp);
+            for pc in t.pieces {
+                let s = &t.segs[pc.seg];
+                let (ars, acs) = (s.ars, s.acs);
+                let mut ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
+                let mut bp = t.pack.add(pc.off * NR);
+                for _ in 0..pc.len {
+                    let w0 = _mm512_loadu_ps(bp);
                     let w1 = if NV == 2 {
-                        _mm512_maskz_loadu_ps(t.m1, bp.add(16))
+                        _mm512_loadu_ps(bp.add(16))
                     } else {
                         w0
                     };
-                    let ar = ap.add(p * s.acs);
                     for r in 0..R {
-                        let x = _mm512_set1_ps(*ar.add(r * s.ars));
+                        let x = _mm512_set1_ps(*ap.add(r * ars));
                         acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
                         if NV == 2 {
                             acc1[r] = _mm512_fmadd_ps(x, w1, acc1[r]);
                         }
                     }
-                    bp = bp.add(s.ldb);
+                    ap = ap.add(acs);
+                    bp = bp.add(NR);
                 }
             }
             let zero = _mm512_setzero_ps();
@@ -369,110 +419,10 @@ mod avx512 {
                     v0 = _mm512_max_ps(zero, v0);
                     v1 = _mm512_max_ps(zero, v1);
                 }
-                let cr = t.c.add(r * t.ldc);
+                let cr = c.add(r * ldc);
                 _mm512_mask_storeu_ps(cr, t.m0, v0);
                 if NV == 2 {
                     _mm512_mask_storeu_ps(cr.add(16), t.m1, v1);
-                }
-            }
-        }
-    }
-
-    /// # Safety
-    /// As `gemm_nn`.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn gemm_nt(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        b: &[f32],
-        ldb: usize,
-        c: &mut [f32],
-        ldc: usize,
-    ) {
-        let t = NtArgs {
-            k,
-            a: a.as_ptr(),
-            lda,
-            b: b.as_ptr(),
-            ldb,
-            c: c.as_mut_ptr(),
-            ldc,
-        };
-        let mut i0 = 0;
-        while i0 < m {
-            let mr = (m - i0).min(TR);
-            let mut j0 = 0;
-            while j0 < n {
-                let nr = (n - j0).min(TR);
-                // SAFETY: rows i0..i0+mr of A and C, rows j0..j0+nr of B, checked by the caller.
-                unsafe {
-                    match (mr, nr) {
-                        (4, 4) => nt_tile::<4, 4>(&t, i0, j0),
-                        (4, 3) => nt_tile::<4, 3>(&t, i0, j0),
-                        (4, 2) => nt_tile::<4, 2>(&t, i0, j0),
-                        (4, _) => nt_tile::<4, 1>(&t, i0, j0),
-                        (3, 4) => nt_tile::<3, 4>(&t, i0, j0),
-                        (3, 3) => nt_tile::<3, 3>(&t, i0, j0),
-                        (3, 2) => nt_tile::<3, 2>(&t, i0, j0),
-                        (3, _) => nt_tile::<3, 1>(&t, i0, j0),
-                        (2, 4) => nt_tile::<2, 4>(&t, i0, j0),
-                        (2, 3) => nt_tile::<2, 3>(&t, i0, j0),
-                        (2, 2) => nt_tile::<2, 2>(&t, i0, j0),
-                        (2, _) => nt_tile::<2, 1>(&t, i0, j0),
-                        (_, 4) => nt_tile::<1, 4>(&t, i0, j0),
-                        (_, 3) => nt_tile::<1, 3>(&t, i0, j0),
-                        (_, 2) => nt_tile::<1, 2>(&t, i0, j0),
-                        _ => nt_tile::<1, 1>(&t, i0, j0),
-                    }
-                }
-                j0 += nr;
-            }
-            i0 += mr;
-        }
-    }
-
-    struct NtArgs {
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-    }
-
-    /// `R x S` dot products, each in 16 lanes (lane `l` takes the indices `p = l mod 16`, in
-    /// order, one FMA each), combined by `tree16` as the portable `dot16` combines its lanes.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn nt_tile<const R: usize, const S: usize>(t: &NtArgs, i0: usize, j0: usize) {
-        // SAFETY: see `gemm_nt`; the tail is loaded with a mask.
-        unsafe {
-            let mut acc = [[_mm512_setzero_ps(); S]; R];
-            let mut p = 0;
-            while p < t.k {
-                let mk = mask(t.k - p);
-                let mut bv = [_mm512_setzero_ps(); S];
-                for (s, v) in bv.iter_mut().enumerate() {
-                    *v = _mm512_maskz_loadu_ps(mk, t.b.add((j0 + s) * t.ldb + p));
-                }
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let av = _mm512_maskz_loadu_ps(mk, t.a.add((i0 + r) * t.lda + p));
-                    for s in 0..S {
-                        row[s] = _mm512_fmadd_ps(av, bv[s], row[s]);
-                    }
-                }
-                p += 16;
-            }
-            let mut lanes = [0.0f32; 16];
-            for (r, row) in acc.iter().enumerate() {
-                for (s, v) in row.iter().enumerate() {
-                    _mm512_storeu_ps(lanes.as_mut_ptr(), *v);
-                    *t.c.add((i0 + r) * t.ldc + j0 + s) = tree16(&lanes);
                 }
             }
         }
@@ -512,7 +462,14 @@ mod tests {
 
     #[test]
     fn nn_matches_the_f64_product_on_every_tile_shape() {
-        for &(m, n, k) in &[(1, 1, 1), (9, 17, 5), (13, 33, 40), (8, 32, 16), (3, 48, 7)] {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (9, 17, 5),
+            (13, 33, 40),
+            (8, 32, 16),
+            (3, 48, 7),
+            (10, 40, 600),
+        ] {
             let a = fill(m * k, 1);
             let b = fill(k * n, 2);
             let bias = fill(n, 3);
@@ -520,7 +477,14 @@ mod tests {
             // Two segments over the contraction must equal one.
             let half = k / 2;
             let segs = [
-                Seg { a: &a, ars: k, acs: 1, b: &b, ldb: n, len: half },
+                Seg {
+                    a: &a,
+                    ars: k,
+                    acs: 1,
+                    b: &b,
+                    ldb: n,
+                    len: half,
+                },
                 Seg {
                     a: &a[half..],
                     ars: k,
@@ -533,13 +497,27 @@ mod tests {
             let mut c = vec![f32::NAN; m * n];
             gemm_nn(m, n, &segs, Some(&bias), true, &mut c, n);
             let mut whole = vec![0.0; m * n];
-            gemm_nn(m, n, &segs[..1].iter().map(|s| Seg { len: k, ..*s }).collect::<Vec<_>>(), Some(&bias), true, &mut whole, n);
+            gemm_nn(
+                m,
+                n,
+                &segs[..1]
+                    .iter()
+                    .map(|s| Seg { len: k, ..*s })
+                    .collect::<Vec<_>>(),
+                Some(&bias),
+                true,
+                &mut whole,
+                n,
+            );
             assert_eq!(c, whole, "{m}x{n}x{k}: segments change the bits");
             let mut p = vec![0.0; m * n];
             portable_nn(m, n, &segs, Some(&bias), true, &mut p, n);
             for ((&x, &y), &w) in c.iter().zip(&p).zip(&want) {
-                assert!((x as f64 - w).abs() < 1e-4, "{m}x{n}x{k}: {x} vs {w}");
-                assert!((y as f64 - w).abs() < 1e-4, "{m}x{n}x{k}: portable {y} vs {w}");
+                assert!((x as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {w}");
+                assert!(
+                    (y as f64 - w).abs() < 1e-3,
+                    "{m}x{n}x{k}: portable {y} vs {w}"
+                );
             }
         }
     }
@@ -549,41 +527,35 @@ mod tests {
         let (m, n, k) = (21, 70, 33);
         let a = fill(m * k, 4);
         let b = fill(k * n, 5);
-        let seg = |r0: usize| Seg { a: &a[r0 * k..], ars: k, acs: 1, b: &b, ldb: n, len: k };
+        let seg = |r0: usize| Seg {
+            a: &a[r0 * k..],
+            ars: k,
+            acs: 1,
+            b: &b,
+            ldb: n,
+            len: k,
+        };
         let mut whole = vec![0.0; m * n];
         gemm_nn(m, n, &[seg(0)], None, false, &mut whole, n);
         let mut parts = vec![0.0; m * n];
         for (r0, r1) in [(0, 5), (5, 6), (6, 21)] {
             for (c0, c1) in [(0, 16), (16, 19), (19, 70)] {
-                let s = Seg { b: &b[c0..], ..seg(r0) };
-                gemm_nn(r1 - r0, c1 - c0, &[s], None, false, &mut parts[r0 * n + c0..], n);
+                let s = Seg {
+                    b: &b[c0..],
+                    ..seg(r0)
+                };
+                gemm_nn(
+                    r1 - r0,
+                    c1 - c0,
+                    &[s],
+                    None,
+                    false,
+                    &mut parts[r0 * n + c0..],
+                    n,
+                );
             }
         }
         assert_eq!(whole, parts);
-    }
-
-    #[test]
-    fn nt_matches_dot16_and_masks() {
-        for &(m, n, k) in &[(1, 1, 1), (5, 7, 17), (9, 4, 64), (4, 9, 3), (6, 6, 40)] {
-            let a = fill(m * k, 6);
-            let b = fill(n * k, 7);
-            let act = fill(m * n, 8);
-            let mut c = vec![f32::NAN; m * n];
-            gemm_nt(m, n, k, &a, k, &b, k, &mut c, n, Some((&act, n)));
-            for i in 0..m {
-                for j in 0..n {
-                    let d = dot16(&a[i * k..(i + 1) * k], &b[j * k..(j + 1) * k]);
-                    let exact: f64 = (0..k).map(|p| a[i * k + p] as f64 * b[j * k + p] as f64).sum();
-                    assert!((d as f64 - exact).abs() < 1e-4);
-                    let got = c[i * n + j];
-                    if act[i * n + j] <= 0.0 {
-                        assert_eq!(got.to_bits(), 0f32.to_bits(), "{m}x{n}x{k} at {i},{j}");
-                    } else {
-                        assert!((got as f64 - exact).abs() < 1e-4, "{m}x{n}x{k} at {i},{j}");
-                    }
-                }
-            }
-        }
     }
 
     #[test]
@@ -591,7 +563,22 @@ mod tests {
         let a = [f32::NAN, -1.0];
         let b = [1.0];
         let mut c = [0.0; 2];
-        gemm_nn(2, 1, &[Seg { a: &a, ars: 1, acs: 1, b: &b, ldb: 1, len: 1 }], None, true, &mut c, 1);
+        gemm_nn(
+            2,
+            1,
+            &[Seg {
+                a: &a,
+                ars: 1,
+                acs: 1,
+                b: &b,
+                ldb: 1,
+                len: 1,
+            }],
+            None,
+            true,
+            &mut c,
+            1,
+        );
         assert!(c[0].is_nan());
         assert_eq!(c[1], 0.0);
     }

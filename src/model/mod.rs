@@ -18,7 +18,7 @@ pub mod gemm;
 
 use rayon::prelude::*;
 
-use gemm::{Seg, dot16, gemm_nn, gemm_nt};
+use gemm::{Seg, dot16, gemm_nn};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
@@ -33,7 +33,7 @@ pub const CHUNK_ROWS: usize = 64;
 const PARAM_BLOCK: usize = 8192;
 /// Target multiply-adds per sample of one weight-gradient block: a few dozen blocks per step,
 /// enough to balance two to eight threads.
-const GRAD_BLOCK_MACS: usize = 16384;
+const GRAD_BLOCK_MACS: usize = 32768;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
@@ -174,6 +174,9 @@ pub struct Dlrm {
     ws: Vec<Workspace>,
     /// The weight-gradient blocks, in parameter order; they tile the parameter buffer.
     blocks: Vec<GradBlock>,
+    /// Every layer's weights transposed (`fan_out x fan_in`, at the layer's weight offset), for
+    /// the input-gradient products; rebuilt from `params` at each training step.
+    wt: Vec<f32>,
     /// Lower-triangle pairs `(i, j)`, `i > j`, of the dot interaction.
     pairs: Vec<(u16, u16)>,
 }
@@ -268,6 +271,7 @@ impl Dlrm {
             bottom,
             top,
             blocks,
+            wt: vec![0.0; n],
             grad: vec![0.0; n],
             adagrad: match optimizer {
                 Optimizer::Sgd => Vec::new(),
@@ -346,8 +350,16 @@ impl Dlrm {
             bottom: outs(&self.bottom),
             inter: vec![0.0; rows * ow],
             top: outs(&self.top),
-            dbottom: if train { outs(&self.bottom) } else { Vec::new() },
-            dinter: if train { vec![0.0; rows * ow] } else { Vec::new() },
+            dbottom: if train {
+                outs(&self.bottom)
+            } else {
+                Vec::new()
+            },
+            dinter: if train {
+                vec![0.0; rows * ow]
+            } else {
+                Vec::new()
+            },
             dtop: if train { outs(&self.top) } else { Vec::new() },
             loss: 0.0,
         }
@@ -378,11 +390,17 @@ impl Dlrm {
         }
         let cr = chunk_rows(rows);
         let chunks = rows.div_ceil(cr);
-        if self.ws.len() < chunks || self.ws.first().is_some_and(|w| w.inter.len() < cr * self.interaction.out_width(self.dim)) {
+        if self.ws.len() < chunks
+            || self
+                .ws
+                .first()
+                .is_some_and(|w| w.inter.len() < cr * self.interaction.out_width(self.dim))
+        {
             self.ws = (0..chunks.max(self.ws.len()))
                 .map(|_| self.new_workspace(cr, true))
                 .collect();
         }
+        self.transpose_weights();
         let ew = self.emb_width();
         let scale = 1.0 / rows as f32;
         let mut ws = std::mem::take(&mut self.ws);
@@ -432,7 +450,15 @@ impl Dlrm {
             }
             let m = b.k1 - b.k0;
             let (gw, gb) = g.split_at_mut(m * l.fan_out);
-            gemm_nn(m, l.fan_out, &segs[..used.len()], None, false, gw, l.fan_out);
+            gemm_nn(
+                m,
+                l.fan_out,
+                &segs[..used.len()],
+                None,
+                false,
+                gw,
+                l.fan_out,
+            );
             if !gb.is_empty() {
                 // The bias gradient: column sums of dY in row order.
                 gb.iter_mut().for_each(|v| *v = 0.0);
@@ -449,6 +475,35 @@ impl Dlrm {
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
         self.ws = ws;
         Ok(loss)
+    }
+
+    /// Refresh `wt` from `params`, one layer per task (pure copies: no arithmetic).
+    fn transpose_weights(&mut self) {
+        let params = &self.params;
+        let mut parts: Vec<(&Layer, &mut [f32])> =
+            Vec::with_capacity(self.bottom.len() + self.top.len());
+        let mut rest: &mut [f32] = &mut self.wt;
+        let mut at = 0;
+        for l in self.bottom.iter().chain(&self.top) {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
+            let (head, tail) = tail.split_at_mut(l.fan_in * l.fan_out);
+            parts.push((l, head));
+            rest = tail;
+            at = l.b;
+        }
+        parts.into_par_iter().for_each(|(l, t)| {
+            let w = &params[l.w..l.b];
+            // Blocks of 16 x 16 keep both sides' lines in L1.
+            for k0 in (0..l.fan_in).step_by(16) {
+                for j0 in (0..l.fan_out).step_by(16) {
+                    for k in k0..(k0 + 16).min(l.fan_in) {
+                        for j in j0..(j0 + 16).min(l.fan_out) {
+                            t[j * l.fan_in + k] = w[k * l.fan_out + j];
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Apply the dense optimizer with the gradient of the last `forward_backward`.
@@ -548,7 +603,6 @@ impl Dlrm {
         w: &mut Workspace,
         grad_emb: &mut [f32],
     ) {
-        let p = &self.params;
         let nt = self.top.len();
         // dLoss/dlogit of the mean BCE-with-logits: (sigmoid(z) - y) / batch.
         let mut loss = 0.0f64;
@@ -576,7 +630,7 @@ impl Dlrm {
                     relu.then_some((&w.top[li - 1][..], l.fan_in)),
                 )
             };
-            layer_backward_input(p, l, rows, dy, dx, mask);
+            layer_backward_input(&self.wt, l, rows, dy, dx, mask);
         }
         let nb = self.bottom.len();
         let d = self.dim;
@@ -591,7 +645,10 @@ impl Dlrm {
             grad_emb,
         );
         if self.bottom[nb - 1].relu {
-            relu_mask(&mut w.dbottom[nb - 1][..rows * d], &w.bottom[nb - 1][..rows * d]);
+            relu_mask(
+                &mut w.dbottom[nb - 1][..rows * d],
+                &w.bottom[nb - 1][..rows * d],
+            );
         }
         // The first bottom layer's input is the dense features: no gradient needed.
         for li in (1..nb).rev() {
@@ -601,7 +658,7 @@ impl Dlrm {
                 .relu
                 .then_some((&w.bottom[li - 1][..], l.fan_in));
             layer_backward_input(
-                p,
+                &self.wt,
                 l,
                 rows,
                 &this[0][..rows * l.fan_out],
@@ -673,36 +730,35 @@ fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f3
     );
 }
 
-/// The input gradient `dY W^T` of one layer (`W` is `fan_in x fan_out`, so its rows are the
-/// contiguous operand the product needs), zeroed where `mask` (the input's ReLU) was not positive.
+/// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in`, at the
+/// layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
 fn layer_backward_input(
-    p: &[f32],
+    wt: &[f32],
     l: &Layer,
     rows: usize,
     dy: &[f32],
     dx: &mut [f32],
     mask: Option<(&[f32], usize)>,
 ) {
-    gemm_nt(
-        rows,
-        l.fan_in,
-        l.fan_out,
-        dy,
-        l.fan_out,
-        &p[l.w..l.b],
-        l.fan_out,
-        dx,
-        l.fan_in,
-        mask,
-    );
+    let seg = Seg {
+        a: dy,
+        ars: l.fan_out,
+        acs: 1,
+        b: &wt[l.w..l.b],
+        ldb: l.fan_in,
+        len: l.fan_out,
+    };
+    gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in);
+    if let Some((act, _)) = mask {
+        relu_mask(&mut dx[..rows * l.fan_in], &act[..rows * l.fan_in]);
+    }
 }
 
 /// Zero the gradient where the ReLU's output was not positive.
 fn relu_mask(grad: &mut [f32], act: &[f32]) {
-    for (g, a) in grad.iter_mut().zip(act) {
-        if *a <= 0.0 {
-            *g = 0.0;
-        }
+    for (g, &a) in grad.iter_mut().zip(act) {
+        // A select, not a branch: vectorises.
+        *g = if a <= 0.0 { 0.0 } else { *g };
     }
 }
 
