@@ -29,8 +29,8 @@ pub const MAX_CHUNKS: usize = 8;
 /// Target rows per chunk: big enough for efficient GEMMs, small enough to use every core at
 /// DLRM's batch of 128.
 pub const CHUNK_ROWS: usize = 64;
-/// Parameters per block of the update pass.
-const PARAM_BLOCK: usize = 8192;
+/// Columns of W per update task: rows of 256 bytes, which the prefetcher follows.
+const UPDATE_COLS: usize = 64;
 /// Target multiply-adds per sample of one weight-gradient block: a few dozen blocks per step,
 /// enough to balance two to eight threads.
 const GRAD_BLOCK_MACS: usize = 32768;
@@ -175,8 +175,9 @@ pub struct Dlrm {
     /// The weight-gradient blocks, in parameter order; they tile the parameter buffer.
     blocks: Vec<GradBlock>,
     /// Every layer's weights transposed (`fan_out x fan_in`, at the layer's weight offset), for
-    /// the input-gradient products; rebuilt from `params` at each training step.
+    /// the input-gradient products; written by `update`, rebuilt when `params` changed otherwise.
     wt: Vec<f32>,
+    wt_fresh: bool,
     /// Lower-triangle pairs `(i, j)`, `i > j`, of the dot interaction.
     pairs: Vec<(u16, u16)>,
 }
@@ -272,6 +273,7 @@ impl Dlrm {
             top,
             blocks,
             wt: vec![0.0; n],
+            wt_fresh: false,
             grad: vec![0.0; n],
             adagrad: match optimizer {
                 Optimizer::Sgd => Vec::new(),
@@ -300,6 +302,7 @@ impl Dlrm {
         &self.params
     }
     pub fn params_mut(&mut self) -> &mut [f32] {
+        self.wt_fresh = false;
         &mut self.params
     }
     /// Gradient of the last `forward_backward` (mean over the batch).
@@ -400,7 +403,10 @@ impl Dlrm {
                 .map(|_| self.new_workspace(cr, true))
                 .collect();
         }
-        self.transpose_weights();
+        if !self.wt_fresh {
+            self.transpose_weights();
+            self.wt_fresh = true;
+        }
         let ew = self.emb_width();
         let scale = 1.0 / rows as f32;
         let mut ws = std::mem::take(&mut self.ws);
@@ -477,65 +483,119 @@ impl Dlrm {
         Ok(loss)
     }
 
-    /// Refresh `wt` from `params`, one layer per task (pure copies: no arithmetic).
+    /// Refresh `wt` from `params` (pure copies: no arithmetic), in tasks of 16 rows of `W^T`:
+    /// each reads 16 contiguous floats per row of `W` and fills 16 output rows, whose lines stay
+    /// in L1.
     fn transpose_weights(&mut self) {
         let params = &self.params;
-        let mut parts: Vec<(&Layer, &mut [f32])> =
-            Vec::with_capacity(self.bottom.len() + self.top.len());
+        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
         let mut rest: &mut [f32] = &mut self.wt;
         let mut at = 0;
         for l in self.bottom.iter().chain(&self.top) {
             let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
-            let (head, tail) = tail.split_at_mut(l.fan_in * l.fan_out);
-            parts.push((l, head));
             rest = tail;
+            for j0 in (0..l.fan_out).step_by(16) {
+                let rows = (l.fan_out - j0).min(16);
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
+                parts.push((l, j0, head));
+                rest = tail;
+            }
             at = l.b;
         }
-        parts.into_par_iter().for_each(|(l, t)| {
+        parts.into_par_iter().for_each(|(l, j0, t)| {
+            let rows = t.len() / l.fan_in;
             let w = &params[l.w..l.b];
-            // Blocks of 16 x 16 keep both sides' lines in L1.
-            for k0 in (0..l.fan_in).step_by(16) {
-                for j0 in (0..l.fan_out).step_by(16) {
-                    for k in k0..(k0 + 16).min(l.fan_in) {
-                        for j in j0..(j0 + 16).min(l.fan_out) {
-                            t[j * l.fan_in + k] = w[k * l.fan_out + j];
-                        }
-                    }
+            for (k, src) in w.chunks_exact(l.fan_out).enumerate() {
+                for (jj, &v) in src[j0..j0 + rows].iter().enumerate() {
+                    t[jj * l.fan_in + k] = v;
                 }
             }
         });
     }
 
-    /// Apply the dense optimizer with the gradient of the last `forward_backward`.
+    /// Apply the dense optimizer with the gradient of the last `forward_backward`, and write the
+    /// updated weights' transpose in the same pass (one read of the parameters instead of two).
+    /// Each parameter's update is elementwise, so the blocking changes no bits.
     pub fn update(&mut self, opt: DenseOpt) {
-        let lr = opt.lr;
-        match opt.kind {
-            Optimizer::Sgd => self
-                .params
-                .par_chunks_mut(PARAM_BLOCK)
-                .zip(self.grad.par_chunks(PARAM_BLOCK))
-                .for_each(|(p, g)| {
-                    for (p, g) in p.iter_mut().zip(g) {
-                        *p -= lr * g;
-                    }
-                }),
-            Optimizer::Adagrad => {
-                if self.adagrad.len() != self.params.len() {
-                    self.adagrad = vec![0.0; self.params.len()];
-                }
-                let eps = opt.eps;
-                self.params
-                    .par_chunks_mut(PARAM_BLOCK)
-                    .zip(self.grad.par_chunks(PARAM_BLOCK))
-                    .zip(self.adagrad.par_chunks_mut(PARAM_BLOCK))
-                    .for_each(|((p, g), s)| {
-                        for ((p, g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+        if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
+            self.adagrad = vec![0.0; self.params.len()];
+        }
+        let (lr, eps, kind) = (opt.lr, opt.eps, opt.kind);
+        let params = Shared(self.params.as_mut_ptr());
+        let state = Shared(if kind == Optimizer::Adagrad {
+            self.adagrad.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        });
+        let grad = &self.grad;
+        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
+        let mut rest: &mut [f32] = &mut self.wt;
+        let mut at = 0;
+        for l in self.bottom.iter().chain(&self.top) {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
+            rest = tail;
+            for j0 in (0..l.fan_out).step_by(UPDATE_COLS) {
+                let rows = (l.fan_out - j0).min(UPDATE_COLS);
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
+                parts.push((l, j0, head));
+                rest = tail;
+            }
+            at = l.b;
+        }
+        parts.into_par_iter().for_each(|(l, j0, t)| {
+            let cols = t.len() / l.fan_in;
+            // Columns j0..j0+cols of this layer's weights and biases belong to this task alone.
+            let apply = |at: usize| {
+                // SAFETY: `at..at + cols` is in bounds of `params` and (for Adagrad) `state`,
+                // which have `grad.len()` elements; no other task touches these indices (tasks
+                // own disjoint column strips), and nothing else holds a reference into them.
+                let (p, s) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(params.get().add(at), cols),
+                        (!state.get().is_null())
+                            .then(|| std::slice::from_raw_parts_mut(state.get().add(at), cols)),
+                    )
+                };
+                let g = &grad[at..at + cols];
+                match s {
+                    Some(s) => {
+                        for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
                             *s += g * g;
                             *p -= lr * g / (s.sqrt() + eps);
                         }
-                    })
+                    }
+                    None => {
+                        for (p, &g) in p.iter_mut().zip(g) {
+                            *p -= lr * g;
+                        }
+                    }
+                }
+                p
+            };
+            // 16 rows of W at a time go through a tile, so the transpose writes whole lines of
+            // W^T.
+            let mut tile = [[0.0f32; 16]; UPDATE_COLS];
+            for k0 in (0..l.fan_in).step_by(16) {
+                let kn = (l.fan_in - k0).min(16);
+                #[allow(clippy::needless_range_loop)] // kk indexes W's rows and the tile's columns
+                for kk in 0..kn {
+                    let p = apply(l.w + (k0 + kk) * l.fan_out + j0);
+                    for (jj, &v) in p.iter().enumerate() {
+                        tile[jj][kk] = v;
+                    }
+                }
+                for (jj, row) in tile.iter().enumerate().take(cols) {
+                    let dst = &mut t[jj * l.fan_in + k0..jj * l.fan_in + k0 + kn];
+                    // A fixed-size copy is inlined; a 64-byte `copy_from_slice` calls memmove.
+                    match <&mut [f32; 16]>::try_from(&mut *dst) {
+                        Ok(d) => *d = *row,
+                        Err(_) => dst.copy_from_slice(&row[..kn]),
+                    }
+                }
             }
-        }
+            apply(l.b + j0);
+        });
+        self.wt_fresh = true;
     }
 
     /// Logits of `rows` samples (inference; no state changes). Parallel over fixed chunks.
@@ -666,6 +726,19 @@ impl Dlrm {
                 mask,
             );
         }
+    }
+}
+
+/// A raw pointer that tasks with disjoint index sets share (see `Dlrm::update`).
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: only used by `update`, whose tasks write disjoint elements.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+impl Shared {
+    /// A method, so closures capture the whole `Send + Sync` wrapper, not its raw field.
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
