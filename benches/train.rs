@@ -2,7 +2,9 @@
 //! dense SGD) at the Kaggle architecture, in samples/s and GFLOP/s.
 //!
 //! `cargo bench --bench train -- [BATCH ...]` (default 128 1024); threads from MEMREC_THREADS
-//! (default 2), steps per measurement from MEMREC_STEPS.
+//! (default 2), steps per measurement from MEMREC_STEPS. Besides wall-clock rates it prints the
+//! rate per CPU-second of this process (all threads, from getrusage), which a shared machine
+//! disturbs less: other processes take wall time from us but not CPU time.
 use std::time::Instant;
 
 use memrec_tui::config::{Config, Optimizer};
@@ -53,19 +55,37 @@ fn main() {
                     m.update(opt);
                 }
                 let t = Instant::now();
+                let cpu0 = cpu_seconds();
                 for _ in 0..steps {
                     m.forward_backward(&dense, &emb, &labels, &mut gemb).expect("step");
                     m.update(opt);
                 }
                 let secs = t.elapsed().as_secs_f64();
+                let cpu = cpu_seconds() - cpu0;
                 let sps = (steps * batch) as f64 / secs;
                 // Forward 2 flops per MAC, backward about twice the forward.
-                let gflops = sps * 6.0 * m.forward_macs() as f64 / 1e9;
+                let flops = 6.0 * m.forward_macs() as f64;
+                let gflops = sps * flops / 1e9;
+                let per_cpu = (steps * batch) as f64 / cpu;
                 println!(
-                    "dense part {:?} batch {batch} threads {threads}: {sps:.0} samples/s, {gflops:.1} GFLOP/s",
-                    inter
+                    "dense part {:?} batch {batch} threads {threads}: {sps:.0} samples/s, {gflops:.1} GFLOP/s; per CPU-second {per_cpu:.0} samples, {:.1} GFLOP (avx512: {})",
+                    inter,
+                    per_cpu * flops / 1e9,
+                    memrec_tui::model::gemm::uses_avx512()
                 );
             });
         }
     }
+}
+
+/// User + system CPU seconds of this process, all threads.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass and nothing else.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }

@@ -65,3 +65,53 @@ fn one_and_two_threads_agree_on_the_criteo_sample() {
         assert!(a.iter().any(|r| r.4.is_some()), "ΔAUC reported for MEM-REC");
     }
 }
+
+/// The dense part alone at the Kaggle architecture (the full-size kernels, several tiles and
+/// contraction blocks per product): parameters after three SGD steps are bit-identical with
+/// 1, 2 and 3 threads, for a batch that is not a multiple of any block size.
+#[test]
+fn kaggle_dense_steps_are_bit_identical_across_thread_counts() {
+    use memrec_tui::config::Optimizer;
+    use memrec_tui::data::NUM_DENSE;
+    use memrec_tui::model::{DenseOpt, Dlrm, InitRng, Interaction};
+
+    let cfg = Config::from_preset("kaggle").unwrap();
+    for inter in [Interaction::Dot { features: 26 }, Interaction::Concat] {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut m = Dlrm::new(&cfg.model, inter, Optimizer::Adagrad, 3).unwrap();
+            let rows = 300;
+            let mut r = InitRng::new(9);
+            let dense: Vec<f32> = (0..rows * NUM_DENSE)
+                .map(|_| r.uniform() as f32 * 3.0)
+                .collect();
+            let emb: Vec<f32> = (0..rows * m.emb_width()).map(|_| r.normal(0.2)).collect();
+            let labels: Vec<f32> = (0..rows).map(|i| (i % 3 == 0) as u8 as f32).collect();
+            let mut gemb = vec![0.0; emb.len()];
+            let opt = DenseOpt {
+                kind: Optimizer::Adagrad,
+                lr: 0.05,
+                eps: 1e-8,
+            };
+            let mut losses = Vec::new();
+            pool.install(|| {
+                for _ in 0..3 {
+                    let l = m
+                        .forward_backward(&dense, &emb, &labels, &mut gemb)
+                        .unwrap();
+                    losses.push(l.to_bits());
+                    m.update(opt);
+                }
+            });
+            let bits: Vec<u32> = m.params().iter().map(|p| p.to_bits()).collect();
+            let g: Vec<u32> = gemb.iter().map(|p| p.to_bits()).collect();
+            (losses, bits, g)
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "{inter:?}: 1 vs 2 threads");
+        assert_eq!(one, run(3), "{inter:?}: 1 vs 3 threads");
+    }
+}

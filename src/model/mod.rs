@@ -5,12 +5,20 @@
 //! Owns: the MLP parameters (one flat f32 buffer), their initialisation (as `dlrm_ref.py`), the
 //! per-chunk workspaces and the dense update. Must never: touch embedding tables (the trainer
 //! passes the representation's output in and takes its gradient out), depend on the thread count
-//! for any number (a batch is cut into chunks by its size alone and the chunk gradients are summed
-//! in chunk order), or allocate in a training step once the workspaces exist.
+//! for any number, or allocate anything batch-sized in a training step once the workspaces exist.
+//!
+//! A training step has two parallel phases. (1) The batch is cut into row chunks (by its size
+//! alone); each chunk runs the forward pass and the backward pass of the activation gradients,
+//! keeping every layer's input and output gradient. (2) The weight gradients are whole-batch
+//! products `X^T dY`, cut into blocks of weight rows: each block owns a disjoint slice of the
+//! gradient and sums over all the batch's rows in row order, so there is no per-chunk gradient
+//! buffer and no reduction, and no sum depends on how the work is cut (see `gemm`).
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+pub mod gemm;
+
 use rayon::prelude::*;
+
+use gemm::{Seg, dot16, gemm_nn};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
@@ -21,8 +29,11 @@ pub const MAX_CHUNKS: usize = 8;
 /// Target rows per chunk: big enough for efficient GEMMs, small enough to use every core at
 /// DLRM's batch of 128.
 pub const CHUNK_ROWS: usize = 64;
-/// Parameters per block of the reduction and update passes.
-const PARAM_BLOCK: usize = 8192;
+/// Columns of W per update task: rows of 256 bytes, which the prefetcher follows.
+const UPDATE_COLS: usize = 64;
+/// Target multiply-adds per sample of one weight-gradient block: a few dozen blocks per step,
+/// enough to balance two to eight threads.
+const GRAD_BLOCK_MACS: usize = 32768;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
@@ -95,20 +106,33 @@ struct Layer {
 /// Scratch space of one chunk of a batch, reused across steps.
 #[derive(Debug, Default, Clone)]
 struct Workspace {
+    /// Rows of this chunk in the current step.
+    rows: usize,
     /// Output of every bottom layer, `rows x fan_out`.
     bottom: Vec<Vec<f32>>,
     /// Interaction output (top MLP input).
     inter: Vec<f32>,
     /// Output of every top layer; the last is the logits.
     top: Vec<Vec<f32>>,
-    /// Ping-pong buffers for activation gradients.
-    da: Vec<f32>,
-    db: Vec<f32>,
-    /// Gradient of the interaction's vector inputs (bottom output), `rows x dim`.
-    dx: Vec<f32>,
-    /// This chunk's share of the parameter gradient.
-    grad: Vec<f32>,
+    /// dLoss/d(output of each bottom layer), through its ReLU: kept for the weight gradients.
+    dbottom: Vec<Vec<f32>>,
+    /// dLoss/d(interaction output).
+    dinter: Vec<f32>,
+    /// dLoss/d(output of each top layer), through its ReLU.
+    dtop: Vec<Vec<f32>>,
+    /// Sum of this chunk's per-sample losses.
     loss: f64,
+}
+
+/// One block of the weight-gradient phase: rows `k0..k1` of layer `layer`'s weight gradient
+/// (and its bias gradient when `k1 == fan_in`), one contiguous slice of the gradient buffer.
+#[derive(Debug, Clone, Copy)]
+struct GradBlock {
+    /// Index into bottom layers followed by top layers.
+    layer: usize,
+    k0: usize,
+    k1: usize,
+    len: usize,
 }
 
 /// Deterministic generator for initialisation: splitmix64 and Box-Muller.
@@ -148,6 +172,12 @@ pub struct Dlrm {
     /// Adagrad's accumulated squared gradients (empty for SGD).
     adagrad: Vec<f32>,
     ws: Vec<Workspace>,
+    /// The weight-gradient blocks, in parameter order; they tile the parameter buffer.
+    blocks: Vec<GradBlock>,
+    /// Every layer's weights transposed (`fan_out x fan_in`, at the layer's weight offset), for
+    /// the input-gradient products; written by `update`, rebuilt when `params` changed otherwise.
+    wt: Vec<f32>,
+    wt_fresh: bool,
     /// Lower-triangle pairs `(i, j)`, `i > j`, of the dot interaction.
     pairs: Vec<(u16, u16)>,
 }
@@ -218,11 +248,32 @@ impl Dlrm {
                 .collect(),
             Interaction::Concat => Vec::new(),
         };
+        let mut blocks = Vec::new();
+        for (li, l) in bottom.iter().chain(&top).enumerate() {
+            // Whole multiples of the kernel's 8-row tile, so blocks do not add short tiles.
+            let rows = GRAD_BLOCK_MACS.div_ceil(l.fan_out).div_ceil(8) * 8;
+            let mut k0 = 0;
+            while k0 < l.fan_in {
+                let k1 = (k0 + rows).min(l.fan_in);
+                let bias = if k1 == l.fan_in { l.fan_out } else { 0 };
+                blocks.push(GradBlock {
+                    layer: li,
+                    k0,
+                    k1,
+                    len: (k1 - k0) * l.fan_out + bias,
+                });
+                k0 = k1;
+            }
+        }
+        debug_assert_eq!(blocks.iter().map(|b| b.len).sum::<usize>(), n);
         Ok(Dlrm {
             dim,
             interaction,
             bottom,
             top,
+            blocks,
+            wt: vec![0.0; n],
+            wt_fresh: false,
             grad: vec![0.0; n],
             adagrad: match optimizer {
                 Optimizer::Sgd => Vec::new(),
@@ -251,6 +302,7 @@ impl Dlrm {
         &self.params
     }
     pub fn params_mut(&mut self) -> &mut [f32] {
+        self.wt_fresh = false;
         &mut self.params
     }
     /// Gradient of the last `forward_backward` (mean over the batch).
@@ -290,30 +342,28 @@ impl Dlrm {
         Ok(())
     }
 
-    fn new_workspace(&self, rows: usize) -> Workspace {
-        let widest = self
-            .bottom
-            .iter()
-            .chain(&self.top)
-            .map(|l| l.fan_in.max(l.fan_out))
-            .max()
-            .unwrap_or(1);
+    /// Buffers for the forward pass of `rows` rows, and for the backward pass when `train`.
+    fn new_workspace(&self, rows: usize, train: bool) -> Workspace {
+        let outs = |ls: &[Layer]| -> Vec<Vec<f32>> {
+            ls.iter().map(|l| vec![0.0; rows * l.fan_out]).collect()
+        };
+        let ow = self.interaction.out_width(self.dim);
         Workspace {
-            bottom: self
-                .bottom
-                .iter()
-                .map(|l| vec![0.0; rows * l.fan_out])
-                .collect(),
-            inter: vec![0.0; rows * self.interaction.out_width(self.dim)],
-            top: self
-                .top
-                .iter()
-                .map(|l| vec![0.0; rows * l.fan_out])
-                .collect(),
-            da: vec![0.0; rows * widest],
-            db: vec![0.0; rows * widest],
-            dx: vec![0.0; rows * self.dim],
-            grad: Vec::new(),
+            rows: 0,
+            bottom: outs(&self.bottom),
+            inter: vec![0.0; rows * ow],
+            top: outs(&self.top),
+            dbottom: if train {
+                outs(&self.bottom)
+            } else {
+                Vec::new()
+            },
+            dinter: if train {
+                vec![0.0; rows * ow]
+            } else {
+                Vec::new()
+            },
+            dtop: if train { outs(&self.top) } else { Vec::new() },
             loss: 0.0,
         }
     }
@@ -343,20 +393,25 @@ impl Dlrm {
         }
         let cr = chunk_rows(rows);
         let chunks = rows.div_ceil(cr);
-        let n = self.params.len();
-        if self.ws.len() < chunks || self.ws.first().is_some_and(|w| w.dx.len() < cr * self.dim) {
+        if self.ws.len() < chunks
+            || self
+                .ws
+                .first()
+                .is_some_and(|w| w.inter.len() < cr * self.interaction.out_width(self.dim))
+        {
             self.ws = (0..chunks.max(self.ws.len()))
-                .map(|_| {
-                    let mut w = self.new_workspace(cr);
-                    w.grad = vec![0.0; n];
-                    w
-                })
+                .map(|_| self.new_workspace(cr, true))
                 .collect();
+        }
+        if !self.wt_fresh {
+            self.transpose_weights();
+            self.wt_fresh = true;
         }
         let ew = self.emb_width();
         let scale = 1.0 / rows as f32;
         let mut ws = std::mem::take(&mut self.ws);
         let me = &*self;
+        // Phase 1: forward and activation gradients, row chunks in parallel.
         ws[..chunks]
             .par_iter_mut()
             .zip(grad_emb.par_chunks_mut(cr * ew))
@@ -364,61 +419,183 @@ impl Dlrm {
             .for_each(|(c, (w, ge))| {
                 let r0 = c * cr;
                 let r = (rows - r0).min(cr);
+                w.rows = r;
                 let d = &dense[r0 * NUM_DENSE..(r0 + r) * NUM_DENSE];
                 let e = &emb[r0 * ew..(r0 + r) * ew];
                 me.forward_chunk(d, e, r, w);
-                me.backward_chunk(d, e, &labels[r0..r0 + r], scale, r, w, ge);
+                me.backward_chunk(e, &labels[r0..r0 + r], scale, r, w, ge);
             });
-        // Sum the chunk gradients in chunk order: the same bits whatever the thread count.
+        // Phase 2: weight gradients over the whole batch, disjoint blocks of the gradient.
         let used = &ws[..chunks];
-        self.grad
-            .par_chunks_mut(PARAM_BLOCK)
-            .enumerate()
-            .for_each(|(bi, g)| {
-                let off = bi * PARAM_BLOCK;
-                let len = g.len();
-                g.copy_from_slice(&used[0].grad[off..off + len]);
-                for w in &used[1..] {
-                    for (a, b) in g.iter_mut().zip(&w.grad[off..off + len]) {
-                        *a += b;
+        let mut parts: Vec<(&GradBlock, &mut [f32])> = Vec::with_capacity(self.blocks.len());
+        let mut rest: &mut [f32] = &mut self.grad;
+        for b in &self.blocks {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(b.len);
+            parts.push((b, head));
+            rest = tail;
+        }
+        let (bottom, top, nb) = (&self.bottom, &self.top, self.bottom.len());
+        parts.into_par_iter().for_each(|(b, g)| {
+            let l = if b.layer < nb {
+                &bottom[b.layer]
+            } else {
+                &top[b.layer - nb]
+            };
+            let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
+            let mut segs = [Seg::EMPTY; MAX_CHUNKS];
+            for (c, s) in segs.iter_mut().enumerate().take(used.len()) {
+                let (x, dy) = io(c);
+                *s = Seg {
+                    a: &x[b.k0..],
+                    ars: 1,
+                    acs: l.fan_in,
+                    b: dy,
+                    ldb: l.fan_out,
+                    len: used[c].rows,
+                };
+            }
+            let m = b.k1 - b.k0;
+            let (gw, gb) = g.split_at_mut(m * l.fan_out);
+            gemm_nn(
+                m,
+                l.fan_out,
+                &segs[..used.len()],
+                None,
+                false,
+                gw,
+                l.fan_out,
+            );
+            if !gb.is_empty() {
+                // The bias gradient: column sums of dY in row order.
+                gb.iter_mut().for_each(|v| *v = 0.0);
+                for (c, w) in used.iter().enumerate() {
+                    let dy = io(c).1;
+                    for row in dy[..w.rows * l.fan_out].chunks_exact(l.fan_out) {
+                        for (a, d) in gb.iter_mut().zip(row) {
+                            *a += d;
+                        }
                     }
                 }
-            });
+            }
+        });
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
         self.ws = ws;
         Ok(loss)
     }
 
-    /// Apply the dense optimizer with the gradient of the last `forward_backward`.
-    pub fn update(&mut self, opt: DenseOpt) {
-        let lr = opt.lr;
-        match opt.kind {
-            Optimizer::Sgd => self
-                .params
-                .par_chunks_mut(PARAM_BLOCK)
-                .zip(self.grad.par_chunks(PARAM_BLOCK))
-                .for_each(|(p, g)| {
-                    for (p, g) in p.iter_mut().zip(g) {
-                        *p -= lr * g;
-                    }
-                }),
-            Optimizer::Adagrad => {
-                if self.adagrad.len() != self.params.len() {
-                    self.adagrad = vec![0.0; self.params.len()];
+    /// Refresh `wt` from `params` (pure copies: no arithmetic), in tasks of 16 rows of `W^T`:
+    /// each reads 16 contiguous floats per row of `W` and fills 16 output rows, whose lines stay
+    /// in L1.
+    fn transpose_weights(&mut self) {
+        let params = &self.params;
+        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
+        let mut rest: &mut [f32] = &mut self.wt;
+        let mut at = 0;
+        for l in self.bottom.iter().chain(&self.top) {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
+            rest = tail;
+            for j0 in (0..l.fan_out).step_by(16) {
+                let rows = (l.fan_out - j0).min(16);
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
+                parts.push((l, j0, head));
+                rest = tail;
+            }
+            at = l.b;
+        }
+        parts.into_par_iter().for_each(|(l, j0, t)| {
+            let rows = t.len() / l.fan_in;
+            let w = &params[l.w..l.b];
+            for (k, src) in w.chunks_exact(l.fan_out).enumerate() {
+                for (jj, &v) in src[j0..j0 + rows].iter().enumerate() {
+                    t[jj * l.fan_in + k] = v;
                 }
-                let eps = opt.eps;
-                self.params
-                    .par_chunks_mut(PARAM_BLOCK)
-                    .zip(self.grad.par_chunks(PARAM_BLOCK))
-                    .zip(self.adagrad.par_chunks_mut(PARAM_BLOCK))
-                    .for_each(|((p, g), s)| {
-                        for ((p, g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+            }
+        });
+    }
+
+    /// Apply the dense optimizer with the gradient of the last `forward_backward`, and write the
+    /// updated weights' transpose in the same pass (one read of the parameters instead of two).
+    /// Each parameter's update is elementwise, so the blocking changes no bits.
+    pub fn update(&mut self, opt: DenseOpt) {
+        if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
+            self.adagrad = vec![0.0; self.params.len()];
+        }
+        let (lr, eps, kind) = (opt.lr, opt.eps, opt.kind);
+        let params = Shared(self.params.as_mut_ptr());
+        let state = Shared(if kind == Optimizer::Adagrad {
+            self.adagrad.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        });
+        let grad = &self.grad;
+        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
+        let mut rest: &mut [f32] = &mut self.wt;
+        let mut at = 0;
+        for l in self.bottom.iter().chain(&self.top) {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
+            rest = tail;
+            for j0 in (0..l.fan_out).step_by(UPDATE_COLS) {
+                let rows = (l.fan_out - j0).min(UPDATE_COLS);
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
+                parts.push((l, j0, head));
+                rest = tail;
+            }
+            at = l.b;
+        }
+        parts.into_par_iter().for_each(|(l, j0, t)| {
+            let cols = t.len() / l.fan_in;
+            // Columns j0..j0+cols of this layer's weights and biases belong to this task alone.
+            let apply = |at: usize| {
+                // SAFETY: `at..at + cols` is in bounds of `params` and (for Adagrad) `state`,
+                // which have `grad.len()` elements; no other task touches these indices (tasks
+                // own disjoint column strips), and nothing else holds a reference into them.
+                let (p, s) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(params.get().add(at), cols),
+                        (!state.get().is_null())
+                            .then(|| std::slice::from_raw_parts_mut(state.get().add(at), cols)),
+                    )
+                };
+                let g = &grad[at..at + cols];
+                match s {
+                    Some(s) => {
+                        for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
                             *s += g * g;
                             *p -= lr * g / (s.sqrt() + eps);
                         }
-                    })
+                    }
+                    None => {
+                        for (p, &g) in p.iter_mut().zip(g) {
+                            *p -= lr * g;
+                        }
+                    }
+                }
+                p
+            };
+            // 16 rows of W at a time go through a tile, so the transpose writes whole lines of
+            // W^T.
+            let mut tile = [[0.0f32; 16]; UPDATE_COLS];
+            for k0 in (0..l.fan_in).step_by(16) {
+                let kn = (l.fan_in - k0).min(16);
+                #[allow(clippy::needless_range_loop)] // kk indexes W's rows and the tile's columns
+                for kk in 0..kn {
+                    let p = apply(l.w + (k0 + kk) * l.fan_out + j0);
+                    for (jj, &v) in p.iter().enumerate() {
+                        tile[jj][kk] = v;
+                    }
+                }
+                for (jj, row) in tile.iter().enumerate().take(cols) {
+                    let dst = &mut t[jj * l.fan_in + k0..jj * l.fan_in + k0 + kn];
+                    // A fixed-size copy is inlined; a 64-byte `copy_from_slice` calls memmove.
+                    match <&mut [f32; 16]>::try_from(&mut *dst) {
+                        Ok(d) => *d = *row,
+                        Err(_) => dst.copy_from_slice(&row[..kn]),
+                    }
+                }
             }
-        }
+            apply(l.b + j0);
+        });
+        self.wt_fresh = true;
     }
 
     /// Logits of `rows` samples (inference; no state changes). Parallel over fixed chunks.
@@ -428,7 +605,7 @@ impl Dlrm {
         let cr = chunk_rows(rows.min(MAX_CHUNKS * CHUNK_ROWS));
         let ew = self.emb_width();
         out.par_chunks_mut(cr).enumerate().for_each_init(
-            || self.new_workspace(cr),
+            || self.new_workspace(cr, false),
             |w, (c, o)| {
                 let r0 = c * cr;
                 let r = o.len();
@@ -456,7 +633,7 @@ impl Dlrm {
         let p = &self.params;
         let mut input: &[f32] = dense;
         for (l, out) in self.bottom.iter().zip(w.bottom.iter_mut()) {
-            layer_forward(p, l, input, rows, &mut out[..rows * l.fan_out]);
+            layer_forward(p, l, input, rows, out);
             input = &out[..rows * l.fan_out];
         }
         let x = &w.bottom[self.bottom.len() - 1][..rows * self.dim];
@@ -471,15 +648,14 @@ impl Dlrm {
         );
         let mut input: &[f32] = &w.inter[..rows * ow];
         for (l, out) in self.top.iter().zip(w.top.iter_mut()) {
-            layer_forward(p, l, input, rows, &mut out[..rows * l.fan_out]);
+            layer_forward(p, l, input, rows, out);
             input = &out[..rows * l.fan_out];
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Activation gradients of one chunk: fills `dtop`, `dinter`, `dbottom` and `grad_emb`.
     fn backward_chunk(
         &self,
-        dense: &[f32],
         emb: &[f32],
         labels: &[f32],
         scale: f32,
@@ -487,43 +663,35 @@ impl Dlrm {
         w: &mut Workspace,
         grad_emb: &mut [f32],
     ) {
-        let p = &self.params;
         let nt = self.top.len();
         // dLoss/dlogit of the mean BCE-with-logits: (sigmoid(z) - y) / batch.
         let mut loss = 0.0f64;
         {
             let z = &w.top[nt - 1][..rows];
-            for ((dz, &z), &y) in w.da[..rows].iter_mut().zip(z).zip(labels) {
+            for ((dz, &z), &y) in w.dtop[nt - 1][..rows].iter_mut().zip(z).zip(labels) {
                 loss += bce(z, y);
                 *dz = (sigmoid(z) - y) * scale;
             }
         }
         w.loss = loss;
         let ow = self.interaction.out_width(self.dim);
-        // Top MLP, last layer first. `da` holds dLoss/d(output of layer li), already through its ReLU.
+        // Top MLP, last layer first: dX = dY W^T, through the ReLU of the layer below (the
+        // interaction output has none).
         for li in (0..nt).rev() {
             let l = &self.top[li];
-            let input: &[f32] = if li == 0 {
-                &w.inter[..rows * ow]
+            let (below, this) = w.dtop.split_at_mut(li);
+            let dy = &this[0][..rows * l.fan_out];
+            let (dx, mask) = if li == 0 {
+                (&mut w.dinter[..rows * ow], None)
             } else {
-                &w.top[li - 1][..rows * l.fan_in]
+                let relu = self.top[li - 1].relu;
+                (
+                    &mut below[li - 1][..rows * l.fan_in],
+                    relu.then_some((&w.top[li - 1][..], l.fan_in)),
+                )
             };
-            layer_backward(
-                p,
-                l,
-                input,
-                rows,
-                &w.da[..rows * l.fan_out],
-                &mut w.grad,
-                Some(&mut w.db[..rows * l.fan_in]),
-            );
-            // Through the ReLU of the layer below (the interaction output has none).
-            if li > 0 {
-                relu_mask(&mut w.db[..rows * l.fan_in], input);
-            }
-            std::mem::swap(&mut w.da, &mut w.db);
+            layer_backward_input(&self.wt, l, rows, dy, dx, mask);
         }
-        // `da` now holds dLoss/d(interaction output).
         let nb = self.bottom.len();
         let d = self.dim;
         interact_backward(
@@ -532,38 +700,73 @@ impl Dlrm {
             d,
             &w.bottom[nb - 1][..rows * d],
             emb,
-            &w.da[..rows * ow],
-            &mut w.dx[..rows * d],
+            &w.dinter[..rows * ow],
+            &mut w.dbottom[nb - 1][..rows * d],
             grad_emb,
         );
-        relu_mask(&mut w.dx[..rows * d], &w.bottom[nb - 1][..rows * d]);
-        w.da[..rows * d].copy_from_slice(&w.dx[..rows * d]);
-        for li in (0..nb).rev() {
-            let l = &self.bottom[li];
-            let input: &[f32] = if li == 0 {
-                dense
-            } else {
-                &w.bottom[li - 1][..rows * l.fan_in]
-            };
-            let dinput = if li > 0 {
-                Some(&mut w.db[..rows * l.fan_in])
-            } else {
-                None
-            };
-            layer_backward(
-                p,
-                l,
-                input,
-                rows,
-                &w.da[..rows * l.fan_out],
-                &mut w.grad,
-                dinput,
+        if self.bottom[nb - 1].relu {
+            relu_mask(
+                &mut w.dbottom[nb - 1][..rows * d],
+                &w.bottom[nb - 1][..rows * d],
             );
-            if li > 0 {
-                relu_mask(&mut w.db[..rows * l.fan_in], input);
-                std::mem::swap(&mut w.da, &mut w.db);
-            }
         }
+        // The first bottom layer's input is the dense features: no gradient needed.
+        for li in (1..nb).rev() {
+            let l = &self.bottom[li];
+            let (below, this) = w.dbottom.split_at_mut(li);
+            let mask = self.bottom[li - 1]
+                .relu
+                .then_some((&w.bottom[li - 1][..], l.fan_in));
+            layer_backward_input(
+                &self.wt,
+                l,
+                rows,
+                &this[0][..rows * l.fan_out],
+                &mut below[li - 1][..rows * l.fan_in],
+                mask,
+            );
+        }
+    }
+}
+
+/// A raw pointer that tasks with disjoint index sets share (see `Dlrm::update`).
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: only used by `update`, whose tasks write disjoint elements.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+impl Shared {
+    /// A method, so closures capture the whole `Send + Sync` wrapper, not its raw field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Input and output gradient of layer `li` (bottom layers, then top) in chunk `c`.
+fn layer_io<'a>(
+    nb: usize,
+    li: usize,
+    c: usize,
+    cr: usize,
+    dense: &'a [f32],
+    used: &'a [Workspace],
+) -> (&'a [f32], &'a [f32]) {
+    let w = &used[c];
+    if li < nb {
+        let x = if li == 0 {
+            &dense[c * cr * NUM_DENSE..(c * cr + w.rows) * NUM_DENSE]
+        } else {
+            &w.bottom[li - 1][..]
+        };
+        (x, &w.dbottom[li])
+    } else {
+        let t = li - nb;
+        let x = if t == 0 {
+            &w.inter[..]
+        } else {
+            &w.top[t - 1][..]
+        };
+        (x, &w.dtop[t])
     }
 }
 
@@ -579,62 +782,56 @@ pub fn bce(z: f32, y: f32) -> f64 {
     z.max(0.0) - z * y as f64 + (-z.abs()).exp().ln_1p()
 }
 
+/// `out = relu?(input W + b)` for `rows` rows, bias and ReLU fused into the product.
 fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f32]) {
-    let bias = &p[l.b..l.b + l.fan_out];
-    for row in out.chunks_exact_mut(l.fan_out) {
-        row.copy_from_slice(bias);
-    }
-    let x = ArrayView2::from_shape((rows, l.fan_in), input).expect("layer input shape");
-    let wt = ArrayView2::from_shape((l.fan_in, l.fan_out), &p[l.w..l.b]).expect("weight shape");
-    let mut y = ArrayViewMut2::from_shape((rows, l.fan_out), out).expect("layer output shape");
-    general_mat_mul(1.0, &x, &wt, 1.0, &mut y);
-    if l.relu {
-        // Not `max(0.0)`: that would turn NaN into 0 and hide a diverging run.
-        for v in out.iter_mut() {
-            if *v < 0.0 {
-                *v = 0.0;
-            }
-        }
-    }
+    let seg = Seg {
+        a: input,
+        ars: l.fan_in,
+        acs: 1,
+        b: &p[l.w..l.b],
+        ldb: l.fan_out,
+        len: l.fan_in,
+    };
+    gemm_nn(
+        rows,
+        l.fan_out,
+        &[seg],
+        Some(&p[l.b..l.b + l.fan_out]),
+        l.relu,
+        out,
+        l.fan_out,
+    );
 }
 
-/// Weight and bias gradients of one layer into `grad` (overwritten), and the input gradient
-/// (before the lower layer's ReLU) into `dinput` when asked.
-fn layer_backward(
-    p: &[f32],
+/// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in`, at the
+/// layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
+fn layer_backward_input(
+    wt: &[f32],
     l: &Layer,
-    input: &[f32],
     rows: usize,
     dy: &[f32],
-    grad: &mut [f32],
-    dinput: Option<&mut [f32]>,
+    dx: &mut [f32],
+    mask: Option<(&[f32], usize)>,
 ) {
-    let x = ArrayView2::from_shape((rows, l.fan_in), input).expect("layer input shape");
-    let g = ArrayView2::from_shape((rows, l.fan_out), dy).expect("layer grad shape");
-    {
-        let (gw, gb) = grad[l.w..l.b + l.fan_out].split_at_mut(l.fan_in * l.fan_out);
-        let mut gw = ArrayViewMut2::from_shape((l.fan_in, l.fan_out), gw).expect("weight shape");
-        general_mat_mul(1.0, &x.t(), &g, 0.0, &mut gw);
-        gb.iter_mut().for_each(|v| *v = 0.0);
-        for row in dy.chunks_exact(l.fan_out) {
-            for (b, d) in gb.iter_mut().zip(row) {
-                *b += d;
-            }
-        }
-    }
-    if let Some(dx) = dinput {
-        let wt = ArrayView2::from_shape((l.fan_in, l.fan_out), &p[l.w..l.b]).expect("weight shape");
-        let mut dxv = ArrayViewMut2::from_shape((rows, l.fan_in), dx).expect("input grad shape");
-        general_mat_mul(1.0, &g, &wt.t(), 0.0, &mut dxv);
+    let seg = Seg {
+        a: dy,
+        ars: l.fan_out,
+        acs: 1,
+        b: &wt[l.w..l.b],
+        ldb: l.fan_in,
+        len: l.fan_out,
+    };
+    gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in);
+    if let Some((act, _)) = mask {
+        relu_mask(&mut dx[..rows * l.fan_in], &act[..rows * l.fan_in]);
     }
 }
 
 /// Zero the gradient where the ReLU's output was not positive.
 fn relu_mask(grad: &mut [f32], act: &[f32]) {
-    for (g, a) in grad.iter_mut().zip(act) {
-        if *a <= 0.0 {
-            *g = 0.0;
-        }
+    for (g, &a) in grad.iter_mut().zip(act) {
+        // A select, not a branch: vectorises.
+        *g = if a <= 0.0 { 0.0 } else { *g };
     }
 }
 
@@ -722,7 +919,7 @@ fn interact_backward(
 
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    dot16(a, b)
 }
 
 #[inline]

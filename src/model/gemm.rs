@@ -1,0 +1,585 @@
+//! The dense kernels of the DLRM: matrix products for the MLP layers' forward, input-gradient and
+//! weight-gradient passes, with bias and ReLU fused in.
+//!
+//! Owns: an AVX-512 path (picked at run time) and a portable path with the same contract. Must
+//! never: split a sum differently depending on how the caller partitions rows or columns. Every
+//! output element is one accumulator whose terms are added in ascending contraction order, so
+//! callers may cut the work into any blocks, for any thread count, and get the same bits. The
+//! contraction is cut into blocks of `KC` only to keep the packed operand in L1: the partial sum
+//! goes through the output and comes back exactly, so that cut changes no bits either.
+//!
+//! The second operand is copied, `KC` rows by 32 columns at a time, into a contiguous per-thread
+//! buffer before use: DLRM's widths are powers of two, and reading a panel straight from a
+//! row-major matrix with a 1-2 KiB row stride maps it onto a handful of L1 sets.
+
+/// Columns of one `gemm_nn` tile (two AVX-512 vectors).
+const NR: usize = 32;
+/// Rows of one `gemm_nn` tile: 8 x 2 accumulators cover the FMA latency of two ports.
+const MR: usize = 8;
+/// Contraction indices per packed block: 256 x 32 floats = 32 KiB, inside L1.
+const KC: usize = 256;
+/// Most segments one product may have (a batch has at most this many chunks).
+pub const MAX_SEGS: usize = 16;
+
+/// One contiguous block of the contraction for `gemm_nn`: `a` holds element `(i, p)` at
+/// `i * ars + p * acs`, `b` holds row `p` at `p * ldb` (contiguous along the output's columns),
+/// for `p` in `0..len`. A product over several segments adds them in order, as one long sum.
+#[derive(Debug, Clone, Copy)]
+pub struct Seg<'a> {
+    pub a: &'a [f32],
+    pub ars: usize,
+    pub acs: usize,
+    pub b: &'a [f32],
+    pub ldb: usize,
+    pub len: usize,
+}
+
+impl Seg<'_> {
+    /// A segment of no rows (fills fixed-size segment arrays).
+    pub const EMPTY: Seg<'static> = Seg {
+        a: &[],
+        ars: 0,
+        acs: 0,
+        b: &[],
+        ldb: 0,
+        len: 0,
+    };
+}
+
+/// Whether the AVX-512 path is used on this machine (read once; also reported by benchmarks).
+pub fn uses_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn seg_fits(s: &Seg<'_>, m: usize, n: usize) -> bool {
+    if s.len == 0 || m == 0 {
+        return true;
+    }
+    let a_last = (m - 1) * s.ars + (s.len - 1) * s.acs;
+    let b_last = (s.len - 1) * s.ldb + n - 1;
+    a_last < s.a.len() && b_last < s.b.len()
+}
+
+/// `C[i, j] = bias[j] (or 0) + sum over segments and p of A[i, p] B[p, j]`, for `i < m`, `j < n`,
+/// written at `c[i * ldc + j]`, through a ReLU when `relu` (NaN passes through, so a diverging run
+/// stays visible).
+///
+/// Panics if a slice is too short for the shapes given: callers derive every shape from the
+/// model's own layers, so that would be a bug here, not bad input.
+pub fn gemm_nn(
+    m: usize,
+    n: usize,
+    segs: &[Seg<'_>],
+    bias: Option<&[f32]>,
+    relu: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        segs.len() <= MAX_SEGS,
+        "gemm_nn: more than {MAX_SEGS} segments"
+    );
+    assert!(
+        segs.iter().all(|s| seg_fits(s, m, n)),
+        "gemm_nn operand too short"
+    );
+    assert!((m - 1) * ldc + n <= c.len(), "gemm_nn output too short");
+    assert!(bias.is_none_or(|b| b.len() >= n), "gemm_nn bias too short");
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        // SAFETY: AVX-512F is present (checked above) and every index the kernel touches was
+        // bounds-checked by the asserts above.
+        unsafe { avx512::gemm_nn(m, n, segs, bias, relu, c, ldc) };
+        return;
+    }
+    portable_nn(m, n, segs, bias, relu, c, ldc);
+}
+
+/// Sum of 16 lanes in a fixed tree, shared by both paths' dot products.
+#[inline(always)]
+pub fn tree16(l: &[f32; 16]) -> f32 {
+    let a = [
+        l[0] + l[8],
+        l[1] + l[9],
+        l[2] + l[10],
+        l[3] + l[11],
+        l[4] + l[12],
+        l[5] + l[13],
+        l[6] + l[14],
+        l[7] + l[15],
+    ];
+    let b = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+    (b[0] + b[2]) + (b[1] + b[3])
+}
+
+/// Dot product of two equally long slices in 16 interleaved lanes (vectorises without
+/// reassociation, and its bits do not depend on where the slices come from).
+#[inline]
+pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let mut ca = a.chunks_exact(16);
+    let mut cb = b.chunks_exact(16);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+        acc[l] += x * y;
+    }
+    tree16(&acc)
+}
+
+fn portable_nn(
+    m: usize,
+    n: usize,
+    segs: &[Seg<'_>],
+    bias: Option<&[f32]>,
+    relu: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    for i in 0..m {
+        let row = &mut c[i * ldc..i * ldc + n];
+        match bias {
+            Some(b) => row.copy_from_slice(&b[..n]),
+            None => row.iter_mut().for_each(|v| *v = 0.0),
+        }
+        for s in segs {
+            for p in 0..s.len {
+                let x = s.a[i * s.ars + p * s.acs];
+                for (y, w) in row.iter_mut().zip(&s.b[p * s.ldb..p * s.ldb + n]) {
+                    *y += x * w;
+                }
+            }
+        }
+        if relu {
+            for v in row.iter_mut() {
+                if *v < 0.0 {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{KC, MAX_SEGS, MR, NR, Seg};
+    use std::arch::x86_64::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The packed operand block of this thread, `KC x NR`.
+        static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+
+    #[inline(always)]
+    fn mask(rem: usize) -> __mmask16 {
+        if rem >= 16 {
+            0xffff
+        } else {
+            ((1u32 << rem) - 1) as __mmask16
+        }
+    }
+
+    /// The part of one segment that falls in the current contraction block.
+    #[derive(Clone, Copy, Default)]
+    struct Piece {
+        seg: usize,
+        /// First index inside the segment.
+        p0: usize,
+        len: usize,
+        /// Row of the packed block it starts at.
+        off: usize,
+    }
+
+    /// How a tile's accumulators start.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Init {
+        Zero,
+        Bias,
+        /// The partial sum an earlier contraction block stored in C.
+        Load,
+    }
+
+    /// # Safety
+    /// AVX-512F must be available; the slices must hold every index the shapes imply.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gemm_nn(
+        m: usize,
+        n: usize,
+        segs: &[Seg<'_>],
+        bias: Option<&[f32]>,
+        relu: bool,
+        c: &mut [f32],
+        ldc: usize,
+    ) {
+        PACK.with(|pack| {
+            let mut pack = pack.borrow_mut();
+            if pack.len() < KC * NR {
+                pack.resize(KC * NR, 0.0);
+            }
+            let total: usize = segs.iter().map(|s| s.len).sum();
+            let cp = c.as_mut_ptr();
+            let mut j0 = 0;
+            while j0 < n {
+                let w = (n - j0).min(NR);
+                let (m0, m1) = (mask(w), mask(w.saturating_sub(16)));
+                let mut q0 = 0;
+                let (mut si, mut sp) = (0, 0);
+                loop {
+                    let q1 = (q0 + KC).min(total);
+                    // Pack rows q0..q1 of columns j0..j0+w, zero-padded to NR columns.
+                    let mut pieces = [Piece::default(); MAX_SEGS];
+                    let mut np = 0;
+                    let mut off = 0;
+                    while off < q1 - q0 {
+                        let s = &segs[si];
+                        let len = (s.len - sp).min(q1 - q0 - off);
+                        if len > 0 {
+                            pieces[np] = Piece {
+                                seg: si,
+                                p0: sp,
+                                len,
+                                off,
+                            };
+                            np += 1;
+                            // SAFETY: rows sp..sp+len, columns j0..j0+w (masked) of this
+                            // segment's operand were checked by the caller; the block holds
+                            // KC rows of NR floats and off + len <= KC.
+                            unsafe {
+                                let mut src = s.b.as_ptr().add(sp * s.ldb + j0);
+                                let mut dst = pack.as_mut_ptr().add(off * NR);
+                                for _ in 0..len {
+                                    _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+                                    _mm512_storeu_ps(
+                                        dst.add(16),
+                                        _mm512_maskz_loadu_ps(m1, src.add(16)),
+                                    );
+                                    src = src.add(s.ldb);
+                                    dst = dst.add(NR);
+                                }
+                            }
+                        }
+                        off += len;
+                        sp += len;
+                        if sp == segs[si].len {
+                            si += 1;
+                            sp = 0;
+                        }
+                    }
+                    let init = if q0 > 0 {
+                        Init::Load
+                    } else if bias.is_some() {
+                        Init::Bias
+                    } else {
+                        Init::Zero
+                    };
+                    let t = Tile {
+                        segs,
+                        pieces: &pieces[..np],
+                        pack: pack.as_ptr(),
+                        bias: bias.map_or(std::ptr::null(), |b| b[j0..].as_ptr()),
+                        init,
+                        relu: relu && q1 == total,
+                        m0,
+                        m1,
+                    };
+                    let mut i0 = 0;
+                    while i0 < m {
+                        let mr = (m - i0).min(MR);
+                        // SAFETY: the tile reads rows i0..i0+mr of the segments (checked by
+                        // the caller), the packed block, and writes rows i0..i0+mr, columns
+                        // j0..j0+w of C (masked).
+                        unsafe {
+                            let cij = cp.add(i0 * ldc + j0);
+                            if w > 16 {
+                                nn_dispatch::<2>(mr, &t, i0, cij, ldc)
+                            } else {
+                                nn_dispatch::<1>(mr, &t, i0, cij, ldc)
+                            }
+                        }
+                        i0 += mr;
+                    }
+                    q0 = q1;
+                    if q0 >= total {
+                        break;
+                    }
+                }
+                j0 += NR;
+            }
+        })
+    }
+
+    struct Tile<'s, 'a> {
+        segs: &'s [Seg<'a>],
+        pieces: &'s [Piece],
+        pack: *const f32,
+        bias: *const f32,
+        init: Init,
+        relu: bool,
+        m0: __mmask16,
+        m1: __mmask16,
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn nn_dispatch<const NV: usize>(
+        mr: usize,
+        t: &Tile<'_, '_>,
+        i0: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        // SAFETY: forwarded from `gemm_nn`.
+        unsafe {
+            match mr {
+                8 => nn_tile::<8, NV>(t, i0, c, ldc),
+                7 => nn_tile::<7, NV>(t, i0, c, ldc),
+                6 => nn_tile::<6, NV>(t, i0, c, ldc),
+                5 => nn_tile::<5, NV>(t, i0, c, ldc),
+                4 => nn_tile::<4, NV>(t, i0, c, ldc),
+                3 => nn_tile::<3, NV>(t, i0, c, ldc),
+                2 => nn_tile::<2, NV>(t, i0, c, ldc),
+                _ => nn_tile::<1, NV>(t, i0, c, ldc),
+            }
+        }
+    }
+
+    /// `R` rows by `NV` vectors of 16 columns. Each accumulator lane is one output element: bias
+    /// (or 0, or its stored partial sum), then one FMA per contraction index in order.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn nn_tile<const R: usize, const NV: usize>(
+        t: &Tile<'_, '_>,
+        i0: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        // SAFETY: every pointer below stays within the ranges `gemm_nn` checked; masked lanes
+        // are not accessed.
+        unsafe {
+            let mut acc0 = [_mm512_setzero_ps(); R];
+            let mut acc1 = [_mm512_setzero_ps(); R];
+            match t.init {
+                Init::Zero => {}
+                Init::Bias => {
+                    acc0 = [_mm512_maskz_loadu_ps(t.m0, t.bias); R];
+                    if NV == 2 {
+                        acc1 = [_mm512_maskz_loadu_ps(t.m1, t.bias.add(16)); R];
+                    }
+                }
+                Init::Load => {
+                    for r in 0..R {
+                        acc0[r] = _mm512_maskz_loadu_ps(t.m0, c.add(r * ldc));
+                        if NV == 2 {
+                            acc1[r] = _mm512_maskz_loadu_ps(t.m1, c.add(r * ldc + 16));
+                        }
+                    }
+                }
+            }
+            for pc in t.pieces {
+                let s = &t.segs[pc.seg];
+                let (ars, acs) = (s.ars, s.acs);
+                let mut ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
+                let mut bp = t.pack.add(pc.off * NR);
+                for _ in 0..pc.len {
+                    let w0 = _mm512_loadu_ps(bp);
+                    let w1 = if NV == 2 {
+                        _mm512_loadu_ps(bp.add(16))
+                    } else {
+                        w0
+                    };
+                    for r in 0..R {
+                        let x = _mm512_set1_ps(*ap.add(r * ars));
+                        acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
+                        if NV == 2 {
+                            acc1[r] = _mm512_fmadd_ps(x, w1, acc1[r]);
+                        }
+                    }
+                    ap = ap.add(acs);
+                    bp = bp.add(NR);
+                }
+            }
+            let zero = _mm512_setzero_ps();
+            for r in 0..R {
+                let (mut v0, mut v1) = (acc0[r], acc1[r]);
+                if t.relu {
+                    // max(0, v) returns v when v is NaN (the second operand), keeping NaN.
+                    v0 = _mm512_max_ps(zero, v0);
+                    v1 = _mm512_max_ps(zero, v1);
+                }
+                let cr = c.add(r * ldc);
+                _mm512_mask_storeu_ps(cr, t.m0, v0);
+                if NV == 2 {
+                    _mm512_mask_storeu_ps(cr.add(16), t.m1, v1);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The product in f64, as the reference both paths must approach.
+    fn reference_nn(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], bias: &[f32]) -> Vec<f64> {
+        let mut c = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = bias[j] as f64;
+                for p in 0..k {
+                    s += a[i * k + p] as f64 * b[p * n + j] as f64;
+                }
+                c[i * n + j] = s.max(0.0);
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn nn_matches_the_f64_product_on_every_tile_shape() {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (9, 17, 5),
+            (13, 33, 40),
+            (8, 32, 16),
+            (3, 48, 7),
+            (10, 40, 600),
+        ] {
+            let a = fill(m * k, 1);
+            let b = fill(k * n, 2);
+            let bias = fill(n, 3);
+            let want = reference_nn(m, n, k, &a, &b, &bias);
+            // Two segments over the contraction must equal one.
+            let half = k / 2;
+            let segs = [
+                Seg {
+                    a: &a,
+                    ars: k,
+                    acs: 1,
+                    b: &b,
+                    ldb: n,
+                    len: half,
+                },
+                Seg {
+                    a: &a[half..],
+                    ars: k,
+                    acs: 1,
+                    b: &b[half * n..],
+                    ldb: n,
+                    len: k - half,
+                },
+            ];
+            let mut c = vec![f32::NAN; m * n];
+            gemm_nn(m, n, &segs, Some(&bias), true, &mut c, n);
+            let mut whole = vec![0.0; m * n];
+            gemm_nn(
+                m,
+                n,
+                &segs[..1]
+                    .iter()
+                    .map(|s| Seg { len: k, ..*s })
+                    .collect::<Vec<_>>(),
+                Some(&bias),
+                true,
+                &mut whole,
+                n,
+            );
+            assert_eq!(c, whole, "{m}x{n}x{k}: segments change the bits");
+            let mut p = vec![0.0; m * n];
+            portable_nn(m, n, &segs, Some(&bias), true, &mut p, n);
+            for ((&x, &y), &w) in c.iter().zip(&p).zip(&want) {
+                assert!((x as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {w}");
+                assert!(
+                    (y as f64 - w).abs() < 1e-3,
+                    "{m}x{n}x{k}: portable {y} vs {w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nn_bits_do_not_depend_on_how_rows_and_columns_are_cut() {
+        let (m, n, k) = (21, 70, 33);
+        let a = fill(m * k, 4);
+        let b = fill(k * n, 5);
+        let seg = |r0: usize| Seg {
+            a: &a[r0 * k..],
+            ars: k,
+            acs: 1,
+            b: &b,
+            ldb: n,
+            len: k,
+        };
+        let mut whole = vec![0.0; m * n];
+        gemm_nn(m, n, &[seg(0)], None, false, &mut whole, n);
+        let mut parts = vec![0.0; m * n];
+        for (r0, r1) in [(0, 5), (5, 6), (6, 21)] {
+            for (c0, c1) in [(0, 16), (16, 19), (19, 70)] {
+                let s = Seg {
+                    b: &b[c0..],
+                    ..seg(r0)
+                };
+                gemm_nn(
+                    r1 - r0,
+                    c1 - c0,
+                    &[s],
+                    None,
+                    false,
+                    &mut parts[r0 * n + c0..],
+                    n,
+                );
+            }
+        }
+        assert_eq!(whole, parts);
+    }
+
+    #[test]
+    fn relu_keeps_nan() {
+        let a = [f32::NAN, -1.0];
+        let b = [1.0];
+        let mut c = [0.0; 2];
+        gemm_nn(
+            2,
+            1,
+            &[Seg {
+                a: &a,
+                ars: 1,
+                acs: 1,
+                b: &b,
+                ldb: 1,
+                len: 1,
+            }],
+            None,
+            true,
+            &mut c,
+            1,
+        );
+        assert!(c[0].is_nan());
+        assert_eq!(c[1], 0.0);
+    }
+}
