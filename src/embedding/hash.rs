@@ -1,5 +1,5 @@
-//! Hashing of token keys into table rows: seeded xxh3-64 over the 8 little-endian bytes of a
-//! `data::token_key`, cut into 32-bit slots, each reduced by multiply-shift.
+//! Hashing of token keys into table rows: seeded xxh3 (64 or 128 bits) over the 8 little-endian
+//! bytes of a `data::token_key`, cut into 32-bit slots, each reduced by multiply-shift.
 //!
 //! Owns: seed derivation, the slot layout (which 32-bit half feeds which index) and the reduction.
 //! Must never: divide by a runtime value (the reduction is `(h * n) >> 32`), or depend on anything
@@ -7,6 +7,8 @@
 
 /// Most slots one key needs: `k + kw` with both at most 8 (config validation).
 pub const MAX_SLOTS: usize = 16;
+
+use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Reduce a 32-bit hash to `0..n` without division (Lemire's multiply-shift). Requires
 /// `n <= 2^32`; the result is `< n` for every `h`.
@@ -58,19 +60,20 @@ pub fn flip_of(seed: u64) -> u64 {
 /// The hash functions of a MEM-REC representation: `k` token indices into `token_rows` and `kw`
 /// weight indices into `weight_rows` per key.
 ///
-/// Slot layout, as the authors' reference code: one seeded 64-bit hash gives two 32-bit slots
-/// (high half first), and another seeded hash follows per two further slots. Slots `0..k` index
-/// the token table and slots `k..k+kw` the weight table, so with `k = kw = 1` the high half is the
-/// token row and the low half the weight row, exactly as there. The hash is xxh3-64 (seeded),
-/// computed by `xxh3_64_key`.
+/// Slot layout: the authors' reference code cuts one 64-bit hash into two 32-bit slots (high half
+/// -> token row, low half -> weight row) and takes more seeded hashes when `k + kw > 2`. We cut
+/// one seeded 128-bit xxh3 into four 32-bit slots, most significant first, and take another
+/// seeded hash per further four slots: for an 8-byte key xxh3-128 costs little more than
+/// xxh3-64, so the kaggle preset (`k = 2, kw = 1`) hashes each key once instead of twice, and
+/// the hash is most of the fused kernel's work. Slots `0..k` index the token table and slots
+/// `k..k+kw` the weight table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemrecHasher {
     pub k: usize,
     pub kw: usize,
     pub token_rows: u64,
     pub weight_rows: u64,
-    seeds: [u64; MAX_SLOTS / 2],
-    flips: [u64; MAX_SLOTS / 2],
+    seeds: [u64; MAX_SLOTS / 4],
     hashes: usize,
 }
 
@@ -80,11 +83,9 @@ impl MemrecHasher {
     pub fn new(session_seed: u64, k: usize, kw: usize, token_rows: u64, weight_rows: u64) -> Self {
         let k = k.clamp(1, MAX_SLOTS / 2);
         let kw = kw.min(MAX_SLOTS / 2);
-        let mut seeds = [0u64; MAX_SLOTS / 2];
-        let mut flips = [0u64; MAX_SLOTS / 2];
-        for (i, (s, f)) in seeds.iter_mut().zip(flips.iter_mut()).enumerate() {
+        let mut seeds = [0u64; MAX_SLOTS / 4];
+        for (i, s) in seeds.iter_mut().enumerate() {
             *s = derive_seed(session_seed, "memrec", i as u64);
-            *f = flip_of(*s);
         }
         MemrecHasher {
             k,
@@ -92,12 +93,11 @@ impl MemrecHasher {
             token_rows: token_rows.clamp(1, 1 << 32),
             weight_rows: weight_rows.clamp(1, 1 << 32),
             seeds,
-            flips,
-            hashes: (k + kw).div_ceil(2),
+            hashes: (k + kw).div_ceil(4),
         }
     }
 
-    /// The seed of the `i`-th 64-bit hash (slots `2i` and `2i + 1`).
+    /// The seed of the `i`-th 128-bit hash (slots `4i..4i + 4`).
     pub fn seed(&self, i: usize) -> u64 {
         self.seeds[i]
     }
@@ -106,9 +106,11 @@ impl MemrecHasher {
     #[inline(always)]
     pub fn slots(&self, key: u64, out: &mut [u32; MAX_SLOTS]) {
         for c in 0..self.hashes {
-            let h = xxh3_64_key(key, self.flips[c]);
-            out[2 * c] = (h >> 32) as u32;
-            out[2 * c + 1] = h as u32;
+            let h = xxh3_128_with_seed(&key.to_le_bytes(), self.seeds[c]);
+            out[4 * c] = (h >> 96) as u32;
+            out[4 * c + 1] = (h >> 64) as u32;
+            out[4 * c + 2] = (h >> 32) as u32;
+            out[4 * c + 3] = h as u32;
         }
     }
 
@@ -176,11 +178,11 @@ mod tests {
         let h = MemrecHasher::new(7, 2, 3, 1 << 32, 1 << 32);
         let mut s = [0u32; MAX_SLOTS];
         h.slots(42, &mut s);
-        let first = xxh3_64_with_seed(&42u64.to_le_bytes(), h.seeds[0]);
-        let third = xxh3_64_with_seed(&42u64.to_le_bytes(), h.seeds[2]);
-        assert_eq!(s[0], (first >> 32) as u32);
-        assert_eq!(s[1], first as u32);
-        assert_eq!(s[4], (third >> 32) as u32);
+        let first = xxh3_128_with_seed(&42u64.to_le_bytes(), h.seeds[0]);
+        let second = xxh3_128_with_seed(&42u64.to_le_bytes(), h.seeds[1]);
+        assert_eq!(s[0], (first >> 96) as u32);
+        assert_eq!(s[3], first as u32);
+        assert_eq!(s[4], (second >> 96) as u32);
         // With n = 2^32 the reduction is the identity.
         let mut idx = [0u32; MAX_SLOTS];
         h.indices(42, &mut idx);
