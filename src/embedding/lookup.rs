@@ -66,7 +66,9 @@ fn gather_dm<const DM: usize>(table: &[f32], dim: usize, rows: &[u32], out: &mut
         });
 }
 
-fn check_shapes(kind: &str, keys: &[u64], out_len: usize, dim: usize) {
+/// Panic with the representation's name unless `keys` is whole samples and `out_len` holds one
+/// `dim` vector per key (a caller bug, never user input).
+pub(super) fn check_shapes(kind: &str, keys: &[u64], out_len: usize, dim: usize) {
     assert!(
         keys.len().is_multiple_of(NUM_CAT),
         "{kind}: {} keys is not a whole number of {NUM_CAT}-key samples",

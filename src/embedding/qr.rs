@@ -17,6 +17,7 @@
 use rayon::prelude::*;
 
 use super::hash::{SplitMix64, derive_seed, hash_key, reduce};
+use super::lookup::check_shapes;
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, qr_rows};
@@ -185,20 +186,6 @@ impl Qr {
     }
 }
 
-fn check_shapes(keys: &[u64], out_len: usize, dim: usize) {
-    assert!(
-        keys.len().is_multiple_of(NUM_CAT),
-        "qr: {} keys is not a whole number of {NUM_CAT}-key samples",
-        keys.len()
-    );
-    assert_eq!(
-        out_len,
-        keys.len() * dim,
-        "qr: output buffer length for {} samples",
-        keys.len() / NUM_CAT
-    );
-}
-
 impl Representation for Qr {
     fn kind(&self) -> &'static str {
         "qr"
@@ -211,7 +198,7 @@ impl Representation for Qr {
     }
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
-        check_shapes(keys, out.len(), self.dim);
+        check_shapes("qr", keys, out.len(), self.dim);
         let dim = self.dim;
         let n = keys.len();
         let (mut occ_q, mut occ_r) = (
@@ -265,7 +252,7 @@ impl Representation for Qr {
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
-        check_shapes(keys, out.len(), self.dim);
+        check_shapes("qr", keys, out.len(), self.dim);
         let dim = self.dim;
         keys.par_chunks(CHUNK * NUM_CAT)
             .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
@@ -277,7 +264,7 @@ impl Representation for Qr {
     }
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
-        check_shapes(keys, grad_out.len(), self.dim);
+        check_shapes("qr", keys, grad_out.len(), self.dim);
         assert_eq!(
             keys.len(),
             self.occ_q.len(),

@@ -16,6 +16,7 @@
 use rayon::prelude::*;
 
 use super::hash::{MAX_SLOTS, SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
+use super::lookup::check_shapes;
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
@@ -117,20 +118,6 @@ impl RobeZ {
     }
 }
 
-fn check_shapes(keys: &[u64], out_len: usize, dim: usize) {
-    assert!(
-        keys.len().is_multiple_of(NUM_CAT),
-        "robe-z: {} keys is not a whole number of {NUM_CAT}-key samples",
-        keys.len()
-    );
-    assert_eq!(
-        out_len,
-        keys.len() * dim,
-        "robe-z: output buffer length for {} samples",
-        keys.len() / NUM_CAT
-    );
-}
-
 impl Representation for RobeZ {
     fn kind(&self) -> &'static str {
         "robe-z"
@@ -143,7 +130,7 @@ impl Representation for RobeZ {
     }
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
-        check_shapes(keys, out.len(), self.dim);
+        check_shapes("robe-z", keys, out.len(), self.dim);
         let dim = self.dim;
         let mut pos = std::mem::take(&mut self.pos);
         pos.resize(keys.len() * dim, 0);
@@ -170,7 +157,7 @@ impl Representation for RobeZ {
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
-        check_shapes(keys, out.len(), self.dim);
+        check_shapes("robe-z", keys, out.len(), self.dim);
         let dim = self.dim;
         let a = self.array.as_slice();
         keys.par_chunks(CHUNK * NUM_CAT)
@@ -189,7 +176,7 @@ impl Representation for RobeZ {
     }
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
-        check_shapes(keys, grad_out.len(), self.dim);
+        check_shapes("robe-z", keys, grad_out.len(), self.dim);
         assert_eq!(
             grad_out.len(),
             self.pos.len(),
