@@ -316,22 +316,8 @@ fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
         base_hash: base_hash.to_string(),
         config_hash: store::config_hash(&p.cfg),
         axes: p.assignments.clone(),
-        representation: String::new(),
         status: format!("not started: {why}"),
-        samples: 0,
-        steps: 0,
-        table_bytes: 0,
-        optimizer_bytes: 0,
-        compression_full: None,
-        auc: None,
-        auc_lo: None,
-        auc_hi: None,
-        delta_auc: None,
-        delta_lo: None,
-        delta_hi: None,
-        logloss: None,
-        samples_per_s: None,
-        seconds: 0.0,
+        ..PointRecord::default()
     }
 }
 

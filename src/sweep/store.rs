@@ -59,7 +59,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 
 /// One finished point (or the baseline) as stored in `points.jsonl`. Metrics a failed run never
 /// produced are `None` (JSON `null`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct PointRecord {
     /// Canonical `path=value;...` (or `baseline`).
     pub key: String,
@@ -399,33 +399,6 @@ pub fn load_dir(dir: &Path) -> Result<LoadedDir, StoreError> {
 }
 
 /// An empty record (no metrics, status empty): a base for records built field by field.
-impl Default for PointRecord {
-    fn default() -> Self {
-        PointRecord {
-            key: String::new(),
-            base_hash: String::new(),
-            config_hash: String::new(),
-            axes: Vec::new(),
-            representation: String::new(),
-            status: String::new(),
-            samples: 0,
-            steps: 0,
-            table_bytes: 0,
-            optimizer_bytes: 0,
-            compression_full: None,
-            auc: None,
-            auc_lo: None,
-            auc_hi: None,
-            delta_auc: None,
-            delta_lo: None,
-            delta_hi: None,
-            logloss: None,
-            samples_per_s: None,
-            seconds: 0.0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
