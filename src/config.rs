@@ -192,6 +192,9 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, in the order the explorer's `method` knob steps through them.
+    pub const ALL: [Method; 4] = [Method::Memrec, Method::Hashing, Method::Qr, Method::RobeZ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Memrec => "memrec",

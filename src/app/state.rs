@@ -179,14 +179,12 @@ impl Knob {
                 set(&mut next, divisors[to].to_string())?
             }
             Knob::Method => {
-                const ORDER: [Method; 4] =
-                    [Method::Memrec, Method::Hashing, Method::Qr, Method::RobeZ];
-                let at = ORDER
+                let at = Method::ALL
                     .iter()
                     .position(|&m| m == cfg.memrec.method)
                     .unwrap_or(0) as i64;
-                let to = (at + steps.signum() as i64).rem_euclid(ORDER.len() as i64) as usize;
-                set(&mut next, ORDER[to].as_str().into())?
+                let to = (at + steps.signum() as i64).rem_euclid(Method::ALL.len() as i64) as usize;
+                set(&mut next, Method::ALL[to].as_str().into())?
             }
             Knob::Batch => set(&mut next, pow2(cfg.train.batch))?,
             Knob::Lr => {

@@ -279,17 +279,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         );
         let _ = writeln!(s, "|---|---|---|---|");
         for budget in budgets {
-            let best = input
-                .points
-                .iter()
-                .filter(|p| p.ok() && p.table_bytes <= budget && p.delta_auc.is_some())
-                .max_by(|a, b| {
-                    a.delta_auc
-                        .unwrap_or(f64::NAN)
-                        .total_cmp(&b.delta_auc.unwrap_or(f64::NAN))
-                        // Equal ΔAUC: the smaller tables are better.
-                        .then(b.table_bytes.cmp(&a.table_bytes))
-                });
+            let best = best_of(input.points.iter().filter(|p| p.table_bytes <= budget));
             let cells = match best {
                 Some(p) => format!(
                     "{} | {} | {}",
@@ -315,6 +305,18 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         }
     }
     s
+}
+
+/// The finished point with the highest ΔAUC among `points` (equal ΔAUC: the smaller tables).
+fn best_of<'a>(points: impl Iterator<Item = &'a PointRecord>) -> Option<&'a PointRecord> {
+    points
+        .filter(|p| p.ok() && p.delta_auc.is_some())
+        .max_by(|a, b| {
+            a.delta_auc
+                .unwrap_or(f64::NAN)
+                .total_cmp(&b.delta_auc.unwrap_or(f64::NAN))
+                .then(b.table_bytes.cmp(&a.table_bytes))
+        })
 }
 
 /// Compression ratios (full-size uncompressed bytes over table bytes) of the comparison table.
@@ -344,28 +346,17 @@ fn by_representation(s: &mut String, points: &[PointRecord]) {
         let cells: Vec<String> = RATIOS
             .iter()
             .map(|&ratio| {
-                points
-                    .iter()
-                    .filter(|p| {
-                        p.ok()
-                            && p.representation == kind
-                            && p.delta_auc.is_some()
-                            && p.compression_full.is_some_and(|c| c >= ratio)
-                    })
-                    .max_by(|a, b| {
-                        a.delta_auc
-                            .unwrap_or(f64::NAN)
-                            .total_cmp(&b.delta_auc.unwrap_or(f64::NAN))
-                            .then(b.table_bytes.cmp(&a.table_bytes))
-                    })
-                    .map_or("none".into(), |p| {
-                        format!(
-                            "{} ({}, {:.0}x)",
-                            fmt_delta(p),
-                            human_bytes(p.table_bytes as f64),
-                            p.compression_full.unwrap_or(0.0)
-                        )
-                    })
+                best_of(points.iter().filter(|p| {
+                    p.representation == kind && p.compression_full.is_some_and(|c| c >= ratio)
+                }))
+                .map_or("none".into(), |p| {
+                    format!(
+                        "{} ({}, {:.0}x)",
+                        fmt_delta(p),
+                        human_bytes(p.table_bytes as f64),
+                        p.compression_full.unwrap_or(0.0)
+                    )
+                })
             })
             .collect();
         let _ = writeln!(s, "| {kind} | {} |", cells.join(" | "));
