@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use rayon::prelude::*;
 
-use super::hash::{SplitMix64, derive_seed, hash_key, reduce};
+use super::hash::{SplitMix64, derive_seed, flip_of, hash_key, reduce, xxh3_64_key};
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse, copy_row};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
@@ -250,7 +250,8 @@ impl Representation for Uncompressed {
 #[derive(Debug, Clone)]
 pub struct HashingTrick {
     dim: usize,
-    seed: u64,
+    /// `flip_of` the hashing seed, computed once (the per-key hash is then one xor and mixing).
+    flip: u64,
     sizes: [u64; NUM_CAT],
     offsets: [u64; NUM_CAT],
     table: AlignedBuf,
@@ -292,7 +293,7 @@ impl HashingTrick {
         }
         HashingTrick {
             dim,
-            seed: derive_seed(seed, "hashing", 0),
+            flip: flip_of(derive_seed(seed, "hashing", 0)),
             sizes,
             offsets,
             table,
@@ -305,7 +306,7 @@ impl HashingTrick {
     /// Row (in the stacked buffer) of a key of feature `j`.
     #[inline]
     pub fn row(&self, j: usize, key: u64) -> u32 {
-        let h = (hash_key(key, self.seed) >> 32) as u32;
+        let h = (xxh3_64_key(key, self.flip) >> 32) as u32;
         (self.offsets[j] + reduce(h, self.sizes[j]) as u64) as u32
     }
 

@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 
-use super::hash::{SplitMix64, derive_seed, hash_key, reduce};
+use super::hash::{SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::lookup::check_shapes;
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
@@ -57,7 +57,8 @@ impl FastDiv {
 #[derive(Debug, Clone)]
 pub struct Qr {
     dim: usize,
-    seed: u64,
+    /// `flip_of` the index hash's seed, computed once.
+    flip: u64,
     div: FastDiv,
     /// `V_j`, the index range of feature j (at most 2^32).
     card: [u64; NUM_CAT],
@@ -127,7 +128,7 @@ impl Qr {
         }
         Qr {
             dim,
-            seed: derive_seed(seed, "qr", 0),
+            flip: flip_of(derive_seed(seed, "qr", 0)),
             div: FastDiv::new(c as u32),
             card,
             base_q,
@@ -148,7 +149,7 @@ impl Qr {
     /// Feature j's index of a key, in `0..V_j`.
     #[inline]
     fn index(&self, j: usize, key: u64) -> u32 {
-        reduce((hash_key(key, self.seed) >> 32) as u32, self.card[j])
+        reduce((xxh3_64_key(key, self.flip) >> 32) as u32, self.card[j])
     }
 
     /// Rows (quotient or full, remainder or `NONE`) of a key of feature j, in the stacked buffer.
