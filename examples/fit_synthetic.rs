@@ -8,9 +8,11 @@
 //!
 //! What it fits, per column, on the file's rows (its own small TSV parsing, so it does not depend
 //! on the Criteo reader):
-//! - categorical: missing rate, and the Zipf exponent s whose expected distinct-count curve (with
-//!   the preset's full Kaggle vocabulary V) best matches the file's curve, i.e. the distinct count
-//!   of the first n rows for n = 500, 1000, 2000, 4000, 8000, in least squares on log counts. The
+//! - categorical: missing rate; the head, i.e. the shares of the values seen at least
+//!   `HEAD_MIN_COUNT` times (at most 16 per column), which any sample measures well; and the Zipf
+//!   exponent s of the rest, whose expected distinct-count curve (head + power law over the
+//!   preset's full Kaggle vocabulary V) best matches the file's curve, i.e. the distinct count of
+//!   the first n rows for n = 500, 1000, 2000, 4000, 8000, in least squares on log counts. The
 //!   whole curve is fitted, not the last point only, so the exponent describes the shape of the
 //!   frequencies and not one number;
 //! - dense: missing rate, share of present values <= 0 (the point mass at 0) and 17 quantiles
@@ -26,11 +28,14 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use memrec_tui::config::Config;
-use memrec_tui::data::synthetic::{MAX_ZIPF_EXPONENT, SyntheticSource, Zipf};
+use memrec_tui::data::synthetic::{MAX_FITTED_HEAD, MAX_ZIPF_EXPONENT, SyntheticSource, Zipf};
 use memrec_tui::data::{Batch, DataSource, NUM_CAT, NUM_DENSE};
 
 const CURVE: [usize; 5] = [500, 1000, 2000, 4000, 8000];
 const QUANTILES: usize = 17;
+/// A value enters a column's head when seen at least this often: its share then has a relative
+/// standard error of at most about 1/sqrt(20) = 22%, while rarer values are left to the power law.
+const HEAD_MIN_COUNT: usize = 20;
 
 struct Sample {
     rows: usize,
@@ -93,31 +98,47 @@ fn read_sample(path: &PathBuf) -> Result<Sample, String> {
     Ok(s)
 }
 
-/// (present draws, distinct values) in the first n rows, for each n of the curve.
+/// (rows, distinct values) in the first n rows, for each n of the curve.
 fn distinct_curve(col: &[Option<u32>]) -> Vec<(f64, f64)> {
     CURVE
         .iter()
         .filter(|&&n| n <= col.len())
         .map(|&n| {
-            let present: Vec<u32> = col[..n].iter().flatten().copied().collect();
-            let distinct: HashSet<u32> = present.iter().copied().collect();
-            (present.len() as f64, distinct.len() as f64)
+            let distinct: HashSet<u32> = col[..n].iter().flatten().copied().collect();
+            (n as f64, distinct.len() as f64)
         })
         .collect()
 }
 
-fn expected_distinct_many(z: &Zipf, ns: &[f64]) -> Vec<f64> {
-    z.expected_distinct(ns)
+/// The shares (of present values) of the column's most frequent values, those seen at least
+/// `HEAD_MIN_COUNT` times, at most `MAX_FITTED_HEAD` of them, most frequent first.
+fn head_shares(col: &[Option<u32>]) -> Vec<f64> {
+    let mut counts = std::collections::HashMap::new();
+    for v in col.iter().flatten() {
+        *counts.entry(*v).or_insert(0usize) += 1;
+    }
+    let present = counts.values().sum::<usize>().max(1) as f64;
+    let mut c: Vec<usize> = counts.into_values().collect();
+    c.sort_unstable_by(|a, b| b.cmp(a));
+    c.iter()
+        .take_while(|&&n| n >= HEAD_MIN_COUNT)
+        .take(MAX_FITTED_HEAD)
+        .map(|&n| n as f64 / present)
+        .collect()
 }
 
 /// The exponent whose expected distinct-count curve best matches the file's: least squares on log
 /// counts, each point weighted by (draws)^2 so the full-sample count dominates while the earlier
 /// points keep the shape honest (an end-point-only fit degenerates on saturated columns: C9 shows
 /// all its 3 values, which a uniform law would also explain, though 2 of them dominate).
-fn fit_exponent(v: u64, curve: &[(f64, f64)]) -> f64 {
+///
+/// The expected curve is the generator's own: draws stratified per block of rows
+/// ([`Zipf::expected_distinct_stratified`]), which see rare values more evenly than independent
+/// draws would.
+fn fit_exponent(v: u64, head: &[f64], missing: f64, curve: &[(f64, f64)]) -> f64 {
     let ns: Vec<f64> = curve.iter().map(|c| c.0).collect();
     let loss = |s: f64| -> f64 {
-        let e = Zipf::new(v, s).expected_distinct(&ns);
+        let e = Zipf::with_head(v, s, head).expected_distinct_stratified(&ns, missing);
         e.iter()
             .zip(curve)
             .map(|(e, (n, real))| n * n * (e.max(1e-9).ln() - real.max(1.0).ln()).powi(2))
@@ -220,13 +241,15 @@ fn main() -> anyhow::Result<()> {
             )
         })
         .collect();
+    let heads: Vec<Vec<f64>> = s.cats.iter().map(|c| head_shares(c)).collect();
     let exps: Vec<f64> = (0..NUM_CAT)
         .map(|j| {
             let curve = distinct_curve(&s.cats[j]);
-            let e = fit_exponent(kaggle.data.cardinalities[j], &curve);
-            let fit = expected_distinct_many(
-                &Zipf::new(kaggle.data.cardinalities[j], e),
+            let v = kaggle.data.cardinalities[j];
+            let e = fit_exponent(v, &heads[j], cat_missing[j], &curve);
+            let fit = Zipf::with_head(v, e, &heads[j]).expected_distinct_stratified(
                 &curve.iter().map(|c| c.0).collect::<Vec<_>>(),
+                cat_missing[j],
             );
             eprintln!(
                 "C{:<2} V={:>9} s={e:.3}  real curve {:?}  expected {:?}",
@@ -242,6 +265,11 @@ fn main() -> anyhow::Result<()> {
     println!("\n// ---- paste into the `synthetic: (...)` blocks ----");
     println!("cat_missing: {},", list(&cat_missing, 4));
     println!("zipf_exponent: {},", list(&exps, 3));
+    println!("head_share: [");
+    for h in &heads {
+        println!("    {},", list(h, 4));
+    }
+    println!("],");
     println!("dense_missing: {},", list(&dense_missing, 4));
     println!("dense_zero: {},", list(&dense_zero, 4));
     println!("dense_quantiles: [");

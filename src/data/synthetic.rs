@@ -53,8 +53,15 @@ pub struct SyntheticParams {
     pub click_rate: f64,
     /// Per categorical column: probability that the value is missing.
     pub cat_missing: Vec<f64>,
-    /// Per categorical column: exponent s of the bounded Zipf law P(rank r) ∝ r^-s, r in 1..=V.
+    /// Per categorical column: exponent s of the bounded Zipf law P(rank r) ∝ r^-s over the
+    /// ranks after the column's head (all ranks 1..=V when it has none).
     pub zipf_exponent: Vec<f64>,
+    /// Per categorical column: the probabilities of its most frequent present values, as measured
+    /// (values seen often enough to be measured well, at most 16): ranks 1..=m take them and the
+    /// power law shares the rest (see [`Zipf::with_head`]). Empty (the default, and what files
+    /// written before this field mean) gives a pure Zipf law per column.
+    #[serde(default)]
+    pub head_share: Vec<Vec<f64>>,
     /// Per dense column: probability that the value is missing.
     pub dense_missing: Vec<f64>,
     /// Per dense column: share of the present values that are <= 0 (they all come out as 0): the
@@ -74,6 +81,19 @@ pub struct SyntheticParams {
 }
 
 impl SyntheticParams {
+    /// The rank law of categorical column `j` over a vocabulary of `v` values: its head (if any)
+    /// and its power-law tail. The generator and the lookup benchmark both draw from it.
+    pub fn column_law(&self, j: usize, v: u64) -> Zipf {
+        let s = self
+            .zipf_exponent
+            .get(j)
+            .copied()
+            .unwrap_or(0.0)
+            .clamp(0.0, MAX_ZIPF_EXPONENT);
+        let head = self.head_share.get(j).map_or(&[][..], Vec::as_slice);
+        Zipf::with_head(v, s, head)
+    }
+
     /// Check the parameters; on error returns (field, value, what is allowed).
     pub fn validate(&self) -> Result<(), (String, String, String)> {
         let rate = |name: &str, v: &[f64], n: usize| -> Result<(), (String, String, String)> {
@@ -130,6 +150,41 @@ impl SyntheticParams {
                 self.zipf_exponent[i].to_string(),
                 format!("an exponent in [0, {MAX_ZIPF_EXPONENT}]"),
             ));
+        }
+        if !self.head_share.is_empty() && self.head_share.len() != NUM_CAT {
+            return Err((
+                "head_share".into(),
+                format!("{} lists", self.head_share.len()),
+                format!("no list (pure Zipf) or exactly {NUM_CAT} lists, one per column"),
+            ));
+        }
+        for (j, head) in self.head_share.iter().enumerate() {
+            if head.len() > MAX_FITTED_HEAD {
+                return Err((
+                    format!("head_share[{j}]"),
+                    format!("{} values", head.len()),
+                    format!("at most {MAX_FITTED_HEAD} values"),
+                ));
+            }
+            if let Some(i) = head
+                .iter()
+                .position(|p| !(p.is_finite() && (0.0..=1.0).contains(p)))
+            {
+                return Err((
+                    format!("head_share[{j}][{i}]"),
+                    head[i].to_string(),
+                    "a probability in [0, 1]".into(),
+                ));
+            }
+            let sum: f64 = head.iter().sum();
+            // Shares printed to 4 decimals may sum a hair above 1 (16 × 0.00005 at most).
+            if sum > 1.001 {
+                return Err((
+                    format!("head_share[{j}]"),
+                    format!("values summing to {sum}"),
+                    "probabilities summing to at most 1 (0.001 of rounding allowed)".into(),
+                ));
+            }
         }
         if self.dense_quantiles.len() != NUM_DENSE {
             return Err((
@@ -257,6 +312,72 @@ fn perm32(x: u32, key: u64) -> u32 {
     x.wrapping_add((key >> 32) as u32)
 }
 
+/// Rows per stratification block: log2 of the block length (8,192 rows).
+pub const STRATA_BITS: u32 = 13;
+const STRATA_MASK: u64 = (1 << STRATA_BITS) - 1;
+
+/// A bijection of 0..2^13 keyed by `key` (xor, odd multiplies modulo 2^13 and xor-shifts are all
+/// invertible there): the order in which a block's rows visit the strata of one column.
+#[inline(always)]
+fn perm_strata(x: u64, key: u64) -> u64 {
+    let mut x = x & STRATA_MASK;
+    for r in 0..3 {
+        let k = key >> (r * 20);
+        x = ((x ^ k) & STRATA_MASK).wrapping_mul((k >> STRATA_BITS) | 1) & STRATA_MASK;
+        x ^= x >> 7;
+    }
+    x
+}
+
+/// The uniform that picks row `index`'s category in a column, stratified per block of 8,192
+/// rows: the block's rows visit the column's 8,192 strata [s/8192, (s+1)/8192) once each, in a
+/// keyed pseudo-random order, at a uniform point inside the stratum (`jitter`). Each u is still
+/// uniform on [0, 1), but a block holds every category of probability p about 8,192 p times
+/// instead of a Poisson number of times. Why: a small column's rare values (C22's tail has 0.3%
+/// of its rows) then appear in any few thousand rows as often as the fitted law says, rather than
+/// by luck, so the stream's distinct counts and missing rates are stable at the sizes a design
+/// review looks at.
+/// `block_key` is [`strata_key`] of the column and of the row's block.
+#[inline(always)]
+fn stratified_unit(index: u64, block_key: u64, jitter: f64) -> f64 {
+    let stratum = perm_strata(index, block_key);
+    (stratum as f64 + jitter) * (1.0 / (1u64 << STRATA_BITS) as f64)
+}
+
+/// The key of a column's strata order in block `block`.
+#[inline(always)]
+fn strata_key(column_key: u64, block: u64) -> u64 {
+    hash2(column_key ^ 0x57EA_7A00, block)
+}
+
+/// The strata keys of every column for the block of the last row asked: computed once per block
+/// (8,192 rows), not per row and column.
+struct StrataKeys {
+    block: u64,
+    keys: [u64; NUM_CAT],
+}
+
+impl StrataKeys {
+    fn new() -> StrataKeys {
+        StrataKeys {
+            block: u64::MAX,
+            keys: [0; NUM_CAT],
+        }
+    }
+
+    #[inline(always)]
+    fn for_row(&mut self, cats: &[CatColumn], index: u64) -> &[u64; NUM_CAT] {
+        let block = index >> STRATA_BITS;
+        if block != self.block {
+            for (k, col) in self.keys.iter_mut().zip(cats) {
+                *k = strata_key(col.key, block);
+            }
+            self.block = block;
+        }
+        &self.keys
+    }
+}
+
 /// A standard-normal-like value from a 64-bit hash: the sum of four 16-bit uniforms (Irwin-Hall,
 /// n = 4), centred and scaled to unit variance. Bounded by ±3.46, smooth enough for effects.
 #[inline(always)]
@@ -275,53 +396,116 @@ fn latent4(h: u64) -> [f64; 4] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bounded Zipf by inverse CDF in closed form.
+// Bounded Zipf by inverse CDF in closed form, with an optional fitted head.
 
-/// Ranks below this have their exact probabilities in a small per-column table; the tail uses the
-/// midpoint integral approximation sum_{r=a}^{b} r^-s ≈ ∫_{a-1/2}^{b+1/2} x^-s dx, whose relative
-/// error per rank is about s(s+1)/(24 r²) (< 3e-4 from rank 17 for s = 1).
+/// Ranks of the power law just after the fitted head have their exact probabilities in a small
+/// per-column table; the rest of the tail uses the midpoint integral approximation
+/// sum_{r=a}^{b} r^-s ≈ ∫_{a-1/2}^{b+1/2} x^-s dx, whose relative error per rank is about
+/// s(s+1)/(24 r²) (< 3e-4 from rank 17 for s = 1).
 pub const ZIPF_HEAD: usize = 16;
 
-/// A bounded Zipf law over ranks 1..=v with exponent s, sampled by inverse CDF with O(1) memory.
+/// Most ranks whose probabilities a column may give outright (`SyntheticParams::head_share`).
+pub const MAX_FITTED_HEAD: usize = 16;
+
+/// A bounded law over ranks 1..=v: the first m ranks have given probabilities (the fitted head,
+/// m = 0 for a pure Zipf law), the remaining mass follows P(rank r) ∝ r^-s over ranks m+1..=v.
+/// Sampled by inverse CDF with O(1) memory.
+///
+/// Why a head: a single power law cannot hold both the head and the tail of Criteo's small
+/// columns. C22 has two values at 52% and 38% of its rows, then three near 3%, then a thin tail:
+/// a Zipf law fitted to its distinct-count curve puts 89% on the first value and leaves the tail
+/// to luck (5 distinct values instead of 7 in 8,000 rows). Frequent values are measured well on
+/// any sample (a value seen 20 times has a relative standard error near 22%), so the head is
+/// taken as measured and the power law is fitted only where the sample is sparse.
 #[derive(Debug, Clone)]
 pub struct Zipf {
     v: u64,
     s: f64,
-    /// Exact cumulative probabilities of ranks 1..=h.
-    head: [f64; ZIPF_HEAD],
+    /// Cumulative probabilities of ranks 1..=h: the m fitted ranks, then exact power-law ranks.
+    head: [f64; MAX_FITTED_HEAD + ZIPF_HEAD],
     h: usize,
-    /// Normalising constant (exact head sum + integral tail).
+    /// Whether any probability is left beyond rank h (false when the head holds all the mass).
+    tail: bool,
+    /// Normalising constant of the power law divided by the mass it carries, so a tail rank's
+    /// probability is (G(r + 1/2) - G(r - 1/2)) / z.
     z: f64,
     /// G(h + 1/2), where G is the antiderivative of x^-s used for the tail.
     g_lo: f64,
 }
 
 impl Zipf {
+    /// A pure bounded Zipf law over ranks 1..=v with exponent s.
     pub fn new(v: u64, s: f64) -> Zipf {
+        Zipf::with_head(v, s, &[])
+    }
+
+    /// Ranks 1..=m have the probabilities `head` (m = min(len, v, MAX_FITTED_HEAD); negative or
+    /// non-finite entries count as 0; if they sum to 1 or more they are scaled to sum to 1 and
+    /// no rank beyond m is ever drawn); the rest of the mass follows r^-s over ranks m+1..=v.
+    pub fn with_head(v: u64, s: f64, head: &[f64]) -> Zipf {
         let v = v.max(1);
         let s = if s.is_finite() { s.max(0.0) } else { 0.0 };
-        let h = (v.min(ZIPF_HEAD as u64)) as usize;
-        let mut head = [0.0; ZIPF_HEAD];
+        let m = head.len().min(MAX_FITTED_HEAD).min(v as usize);
+        let given: Vec<f64> = head[..m]
+            .iter()
+            .map(|&p| if p.is_finite() { p.max(0.0) } else { 0.0 })
+            .collect();
+        let given_sum: f64 = given.iter().sum();
+        // Mass left for the power law; none if the head holds everything (or the vocabulary ends
+        // with it), and then the head is renormalised to 1.
+        let rest = if (m as u64) < v { 1.0 - given_sum } else { 0.0 };
+        let tail_mass = if rest > 1e-12 { rest } else { 0.0 };
+        let head_scale = if tail_mass > 0.0 || given_sum <= 0.0 {
+            1.0
+        } else {
+            1.0 / given_sum
+        };
+
+        let mut cum = [0.0; MAX_FITTED_HEAD + ZIPF_HEAD];
         let mut acc = 0.0;
-        for (r, slot) in head.iter_mut().enumerate().take(h) {
-            acc += ((r + 1) as f64).powf(-s);
+        for (slot, p) in cum.iter_mut().zip(&given) {
+            acc += p * head_scale;
             *slot = acc;
         }
+        if tail_mass == 0.0 {
+            if m == 0 {
+                // Nothing given and nothing left: cannot happen (rest = 1), kept total anyway.
+                cum[0] = 1.0;
+            }
+            let h = m.max(1);
+            cum[h - 1] = 1.0;
+            return Zipf {
+                v,
+                s,
+                head: cum,
+                h,
+                tail: false,
+                z: 1.0,
+                g_lo: 0.0,
+            };
+        }
+        // Exact power-law ranks m+1..=h, then the integral tail over h+1..=v.
+        let h = (v.min((m + ZIPF_HEAD) as u64)) as usize;
+        let weights: Vec<f64> = (m + 1..=h).map(|r| (r as f64).powf(-s)).collect();
         let g_lo = g(h as f64 + 0.5, s);
-        let tail = if v as usize > h {
+        let integral = if v as usize > h {
             g(v as f64 + 0.5, s) - g_lo
         } else {
             0.0
         };
-        let z = acc + tail;
-        for slot in head.iter_mut().take(h) {
-            *slot /= z;
+        let z_law = weights.iter().sum::<f64>() + integral;
+        let z = z_law / tail_mass;
+        let mut raw = 0.0;
+        for (slot, w) in cum[m..h].iter_mut().zip(&weights) {
+            raw += w;
+            *slot = acc + raw / z;
         }
         Zipf {
             v,
             s,
-            head,
+            head: cum,
             h,
+            tail: v as usize > h,
             z,
             g_lo,
         }
@@ -334,15 +518,17 @@ impl Zipf {
     /// The rank (1..=v) whose cumulative interval holds `u` in [0, 1).
     #[inline(always)]
     pub fn sample(&self, u: f64) -> u64 {
-        for (i, &c) in self.head[..self.h].iter().enumerate() {
-            if u < c {
-                return i as u64 + 1;
+        let last = self.head[self.h - 1];
+        if u < last || !self.tail {
+            for (i, &c) in self.head[..self.h].iter().enumerate() {
+                if u < c {
+                    return i as u64 + 1;
+                }
             }
+            // u at or past the last cumulative value only by rounding.
+            return self.h as u64;
         }
-        if self.v as usize <= self.h {
-            return self.v;
-        }
-        let t = (u - self.head[self.h - 1]) * self.z;
+        let t = (u - last) * self.z;
         let x = g_inv(self.g_lo + t, self.s);
         let r = (x + 0.5).floor();
         // The float can land a hair outside the tail at either end.
@@ -355,13 +541,15 @@ impl Zipf {
         }
     }
 
-    /// The probability of rank `r` under the sampler (exact head, integral tail).
+    /// The probability of rank `r` under the sampler (given head, exact ranks, integral tail).
     pub fn pmf(&self, r: u64) -> f64 {
         if r == 0 || r > self.v {
             0.0
         } else if (r as usize) <= self.h {
             let i = r as usize - 1;
             self.head[i] - if i == 0 { 0.0 } else { self.head[i - 1] }
+        } else if !self.tail {
+            0.0
         } else {
             let rf = r as f64;
             (g(rf + 0.5, self.s) - g(rf - 0.5, self.s)) / self.z
@@ -384,6 +572,9 @@ impl Zipf {
         for r in 1..=self.v.min(EXACT) {
             add(&mut d, self.pmf(r), 1.0);
         }
+        if !self.tail {
+            return d;
+        }
         let mut a = EXACT + 1;
         while a <= self.v {
             let b = ((a as f64 * 1.002) as u64).max(a).min(self.v);
@@ -392,6 +583,59 @@ impl Zipf {
             let p = (g(mid + 0.5, self.s) - g(mid - 0.5, self.s)) / self.z;
             add(&mut d, p, count);
             a = b + 1;
+        }
+        d
+    }
+}
+
+impl Zipf {
+    /// Expected number of distinct ranks in the first `rows` rows of a stratification block of the
+    /// generator (each `rows` at most 2^STRATA_BITS; larger values are capped), for a column whose
+    /// value is missing with probability `missing`: what the stream really shows, where
+    /// [`Zipf::expected_distinct`] is the count for independent draws.
+    ///
+    /// A rank owns the interval [a, b) of the row's uniform (after the missing share); the block's
+    /// first `rows` rows visit a random subset of q = rows / N of the N strata, each at a uniform
+    /// point, so the rank goes unseen with probability prod_t (1 - q w_t) over the strata t it
+    /// overlaps by the fraction w_t (visits taken as independent, exact to O(q² w_t w_u)). Ranks
+    /// past 65,536 overlap less than a stratum each; a rank inside one stratum is seen with
+    /// probability exactly q w = rows × p, so they add rows × (their mass) in one term.
+    pub fn expected_distinct_stratified(&self, rows: &[f64], missing: f64) -> Vec<f64> {
+        const EXACT: u64 = 1 << 16;
+        let n_strata = (1u64 << STRATA_BITS) as f64;
+        let missing = missing.clamp(0.0, 1.0);
+        let present = 1.0 - missing;
+        let q: Vec<f64> = rows
+            .iter()
+            .map(|r| (r / n_strata).clamp(0.0, 1.0))
+            .collect();
+        let mut d = vec![0.0; rows.len()];
+        let mut cdf = 0.0;
+        for r in 1..=self.v.min(EXACT) {
+            let p = self.pmf(r);
+            let a = (missing + present * cdf) * n_strata;
+            cdf += p;
+            let b = ((missing + present * cdf) * n_strata).min(n_strata);
+            if b <= a {
+                continue;
+            }
+            // First partial stratum, full strata, last partial stratum (in units of strata).
+            let (ta, tb) = (a.floor(), b.floor());
+            let (first, full, last) = if ta == tb {
+                (b - a, 0.0, 0.0)
+            } else {
+                (ta + 1.0 - a, (tb - ta - 1.0).max(0.0), b - tb)
+            };
+            for (di, &qi) in d.iter_mut().zip(&q) {
+                let unseen = (1.0 - qi * first) * (1.0 - qi).powf(full) * (1.0 - qi * last);
+                *di += 1.0 - unseen;
+            }
+        }
+        let rest = (1.0 - cdf).max(0.0) * present;
+        if self.v > EXACT && rest > 0.0 {
+            for (di, r) in d.iter_mut().zip(rows) {
+                *di += rest * r.min(n_strata);
+            }
         }
         d
     }
@@ -504,10 +748,7 @@ impl Generator {
             .map(|j| {
                 let missing = at(&p.cat_missing, j).clamp(0.0, 0.999);
                 CatColumn {
-                    zipf: Zipf::new(
-                        vocab.get(j).copied().unwrap_or(1),
-                        at(&p.zipf_exponent, j).clamp(0.0, MAX_ZIPF_EXPONENT),
-                    ),
+                    zipf: p.column_law(j, vocab.get(j).copied().unwrap_or(1)),
                     missing,
                     inv_present: 1.0 / (1.0 - missing),
                     key: hash2(seed_key, 0xC000 + j as u64),
@@ -570,9 +811,10 @@ impl Generator {
             .for_each(|(c, chunk)| {
                 let mut dense = [0.0f32; NUM_DENSE];
                 let mut keys = [0u64; NUM_CAT];
+                let mut strata = StrataKeys::new();
                 for (i, l) in chunk.iter_mut().enumerate() {
                     let row = CALIBRATION_BASE + (c * CHUNK_ROWS + i) as u64;
-                    *l = self.row(row, &mut dense, &mut keys).0;
+                    *l = self.row(row, &mut strata, &mut dense, &mut keys).0;
                 }
             });
         // The mean of sigmoid(l + b) increases with b: bisection, a fixed number of steps.
@@ -602,13 +844,26 @@ impl Generator {
     /// Generate row `index` (global): writes its dense values and keys, returns (logit without
     /// the bias, label uniform).
     #[inline]
-    fn row(&self, index: u64, dense: &mut [f32], keys: &mut [u64]) -> (f64, f64) {
+    fn row(
+        &self,
+        index: u64,
+        strata: &mut StrataKeys,
+        dense: &mut [f32],
+        keys: &mut [u64],
+    ) -> (f64, f64) {
+        let block_keys = strata.for_row(&self.cats, index);
         let mut rng = SplitMix(hash2(self.seed_key, index));
         let mut logit = -self.dense_offset;
         let mut lat_sum = [0.0f64; LATENT];
         let mut lat_sq = 0.0f64;
-        for (j, (col, key)) in self.cats.iter().zip(keys.iter_mut()).enumerate() {
-            let u = rng.unit();
+        for (j, ((col, key), &block_key)) in self
+            .cats
+            .iter()
+            .zip(keys.iter_mut())
+            .zip(block_keys)
+            .enumerate()
+        {
+            let u = stratified_unit(index, block_key, rng.unit());
             // rank 0 stands for "missing": its own token, with its own effect.
             let rank = if u < col.missing {
                 *key = token_key(j, None);
@@ -653,6 +908,7 @@ impl Generator {
         let work =
             |c: usize, dense: &mut [f32], keys: &mut [u64], labels: &mut [f32], p: &mut [f32]| {
                 let base = first + (c * CHUNK_ROWS) as u64;
+                let mut strata = StrataKeys::new();
                 for (i, (((d, k), l), p)) in dense
                     .chunks_exact_mut(NUM_DENSE)
                     .zip(keys.chunks_exact_mut(NUM_CAT))
@@ -660,7 +916,7 @@ impl Generator {
                     .zip(p.iter_mut())
                     .enumerate()
                 {
-                    let (logit, u) = self.row(base + i as u64, d, k);
+                    let (logit, u) = self.row(base + i as u64, &mut strata, d, k);
                     let prob = sigmoid(logit + self.bias);
                     *p = prob as f32;
                     *l = if u < prob { 1.0 } else { 0.0 };
@@ -897,6 +1153,94 @@ mod tests {
         );
     }
 
+    /// The laws of Criteo-like small and large columns with a fitted head.
+    fn headed_laws() -> Vec<Zipf> {
+        vec![
+            Zipf::with_head(18, 6.9, &[0.5239, 0.3817, 0.0376, 0.0328, 0.0212]),
+            Zipf::with_head(24, 16.0, &[0.5262, 0.2254, 0.1430, 0.0482, 0.0404, 0.0164]),
+            Zipf::with_head(3, 0.1, &[0.8869, 0.1126]),
+            // The head holds everything (sums a hair above 1 after rounding): rank 5 never drawn.
+            Zipf::with_head(5, 1.0, &[0.5, 0.3, 0.2004]),
+            Zipf::with_head(10_000_000, 1.05, &[0.05, 0.035, 0.0288, 0.0189, 0.0159]),
+            Zipf::with_head(40, 2.0, &[0.2; 16][..4]),
+        ]
+    }
+
+    #[test]
+    fn headed_law_gives_the_head_and_shares_the_rest_by_the_power_law() {
+        for z in headed_laws() {
+            let total: f64 = (1..=z.vocab().min(100_000)).map(|r| z.pmf(r)).sum::<f64>()
+                + if z.vocab() > 100_000 {
+                    1.0 - (1..=100_000).map(|r| z.pmf(r)).sum::<f64>()
+                } else {
+                    0.0
+                };
+            assert!((total - 1.0).abs() < 1e-9, "{z:?}: mass {total}");
+        }
+        let z = Zipf::with_head(18, 6.9, &[0.5239, 0.3817, 0.0376, 0.0328, 0.0212]);
+        assert!((z.pmf(1) - 0.5239).abs() < 1e-12 && (z.pmf(5) - 0.0212).abs() < 1e-12);
+        let rest = 1.0 - (0.5239 + 0.3817 + 0.0376 + 0.0328 + 0.0212);
+        let w: f64 = (6..=18).map(|r| (r as f64).powf(-6.9)).sum();
+        for r in 6..=18u64 {
+            let want = rest * (r as f64).powf(-6.9) / w;
+            assert!(
+                (z.pmf(r) - want).abs() < 1e-12,
+                "rank {r}: {} vs {want}",
+                z.pmf(r)
+            );
+        }
+        let full = Zipf::with_head(5, 1.0, &[0.5, 0.3, 0.2004]);
+        assert_eq!(full.pmf(4), 0.0);
+        assert!((full.pmf(3) - 0.2004 / 1.0004).abs() < 1e-12);
+        // No head is the pure law, bit for bit.
+        let (a, b) = (Zipf::new(1000, 1.2), Zipf::with_head(1000, 1.2, &[]));
+        for i in 0..1000 {
+            let u = i as f64 / 1000.0;
+            assert_eq!(a.sample(u), b.sample(u));
+        }
+    }
+
+    #[test]
+    fn headed_inverse_cdf_matches_its_pmf() {
+        for z in headed_laws() {
+            let mut cdf = 0.0;
+            for r in 1..=z.vocab().min(3000) {
+                let next = cdf + z.pmf(r);
+                if next - cdf > 1e-12 {
+                    assert_eq!(z.sample(0.5 * (cdf + next)), r, "{z:?} rank {r}");
+                }
+                cdf = next;
+            }
+            for u in [0.0, 0.5, 1.0 - 1e-16] {
+                let r = z.sample(u);
+                assert!(
+                    (1..=z.vocab()).contains(&r) && z.pmf(r) > 0.0,
+                    "{z:?} u={u} -> {r}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn headed_expected_distinct_matches_sampling() {
+        // Mean distinct count over many small samples, where the tail decides it.
+        for z in headed_laws() {
+            let (reps, n) = (400, 1500);
+            let mut rng = SplitMix(11);
+            let mut total = 0usize;
+            for _ in 0..reps {
+                let mut seen = std::collections::BTreeSet::new();
+                for _ in 0..n {
+                    seen.insert(z.sample(rng.unit()));
+                }
+                total += seen.len();
+            }
+            let mean = total as f64 / reps as f64;
+            let e = z.expected_distinct(&[n as f64])[0];
+            assert!((mean - e).abs() < 0.02 * e + 0.1, "{z:?}: {mean} vs {e}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn zipf_sample_is_a_rank_in_range(v in 1u64..=(1u64 << 32), s in 0.0f64..=MAX_ZIPF_EXPONENT, u in 0.0f64..1.0) {
@@ -909,6 +1253,85 @@ mod tests {
             let z = Zipf::new(v, s);
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
             proptest::prop_assert!(z.sample(lo) <= z.sample(hi));
+        }
+    }
+
+    #[test]
+    fn stratified_expected_distinct_matches_the_generator_draws() {
+        // Average over blocks of the distinct ranks in each block's first rows, drawn as the
+        // generator draws them, against the formula.
+        let laws = [
+            (
+                Zipf::with_head(18, 6.9, &[0.5239, 0.3817, 0.0376, 0.0328, 0.0212]),
+                0.8173,
+            ),
+            (Zipf::with_head(1460, 1.97, &[0.5, 0.17, 0.085, 0.05]), 0.0),
+            (Zipf::new(100_000, 1.05), 0.3),
+        ];
+        for (z, missing) in laws {
+            for rows in [500u64, 8000] {
+                let blocks = 300u64;
+                let mut total = 0usize;
+                for block in 0..blocks {
+                    let mut rng = SplitMix(block ^ 0xABC);
+                    let mut seen = std::collections::BTreeSet::new();
+                    for i in 0..rows {
+                        let key = strata_key(99, block);
+                        let u = stratified_unit((block << STRATA_BITS) + i, key, rng.unit());
+                        if u >= missing {
+                            seen.insert(z.sample((u - missing) / (1.0 - missing)));
+                        }
+                    }
+                    total += seen.len();
+                }
+                let mean = total as f64 / blocks as f64;
+                let e = z.expected_distinct_stratified(&[rows as f64], missing)[0];
+                assert!(
+                    (mean - e).abs() < 0.01 * e + 0.05,
+                    "{z:?} missing {missing} rows {rows}: sampled {mean} vs formula {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn perm_strata_is_a_bijection_of_each_block() {
+        for key in [0u64, 1, 0xDEAD_BEEF_1234_5678, u64::MAX] {
+            let mut v: Vec<u64> = (0..1u64 << STRATA_BITS)
+                .map(|x| perm_strata(x, key))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            assert_eq!(v.len(), 1 << STRATA_BITS, "key {key:#x}");
+        }
+    }
+
+    #[test]
+    fn stratified_units_fill_every_stratum_once_per_block_and_look_uniform() {
+        let n = 1u64 << STRATA_BITS;
+        for block in [0u64, 5, TEST_BASE >> STRATA_BITS] {
+            let mut rng = SplitMix(block);
+            let us: Vec<f64> = (0..n)
+                .map(|i| {
+                    stratified_unit(
+                        (block << STRATA_BITS) + i,
+                        strata_key(42, block),
+                        rng.unit(),
+                    )
+                })
+                .collect();
+            let mut strata: Vec<u64> = us.iter().map(|u| (u * n as f64) as u64).collect();
+            strata.sort_unstable();
+            assert_eq!(strata, (0..n).collect::<Vec<_>>(), "block {block}");
+            // Consecutive rows are not ordered: their u are about as correlated as independent ones.
+            let mean = us.iter().sum::<f64>() / n as f64;
+            let var = us.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / n as f64;
+            let lag1 = us
+                .windows(2)
+                .map(|w| (w[0] - mean) * (w[1] - mean))
+                .sum::<f64>()
+                / ((n - 1) as f64 * var);
+            assert!(lag1.abs() < 0.05, "block {block}: lag-1 correlation {lag1}");
         }
     }
 
