@@ -8,8 +8,6 @@
 /// Most slots one key needs: `k + kw` with both at most 8 (config validation).
 pub const MAX_SLOTS: usize = 16;
 
-use xxhash_rust::xxh3::xxh3_128_with_seed;
-
 /// Reduce a 32-bit hash to `0..n` without division (Lemire's multiply-shift). Requires
 /// `n <= 2^32`; the result is `< n` for every `h`.
 #[inline(always)]
@@ -57,6 +55,47 @@ pub fn flip_of(seed: u64) -> u64 {
     (SECRET_8 ^ SECRET_16).wrapping_sub(seed)
 }
 
+/// xxh3's default secret, bytes 16..24 and 24..32 (little-endian), and the multipliers of its
+/// 4-to-8-byte 128-bit path.
+const SECRET_16: u64 = 0xDB97_9083_E96D_D4DE;
+const SECRET_24: u64 = 0x1F67_B3B7_A4A4_4072;
+/// PRIME64_1 + (len << 2) for len = 8.
+const PRIME64_1_LEN8: u64 = 0x9E37_79B1_85EB_CA87 + 32;
+const PRIME_MX1: u64 = 0x1656_6791_9E37_79F9;
+const PRIME_MX2: u64 = 0x9FB2_1C65_1E98_DF25;
+
+/// The keyed constant of `xxh3_128_key` for `seed`: xxh3's default secret bytes 16..32, folded,
+/// plus the seed with its low half byte-swapped into the high half.
+pub fn flip128_of(seed: u64) -> u64 {
+    let seed = seed ^ (((seed as u32).swap_bytes() as u64) << 32);
+    (SECRET_16 ^ SECRET_24).wrapping_add(seed)
+}
+
+/// Seeded xxh3-128 of an 8-byte key, specialised as `xxh3_64_key` is: one keyed xor, one
+/// 64x64->128 multiply and two short avalanches. `flip` is `flip128_of(seed)`. Returns (high,
+/// low) 64-bit halves, bit-identical to `xxh3_128_with_seed(&key.to_le_bytes(), seed)` (tested).
+#[inline(always)]
+pub fn xxh3_128_key(key: u64, flip: u64) -> (u64, u64) {
+    let m = (key ^ flip) as u128 * PRIME64_1_LEN8 as u128;
+    let (mut hi, mut lo) = ((m >> 64) as u64, m as u64);
+    hi = hi.wrapping_add(lo << 1);
+    lo ^= hi >> 3;
+    lo ^= lo >> 35;
+    lo = lo.wrapping_mul(PRIME_MX2);
+    lo ^= lo >> 28;
+    hi ^= hi >> 37;
+    hi = hi.wrapping_mul(PRIME_MX1);
+    hi ^= hi >> 32;
+    (hi, lo)
+}
+
+/// Keys per sample rounded up to whole 8-lane vectors: the row length of [`SampleIndices`].
+pub const SAMPLE_LANES: usize = 32;
+
+/// The reduced indices of one sample's keys, slot-major: `[s][j]` is slot `s` of key `j`, so one
+/// vector store writes a slot of 8 keys.
+pub type SampleIndices = [[u32; SAMPLE_LANES]; MAX_SLOTS];
+
 /// The hash functions of a MEM-REC representation: `k` token indices into `token_rows` and `kw`
 /// weight indices into `weight_rows` per key.
 ///
@@ -74,6 +113,8 @@ pub struct MemrecHasher {
     pub token_rows: u64,
     pub weight_rows: u64,
     seeds: [u64; MAX_SLOTS / 4],
+    /// `flip128_of` of each seed.
+    flips: [u64; MAX_SLOTS / 4],
     hashes: usize,
 }
 
@@ -93,6 +134,7 @@ impl MemrecHasher {
             token_rows: token_rows.clamp(1, 1 << 32),
             weight_rows: weight_rows.clamp(1, 1 << 32),
             seeds,
+            flips: seeds.map(flip128_of),
             hashes: (k + kw).div_ceil(4),
         }
     }
@@ -106,11 +148,131 @@ impl MemrecHasher {
     #[inline(always)]
     pub fn slots(&self, key: u64, out: &mut [u32; MAX_SLOTS]) {
         for c in 0..self.hashes {
-            let h = xxh3_128_with_seed(&key.to_le_bytes(), self.seeds[c]);
-            out[4 * c] = (h >> 96) as u32;
-            out[4 * c + 1] = (h >> 64) as u32;
-            out[4 * c + 2] = (h >> 32) as u32;
-            out[4 * c + 3] = h as u32;
+            let (hi, lo) = xxh3_128_key(key, self.flips[c]);
+            out[4 * c] = (hi >> 32) as u32;
+            out[4 * c + 1] = hi as u32;
+            out[4 * c + 2] = (lo >> 32) as u32;
+            out[4 * c + 3] = lo as u32;
+        }
+    }
+
+    /// The rows (table size) slot `s` indexes: token rows for `s < k`, weight rows after.
+    #[inline(always)]
+    fn rows_of_slot(&self, s: usize) -> u64 {
+        if s < self.k {
+            self.token_rows
+        } else {
+            self.weight_rows
+        }
+    }
+
+    /// [`MemrecHasher::indices`] of up to 32 keys (one sample's), slot-major into `out`; slots
+    /// past `k + kw` and lanes past `keys.len()` are left as they were.
+    #[inline(always)]
+    pub fn indices_sample(&self, keys: &[u64], out: &mut SampleIndices) {
+        let mut slots = [0u32; MAX_SLOTS];
+        for (j, &key) in keys.iter().enumerate().take(SAMPLE_LANES) {
+            self.slots(key, &mut slots);
+            for (s, &h) in slots.iter().enumerate().take(self.k + self.kw) {
+                out[s][j] = reduce(h, self.rows_of_slot(s));
+            }
+        }
+    }
+
+    /// [`MemrecHasher::indices_sample`] with AVX-512, 8 keys per vector: the 64x64->128 multiply
+    /// of xxh3 from four 32x32->64 ones (xxh3's own portable formula), the 64-bit multiplies with
+    /// AVX-512DQ, the reduction with a 32x32->64 multiply. Bit-identical to the scalar path
+    /// (tested); about 4x fewer instructions per key.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512DQ.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    #[inline]
+    pub unsafe fn indices_sample_avx512(&self, keys: &[u64], out: &mut SampleIndices) {
+        use std::arch::x86_64::*;
+        let n = keys.len().min(SAMPLE_LANES);
+        let slots = self.k + self.kw;
+        let low32 = _mm512_set1_epi64(0xFFFF_FFFF);
+        let p_lo = _mm512_set1_epi64((PRIME64_1_LEN8 & 0xFFFF_FFFF) as i64);
+        let p_hi = _mm512_set1_epi64((PRIME64_1_LEN8 >> 32) as i64);
+        let mx1 = _mm512_set1_epi64(PRIME_MX1 as i64);
+        let mx2 = _mm512_set1_epi64(PRIME_MX2 as i64);
+        for g in 0..n.div_ceil(8) {
+            let lanes = (n - 8 * g).min(8);
+            let mask: __mmask8 = if lanes == 8 { 0xFF } else { (1u8 << lanes) - 1 };
+            // SAFETY: lanes 8g..8g+lanes are inside `keys`; masked-off lanes are not read.
+            let kv = unsafe { _mm512_maskz_loadu_epi64(mask, keys.as_ptr().add(8 * g).cast()) };
+            for c in 0..self.hashes {
+                let a = _mm512_xor_si512(kv, _mm512_set1_epi64(self.flips[c] as i64));
+                // 64x64 -> 128: a = (ah, al), p = (ph, pl) in 32-bit halves.
+                let ah = _mm512_srli_epi64::<32>(a);
+                let ll = _mm512_mul_epu32(a, p_lo);
+                let hl = _mm512_mul_epu32(ah, p_lo);
+                let lh = _mm512_mul_epu32(a, p_hi);
+                let hh = _mm512_mul_epu32(ah, p_hi);
+                let cross = _mm512_add_epi64(
+                    _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), _mm512_and_si512(hl, low32)),
+                    lh,
+                );
+                let m_hi = _mm512_add_epi64(
+                    _mm512_add_epi64(_mm512_srli_epi64::<32>(hl), _mm512_srli_epi64::<32>(cross)),
+                    hh,
+                );
+                let m_lo =
+                    _mm512_or_si512(_mm512_slli_epi64::<32>(cross), _mm512_and_si512(ll, low32));
+                let mut hi = _mm512_add_epi64(m_hi, _mm512_slli_epi64::<1>(m_lo));
+                let mut lo = _mm512_xor_si512(m_lo, _mm512_srli_epi64::<3>(hi));
+                lo = _mm512_xor_si512(lo, _mm512_srli_epi64::<35>(lo));
+                lo = _mm512_mullo_epi64(lo, mx2);
+                lo = _mm512_xor_si512(lo, _mm512_srli_epi64::<28>(lo));
+                hi = _mm512_xor_si512(hi, _mm512_srli_epi64::<37>(hi));
+                hi = _mm512_mullo_epi64(hi, mx1);
+                hi = _mm512_xor_si512(hi, _mm512_srli_epi64::<32>(hi));
+                let parts = [
+                    _mm512_srli_epi64::<32>(hi),
+                    hi,
+                    _mm512_srli_epi64::<32>(lo),
+                    lo,
+                ];
+                for (p, &part) in parts.iter().enumerate() {
+                    let s = 4 * c + p;
+                    if s >= slots {
+                        break;
+                    }
+                    let rows = self.rows_of_slot(s);
+                    // (h * rows) >> 32 on the low 32 bits of each lane; rows = 2^32 is the
+                    // identity (and does not fit the 32-bit multiplier).
+                    let r = if rows == 1 << 32 {
+                        part
+                    } else {
+                        _mm512_srli_epi64::<32>(_mm512_mul_epu32(
+                            part,
+                            _mm512_set1_epi64(rows as i64),
+                        ))
+                    };
+                    // SAFETY: out[s] has 32 lanes and 8g + 8 <= 32.
+                    unsafe {
+                        _mm256_storeu_si256(
+                            out[s].as_mut_ptr().add(8 * g).cast(),
+                            _mm512_cvtepi64_epi32(r),
+                        )
+                    };
+                }
+            }
+        }
+    }
+
+    /// Whether this CPU runs [`MemrecHasher::indices_sample_avx512`].
+    pub fn simd_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
         }
     }
 
@@ -163,7 +325,7 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xxhash_rust::xxh3::xxh3_64_with_seed;
+    use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
     #[test]
     fn reduce_stays_in_range_at_the_extremes() {
@@ -187,6 +349,75 @@ mod tests {
         let mut idx = [0u32; MAX_SLOTS];
         h.indices(42, &mut idx);
         assert_eq!(idx[..5], s[..5]);
+    }
+
+    #[test]
+    fn specialised_xxh3_128_equals_the_crate() {
+        let mut rng = SplitMix64(13);
+        for i in 0..200_000u64 {
+            let key = if i < 64 { 1u64 << i } else { rng.next_u64() };
+            let seed = match i % 4 {
+                0 => 0,
+                1 => u64::MAX,
+                _ => rng.next_u64(),
+            };
+            let (hi, lo) = xxh3_128_key(key, flip128_of(seed));
+            let want = xxh3_128_with_seed(&key.to_le_bytes(), seed);
+            assert_eq!(
+                ((hi as u128) << 64) | lo as u128,
+                want,
+                "key {key:#x} seed {seed:#x}"
+            );
+        }
+    }
+
+    /// Every sample length 0..=32, every slot count, table sizes including 1 and 2^32.
+    #[test]
+    fn sample_indices_scalar_and_simd_agree_with_indices() {
+        let mut rng = SplitMix64(17);
+        let keys: Vec<u64> = (0..32).map(|_| rng.next_u64()).collect();
+        for (k, kw) in [(1, 0), (2, 1), (1, 1), (3, 1), (2, 3), (8, 8), (5, 0)] {
+            for (tr, wr) in [
+                (16_384u64, 1_024u64),
+                (1, 1 << 32),
+                (1 << 32, 3),
+                (999_983, 7),
+            ] {
+                let h = MemrecHasher::new(rng.next_u64(), k, kw, tr, wr);
+                for n in 0..=32 {
+                    let mut want: SampleIndices = [[u32::MAX; SAMPLE_LANES]; MAX_SLOTS];
+                    let mut slots = [0u32; MAX_SLOTS];
+                    for (j, &key) in keys[..n].iter().enumerate() {
+                        h.indices(key, &mut slots);
+                        for s in 0..k + kw {
+                            want[s][j] = slots[s];
+                        }
+                    }
+                    let mut scalar = [[u32::MAX; SAMPLE_LANES]; MAX_SLOTS];
+                    h.indices_sample(&keys[..n], &mut scalar);
+                    for s in 0..k + kw {
+                        assert_eq!(
+                            scalar[s][..n],
+                            want[s][..n],
+                            "scalar k={k} kw={kw} n={n} s={s}"
+                        );
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    if MemrecHasher::simd_available() {
+                        let mut simd = [[u32::MAX; SAMPLE_LANES]; MAX_SLOTS];
+                        // SAFETY: AVX-512F and DQ are present (checked above).
+                        unsafe { h.indices_sample_avx512(&keys[..n], &mut simd) };
+                        for s in 0..k + kw {
+                            assert_eq!(
+                                simd[s][..n],
+                                want[s][..n],
+                                "simd k={k} kw={kw} n={n} s={s}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

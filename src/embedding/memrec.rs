@@ -18,7 +18,7 @@
 
 use rayon::prelude::*;
 
-use super::hash::{MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed};
+use super::hash::{MAX_SLOTS, MemrecHasher, SAMPLE_LANES, SampleIndices, SplitMix64, derive_seed};
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
@@ -165,8 +165,9 @@ impl MemRec {
         let w = self.weight.as_slice();
         let mut slots = [0u32; MAX_SLOTS];
         for (s, sample_keys) in keys.chunks_exact(NUM_CAT).enumerate() {
-            let mut v_all = vec![0f32; d];
-            let mut a_all = 0f32;
+            // Bundled: feature j adds into partial sum j % ACC (see `ACC`).
+            let mut v_parts = vec![vec![0f32; d]; ACC];
+            let mut a_parts = [0f32; ACC];
             for (j, &key) in sample_keys.iter().enumerate() {
                 h.indices(key, &mut slots);
                 let mut v = vec![0f32; d];
@@ -174,14 +175,14 @@ impl MemRec {
                 for &r in &slots[..h.k] {
                     for c in 0..d {
                         match self.layout {
-                            Layout::Bundled => v_all[c] += tok[r as usize * d + c],
+                            Layout::Bundled => v_parts[j % ACC][c] += tok[r as usize * d + c],
                             Layout::PerFeature => v[c] += tok[r as usize * d + c],
                         }
                     }
                 }
                 for &q in &slots[h.k..h.k + h.kw] {
                     match self.layout {
-                        Layout::Bundled => a_all += w[q as usize],
+                        Layout::Bundled => a_parts[j % ACC] += w[q as usize],
                         Layout::PerFeature => a += w[q as usize],
                     }
                 }
@@ -193,6 +194,10 @@ impl MemRec {
                 }
             }
             if self.layout == Layout::Bundled {
+                let v_all: Vec<f32> = (0..d)
+                    .map(|c| (v_parts[0][c] + v_parts[1][c]) + (v_parts[2][c] + v_parts[3][c]))
+                    .collect();
+                let a_all = (a_parts[0] + a_parts[1]) + (a_parts[2] + a_parts[3]);
                 let o = &mut out[s * d..][..d];
                 for c in 0..d {
                     o[c] = if h.kw == 0 {
@@ -309,8 +314,10 @@ impl MemRec {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (checked just above).
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                // SAFETY: the CPU supports AVX-512F and DQ (checked just above).
                 unsafe {
                     self.kernel_avx512::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
                 };
@@ -328,7 +335,7 @@ impl MemRec {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     fn kernel_avx512<const DM: usize, const PF: bool, const TRAIN: bool>(
         &self,
         keys: &[u64],
@@ -338,7 +345,7 @@ impl MemRec {
         scale: &mut [f32],
         vsum: &mut [f32],
     ) {
-        self.kernel::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+        self.kernel_with::<DM, PF, TRAIN, true>(keys, out, tok_idx, w_idx, scale, vsum)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -372,12 +379,27 @@ impl MemRec {
         scale: &mut [f32],
         vsum: &mut [f32],
     ) {
+        self.kernel_with::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
+    }
+
+    /// `kernel`, hashing each sample's 26 keys 8 at a time with AVX-512 when `SIMD` (only
+    /// instantiated from `kernel_avx512`, which checked the CPU), one at a time otherwise.
+    #[inline(always)]
+    fn kernel_with<const DM: usize, const PF: bool, const TRAIN: bool, const SIMD: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        tok_idx: &mut [u32],
+        w_idx: &mut [u32],
+        scale: &mut [f32],
+        vsum: &mut [f32],
+    ) {
         let d = if DM > 0 { DM } else { self.dim };
         let h = &self.hasher;
         let (k, kw) = (h.k, h.kw);
         let tok = self.token.as_slice();
         let w = self.weight.as_slice();
-        let mut slots = [[0u32; MAX_SLOTS]; NUM_CAT];
+        let mut idx: SampleIndices = [[0u32; SAMPLE_LANES]; MAX_SLOTS];
         // Accumulator: fixed-size for the specialised dims; the generic path uses a stack
         // buffer (dim <= 1024 by config validation) that the specialised ones never touch.
         let mut fixed = [0f32; DM];
@@ -387,43 +409,55 @@ impl MemRec {
         } else {
             &mut dynamic[..d.min(MAX_DIM)]
         };
+        // The bundled layout's partial sums (see `ACC`): registers for the specialised dims, a
+        // stack buffer for the generic one (never touched by the specialised ones).
+        let mut parts_fixed = [[0f32; DM]; ACC];
+        let mut parts_dynamic = [[0f32; MAX_DIM]; ACC];
         for (s, sample_keys) in keys.chunks_exact(NUM_CAT).enumerate() {
-            for (sl, &key) in slots.iter_mut().zip(sample_keys) {
-                h.indices(key, sl);
+            #[cfg(target_arch = "x86_64")]
+            if SIMD {
+                // SAFETY: SIMD is only true in `kernel_avx512`, reached after checking that the
+                // CPU has AVX-512F and DQ.
+                unsafe { h.indices_sample_avx512(sample_keys, &mut idx) };
+            } else {
+                h.indices_sample(sample_keys, &mut idx);
             }
-            let mut a_all = 0f32;
-            if !PF {
-                acc.fill(0.0);
-            }
-            for (j, sl) in slots.iter().enumerate() {
-                let t = s * NUM_CAT + j;
-                if PF {
-                    acc.fill(0.0);
-                }
-                for &r in &sl[..k] {
-                    add_row::<DM>(acc, &tok[r as usize * d..][..d]);
-                }
-                let mut a = 0f32;
-                for &q in &sl[k..k + kw] {
-                    if PF {
-                        a += w[q as usize];
-                    } else {
-                        a_all += w[q as usize];
+            #[cfg(not(target_arch = "x86_64"))]
+            h.indices_sample(sample_keys, &mut idx);
+            if TRAIN {
+                for j in 0..NUM_CAT {
+                    let t = s * NUM_CAT + j;
+                    for (i, slot) in idx[..k].iter().enumerate() {
+                        tok_idx[t * k + i] = slot[j];
+                    }
+                    for (i, slot) in idx[k..k + kw].iter().enumerate() {
+                        w_idx[t * kw + i] = slot[j];
                     }
                 }
-                if TRAIN {
-                    tok_idx[t * k..][..k].copy_from_slice(&sl[..k]);
-                    w_idx[t * kw..][..kw].copy_from_slice(&sl[k..k + kw]);
-                }
-                if PF {
+            }
+            if PF {
+                for j in 0..NUM_CAT {
+                    let t = s * NUM_CAT + j;
+                    acc.fill(0.0);
+                    for slot in &idx[..k] {
+                        add_row::<DM>(acc, &tok[slot[j] as usize * d..][..d]);
+                    }
+                    let mut a = 0f32;
+                    for slot in &idx[k..k + kw] {
+                        a += w[slot[j] as usize];
+                    }
                     if TRAIN {
                         vsum[t * d..][..d].copy_from_slice(acc);
                         scale[t] = if kw == 0 { 1.0 } else { a };
                     }
                     write_scaled::<DM>(&mut out[t * d..][..d], acc, a, kw > 0);
                 }
-            }
-            if !PF {
+            } else {
+                let a_all = if DM > 0 {
+                    bundled_sample::<DM, DM>(&mut parts_fixed, d, tok, w, &idx, k, kw, acc)
+                } else {
+                    bundled_sample::<0, MAX_DIM>(&mut parts_dynamic, d, tok, w, &idx, k, kw, acc)
+                };
                 if TRAIN {
                     vsum[s * d..][..d].copy_from_slice(acc);
                     scale[s] = if kw == 0 { 1.0 } else { a_all };
@@ -432,6 +466,50 @@ impl MemRec {
             }
         }
     }
+}
+
+/// Partial sums per bundled sample: feature j adds its rows into sum `j % ACC`, and the sample's
+/// vector is `(p0 + p1) + (p2 + p3)` (its weight likewise). One running sum would chain all 26 K
+/// row adds one after the other (4 cycles each); four chains run side by side. The reference
+/// loop (`MemRec::reference_forward`) adds in this same order, so the two stay bit-identical.
+pub const ACC: usize = 4;
+
+/// One bundled sample: `v` (the unscaled sum) into `v`, returns the summed weight `a`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn bundled_sample<const DM: usize, const W: usize>(
+    parts: &mut [[f32; W]; ACC],
+    d: usize,
+    tok: &[f32],
+    w: &[f32],
+    idx: &SampleIndices,
+    k: usize,
+    kw: usize,
+    v: &mut [f32],
+) -> f32 {
+    let d = d.min(W);
+    for p in parts.iter_mut() {
+        p[..d].fill(0.0);
+    }
+    let mut a = [0f32; ACC];
+    for j0 in (0..NUM_CAT).step_by(ACC) {
+        for p in 0..ACC {
+            let j = j0 + p;
+            if j >= NUM_CAT {
+                break;
+            }
+            for slot in &idx[..k] {
+                add_row::<DM>(&mut parts[p][..d], &tok[slot[j] as usize * d..][..d]);
+            }
+            for slot in &idx[k..k + kw] {
+                a[p] += w[slot[j] as usize];
+            }
+        }
+    }
+    for (c, x) in v.iter_mut().enumerate().take(d) {
+        *x = (parts[0][c] + parts[1][c]) + (parts[2][c] + parts[3][c]);
+    }
+    (a[0] + a[1]) + (a[2] + a[3])
 }
 
 /// Largest `model.dim` (config validation).
