@@ -1042,6 +1042,24 @@ mod tests {
         let old = Config::from_ron(&text, "old.ron").unwrap();
         assert_eq!(old.memrec.method, Method::Memrec);
         assert_eq!(old.memrec.k, 2);
+
+        // A file written before the synthetic stream's `head_share` existed: pure Zipf columns.
+        let mut text = PRESETS[0].1.to_string();
+        let start = text.find("            head_share: [").unwrap();
+        let end =
+            start + text[start..].find("\n            ],\n").unwrap() + "\n            ],\n".len();
+        text.replace_range(start..end, "");
+        let old = Config::from_ron(&text, "old.ron").unwrap();
+        assert!(old.data.synthetic.head_share.is_empty());
+        let s = old.data.synthetic.zipf_exponent[21];
+        let pure = 1.0 / (1..=18).map(|r| (r as f64).powf(-s)).sum::<f64>();
+        assert!((old.data.synthetic.column_law(21, 18).pmf(1) - pure).abs() < 1e-6);
+
+        // A bad head is named.
+        let mut bad = Config::from_preset("kaggle").unwrap();
+        bad.data.synthetic.head_share[3] = vec![0.7, 0.6];
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("head_share[3]"), "{err}");
     }
 
     #[test]
