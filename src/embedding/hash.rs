@@ -89,12 +89,15 @@ pub fn xxh3_128_key(key: u64, flip: u64) -> (u64, u64) {
     (hi, lo)
 }
 
-/// Keys per sample rounded up to whole 8-lane vectors: the row length of [`SampleIndices`].
-pub const SAMPLE_LANES: usize = 32;
+/// Samples hashed together by the fused kernel: 8 samples of 26 keys are 208 keys, exactly 26
+/// vectors of 8, so no vector lane is wasted (one sample alone would fill 4 vectors for 26 keys).
+pub const BLOCK_SAMPLES: usize = 8;
+/// Keys of a block: the row length of [`BlockIndices`].
+pub const BLOCK_KEYS: usize = BLOCK_SAMPLES * crate::data::NUM_CAT;
 
-/// The reduced indices of one sample's keys, slot-major: `[s][j]` is slot `s` of key `j`, so one
+/// The reduced indices of a block's keys, slot-major: `[s][j]` is slot `s` of key `j`, so one
 /// vector store writes a slot of 8 keys.
-pub type SampleIndices = [[u32; SAMPLE_LANES]; MAX_SLOTS];
+pub type BlockIndices = [[u32; BLOCK_KEYS]; MAX_SLOTS];
 
 /// The hash functions of a MEM-REC representation: `k` token indices into `token_rows` and `kw`
 /// weight indices into `weight_rows` per key.
@@ -166,12 +169,12 @@ impl MemrecHasher {
         }
     }
 
-    /// [`MemrecHasher::indices`] of up to 32 keys (one sample's), slot-major into `out`; slots
-    /// past `k + kw` and lanes past `keys.len()` are left as they were.
+    /// [`MemrecHasher::indices`] of up to `BLOCK_KEYS` keys, slot-major into `out`; slots past
+    /// `k + kw` and keys past `keys.len()` are left as they were.
     #[inline(always)]
-    pub fn indices_sample(&self, keys: &[u64], out: &mut SampleIndices) {
+    pub fn indices_block(&self, keys: &[u64], out: &mut BlockIndices) {
         let mut slots = [0u32; MAX_SLOTS];
-        for (j, &key) in keys.iter().enumerate().take(SAMPLE_LANES) {
+        for (j, &key) in keys.iter().enumerate().take(BLOCK_KEYS) {
             self.slots(key, &mut slots);
             for (s, &h) in slots.iter().enumerate().take(self.k + self.kw) {
                 out[s][j] = reduce(h, self.rows_of_slot(s));
@@ -179,7 +182,7 @@ impl MemrecHasher {
         }
     }
 
-    /// [`MemrecHasher::indices_sample`] with AVX-512, 8 keys per vector: the 64x64->128 multiply
+    /// [`MemrecHasher::indices_block`] with AVX-512, 8 keys per vector: the 64x64->128 multiply
     /// of xxh3 from four 32x32->64 ones (xxh3's own portable formula), the 64-bit multiplies with
     /// AVX-512DQ, the reduction with a 32x32->64 multiply. Bit-identical to the scalar path
     /// (tested); about 4x fewer instructions per key.
@@ -189,9 +192,9 @@ impl MemrecHasher {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq")]
     #[inline]
-    pub unsafe fn indices_sample_avx512(&self, keys: &[u64], out: &mut SampleIndices) {
+    pub unsafe fn indices_block_avx512(&self, keys: &[u64], out: &mut BlockIndices) {
         use std::arch::x86_64::*;
-        let n = keys.len().min(SAMPLE_LANES);
+        let n = keys.len().min(BLOCK_KEYS);
         let slots = self.k + self.kw;
         let low32 = _mm512_set1_epi64(0xFFFF_FFFF);
         let p_lo = _mm512_set1_epi64((PRIME64_1_LEN8 & 0xFFFF_FFFF) as i64);
@@ -251,7 +254,7 @@ impl MemrecHasher {
                             _mm512_set1_epi64(rows as i64),
                         ))
                     };
-                    // SAFETY: out[s] has 32 lanes and 8g + 8 <= 32.
+                    // SAFETY: out[s] has BLOCK_KEYS lanes, a multiple of 8, and 8g < n <= it.
                     unsafe {
                         _mm256_storeu_si256(
                             out[s].as_mut_ptr().add(8 * g).cast(),
@@ -263,7 +266,7 @@ impl MemrecHasher {
         }
     }
 
-    /// Whether this CPU runs [`MemrecHasher::indices_sample_avx512`].
+    /// Whether this CPU runs [`MemrecHasher::indices_block_avx512`].
     pub fn simd_available() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
@@ -371,11 +374,11 @@ mod tests {
         }
     }
 
-    /// Every sample length 0..=32, every slot count, table sizes including 1 and 2^32.
+    /// Block lengths from 0 to a full block, every slot count, table sizes including 1 and 2^32.
     #[test]
-    fn sample_indices_scalar_and_simd_agree_with_indices() {
+    fn block_indices_scalar_and_simd_agree_with_indices() {
         let mut rng = SplitMix64(17);
-        let keys: Vec<u64> = (0..32).map(|_| rng.next_u64()).collect();
+        let keys: Vec<u64> = (0..BLOCK_KEYS).map(|_| rng.next_u64()).collect();
         for (k, kw) in [(1, 0), (2, 1), (1, 1), (3, 1), (2, 3), (8, 8), (5, 0)] {
             for (tr, wr) in [
                 (16_384u64, 1_024u64),
@@ -384,8 +387,8 @@ mod tests {
                 (999_983, 7),
             ] {
                 let h = MemrecHasher::new(rng.next_u64(), k, kw, tr, wr);
-                for n in 0..=32 {
-                    let mut want: SampleIndices = [[u32::MAX; SAMPLE_LANES]; MAX_SLOTS];
+                for n in (0..=20).chain([26, 103, 200, 207, BLOCK_KEYS]) {
+                    let mut want: BlockIndices = [[u32::MAX; BLOCK_KEYS]; MAX_SLOTS];
                     let mut slots = [0u32; MAX_SLOTS];
                     for (j, &key) in keys[..n].iter().enumerate() {
                         h.indices(key, &mut slots);
@@ -393,8 +396,8 @@ mod tests {
                             want[s][j] = slots[s];
                         }
                     }
-                    let mut scalar = [[u32::MAX; SAMPLE_LANES]; MAX_SLOTS];
-                    h.indices_sample(&keys[..n], &mut scalar);
+                    let mut scalar = [[u32::MAX; BLOCK_KEYS]; MAX_SLOTS];
+                    h.indices_block(&keys[..n], &mut scalar);
                     for s in 0..k + kw {
                         assert_eq!(
                             scalar[s][..n],
@@ -404,9 +407,9 @@ mod tests {
                     }
                     #[cfg(target_arch = "x86_64")]
                     if MemrecHasher::simd_available() {
-                        let mut simd = [[u32::MAX; SAMPLE_LANES]; MAX_SLOTS];
+                        let mut simd = [[u32::MAX; BLOCK_KEYS]; MAX_SLOTS];
                         // SAFETY: AVX-512F and DQ are present (checked above).
-                        unsafe { h.indices_sample_avx512(&keys[..n], &mut simd) };
+                        unsafe { h.indices_block_avx512(&keys[..n], &mut simd) };
                         for s in 0..k + kw {
                             assert_eq!(
                                 simd[s][..n],

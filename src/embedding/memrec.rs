@@ -18,7 +18,9 @@
 
 use rayon::prelude::*;
 
-use super::hash::{MAX_SLOTS, MemrecHasher, SAMPLE_LANES, SampleIndices, SplitMix64, derive_seed};
+use super::hash::{
+    BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed,
+};
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
@@ -399,7 +401,7 @@ impl MemRec {
         let (k, kw) = (h.k, h.kw);
         let tok = self.token.as_slice();
         let w = self.weight.as_slice();
-        let mut idx: SampleIndices = [[0u32; SAMPLE_LANES]; MAX_SLOTS];
+        let mut idx: BlockIndices = [[0u32; BLOCK_KEYS]; MAX_SLOTS];
         // Accumulator: fixed-size for the specialised dims; the generic path uses a stack
         // buffer (dim <= 1024 by config validation) that the specialised ones never touch.
         let mut fixed = [0f32; DM];
@@ -413,56 +415,83 @@ impl MemRec {
         // stack buffer for the generic one (never touched by the specialised ones).
         let mut parts_fixed = [[0f32; DM]; ACC];
         let mut parts_dynamic = [[0f32; MAX_DIM]; ACC];
-        for (s, sample_keys) in keys.chunks_exact(NUM_CAT).enumerate() {
+        // Blocks of 8 samples: hash their 208 keys (26 full vectors), then gather sample by
+        // sample. The block's indices (slot-major, 208 per slot) stay in L1.
+        for (b, block_keys) in keys.chunks(BLOCK_KEYS).enumerate() {
             #[cfg(target_arch = "x86_64")]
             if SIMD {
                 // SAFETY: SIMD is only true in `kernel_avx512`, reached after checking that the
                 // CPU has AVX-512F and DQ.
-                unsafe { h.indices_sample_avx512(sample_keys, &mut idx) };
+                unsafe { h.indices_block_avx512(block_keys, &mut idx) };
             } else {
-                h.indices_sample(sample_keys, &mut idx);
+                h.indices_block(block_keys, &mut idx);
             }
             #[cfg(not(target_arch = "x86_64"))]
-            h.indices_sample(sample_keys, &mut idx);
-            if TRAIN {
-                for j in 0..NUM_CAT {
-                    let t = s * NUM_CAT + j;
-                    for (i, slot) in idx[..k].iter().enumerate() {
-                        tok_idx[t * k + i] = slot[j];
-                    }
-                    for (i, slot) in idx[k..k + kw].iter().enumerate() {
-                        w_idx[t * kw + i] = slot[j];
-                    }
-                }
-            }
-            if PF {
-                for j in 0..NUM_CAT {
-                    let t = s * NUM_CAT + j;
-                    acc.fill(0.0);
-                    for slot in &idx[..k] {
-                        add_row::<DM>(acc, &tok[slot[j] as usize * d..][..d]);
-                    }
-                    let mut a = 0f32;
-                    for slot in &idx[k..k + kw] {
-                        a += w[slot[j] as usize];
-                    }
-                    if TRAIN {
-                        vsum[t * d..][..d].copy_from_slice(acc);
-                        scale[t] = if kw == 0 { 1.0 } else { a };
-                    }
-                    write_scaled::<DM>(&mut out[t * d..][..d], acc, a, kw > 0);
-                }
-            } else {
-                let a_all = if DM > 0 {
-                    bundled_sample::<DM, DM>(&mut parts_fixed, d, tok, w, &idx, k, kw, acc)
-                } else {
-                    bundled_sample::<0, MAX_DIM>(&mut parts_dynamic, d, tok, w, &idx, k, kw, acc)
-                };
+            h.indices_block(block_keys, &mut idx);
+            for bs in 0..block_keys.len() / NUM_CAT {
+                let s = b * BLOCK_SAMPLES + bs;
+                // Column of key j of this sample in `idx`.
+                let col0 = bs * NUM_CAT;
                 if TRAIN {
-                    vsum[s * d..][..d].copy_from_slice(acc);
-                    scale[s] = if kw == 0 { 1.0 } else { a_all };
+                    for j in 0..NUM_CAT {
+                        let t = s * NUM_CAT + j;
+                        for (i, slot) in idx[..k].iter().enumerate() {
+                            tok_idx[t * k + i] = slot[col0 + j];
+                        }
+                        for (i, slot) in idx[k..k + kw].iter().enumerate() {
+                            w_idx[t * kw + i] = slot[col0 + j];
+                        }
+                    }
                 }
-                write_scaled::<DM>(&mut out[s * d..][..d], acc, a_all, kw > 0);
+                if PF {
+                    for j in 0..NUM_CAT {
+                        let t = s * NUM_CAT + j;
+                        acc.fill(0.0);
+                        for slot in &idx[..k] {
+                            add_row::<DM>(acc, &tok[slot[col0 + j] as usize * d..][..d]);
+                        }
+                        let mut a = 0f32;
+                        for slot in &idx[k..k + kw] {
+                            a += w[slot[col0 + j] as usize];
+                        }
+                        if TRAIN {
+                            vsum[t * d..][..d].copy_from_slice(acc);
+                            scale[t] = if kw == 0 { 1.0 } else { a };
+                        }
+                        write_scaled::<DM>(&mut out[t * d..][..d], acc, a, kw > 0);
+                    }
+                } else {
+                    let a_all = if DM > 0 {
+                        bundled_sample::<DM, DM>(
+                            &mut parts_fixed,
+                            d,
+                            tok,
+                            w,
+                            &idx,
+                            col0,
+                            k,
+                            kw,
+                            acc,
+                        )
+                    } else {
+                        bundled_sample::<0, MAX_DIM>(
+                            &mut parts_dynamic,
+                            d,
+                            tok,
+                            w,
+                            &idx,
+                            col0,
+                            k,
+                            kw,
+                            acc,
+                        )
+                    };
+                    if TRAIN {
+                        vsum[s * d..][..d].copy_from_slice(acc);
+                        scale[s] = if kw == 0 { 1.0 } else { a_all };
+                    }
+                    write_scaled::<DM>(&mut out[s * d..][..d], acc, a_all, kw > 0);
+                }
             }
         }
     }
@@ -482,7 +511,8 @@ fn bundled_sample<const DM: usize, const W: usize>(
     d: usize,
     tok: &[f32],
     w: &[f32],
-    idx: &SampleIndices,
+    idx: &BlockIndices,
+    col0: usize,
     k: usize,
     kw: usize,
     v: &mut [f32],
@@ -499,10 +529,10 @@ fn bundled_sample<const DM: usize, const W: usize>(
                 break;
             }
             for slot in &idx[..k] {
-                add_row::<DM>(&mut parts[p][..d], &tok[slot[j] as usize * d..][..d]);
+                add_row::<DM>(&mut parts[p][..d], &tok[slot[col0 + j] as usize * d..][..d]);
             }
             for slot in &idx[k..k + kw] {
-                a[p] += w[slot[j] as usize];
+                a[p] += w[slot[col0 + j] as usize];
             }
         }
     }
