@@ -461,30 +461,41 @@ impl MemRec {
                         write_scaled::<DM>(&mut out[t * d..][..d], acc, a, kw > 0);
                     }
                 } else {
-                    let a_all = if DM > 0 {
-                        bundled_sample::<DM, DM>(
-                            &mut parts_fixed,
-                            d,
-                            tok,
-                            w,
-                            &idx,
-                            col0,
-                            k,
-                            kw,
-                            acc,
-                        )
-                    } else {
-                        bundled_sample::<0, MAX_DIM>(
-                            &mut parts_dynamic,
-                            d,
-                            tok,
-                            w,
-                            &idx,
-                            col0,
-                            k,
-                            kw,
-                            acc,
-                        )
+                    // The common hash counts get compile-time loops (fully unrolled).
+                    macro_rules! bundled {
+                        ($kc:expr, $kwc:expr) => {
+                            if DM > 0 {
+                                bundled_sample::<DM, DM, $kc, $kwc>(
+                                    &mut parts_fixed,
+                                    d,
+                                    tok,
+                                    w,
+                                    &idx,
+                                    col0,
+                                    k,
+                                    kw,
+                                    acc,
+                                )
+                            } else {
+                                bundled_sample::<0, MAX_DIM, $kc, $kwc>(
+                                    &mut parts_dynamic,
+                                    d,
+                                    tok,
+                                    w,
+                                    &idx,
+                                    col0,
+                                    k,
+                                    kw,
+                                    acc,
+                                )
+                            }
+                        };
+                    }
+                    let a_all = match (k, kw) {
+                        (2, 1) => bundled!(2, 1),
+                        (1, 1) => bundled!(1, 1),
+                        (2, 0) => bundled!(2, 0),
+                        _ => bundled!(0, 0),
                     };
                     if TRAIN {
                         vsum[s * d..][..d].copy_from_slice(acc);
@@ -503,10 +514,16 @@ impl MemRec {
 /// loop (`MemRec::reference_forward`) adds in this same order, so the two stay bit-identical.
 pub const ACC: usize = 4;
 
-/// One bundled sample: `v` (the unscaled sum) into `v`, returns the summed weight `a`.
+/// One bundled sample: `v` (the unscaled sum) into `v`, returns the summed weight `a`. `KC` and
+/// `KWC` are `k` and `kw` fixed at compile time, or 0 to take the run-time ones.
+///
+/// Indexing is unchecked: every index comes from `MemrecHasher::indices_block`, whose reduction
+/// yields a value below `token_rows` (`weight_rows`), and `MemRec::new` sizes the tables from
+/// that same hasher (`token_rows * dim`, `weight_rows`); `col0 + j < BLOCK_KEYS` because a block
+/// holds `BLOCK_SAMPLES` samples of `NUM_CAT` keys. Both are asserted in debug builds.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn bundled_sample<const DM: usize, const W: usize>(
+fn bundled_sample<const DM: usize, const W: usize, const KC: usize, const KWC: usize>(
     parts: &mut [[f32; W]; ACC],
     d: usize,
     tok: &[f32],
@@ -518,6 +535,9 @@ fn bundled_sample<const DM: usize, const W: usize>(
     v: &mut [f32],
 ) -> f32 {
     let d = d.min(W);
+    let k = if KC > 0 { KC } else { k };
+    let kw = if KC > 0 { KWC } else { kw };
+    debug_assert!(col0 + NUM_CAT <= BLOCK_KEYS && k + kw <= MAX_SLOTS);
     for p in parts.iter_mut() {
         p[..d].fill(0.0);
     }
@@ -529,10 +549,19 @@ fn bundled_sample<const DM: usize, const W: usize>(
                 break;
             }
             for slot in &idx[..k] {
-                add_row::<DM>(&mut parts[p][..d], &tok[slot[col0 + j] as usize * d..][..d]);
+                // SAFETY: see the function comment (index in range of the block and the table).
+                let r = unsafe { *slot.get_unchecked(col0 + j) } as usize;
+                debug_assert!((r + 1) * d <= tok.len());
+                // SAFETY: as above.
+                let row = unsafe { tok.get_unchecked(r * d..r * d + d) };
+                add_row::<DM>(&mut parts[p][..d], row);
             }
             for slot in &idx[k..k + kw] {
-                a[p] += w[slot[col0 + j] as usize];
+                // SAFETY: as above.
+                let q = unsafe { *slot.get_unchecked(col0 + j) } as usize;
+                debug_assert!(q < w.len());
+                // SAFETY: as above.
+                a[p] += unsafe { *w.get_unchecked(q) };
             }
         }
     }
