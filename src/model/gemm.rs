@@ -8,9 +8,13 @@
 //! contraction is cut into blocks of `KC` only to keep the packed operand in L1: the partial sum
 //! goes through the output and comes back exactly, so that cut changes no bits either.
 //!
-//! The second operand is copied, `KC` rows by 32 columns at a time, into a contiguous per-thread
-//! buffer before use: DLRM's widths are powers of two, and reading a panel straight from a
-//! row-major matrix with a 1-2 KiB row stride maps it onto a handful of L1 sets.
+//! The second operand comes in one of two layouts. Row-major (activations) is copied, `KC` rows
+//! by 32 columns at a time, into a contiguous per-thread buffer before use: DLRM's widths are
+//! powers of two, and reading a panel straight from a row-major matrix with a 1-2 KiB row stride
+//! maps it onto a handful of L1 sets. Panel-major (the model's weights, see `panel_index`) is
+//! read in place: each 32-column panel is one contiguous run of memory, which the hardware
+//! prefetcher streams from L3 (the weights of a step do not fit in L2), where the strided copy of
+//! a row-major panel waited on one cache miss per row.
 
 /// Columns of one `gemm_nn` tile (two AVX-512 vectors).
 const NR: usize = 32;
@@ -21,16 +25,38 @@ const KC: usize = 256;
 /// Most segments one product may have (a batch has at most this many chunks).
 pub const MAX_SEGS: usize = 16;
 
+/// How the second operand `B` (`len x n`) of a segment is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BLayout {
+    /// Row `p` at `p * ldb`, contiguous along the output's columns.
+    Rows { ldb: usize },
+    /// Panel-major, exactly `len x n` floats: element `(p, j)` at `panel_index(len, n, p, j)`.
+    /// The product must then cover all `n` columns of `B` (no column offsets).
+    Panels,
+}
+
+/// Index of element `(p, j)` of a `k x n` matrix stored panel-major: panels of `NR` columns
+/// (the last one narrower when `n` is not a multiple), one after the other, each row-major at
+/// its own width. A matrix of at most `NR` columns is stored exactly as row-major.
+#[inline]
+pub fn panel_index(k: usize, n: usize, p: usize, j: usize) -> usize {
+    let j0 = j / NR * NR;
+    j0 * k + p * (n - j0).min(NR) + (j - j0)
+}
+
+/// Width of the panels `panel_index` uses.
+pub const PANEL: usize = NR;
+
 /// One contiguous block of the contraction for `gemm_nn`: `a` holds element `(i, p)` at
-/// `i * ars + p * acs`, `b` holds row `p` at `p * ldb` (contiguous along the output's columns),
-/// for `p` in `0..len`. A product over several segments adds them in order, as one long sum.
+/// `i * ars + p * acs`, `b` holds row `p` of `B` as `bl` says, for `p` in `0..len`. A product
+/// over several segments adds them in order, as one long sum.
 #[derive(Debug, Clone, Copy)]
 pub struct Seg<'a> {
     pub a: &'a [f32],
     pub ars: usize,
     pub acs: usize,
     pub b: &'a [f32],
-    pub ldb: usize,
+    pub bl: BLayout,
     pub len: usize,
 }
 
@@ -41,9 +67,22 @@ impl Seg<'_> {
         ars: 0,
         acs: 0,
         b: &[],
-        ldb: 0,
+        bl: BLayout::Rows { ldb: 0 },
         len: 0,
     };
+
+    /// Start of columns `j0..` of row `p` of `B` and the distance between its rows, for an
+    /// `n`-column product (`j0` a multiple of `NR` for panel-major operands).
+    #[inline(always)]
+    fn b_at(&self, n: usize, p: usize, j0: usize) -> (usize, usize) {
+        match self.bl {
+            BLayout::Rows { ldb } => (p * ldb + j0, ldb),
+            BLayout::Panels => {
+                let w = (n - j0).min(NR);
+                (j0 * self.len + p * w, w)
+            }
+        }
+    }
 }
 
 /// Whether the AVX-512 path is used on this machine (read once; also reported by benchmarks).
@@ -63,8 +102,11 @@ fn seg_fits(s: &Seg<'_>, m: usize, n: usize) -> bool {
         return true;
     }
     let a_last = (m - 1) * s.ars + (s.len - 1) * s.acs;
-    let b_last = (s.len - 1) * s.ldb + n - 1;
-    a_last < s.a.len() && b_last < s.b.len()
+    let b_end = match s.bl {
+        BLayout::Rows { ldb } => (s.len - 1) * ldb + n,
+        BLayout::Panels => s.len * n,
+    };
+    a_last < s.a.len() && b_end <= s.b.len()
 }
 
 /// `C[i, j] = bias[j] (or 0) + sum over segments and p of A[i, p] B[p, j]`, for `i < m`, `j < n`,
@@ -158,8 +200,12 @@ fn portable_nn(
         for s in segs {
             for p in 0..s.len {
                 let x = s.a[i * s.ars + p * s.acs];
-                for (y, w) in row.iter_mut().zip(&s.b[p * s.ldb..p * s.ldb + n]) {
-                    *y += x * w;
+                for j0 in (0..n).step_by(NR) {
+                    let (at, _) = s.b_at(n, p, j0);
+                    let w = (n - j0).min(NR);
+                    for (y, b) in row[j0..j0 + w].iter_mut().zip(&s.b[at..at + w]) {
+                        *y += x * b;
+                    }
                 }
             }
         }
@@ -194,14 +240,24 @@ mod avx512 {
     }
 
     /// The part of one segment that falls in the current contraction block.
-    #[derive(Clone, Copy, Default)]
+    #[derive(Clone, Copy)]
     struct Piece {
         seg: usize,
         /// First index inside the segment.
         p0: usize,
         len: usize,
-        /// Row of the packed block it starts at.
-        off: usize,
+        /// Its first row of `B`, `NR` floats apart: in the packed block, or in place for a full
+        /// panel of a panel-major operand.
+        bp: *const f32,
+    }
+
+    impl Piece {
+        const EMPTY: Piece = Piece {
+            seg: 0,
+            p0: 0,
+            len: 0,
+            bp: std::ptr::null(),
+        };
     }
 
     /// How a tile's accumulators start.
@@ -240,37 +296,45 @@ mod avx512 {
                 let (mut si, mut sp) = (0, 0);
                 loop {
                     let q1 = (q0 + KC).min(total);
-                    // Pack rows q0..q1 of columns j0..j0+w, zero-padded to NR columns.
-                    let mut pieces = [Piece::default(); MAX_SEGS];
+                    // Rows q0..q1 of columns j0..j0+w: full panels of a panel-major operand
+                    // are read in place; anything else is packed, zero-padded to NR columns.
+                    let mut pieces = [Piece::EMPTY; MAX_SEGS];
                     let mut np = 0;
                     let mut off = 0;
                     while off < q1 - q0 {
                         let s = &segs[si];
                         let len = (s.len - sp).min(q1 - q0 - off);
                         if len > 0 {
+                            let (at, ld) = s.b_at(n, sp, j0);
+                            // SAFETY: rows sp..sp+len, columns j0..j0+w (masked) of this
+                            // segment's operand were checked by the caller; the block holds
+                            // KC rows of NR floats and off + len <= KC.
+                            let bp = unsafe {
+                                let src0 = s.b.as_ptr().add(at);
+                                if ld == NR && w == NR {
+                                    src0
+                                } else {
+                                    let mut src = src0;
+                                    let mut dst = pack.as_mut_ptr().add(off * NR);
+                                    for _ in 0..len {
+                                        _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+                                        _mm512_storeu_ps(
+                                            dst.add(16),
+                                            _mm512_maskz_loadu_ps(m1, src.add(16)),
+                                        );
+                                        src = src.add(ld);
+                                        dst = dst.add(NR);
+                                    }
+                                    pack.as_ptr().add(off * NR)
+                                }
+                            };
                             pieces[np] = Piece {
                                 seg: si,
                                 p0: sp,
                                 len,
-                                off,
+                                bp,
                             };
                             np += 1;
-                            // SAFETY: rows sp..sp+len, columns j0..j0+w (masked) of this
-                            // segment's operand were checked by the caller; the block holds
-                            // KC rows of NR floats and off + len <= KC.
-                            unsafe {
-                                let mut src = s.b.as_ptr().add(sp * s.ldb + j0);
-                                let mut dst = pack.as_mut_ptr().add(off * NR);
-                                for _ in 0..len {
-                                    _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
-                                    _mm512_storeu_ps(
-                                        dst.add(16),
-                                        _mm512_maskz_loadu_ps(m1, src.add(16)),
-                                    );
-                                    src = src.add(s.ldb);
-                                    dst = dst.add(NR);
-                                }
-                            }
                         }
                         off += len;
                         sp += len;
@@ -289,7 +353,6 @@ mod avx512 {
                     let t = Tile {
                         segs,
                         pieces: &pieces[..np],
-                        pack: pack.as_ptr(),
                         bias: bias.map_or(std::ptr::null(), |b| b[j0..].as_ptr()),
                         init,
                         relu: relu && q1 == total,
@@ -325,7 +388,6 @@ mod avx512 {
     struct Tile<'s, 'a> {
         segs: &'s [Seg<'a>],
         pieces: &'s [Piece],
-        pack: *const f32,
         bias: *const f32,
         init: Init,
         relu: bool,
@@ -392,7 +454,7 @@ mod avx512 {
                 let s = &t.segs[pc.seg];
                 let (ars, acs) = (s.ars, s.acs);
                 let mut ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
-                let mut bp = t.pack.add(pc.off * NR);
+                let mut bp = pc.bp;
                 for _ in 0..pc.len {
                     let w0 = _mm512_loadu_ps(bp);
                     let w1 = if NV == 2 {
@@ -482,7 +544,7 @@ mod tests {
                     ars: k,
                     acs: 1,
                     b: &b,
-                    ldb: n,
+                    bl: BLayout::Rows { ldb: n },
                     len: half,
                 },
                 Seg {
@@ -490,7 +552,7 @@ mod tests {
                     ars: k,
                     acs: 1,
                     b: &b[half * n..],
-                    ldb: n,
+                    bl: BLayout::Rows { ldb: n },
                     len: k - half,
                 },
             ];
@@ -532,7 +594,7 @@ mod tests {
             ars: k,
             acs: 1,
             b: &b,
-            ldb: n,
+            bl: BLayout::Rows { ldb: n },
             len: k,
         };
         let mut whole = vec![0.0; m * n];
@@ -558,6 +620,98 @@ mod tests {
         assert_eq!(whole, parts);
     }
 
+    /// `b` (`k x n`, row-major) copied into the panel-major layout.
+    fn to_panels(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
+        let mut out = vec![f32::NAN; k * n];
+        for p in 0..k {
+            for j in 0..n {
+                out[panel_index(k, n, p, j)] = b[p * n + j];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn panel_index_tiles_the_matrix() {
+        for &(k, n) in &[(1, 1), (3, 32), (5, 33), (7, 367), (2, 64)] {
+            let mut seen = vec![false; k * n];
+            for p in 0..k {
+                for j in 0..n {
+                    let i = panel_index(k, n, p, j);
+                    assert!(!seen[i], "{k}x{n}: ({p}, {j}) lands on a used index");
+                    seen[i] = true;
+                }
+            }
+            if n <= PANEL {
+                assert_eq!(panel_index(k, n, k - 1, n - 1), k * n - 1);
+            }
+        }
+    }
+
+    #[test]
+    fn panel_major_operands_give_the_bits_of_row_major_ones() {
+        for &(m, n, k) in &[
+            (9, 17, 5),
+            (13, 33, 40),
+            (8, 64, 300),
+            (10, 70, 600),
+            (3, 1, 9),
+        ] {
+            let a = fill(m * k, 6);
+            let b = fill(k * n, 7);
+            let bias = fill(n, 8);
+            let bp = to_panels(k, n, &b);
+            fn seg<'a>(a: &'a [f32], k: usize, b: &'a [f32], bl: BLayout) -> Seg<'a> {
+                Seg {
+                    a,
+                    ars: k,
+                    acs: 1,
+                    b,
+                    bl,
+                    len: k,
+                }
+            }
+            let mut rows = vec![0.0; m * n];
+            gemm_nn(
+                m,
+                n,
+                &[seg(&a, k, &b, BLayout::Rows { ldb: n })],
+                Some(&bias),
+                false,
+                &mut rows,
+                n,
+            );
+            let mut panels = vec![0.0; m * n];
+            gemm_nn(
+                m,
+                n,
+                &[seg(&a, k, &bp, BLayout::Panels)],
+                Some(&bias),
+                false,
+                &mut panels,
+                n,
+            );
+            assert_eq!(rows, panels, "{m}x{n}x{k}");
+            let mut portable = vec![0.0; m * n];
+            portable_nn(
+                m,
+                n,
+                &[seg(&a, k, &bp, BLayout::Panels)],
+                Some(&bias),
+                false,
+                &mut portable,
+                n,
+            );
+            let want = reference_nn(m, n, k, &a, &b, &bias);
+            for (&y, &w) in portable.iter().zip(&want) {
+                // reference_nn applies a ReLU; compare only where it did not cut.
+                if w > 0.0 {
+                    assert!((y as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {y} vs {w}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn relu_keeps_nan() {
         let a = [f32::NAN, -1.0];
@@ -571,7 +725,7 @@ mod tests {
                 ars: 1,
                 acs: 1,
                 b: &b,
-                ldb: 1,
+                bl: BLayout::Rows { ldb: 1 },
                 len: 1,
             }],
             None,

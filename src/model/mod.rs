@@ -2,23 +2,27 @@
 //! representation's vectors (DLRM's pairwise dots, or concatenation for bundled MEM-REC), the top
 //! MLP and BCE-with-logits, with their exact backward and the dense optimizers (SGD, Adagrad).
 //!
-//! Owns: the MLP parameters (one flat f32 buffer), their initialisation (as `dlrm_ref.py`), the
-//! per-chunk workspaces and the dense update. Must never: touch embedding tables (the trainer
+//! Owns: the MLP parameters (one flat f32 buffer; each layer's weights panel-major, see
+//! `gemm::panel_index`), their initialisation (as `dlrm_ref.py`), the per-chunk workspaces and
+//! the dense update. Must never: touch embedding tables (the trainer
 //! passes the representation's output in and takes its gradient out), depend on the thread count
 //! for any number, or allocate anything batch-sized in a training step once the workspaces exist.
 //!
 //! A training step has two parallel phases. (1) The batch is cut into row chunks (by its size
 //! alone); each chunk runs the forward pass and the backward pass of the activation gradients,
 //! keeping every layer's input and output gradient. (2) The weight gradients are whole-batch
-//! products `X^T dY`, cut into blocks of weight rows: each block owns a disjoint slice of the
-//! gradient and sums over all the batch's rows in row order, so there is no per-chunk gradient
-//! buffer and no reduction, and no sum depends on how the work is cut (see `gemm`).
+//! products `X^T dY`, cut into blocks of one weight panel (32 output columns, all input rows,
+//! and their biases): each block owns a disjoint slice of the gradient and sums over all the
+//! batch's rows in row order, so there is no per-chunk gradient buffer and no reduction, and no
+//! sum depends on how the work is cut (see `gemm`). A training step applies the optimizer to each
+//! block as soon as its gradient is done, while it is still in cache, and writes the block's part
+//! of the transposed weights the next backward pass reads.
 
 pub mod gemm;
 
 use rayon::prelude::*;
 
-use gemm::{Seg, dot16, gemm_nn};
+use gemm::{BLayout, PANEL, Seg, dot16, gemm_nn, panel_index};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
@@ -29,11 +33,6 @@ pub const MAX_CHUNKS: usize = 8;
 /// Target rows per chunk: big enough for efficient GEMMs, small enough to use every core at
 /// DLRM's batch of 128.
 pub const CHUNK_ROWS: usize = 64;
-/// Columns of W per update task: rows of 256 bytes, which the prefetcher follows.
-const UPDATE_COLS: usize = 64;
-/// Target multiply-adds per sample of one weight-gradient block: a few dozen blocks per step,
-/// enough to balance two to eight threads.
-const GRAD_BLOCK_MACS: usize = 32768;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
@@ -96,7 +95,8 @@ pub struct DenseOpt {
 struct Layer {
     fan_in: usize,
     fan_out: usize,
-    /// Offset of the weights, `fan_in x fan_out` row-major (the transpose of torch's layout).
+    /// Offset of the weights, `fan_in x fan_out` (the transpose of torch's layout), panel-major:
+    /// weight `(k, j)` at `w + panel_index(fan_in, fan_out, k, j)`.
     w: usize,
     /// Offset of the biases.
     b: usize,
@@ -124,15 +124,24 @@ struct Workspace {
     loss: f64,
 }
 
-/// One block of the weight-gradient phase: rows `k0..k1` of layer `layer`'s weight gradient
-/// (and its bias gradient when `k1 == fan_in`), one contiguous slice of the gradient buffer.
+/// One block of the weight-gradient phase: columns `j0..j0 + w` (one panel) of layer `layer`'s
+/// weights, a contiguous strip of `fan_in x w` floats at `w + j0 * fan_in`, and the same
+/// columns of its biases.
 #[derive(Debug, Clone, Copy)]
 struct GradBlock {
     /// Index into bottom layers followed by top layers.
     layer: usize,
-    k0: usize,
-    k1: usize,
-    len: usize,
+    j0: usize,
+    w: usize,
+}
+
+impl GradBlock {
+    fn layer<'a>(&self, bottom: &'a [Layer], top: &'a [Layer]) -> &'a Layer {
+        match bottom.get(self.layer) {
+            Some(l) => l,
+            None => &top[self.layer - bottom.len()],
+        }
+    }
 }
 
 /// Deterministic generator for initialisation: splitmix64 and Box-Muller.
@@ -234,8 +243,11 @@ impl Dlrm {
         let mut rng = InitRng::new(seed);
         for l in bottom.iter().chain(&top) {
             let ws = (2.0 / (l.fan_in + l.fan_out) as f64).sqrt();
-            for p in &mut params[l.w..l.b] {
-                *p = rng.normal(ws);
+            // Drawn in row-major order, stored panel-major: the same model as a row-major one.
+            for k in 0..l.fan_in {
+                for j in 0..l.fan_out {
+                    params[l.w + panel_index(l.fan_in, l.fan_out, k, j)] = rng.normal(ws);
+                }
             }
             let bs = (1.0 / l.fan_out as f64).sqrt();
             for p in &mut params[l.b..l.b + l.fan_out] {
@@ -250,22 +262,14 @@ impl Dlrm {
         };
         let mut blocks = Vec::new();
         for (li, l) in bottom.iter().chain(&top).enumerate() {
-            // Whole multiples of the kernel's 8-row tile, so blocks do not add short tiles.
-            let rows = GRAD_BLOCK_MACS.div_ceil(l.fan_out).div_ceil(8) * 8;
-            let mut k0 = 0;
-            while k0 < l.fan_in {
-                let k1 = (k0 + rows).min(l.fan_in);
-                let bias = if k1 == l.fan_in { l.fan_out } else { 0 };
+            for j0 in (0..l.fan_out).step_by(PANEL) {
                 blocks.push(GradBlock {
                     layer: li,
-                    k0,
-                    k1,
-                    len: (k1 - k0) * l.fan_out + bias,
+                    j0,
+                    w: (l.fan_out - j0).min(PANEL),
                 });
-                k0 = k1;
             }
         }
-        debug_assert_eq!(blocks.iter().map(|b| b.len).sum::<usize>(), n);
         Ok(Dlrm {
             dim,
             interaction,
@@ -298,6 +302,8 @@ impl Dlrm {
     pub fn num_params(&self) -> usize {
         self.params.len()
     }
+    /// All parameters: per layer (bottom MLP, then top), its weights (`fan_in x fan_out`,
+    /// panel-major, see `gemm::panel_index`), then its biases.
     pub fn params(&self) -> &[f32] {
         &self.params
     }
@@ -378,6 +384,30 @@ impl Dlrm {
         labels: &[f32],
         grad_emb: &mut [f32],
     ) -> Result<f64, ModelError> {
+        self.step(dense, emb, labels, grad_emb, None)
+    }
+
+    /// `forward_backward` then `update(opt)`, with the same bits, but each block of parameters
+    /// updated right after its gradient is computed, while it is still in cache.
+    pub fn forward_backward_update(
+        &mut self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        grad_emb: &mut [f32],
+        opt: DenseOpt,
+    ) -> Result<f64, ModelError> {
+        self.step(dense, emb, labels, grad_emb, Some(opt))
+    }
+
+    fn step(
+        &mut self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        grad_emb: &mut [f32],
+        opt: Option<DenseOpt>,
+    ) -> Result<f64, ModelError> {
         let rows = labels.len();
         self.check(dense, emb, rows)?;
         if grad_emb.len() != emb.len() {
@@ -389,6 +419,9 @@ impl Dlrm {
         }
         if rows == 0 {
             self.grad.iter_mut().for_each(|g| *g = 0.0);
+            if let Some(o) = opt {
+                self.update(o);
+            }
             return Ok(0.0);
         }
         let cr = chunk_rows(rows);
@@ -425,57 +458,22 @@ impl Dlrm {
                 me.forward_chunk(d, e, r, w);
                 me.backward_chunk(e, &labels[r0..r0 + r], scale, r, w, ge);
             });
-        // Phase 2: weight gradients over the whole batch, disjoint blocks of the gradient.
+        // Phase 2: weight gradients over the whole batch, disjoint blocks of the gradient, each
+        // block then updated if this is a training step.
         let used = &ws[..chunks];
-        let mut parts: Vec<(&GradBlock, &mut [f32])> = Vec::with_capacity(self.blocks.len());
-        let mut rest: &mut [f32] = &mut self.grad;
-        for b in &self.blocks {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(b.len);
-            parts.push((b, head));
-            rest = tail;
+        if let Some(o) = opt {
+            self.ensure_state(o);
         }
+        let bufs = Bufs::of(self);
         let (bottom, top, nb) = (&self.bottom, &self.top, self.bottom.len());
-        parts.into_par_iter().for_each(|(b, g)| {
-            let l = if b.layer < nb {
-                &bottom[b.layer]
-            } else {
-                &top[b.layer - nb]
-            };
-            let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
-            let mut segs = [Seg::EMPTY; MAX_CHUNKS];
-            for (c, s) in segs.iter_mut().enumerate().take(used.len()) {
-                let (x, dy) = io(c);
-                *s = Seg {
-                    a: &x[b.k0..],
-                    ars: 1,
-                    acs: l.fan_in,
-                    b: dy,
-                    ldb: l.fan_out,
-                    len: used[c].rows,
-                };
-            }
-            let m = b.k1 - b.k0;
-            let (gw, gb) = g.split_at_mut(m * l.fan_out);
-            gemm_nn(
-                m,
-                l.fan_out,
-                &segs[..used.len()],
-                None,
-                false,
-                gw,
-                l.fan_out,
-            );
-            if !gb.is_empty() {
-                // The bias gradient: column sums of dY in row order.
-                gb.iter_mut().for_each(|v| *v = 0.0);
-                for (c, w) in used.iter().enumerate() {
-                    let dy = io(c).1;
-                    for row in dy[..w.rows * l.fan_out].chunks_exact(l.fan_out) {
-                        for (a, d) in gb.iter_mut().zip(row) {
-                            *a += d;
-                        }
-                    }
-                }
+        self.blocks.par_iter().for_each(|b| {
+            let l = b.layer(bottom, top);
+            // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
+            let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
+            weight_grad(l, b, nb, cr, dense, used, gw, gb);
+            if let Some(o) = opt {
+                // SAFETY: as above, for the parameters, optimizer state and transpose.
+                unsafe { apply_block(l, b, o, &bufs) };
             }
         });
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
@@ -483,117 +481,35 @@ impl Dlrm {
         Ok(loss)
     }
 
-    /// Refresh `wt` from `params` (pure copies: no arithmetic), in tasks of 16 rows of `W^T`:
-    /// each reads 16 contiguous floats per row of `W` and fills 16 output rows, whose lines stay
-    /// in L1.
+    /// Refresh `wt` from `params` (pure copies: no arithmetic), block by block.
     fn transpose_weights(&mut self) {
-        let params = &self.params;
-        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
-        let mut rest: &mut [f32] = &mut self.wt;
-        let mut at = 0;
-        for l in self.bottom.iter().chain(&self.top) {
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
-            rest = tail;
-            for j0 in (0..l.fan_out).step_by(16) {
-                let rows = (l.fan_out - j0).min(16);
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
-                parts.push((l, j0, head));
-                rest = tail;
-            }
-            at = l.b;
-        }
-        parts.into_par_iter().for_each(|(l, j0, t)| {
-            let rows = t.len() / l.fan_in;
-            let w = &params[l.w..l.b];
-            for (k, src) in w.chunks_exact(l.fan_out).enumerate() {
-                for (jj, &v) in src[j0..j0 + rows].iter().enumerate() {
-                    t[jj * l.fan_in + k] = v;
-                }
-            }
+        let bufs = Bufs::of(self);
+        let (bottom, top) = (&self.bottom, &self.top);
+        self.blocks.par_iter().for_each(|b| {
+            let l = b.layer(bottom, top);
+            // SAFETY: blocks own disjoint strips of the parameters and of the transpose (see
+            // `Bufs`); nothing writes the parameters here.
+            unsafe { write_wt(l, b, bufs.params.weights(l, b), &bufs) };
         });
+    }
+
+    /// Adagrad's state, allocated on first use (a model built for SGD may be stepped with Adagrad).
+    fn ensure_state(&mut self, opt: DenseOpt) {
+        if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
+            self.adagrad = vec![0.0; self.params.len()];
+        }
     }
 
     /// Apply the dense optimizer with the gradient of the last `forward_backward`, and write the
     /// updated weights' transpose in the same pass (one read of the parameters instead of two).
     /// Each parameter's update is elementwise, so the blocking changes no bits.
     pub fn update(&mut self, opt: DenseOpt) {
-        if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
-            self.adagrad = vec![0.0; self.params.len()];
-        }
-        let (lr, eps, kind) = (opt.lr, opt.eps, opt.kind);
-        let params = Shared(self.params.as_mut_ptr());
-        let state = Shared(if kind == Optimizer::Adagrad {
-            self.adagrad.as_mut_ptr()
-        } else {
-            std::ptr::null_mut()
-        });
-        let grad = &self.grad;
-        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
-        let mut rest: &mut [f32] = &mut self.wt;
-        let mut at = 0;
-        for l in self.bottom.iter().chain(&self.top) {
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
-            rest = tail;
-            for j0 in (0..l.fan_out).step_by(UPDATE_COLS) {
-                let rows = (l.fan_out - j0).min(UPDATE_COLS);
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
-                parts.push((l, j0, head));
-                rest = tail;
-            }
-            at = l.b;
-        }
-        parts.into_par_iter().for_each(|(l, j0, t)| {
-            let cols = t.len() / l.fan_in;
-            // Columns j0..j0+cols of this layer's weights and biases belong to this task alone.
-            let apply = |at: usize| {
-                // SAFETY: `at..at + cols` is in bounds of `params` and (for Adagrad) `state`,
-                // which have `grad.len()` elements; no other task touches these indices (tasks
-                // own disjoint column strips), and nothing else holds a reference into them.
-                let (p, s) = unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(params.get().add(at), cols),
-                        (!state.get().is_null())
-                            .then(|| std::slice::from_raw_parts_mut(state.get().add(at), cols)),
-                    )
-                };
-                let g = &grad[at..at + cols];
-                match s {
-                    Some(s) => {
-                        for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
-                            *s += g * g;
-                            *p -= lr * g / (s.sqrt() + eps);
-                        }
-                    }
-                    None => {
-                        for (p, &g) in p.iter_mut().zip(g) {
-                            *p -= lr * g;
-                        }
-                    }
-                }
-                p
-            };
-            // 16 rows of W at a time go through a tile, so the transpose writes whole lines of
-            // W^T.
-            let mut tile = [[0.0f32; 16]; UPDATE_COLS];
-            for k0 in (0..l.fan_in).step_by(16) {
-                let kn = (l.fan_in - k0).min(16);
-                #[allow(clippy::needless_range_loop)] // kk indexes W's rows and the tile's columns
-                for kk in 0..kn {
-                    let p = apply(l.w + (k0 + kk) * l.fan_out + j0);
-                    for (jj, &v) in p.iter().enumerate() {
-                        tile[jj][kk] = v;
-                    }
-                }
-                for (jj, row) in tile.iter().enumerate().take(cols) {
-                    let dst = &mut t[jj * l.fan_in + k0..jj * l.fan_in + k0 + kn];
-                    // A fixed-size copy is inlined; a 64-byte `copy_from_slice` calls memmove.
-                    match <&mut [f32; 16]>::try_from(&mut *dst) {
-                        Ok(d) => *d = *row,
-                        Err(_) => dst.copy_from_slice(&row[..kn]),
-                    }
-                }
-            }
-            apply(l.b + j0);
+        self.ensure_state(opt);
+        let bufs = Bufs::of(self);
+        let (bottom, top) = (&self.bottom, &self.top);
+        self.blocks.par_iter().for_each(|b| {
+            // SAFETY: blocks own disjoint strips of every buffer (see `Bufs`).
+            unsafe { apply_block(b.layer(bottom, top), b, opt, &bufs) };
         });
         self.wt_fresh = true;
     }
@@ -729,16 +645,165 @@ impl Dlrm {
     }
 }
 
-/// A raw pointer that tasks with disjoint index sets share (see `Dlrm::update`).
+/// A raw pointer into one of the model's parameter-sized buffers.
 #[derive(Clone, Copy)]
 struct Shared(*mut f32);
-// SAFETY: only used by `update`, whose tasks write disjoint elements.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
+
 impl Shared {
-    /// A method, so closures capture the whole `Send + Sync` wrapper, not its raw field.
-    fn get(self) -> *mut f32 {
-        self.0
+    /// The weight strip of block `b` (`fan_in x w`, row-major at width `w`).
+    ///
+    /// # Safety
+    /// The buffer is parameter-sized and no one else accesses this strip meanwhile.
+    unsafe fn weights<'a>(self, l: &Layer, b: &GradBlock) -> &'a mut [f32] {
+        // SAFETY: the strip lies inside the layer's weights (see `GradBlock`); exclusivity is the
+        // caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(l.w + b.j0 * l.fan_in), l.fan_in * b.w) }
+    }
+    /// The biases of block `b`.
+    ///
+    /// # Safety
+    /// As `weights`.
+    unsafe fn biases<'a>(self, l: &Layer, b: &GradBlock) -> &'a mut [f32] {
+        // SAFETY: as in `weights`.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(l.b + b.j0), b.w) }
+    }
+}
+
+/// The buffers the blocks of a step write, shared by tasks that each touch only their own block:
+/// the weight strip and biases of its panel in `grad`, `params` and `state` (blocks tile the
+/// parameter buffer), and rows `j0..j0 + w` of every panel of the layer's transpose in `wt`.
+/// `state` is null unless Adagrad's state exists.
+#[derive(Clone, Copy)]
+struct Bufs {
+    grad: Shared,
+    params: Shared,
+    state: Shared,
+    wt: Shared,
+}
+// SAFETY: the pointers are only dereferenced through block-disjoint strips (see above), while the
+// model they come from is exclusively borrowed by the step.
+unsafe impl Send for Bufs {}
+unsafe impl Sync for Bufs {}
+
+impl Bufs {
+    fn of(m: &mut Dlrm) -> Bufs {
+        Bufs {
+            grad: Shared(m.grad.as_mut_ptr()),
+            params: Shared(m.params.as_mut_ptr()),
+            state: Shared(if m.adagrad.len() == m.params.len() {
+                m.adagrad.as_mut_ptr()
+            } else {
+                std::ptr::null_mut()
+            }),
+            wt: Shared(m.wt.as_mut_ptr()),
+        }
+    }
+}
+
+/// Gradient of block `b` of layer `l` over the whole batch: `X^T dY` for its columns (summed over
+/// the chunks' rows in order) into `gw`, the column sums of `dY` into `gb`.
+#[allow(clippy::too_many_arguments)]
+fn weight_grad(
+    l: &Layer,
+    b: &GradBlock,
+    nb: usize,
+    cr: usize,
+    dense: &[f32],
+    used: &[Workspace],
+    gw: &mut [f32],
+    gb: &mut [f32],
+) {
+    let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
+    let mut segs = [Seg::EMPTY; MAX_CHUNKS];
+    for (c, s) in segs.iter_mut().enumerate().take(used.len()) {
+        let (x, dy) = io(c);
+        *s = Seg {
+            a: x,
+            ars: 1,
+            acs: l.fan_in,
+            b: &dy[b.j0..],
+            bl: BLayout::Rows { ldb: l.fan_out },
+            len: used[c].rows,
+        };
+    }
+    gemm_nn(l.fan_in, b.w, &segs[..used.len()], None, false, gw, b.w);
+    // The bias gradient: column sums of dY in row order.
+    gb.iter_mut().for_each(|v| *v = 0.0);
+    for (c, w) in used.iter().enumerate() {
+        let dy = io(c).1;
+        for row in dy[..w.rows * l.fan_out].chunks_exact(l.fan_out) {
+            for (a, d) in gb.iter_mut().zip(&row[b.j0..b.j0 + b.w]) {
+                *a += d;
+            }
+        }
+    }
+}
+
+/// One optimizer step on a strip of parameters.
+fn apply(opt: DenseOpt, p: &mut [f32], g: &[f32], s: Option<&mut [f32]>) {
+    let lr = opt.lr;
+    match s {
+        Some(s) => {
+            let eps = opt.eps;
+            for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+                *s += g * g;
+                *p -= lr * g / (s.sqrt() + eps);
+            }
+        }
+        None => {
+            for (p, &g) in p.iter_mut().zip(g) {
+                *p -= lr * g;
+            }
+        }
+    }
+}
+
+/// Update block `b` of layer `l` with its gradient in `bufs.grad`, then write its transpose.
+///
+/// # Safety
+/// No other task touches block `b`'s part of the buffers meanwhile (see `Bufs`).
+unsafe fn apply_block(l: &Layer, b: &GradBlock, opt: DenseOpt, bufs: &Bufs) {
+    let adagrad = opt.kind == Optimizer::Adagrad && !bufs.state.0.is_null();
+    // SAFETY: the caller's promise; every strip lies inside its parameter-sized buffer.
+    unsafe {
+        let pw = bufs.params.weights(l, b);
+        apply(
+            opt,
+            pw,
+            bufs.grad.weights(l, b),
+            adagrad.then(|| bufs.state.weights(l, b)),
+        );
+        apply(
+            opt,
+            bufs.params.biases(l, b),
+            bufs.grad.biases(l, b),
+            adagrad.then(|| bufs.state.biases(l, b)),
+        );
+        write_wt(l, b, pw, bufs);
+    }
+}
+
+/// Write rows `j0..j0 + w` of the layer's transpose (`fan_out x fan_in`, panel-major, at the
+/// layer's weight offset in `wt`) from block `b`'s weight strip `pw`.
+///
+/// # Safety
+/// No other task touches these rows of `wt` meanwhile.
+unsafe fn write_wt(l: &Layer, b: &GradBlock, pw: &[f32], bufs: &Bufs) {
+    for k0 in (0..l.fan_in).step_by(PANEL) {
+        let wk = (l.fan_in - k0).min(PANEL);
+        // SAFETY: rows j0..j0+w of this panel of the transpose, inside the layer's weights.
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut(
+                bufs.wt.0.add(l.w + k0 * l.fan_out + b.j0 * wk),
+                b.w * wk,
+            )
+        };
+        for kk in 0..wk {
+            let src = &pw[(k0 + kk) * b.w..(k0 + kk + 1) * b.w];
+            for (jj, &v) in src.iter().enumerate() {
+                dst[jj * wk + kk] = v;
+            }
+        }
     }
 }
 
@@ -789,7 +854,7 @@ fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f3
         ars: l.fan_in,
         acs: 1,
         b: &p[l.w..l.b],
-        ldb: l.fan_out,
+        bl: BLayout::Panels,
         len: l.fan_in,
     };
     gemm_nn(
@@ -803,8 +868,8 @@ fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f3
     );
 }
 
-/// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in`, at the
-/// layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
+/// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in` panel-major,
+/// at the layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
 fn layer_backward_input(
     wt: &[f32],
     l: &Layer,
@@ -818,7 +883,7 @@ fn layer_backward_input(
         ars: l.fan_out,
         acs: 1,
         b: &wt[l.w..l.b],
-        ldb: l.fan_in,
+        bl: BLayout::Panels,
         len: l.fan_out,
     };
     gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in);

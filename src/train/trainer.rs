@@ -62,13 +62,13 @@ impl Trainer {
         self.grad_emb.resize(rows * ew, 0.0);
         self.rep
             .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
-        let loss = self.model.forward_backward(
+        let loss = self.model.forward_backward_update(
             &batch.dense[..rows * NUM_DENSE],
             &self.emb,
             &batch.labels,
             &mut self.grad_emb,
+            self.dense_opt,
         )?;
-        self.model.update(self.dense_opt);
         self.rep.backward_update(
             &batch.keys[..rows * NUM_CAT],
             &self.grad_emb,
