@@ -109,6 +109,16 @@ fn seg_fits(s: &Seg<'_>, m: usize, n: usize) -> bool {
     a_last < s.a.len() && b_end <= s.b.len()
 }
 
+/// How the output's sums start.
+#[derive(Debug, Clone, Copy)]
+enum Start<'a> {
+    Zero,
+    Bias(&'a [f32]),
+    /// From the values already in C: a product cut along the contraction into several calls
+    /// gives the bits of one call, since each partial sum is stored and reloaded exactly.
+    Acc,
+}
+
 /// `C[i, j] = bias[j] (or 0) + sum over segments and p of A[i, p] B[p, j]`, for `i < m`, `j < n`,
 /// written at `c[i * ldc + j]`, through a ReLU when `relu` (NaN passes through, so a diverging run
 /// stays visible).
@@ -120,6 +130,28 @@ pub fn gemm_nn(
     n: usize,
     segs: &[Seg<'_>],
     bias: Option<&[f32]>,
+    relu: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let start = match bias {
+        Some(b) => Start::Bias(b),
+        None => Start::Zero,
+    };
+    gemm(m, n, segs, start, relu, c, ldc);
+}
+
+/// `C[i, j] += sum over segments and p of A[i, p] B[p, j]`: the continuation of a `gemm_nn`
+/// (bias `None`, no ReLU) whose contraction was cut in pieces; same bits as one call.
+pub fn gemm_nn_acc(m: usize, n: usize, segs: &[Seg<'_>], c: &mut [f32], ldc: usize) {
+    gemm(m, n, segs, Start::Acc, false, c, ldc);
+}
+
+fn gemm(
+    m: usize,
+    n: usize,
+    segs: &[Seg<'_>],
+    start: Start<'_>,
     relu: bool,
     c: &mut [f32],
     ldc: usize,
@@ -136,15 +168,17 @@ pub fn gemm_nn(
         "gemm_nn operand too short"
     );
     assert!((m - 1) * ldc + n <= c.len(), "gemm_nn output too short");
-    assert!(bias.is_none_or(|b| b.len() >= n), "gemm_nn bias too short");
+    if let Start::Bias(b) = start {
+        assert!(b.len() >= n, "gemm_nn bias too short");
+    }
     #[cfg(target_arch = "x86_64")]
     if uses_avx512() {
         // SAFETY: AVX-512F is present (checked above) and every index the kernel touches was
         // bounds-checked by the asserts above.
-        unsafe { avx512::gemm_nn(m, n, segs, bias, relu, c, ldc) };
+        unsafe { avx512::gemm_nn(m, n, segs, start, relu, c, ldc) };
         return;
     }
-    portable_nn(m, n, segs, bias, relu, c, ldc);
+    portable_nn(m, n, segs, start, relu, c, ldc);
 }
 
 /// Sum of 16 lanes in a fixed tree, shared by both paths' dot products.
@@ -186,16 +220,17 @@ fn portable_nn(
     m: usize,
     n: usize,
     segs: &[Seg<'_>],
-    bias: Option<&[f32]>,
+    start: Start<'_>,
     relu: bool,
     c: &mut [f32],
     ldc: usize,
 ) {
     for i in 0..m {
         let row = &mut c[i * ldc..i * ldc + n];
-        match bias {
-            Some(b) => row.copy_from_slice(&b[..n]),
-            None => row.iter_mut().for_each(|v| *v = 0.0),
+        match start {
+            Start::Bias(b) => row.copy_from_slice(&b[..n]),
+            Start::Zero => row.iter_mut().for_each(|v| *v = 0.0),
+            Start::Acc => {}
         }
         for s in segs {
             for p in 0..s.len {
@@ -221,7 +256,7 @@ fn portable_nn(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{KC, MAX_SEGS, MR, NR, Seg};
+    use super::{KC, MAX_SEGS, MR, NR, Seg, Start};
     use std::arch::x86_64::*;
     use std::cell::RefCell;
 
@@ -276,11 +311,15 @@ mod avx512 {
         m: usize,
         n: usize,
         segs: &[Seg<'_>],
-        bias: Option<&[f32]>,
+        start: Start<'_>,
         relu: bool,
         c: &mut [f32],
         ldc: usize,
     ) {
+        let bias = match start {
+            Start::Bias(b) => Some(b),
+            _ => None,
+        };
         PACK.with(|pack| {
             let mut pack = pack.borrow_mut();
             if pack.len() < KC * NR {
@@ -343,7 +382,7 @@ mod avx512 {
                             sp = 0;
                         }
                     }
-                    let init = if q0 > 0 {
+                    let init = if q0 > 0 || matches!(start, Start::Acc) {
                         Init::Load
                     } else if bias.is_some() {
                         Init::Bias
@@ -573,7 +612,7 @@ mod tests {
             );
             assert_eq!(c, whole, "{m}x{n}x{k}: segments change the bits");
             let mut p = vec![0.0; m * n];
-            portable_nn(m, n, &segs, Some(&bias), true, &mut p, n);
+            portable_nn(m, n, &segs, Start::Bias(&bias), true, &mut p, n);
             for ((&x, &y), &w) in c.iter().zip(&p).zip(&want) {
                 assert!((x as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {w}");
                 assert!(
@@ -697,7 +736,7 @@ mod tests {
                 m,
                 n,
                 &[seg(&a, k, &bp, BLayout::Panels)],
-                Some(&bias),
+                Start::Bias(&bias),
                 false,
                 &mut portable,
                 n,
@@ -710,6 +749,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn accumulating_calls_give_the_bits_of_one_call() {
+        let (m, n, k) = (19, 45, 700);
+        let a = fill(m * k, 9);
+        let b = fill(k * n, 10);
+        let seg = |p0: usize, len: usize| Seg {
+            a: &a[p0..],
+            ars: k,
+            acs: 1,
+            b: &b[p0 * n..],
+            bl: BLayout::Rows { ldb: n },
+            len,
+        };
+        let mut whole = vec![0.0; m * n];
+        gemm_nn(m, n, &[seg(0, k)], None, false, &mut whole, n);
+        let mut parts = vec![f32::NAN; m * n];
+        gemm_nn(m, n, &[seg(0, 300)], None, false, &mut parts, n);
+        gemm_nn_acc(m, n, &[seg(300, 1), seg(301, 99)], &mut parts, n);
+        gemm_nn_acc(m, n, &[seg(400, 300)], &mut parts, n);
+        assert_eq!(whole, parts);
+        let mut portable = vec![0.0; m * n];
+        portable_nn(m, n, &[seg(0, 400)], Start::Zero, false, &mut portable, n);
+        portable_nn(m, n, &[seg(400, 300)], Start::Acc, false, &mut portable, n);
+        let mut one = vec![0.0; m * n];
+        portable_nn(m, n, &[seg(0, k)], Start::Zero, false, &mut one, n);
+        assert_eq!(one, portable);
     }
 
     #[test]

@@ -22,17 +22,24 @@ pub mod gemm;
 
 use rayon::prelude::*;
 
-use gemm::{BLayout, PANEL, Seg, dot16, gemm_nn, panel_index};
+use gemm::{BLayout, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, panel_index};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
 use crate::embedding::OutputShape;
 
-/// A batch is cut into at most this many chunks (one workspace and one gradient buffer each).
-pub const MAX_CHUNKS: usize = 8;
+/// A batch is cut into at most this many chunks (one workspace each): 64-row chunks up to a
+/// batch of 1024, so a chunk's activations stay in L2 between its forward and backward passes.
+pub const MAX_CHUNKS: usize = 16;
 /// Target rows per chunk: big enough for efficient GEMMs, small enough to use every core at
 /// DLRM's batch of 128.
 pub const CHUNK_ROWS: usize = 64;
+/// Batch rows per pass of a weight-gradient block: the block's inputs for these rows (at most
+/// 512 KiB) stay in L2 while every panel of the block uses them.
+const SLAB_ROWS: usize = 256;
+/// Target multiply-adds per sample of one weight-gradient block (whole panels): about a dozen
+/// blocks per step, enough to balance a few threads, each reading its inputs once per slab.
+const GRAD_BLOCK_MACS: usize = 65536;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
@@ -124,9 +131,9 @@ struct Workspace {
     loss: f64,
 }
 
-/// One block of the weight-gradient phase: columns `j0..j0 + w` (one panel) of layer `layer`'s
-/// weights, a contiguous strip of `fan_in x w` floats at `w + j0 * fan_in`, and the same
-/// columns of its biases.
+/// One block of the weight-gradient phase: columns `j0..j0 + w` (whole panels) of layer
+/// `layer`'s weights, a contiguous strip of `fan_in x w` floats at `w + j0 * fan_in` (panel after
+/// panel), and the same columns of its biases.
 #[derive(Debug, Clone, Copy)]
 struct GradBlock {
     /// Index into bottom layers followed by top layers.
@@ -262,11 +269,15 @@ impl Dlrm {
         };
         let mut blocks = Vec::new();
         for (li, l) in bottom.iter().chain(&top).enumerate() {
-            for j0 in (0..l.fan_out).step_by(PANEL) {
+            let panels = l.fan_out.div_ceil(PANEL);
+            let per = (GRAD_BLOCK_MACS / (l.fan_in * PANEL)).clamp(1, panels);
+            // Blocks of equal panel counts (the last may be narrower).
+            let per = panels.div_ceil(panels.div_ceil(per));
+            for j0 in (0..l.fan_out).step_by(per * PANEL) {
                 blocks.push(GradBlock {
                     layer: li,
                     j0,
-                    w: (l.fan_out - j0).min(PANEL),
+                    w: (l.fan_out - j0).min(per * PANEL),
                 });
             }
         }
@@ -701,7 +712,8 @@ impl Bufs {
 }
 
 /// Gradient of block `b` of layer `l` over the whole batch: `X^T dY` for its columns (summed over
-/// the chunks' rows in order) into `gw`, the column sums of `dY` into `gb`.
+/// the batch's rows in order) into `gw`, the column sums of `dY` into `gb`. Slab by slab of rows,
+/// every panel of the block in turn, so the slab's inputs are read from L3 once per block.
 #[allow(clippy::too_many_arguments)]
 fn weight_grad(
     l: &Layer,
@@ -714,19 +726,46 @@ fn weight_grad(
     gb: &mut [f32],
 ) {
     let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
-    let mut segs = [Seg::EMPTY; MAX_CHUNKS];
-    for (c, s) in segs.iter_mut().enumerate().take(used.len()) {
-        let (x, dy) = io(c);
-        *s = Seg {
-            a: x,
-            ars: 1,
-            acs: l.fan_in,
-            b: &dy[b.j0..],
-            bl: BLayout::Rows { ldb: l.fan_out },
-            len: used[c].rows,
-        };
+    let rows: usize = used.iter().map(|w| w.rows).sum();
+    let mut q0 = 0;
+    while q0 < rows {
+        let q1 = (q0 + SLAB_ROWS).min(rows);
+        // (chunk, first row in it, rows) of the slab; chunk c holds rows c * cr.. of the batch.
+        let mut parts = [(0, 0, 0); MAX_SEGS];
+        let mut np = 0;
+        let mut r = q0;
+        while r < q1 {
+            let c = r / cr;
+            let r0 = r - c * cr;
+            let len = (used[c].rows - r0).min(q1 - r);
+            parts[np] = (c, r0, len);
+            np += 1;
+            r += len;
+        }
+        for jp in (b.j0..b.j0 + b.w).step_by(PANEL) {
+            let wp = (b.j0 + b.w - jp).min(PANEL);
+            let mut segs = [Seg::EMPTY; MAX_SEGS];
+            for (s, &(c, r0, len)) in segs.iter_mut().zip(&parts[..np]) {
+                let (x, dy) = io(c);
+                *s = Seg {
+                    a: &x[r0 * l.fan_in..],
+                    ars: 1,
+                    acs: l.fan_in,
+                    b: &dy[r0 * l.fan_out + jp..],
+                    bl: BLayout::Rows { ldb: l.fan_out },
+                    len,
+                };
+            }
+            let off = (jp - b.j0) * l.fan_in;
+            let c = &mut gw[off..off + l.fan_in * wp];
+            if q0 == 0 {
+                gemm_nn(l.fan_in, wp, &segs[..np], None, false, c, wp);
+            } else {
+                gemm_nn_acc(l.fan_in, wp, &segs[..np], c, wp);
+            }
+        }
+        q0 = q1;
     }
-    gemm_nn(l.fan_in, b.w, &segs[..used.len()], None, false, gw, b.w);
     // The bias gradient: column sums of dY in row order.
     gb.iter_mut().for_each(|v| *v = 0.0);
     for (c, w) in used.iter().enumerate() {
@@ -789,19 +828,24 @@ unsafe fn apply_block(l: &Layer, b: &GradBlock, opt: DenseOpt, bufs: &Bufs) {
 /// # Safety
 /// No other task touches these rows of `wt` meanwhile.
 unsafe fn write_wt(l: &Layer, b: &GradBlock, pw: &[f32], bufs: &Bufs) {
-    for k0 in (0..l.fan_in).step_by(PANEL) {
-        let wk = (l.fan_in - k0).min(PANEL);
-        // SAFETY: rows j0..j0+w of this panel of the transpose, inside the layer's weights.
-        let dst = unsafe {
-            std::slice::from_raw_parts_mut(
-                bufs.wt.0.add(l.w + k0 * l.fan_out + b.j0 * wk),
-                b.w * wk,
-            )
-        };
-        for kk in 0..wk {
-            let src = &pw[(k0 + kk) * b.w..(k0 + kk + 1) * b.w];
-            for (jj, &v) in src.iter().enumerate() {
-                dst[jj * wk + kk] = v;
+    for jp in (b.j0..b.j0 + b.w).step_by(PANEL) {
+        let wp = (b.j0 + b.w - jp).min(PANEL);
+        // This panel of W: `fan_in x wp`, row-major.
+        let pp = &pw[(jp - b.j0) * l.fan_in..][..l.fan_in * wp];
+        for k0 in (0..l.fan_in).step_by(PANEL) {
+            let wk = (l.fan_in - k0).min(PANEL);
+            // SAFETY: rows jp..jp+wp of this panel of the transpose, inside the layer's weights.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(
+                    bufs.wt.0.add(l.w + k0 * l.fan_out + jp * wk),
+                    wp * wk,
+                )
+            };
+            for kk in 0..wk {
+                let src = &pp[(k0 + kk) * wp..(k0 + kk + 1) * wp];
+                for (jj, &v) in src.iter().enumerate() {
+                    dst[jj * wk + kk] = v;
+                }
             }
         }
     }
