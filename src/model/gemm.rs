@@ -200,7 +200,7 @@ pub fn tree16(l: &[f32; 16]) -> f32 {
 
 /// Dot product of two equally long slices in 16 interleaved lanes (vectorises without
 /// reassociation, and its bits do not depend on where the slices come from).
-#[inline]
+#[inline(always)]
 pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 16];
     let mut ca = a.chunks_exact(16);
@@ -214,6 +214,90 @@ pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
         acc[l] += x * y;
     }
     tree16(&acc)
+}
+
+/// Transpose `src` (`rows x cols`, row-major) into `dst` (`cols x rows`, row-major). The model
+/// rewrites its weights' transpose after every update, a few hundred thousand floats per step.
+pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    #[cfg(target_arch = "x86_64")]
+    if rows <= NR && uses_avx512() {
+        // SAFETY: AVX-512F is present; the asserts above bound every index the gathers touch.
+        unsafe { avx512::transpose(src, rows, cols, dst) };
+        return;
+    }
+    for (r, row) in src.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            dst[c * rows + r] = v;
+        }
+    }
+}
+
+/// SGD on a strip: `p -= lr * g`.
+pub fn sgd(p: &mut [f32], g: &[f32], lr: f32) {
+    #[inline(always)]
+    fn body(p: &mut [f32], g: &[f32], lr: f32) {
+        for (p, &g) in p.iter_mut().zip(g) {
+            *p -= lr * g;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(p: &mut [f32], g: &[f32], lr: f32) {
+            body(p, g, lr)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(p, g, lr) };
+        return;
+    }
+    body(p, g, lr)
+}
+
+/// Adagrad on a strip: `s += g^2; p -= lr * g / (sqrt(s) + eps)`.
+pub fn adagrad(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+    #[inline(always)]
+    fn body(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+        for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+            *s += g * g;
+            *p -= lr * g / (s.sqrt() + eps);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+            body(p, g, s, lr, eps)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(p, g, s, lr, eps) };
+        return;
+    }
+    body(p, g, s, lr, eps)
+}
+
+/// Column sums: `acc[j] += x[r * ld + j]` for every row `r` of `x`, in row order.
+pub fn add_rows(acc: &mut [f32], x: &[f32], ld: usize) {
+    #[inline(always)]
+    fn body(acc: &mut [f32], x: &[f32], ld: usize) {
+        let n = acc.len();
+        for row in x.chunks(ld).filter(|r| r.len() >= n) {
+            for (a, &v) in acc.iter_mut().zip(&row[..n]) {
+                *a += v;
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(acc: &mut [f32], x: &[f32], ld: usize) {
+            body(acc, x, ld)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(acc, x, ld) };
+        return;
+    }
+    body(acc, x, ld)
 }
 
 fn portable_nn(
@@ -340,6 +424,9 @@ mod avx512 {
                     let mut pieces = [Piece::EMPTY; MAX_SEGS];
                     let mut np = 0;
                     let mut off = 0;
+                    // The operand memory that follows this block, when the block is read in
+                    // place: the next block of the same panel, or the next panel.
+                    let mut next: (*const f32, usize) = (std::ptr::null(), 0);
                     while off < q1 - q0 {
                         let s = &segs[si];
                         let len = (s.len - sp).min(q1 - q0 - off);
@@ -351,8 +438,12 @@ mod avx512 {
                             let bp = unsafe {
                                 let src0 = s.b.as_ptr().add(at);
                                 if ld == NR && w == NR {
+                                    let end = src0.add(len * NR);
+                                    let left = s.b.as_ptr().add(s.b.len()).offset_from(end);
+                                    next = (end, (left.max(0) as usize).min(KC * NR));
                                     src0
                                 } else {
+                                    next = (std::ptr::null(), 0);
                                     let mut src = src0;
                                     let mut dst = pack.as_mut_ptr().add(off * NR);
                                     for _ in 0..len {
@@ -398,20 +489,30 @@ mod avx512 {
                         m0,
                         m1,
                     };
+                    // Weights come from L3 (a step's do not fit in L2): the tiles of this block
+                    // share out the prefetch of the next one into L2, so its misses overlap
+                    // with arithmetic instead of stalling the first tile that reads it.
+                    let lines = next.1.div_ceil(16);
+                    let per_tile = lines.div_ceil(m.div_ceil(MR)).max(1);
                     let mut i0 = 0;
+                    let mut pf_done = 0;
                     while i0 < m {
                         let mr = (m - i0).min(MR);
+                        let pf_lines = per_tile.min(lines - pf_done);
                         // SAFETY: the tile reads rows i0..i0+mr of the segments (checked by
                         // the caller), the packed block, and writes rows i0..i0+mr, columns
-                        // j0..j0+w of C (masked).
+                        // j0..j0+w of C (masked); it prefetches (never faults) inside the
+                        // operand.
                         unsafe {
                             let cij = cp.add(i0 * ldc + j0);
+                            let pf = (next.0.wrapping_add(pf_done * 16), pf_lines);
                             if w > 16 {
-                                nn_dispatch::<2>(mr, &t, i0, cij, ldc)
+                                nn_dispatch::<2>(mr, &t, i0, cij, ldc, pf)
                             } else {
-                                nn_dispatch::<1>(mr, &t, i0, cij, ldc)
+                                nn_dispatch::<1>(mr, &t, i0, cij, ldc, pf)
                             }
                         }
+                        pf_done += pf_lines;
                         i0 += mr;
                     }
                     q0 = q1;
@@ -422,6 +523,33 @@ mod avx512 {
                 j0 += NR;
             }
         })
+    }
+
+    /// # Safety
+    /// AVX-512F must be available; `rows <= NR` and both slices hold `rows * cols` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+        // Row j of dst is column j of src: two masked gathers of stride `cols`.
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let stride = _mm512_set1_epi32(cols as i32);
+        let idx0 = _mm512_mullo_epi32(lane, stride);
+        let idx1 = _mm512_add_epi32(idx0, _mm512_slli_epi32::<4>(stride));
+        let (m0, m1) = (mask(rows), mask(rows.saturating_sub(16)));
+        let zero = _mm512_setzero_ps();
+        for j in 0..cols {
+            // SAFETY: lane r reads src[r * cols + j] for r < rows (masked), writes dst[j * rows
+            // + r]: both inside rows * cols.
+            unsafe {
+                let base = src.as_ptr().add(j);
+                let d = dst.as_mut_ptr().add(j * rows);
+                let v0 = _mm512_mask_i32gather_ps::<4>(zero, m0, idx0, base);
+                _mm512_mask_storeu_ps(d, m0, v0);
+                if rows > 16 {
+                    let v1 = _mm512_mask_i32gather_ps::<4>(zero, m1, idx1, base);
+                    _mm512_mask_storeu_ps(d.add(16), m1, v1);
+                }
+            }
+        }
     }
 
     struct Tile<'s, 'a> {
@@ -441,24 +569,26 @@ mod avx512 {
         i0: usize,
         c: *mut f32,
         ldc: usize,
+        pf: (*const f32, usize),
     ) {
         // SAFETY: forwarded from `gemm_nn`.
         unsafe {
             match mr {
-                8 => nn_tile::<8, NV>(t, i0, c, ldc),
-                7 => nn_tile::<7, NV>(t, i0, c, ldc),
-                6 => nn_tile::<6, NV>(t, i0, c, ldc),
-                5 => nn_tile::<5, NV>(t, i0, c, ldc),
-                4 => nn_tile::<4, NV>(t, i0, c, ldc),
-                3 => nn_tile::<3, NV>(t, i0, c, ldc),
-                2 => nn_tile::<2, NV>(t, i0, c, ldc),
-                _ => nn_tile::<1, NV>(t, i0, c, ldc),
+                8 => nn_tile::<8, NV>(t, i0, c, ldc, pf),
+                7 => nn_tile::<7, NV>(t, i0, c, ldc, pf),
+                6 => nn_tile::<6, NV>(t, i0, c, ldc, pf),
+                5 => nn_tile::<5, NV>(t, i0, c, ldc, pf),
+                4 => nn_tile::<4, NV>(t, i0, c, ldc, pf),
+                3 => nn_tile::<3, NV>(t, i0, c, ldc, pf),
+                2 => nn_tile::<2, NV>(t, i0, c, ldc, pf),
+                _ => nn_tile::<1, NV>(t, i0, c, ldc, pf),
             }
         }
     }
 
     /// `R` rows by `NV` vectors of 16 columns. Each accumulator lane is one output element: bias
-    /// (or 0, or its stored partial sum), then one FMA per contraction index in order.
+    /// (or 0, or its stored partial sum), then one FMA per contraction index in order. Prefetches
+    /// `pf.1` cache lines from `pf.0` into L2 along the way, one every four indices.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn nn_tile<const R: usize, const NV: usize>(
@@ -466,7 +596,9 @@ mod avx512 {
         i0: usize,
         c: *mut f32,
         ldc: usize,
+        pf: (*const f32, usize),
     ) {
+        let (mut pfp, mut pf_left) = (pf.0 as *const i8, pf.1);
         // SAFETY: every pointer below stays within the ranges `gemm_nn` checked; masked lanes
         // are not accessed.
         unsafe {
@@ -494,7 +626,12 @@ mod avx512 {
                 let (ars, acs) = (s.ars, s.acs);
                 let mut ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
                 let mut bp = pc.bp;
-                for _ in 0..pc.len {
+                for k in 0..pc.len {
+                    if pf_left > 0 && k % 4 == 0 {
+                        _mm_prefetch::<_MM_HINT_T1>(pfp);
+                        pfp = pfp.wrapping_add(64);
+                        pf_left -= 1;
+                    }
                     let w0 = _mm512_loadu_ps(bp);
                     let w1 = if NV == 2 {
                         _mm512_loadu_ps(bp.add(16))
@@ -777,6 +914,54 @@ mod tests {
         let mut one = vec![0.0; m * n];
         portable_nn(m, n, &[seg(0, k)], Start::Zero, false, &mut one, n);
         assert_eq!(one, portable);
+    }
+
+    #[test]
+    fn transpose_and_elementwise_kernels_match_plain_loops() {
+        for &(r, c) in &[
+            (1, 1),
+            (13, 32),
+            (32, 32),
+            (15, 1),
+            (32, 40),
+            (17, 3),
+            (40, 7),
+        ] {
+            let src = fill(r * c, 11);
+            let mut dst = vec![f32::NAN; r * c];
+            transpose(&src, r, c, &mut dst);
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(dst[j * r + i], src[i * c + j], "{r}x{c} ({i}, {j})");
+                }
+            }
+        }
+        let g = fill(37, 12);
+        let p0 = fill(37, 13);
+        let mut p = p0.clone();
+        sgd(&mut p, &g, 0.25);
+        for k in 0..37 {
+            assert_eq!(p[k], p0[k] - 0.25 * g[k]);
+        }
+        let mut s: Vec<f32> = fill(37, 14).iter().map(|x| x.abs()).collect();
+        let s0 = s.clone();
+        let mut p = p0.clone();
+        adagrad(&mut p, &g, &mut s, 0.1, 1e-8);
+        for k in 0..37 {
+            let sk = s0[k] + g[k] * g[k];
+            assert_eq!(s[k], sk);
+            assert_eq!(p[k], p0[k] - 0.1 * g[k] / (sk.sqrt() + 1e-8));
+        }
+        let x = fill(5 * 40, 15);
+        let mut acc = vec![1.0f32; 33];
+        add_rows(&mut acc, &x[3..], 40);
+        for j in 0..33 {
+            let mut want = 1.0f32;
+            for r in 0..5 {
+                want += x[3 + r * 40 + j];
+            }
+            assert_eq!(acc[j], want);
+        }
     }
 
     #[test]

@@ -466,8 +466,7 @@ impl Dlrm {
                 w.rows = r;
                 let d = &dense[r0 * NUM_DENSE..(r0 + r) * NUM_DENSE];
                 let e = &emb[r0 * ew..(r0 + r) * ew];
-                me.forward_chunk(d, e, r, w);
-                me.backward_chunk(e, &labels[r0..r0 + r], scale, r, w, ge);
+                chunk_pass(me, d, e, &labels[r0..r0 + r], scale, w, ge);
             });
         // Phase 2: weight gradients over the whole batch, disjoint blocks of the gradient, each
         // block then updated if this is a training step.
@@ -556,6 +555,8 @@ impl Dlrm {
         Ok(s / labels.len().max(1) as f64)
     }
 
+    // Inlined into `chunk_pass`, so its elementwise loops get the AVX-512 build there.
+    #[inline(always)]
     fn forward_chunk(&self, dense: &[f32], emb: &[f32], rows: usize, w: &mut Workspace) {
         let p = &self.params;
         let mut input: &[f32] = dense;
@@ -581,6 +582,7 @@ impl Dlrm {
     }
 
     /// Activation gradients of one chunk: fills `dtop`, `dinter`, `dbottom` and `grad_emb`.
+    #[inline(always)]
     fn backward_chunk(
         &self,
         emb: &[f32],
@@ -654,6 +656,53 @@ impl Dlrm {
             );
         }
     }
+}
+
+/// Phase 1 for one chunk: forward pass, then the activation gradients. The elementwise work
+/// around the products (interaction, ReLU masks, loss) is compiled for AVX-512 when the machine
+/// has it: the same operations in the same order, so the same bits, just wider.
+fn chunk_pass(
+    me: &Dlrm,
+    dense: &[f32],
+    emb: &[f32],
+    labels: &[f32],
+    scale: f32,
+    w: &mut Workspace,
+    grad_emb: &mut [f32],
+) {
+    #[inline(always)]
+    fn body(
+        me: &Dlrm,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        scale: f32,
+        w: &mut Workspace,
+        grad_emb: &mut [f32],
+    ) {
+        let r = labels.len();
+        me.forward_chunk(dense, emb, r, w);
+        me.backward_chunk(emb, labels, scale, r, w, grad_emb);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if gemm::uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(
+            me: &Dlrm,
+            dense: &[f32],
+            emb: &[f32],
+            labels: &[f32],
+            scale: f32,
+            w: &mut Workspace,
+            grad_emb: &mut [f32],
+        ) {
+            body(me, dense, emb, labels, scale, w, grad_emb)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(me, dense, emb, labels, scale, w, grad_emb) };
+        return;
+    }
+    body(me, dense, emb, labels, scale, w, grad_emb)
 }
 
 /// A raw pointer into one of the model's parameter-sized buffers.
@@ -770,30 +819,15 @@ fn weight_grad(
     gb.iter_mut().for_each(|v| *v = 0.0);
     for (c, w) in used.iter().enumerate() {
         let dy = io(c).1;
-        for row in dy[..w.rows * l.fan_out].chunks_exact(l.fan_out) {
-            for (a, d) in gb.iter_mut().zip(&row[b.j0..b.j0 + b.w]) {
-                *a += d;
-            }
-        }
+        gemm::add_rows(gb, &dy[b.j0..w.rows * l.fan_out], l.fan_out);
     }
 }
 
 /// One optimizer step on a strip of parameters.
 fn apply(opt: DenseOpt, p: &mut [f32], g: &[f32], s: Option<&mut [f32]>) {
-    let lr = opt.lr;
     match s {
-        Some(s) => {
-            let eps = opt.eps;
-            for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
-                *s += g * g;
-                *p -= lr * g / (s.sqrt() + eps);
-            }
-        }
-        None => {
-            for (p, &g) in p.iter_mut().zip(g) {
-                *p -= lr * g;
-            }
-        }
+        Some(s) => gemm::adagrad(p, g, s, opt.lr, opt.eps),
+        None => gemm::sgd(p, g, opt.lr),
     }
 }
 
@@ -841,12 +875,7 @@ unsafe fn write_wt(l: &Layer, b: &GradBlock, pw: &[f32], bufs: &Bufs) {
                     wp * wk,
                 )
             };
-            for kk in 0..wk {
-                let src = &pp[(k0 + kk) * wp..(k0 + kk + 1) * wp];
-                for (jj, &v) in src.iter().enumerate() {
-                    dst[jj * wk + kk] = v;
-                }
-            }
+            gemm::transpose(&pp[k0 * wp..(k0 + wk) * wp], wk, wp, dst);
         }
     }
 }
@@ -892,6 +921,7 @@ pub fn bce(z: f32, y: f32) -> f64 {
 }
 
 /// `out = relu?(input W + b)` for `rows` rows, bias and ReLU fused into the product.
+#[inline(always)]
 fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f32]) {
     let seg = Seg {
         a: input,
@@ -914,6 +944,7 @@ fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f3
 
 /// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in` panel-major,
 /// at the layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
+#[inline(always)]
 fn layer_backward_input(
     wt: &[f32],
     l: &Layer,
@@ -937,6 +968,7 @@ fn layer_backward_input(
 }
 
 /// Zero the gradient where the ReLU's output was not positive.
+#[inline(always)]
 fn relu_mask(grad: &mut [f32], act: &[f32]) {
     for (g, &a) in grad.iter_mut().zip(act) {
         // A select, not a branch: vectorises.
@@ -944,6 +976,7 @@ fn relu_mask(grad: &mut [f32], act: &[f32]) {
     }
 }
 
+#[inline(always)]
 fn interact(
     kind: Interaction,
     pairs: &[(u16, u16)],
@@ -979,6 +1012,7 @@ fn interact(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn interact_backward(
     kind: Interaction,
     pairs: &[(u16, u16)],
@@ -1026,12 +1060,12 @@ fn interact_backward(
     }
 }
 
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot16(a, b)
 }
 
-#[inline]
+#[inline(always)]
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
