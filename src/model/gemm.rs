@@ -300,6 +300,44 @@ pub fn add_rows(acc: &mut [f32], x: &[f32], ld: usize) {
     body(acc, x, ld)
 }
 
+/// Most vectors `gram16` takes per sample; its buffers are this many rows of 16 floats.
+pub const GRAM_ROWS: usize = 32;
+
+/// DLRM's pairwise dots of one sample's `nv` 16-float vectors (rows of `t`): for `j < i < nv`,
+/// `z[i (i - 1) / 2 + j] = t_i . t_j` (torch's `tril_indices(offset=-1)` order). Each dot is
+/// one fused multiply-add chain over the 16 dimensions in order. Returns false, touching
+/// nothing, when the AVX-512 path is not available (the caller has a portable version).
+pub fn gram16(t: &[f32; GRAM_ROWS * 16], nv: usize, z: &mut [f32]) -> bool {
+    assert!(nv <= GRAM_ROWS && z.len() >= nv * nv.saturating_sub(1) / 2);
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        // SAFETY: AVX-512F is present; the assert bounds every index.
+        unsafe { avx512::gram16(t, nv, z) };
+        return true;
+    }
+    false
+}
+
+/// The backward of `gram16`: `dt_i = sum over j != i of g(i, j) t_j` with `g(i, j)` the
+/// gradient of the dot of `t_i` and `t_j` in `gz` (same order as `gram16`'s output), summed in
+/// ascending `j`. Only rows `..nv` of `dt` are meaningful. Returns false when AVX-512 is not
+/// available.
+pub fn gram16_backward(
+    t: &[f32; GRAM_ROWS * 16],
+    nv: usize,
+    gz: &[f32],
+    dt: &mut [f32; GRAM_ROWS * 16],
+) -> bool {
+    assert!(nv <= GRAM_ROWS && gz.len() >= nv * nv.saturating_sub(1) / 2);
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        // SAFETY: AVX-512F is present; the assert bounds every index.
+        unsafe { avx512::gram16_backward(t, nv, gz, dt) };
+        return true;
+    }
+    false
+}
+
 fn portable_nn(
     m: usize,
     n: usize,
@@ -340,7 +378,7 @@ fn portable_nn(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{KC, MAX_SEGS, MR, NR, Seg, Start};
+    use super::{GRAM_ROWS, KC, MAX_SEGS, MR, NR, Seg, Start};
     use std::arch::x86_64::*;
     use std::cell::RefCell;
 
@@ -549,6 +587,90 @@ mod avx512 {
                     _mm512_mask_storeu_ps(d.add(16), m1, v1);
                 }
             }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available; `nv <= GRAM_ROWS`, `z` holds `nv (nv - 1) / 2` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gram16(t: &[f32; GRAM_ROWS * 16], nv: usize, z: &mut [f32]) {
+        // tt[d] = column d of t (one lane per vector), so a row of dots is 16 broadcast FMAs.
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let idx0 = _mm512_slli_epi32::<4>(lane);
+        let idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(256));
+        let zero = _mm512_setzero_ps();
+        let mut tt = [[zero; 2]; 16];
+        for (d, c) in tt.iter_mut().enumerate() {
+            // SAFETY: lanes read t[j * 16 + d] for j < 32, inside t.
+            unsafe {
+                c[0] = _mm512_i32gather_ps::<4>(idx0, t.as_ptr().add(d));
+                c[1] = _mm512_i32gather_ps::<4>(idx1, t.as_ptr().add(d));
+            }
+        }
+        // Four rows at a time: four independent FMA chains hide the FMA latency.
+        let mut i0 = 1;
+        while i0 < nv {
+            let mut a0 = [zero; 4];
+            let mut a1 = [zero; 4];
+            for (d, c) in tt.iter().enumerate() {
+                for r in 0..4 {
+                    // Rows past nv read padding (t has GRAM_ROWS rows) and are not stored.
+                    let b = _mm512_set1_ps(t[((i0 + r) % GRAM_ROWS) * 16 + d]);
+                    a0[r] = _mm512_fmadd_ps(b, c[0], a0[r]);
+                    a1[r] = _mm512_fmadd_ps(b, c[1], a1[r]);
+                }
+            }
+            for r in 0..4 {
+                let i = i0 + r;
+                if i >= nv {
+                    break;
+                }
+                // SAFETY: row i of the output is z[i (i-1)/2 ..][..i], inside z (i < nv).
+                unsafe {
+                    let base = z.as_mut_ptr().add(i * (i - 1) / 2);
+                    _mm512_mask_storeu_ps(base, mask(i), a0[r]);
+                    if i > 16 {
+                        _mm512_mask_storeu_ps(base.add(16), mask(i - 16), a1[r]);
+                    }
+                }
+            }
+            i0 += 4;
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available; `nv <= GRAM_ROWS`, `gz` holds `nv (nv - 1) / 2` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gram16_backward(
+        t: &[f32; GRAM_ROWS * 16],
+        nv: usize,
+        gz: &[f32],
+        dt: &mut [f32; GRAM_ROWS * 16],
+    ) {
+        let g = |i: usize, j: usize| -> f32 {
+            if i >= nv || i == j {
+                0.0
+            } else if j < i {
+                gz[i * (i - 1) / 2 + j]
+            } else {
+                gz[j * (j - 1) / 2 + i]
+            }
+        };
+        let mut i0 = 0;
+        while i0 < nv {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for j in 0..nv {
+                // SAFETY: row j < nv <= GRAM_ROWS of t.
+                let tj = unsafe { _mm512_loadu_ps(t.as_ptr().add(j * 16)) };
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(g(i0 + r, j)), tj, *a);
+                }
+            }
+            for (r, a) in acc.iter().enumerate() {
+                // SAFETY: row i0 + r < GRAM_ROWS of dt.
+                unsafe { _mm512_storeu_ps(dt.as_mut_ptr().add((i0 + r) * 16), *a) };
+            }
+            i0 += 4;
         }
     }
 

@@ -22,7 +22,7 @@ pub mod gemm;
 
 use rayon::prelude::*;
 
-use gemm::{BLayout, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, panel_index};
+use gemm::{BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, panel_index};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
@@ -995,7 +995,12 @@ fn interact(
         o[..d].copy_from_slice(xr);
         match kind {
             Interaction::Concat => o[d..].copy_from_slice(er),
-            Interaction::Dot { .. } => {
+            Interaction::Dot { features } => {
+                if let Some(t) = gram_rows(d, features, xr, er)
+                    && gemm::gram16(&t, features + 1, &mut o[d..])
+                {
+                    continue;
+                }
                 let vec = |i: u16| -> &[f32] {
                     if i == 0 {
                         xr
@@ -1035,7 +1040,17 @@ fn interact_backward(
         gx.copy_from_slice(&go[..d]);
         match kind {
             Interaction::Concat => ge.copy_from_slice(&go[d..]),
-            Interaction::Dot { .. } => {
+            Interaction::Dot { features } => {
+                if let Some(t) = gram_rows(d, features, xr, er) {
+                    let mut dt = [0.0f32; GRAM_ROWS * 16];
+                    if gemm::gram16_backward(&t, features + 1, &go[d..], &mut dt) {
+                        for ((g, &o), &v) in gx.iter_mut().zip(&go[..d]).zip(&dt[..d]) {
+                            *g = o + v;
+                        }
+                        ge.copy_from_slice(&dt[d..(features + 1) * d]);
+                        continue;
+                    }
+                }
                 ge.iter_mut().for_each(|v| *v = 0.0);
                 for (&g, &(i, j)) in go[d..].iter().zip(pairs) {
                     if g == 0.0 {
@@ -1060,6 +1075,19 @@ fn interact_backward(
     }
 }
 
+/// One sample's vectors for the dot interaction, `x` then the representation's, as rows of the
+/// buffer `gemm::gram16` takes, when they fit it (16 dimensions, at most `GRAM_ROWS` vectors).
+#[inline(always)]
+fn gram_rows(d: usize, features: usize, x: &[f32], emb: &[f32]) -> Option<[f32; GRAM_ROWS * 16]> {
+    if d != 16 || features >= GRAM_ROWS || !gemm::uses_avx512() {
+        return None;
+    }
+    let mut t = [0.0f32; GRAM_ROWS * 16];
+    t[..16].copy_from_slice(x);
+    t[16..(features + 1) * 16].copy_from_slice(&emb[..features * 16]);
+    Some(t)
+}
+
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot16(a, b)
@@ -1069,5 +1097,66 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dot interaction at 16 dimensions (the fast path when the machine has AVX-512) against
+    /// f64 sums: forward dots, the bottom output's gradient and every vector's gradient.
+    #[test]
+    #[allow(clippy::needless_range_loop)] // k, i index several arrays at once
+    fn dot_interaction_at_16_dimensions_matches_f64() {
+        let (rows, f, d) = (5, NUM_CAT, 16);
+        let kind = Interaction::Dot { features: f };
+        let pairs: Vec<(u16, u16)> = (1..=f)
+            .flat_map(|i| (0..i).map(move |j| (i as u16, j as u16)))
+            .collect();
+        let mut r = InitRng::new(3);
+        let x: Vec<f32> = (0..rows * d).map(|_| r.normal(1.0)).collect();
+        let emb: Vec<f32> = (0..rows * f * d).map(|_| r.normal(1.0)).collect();
+        let ow = kind.out_width(d);
+        let mut out = vec![f32::NAN; rows * ow];
+        interact(kind, &pairs, d, &x, &emb, &mut out);
+        let dout: Vec<f32> = (0..rows * ow).map(|_| r.normal(1.0)).collect();
+        let mut dx = vec![f32::NAN; rows * d];
+        let mut demb = vec![f32::NAN; rows * f * d];
+        interact_backward(kind, &pairs, d, &x, &emb, &dout, &mut dx, &mut demb);
+        for s in 0..rows {
+            let v = |i: usize, k: usize| -> f64 {
+                if i == 0 {
+                    x[s * d + k] as f64
+                } else {
+                    emb[(s * f + i - 1) * d + k] as f64
+                }
+            };
+            let close = |a: f32, b: f64| (a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs());
+            let mut grad = vec![vec![0.0f64; d]; f + 1];
+            for k in 0..d {
+                grad[0][k] = dout[s * ow + k] as f64;
+            }
+            for (p, &(i, j)) in pairs.iter().enumerate() {
+                let (i, j) = (i as usize, j as usize);
+                let want: f64 = (0..d).map(|k| v(i, k) * v(j, k)).sum();
+                assert!(close(out[s * ow + d + p], want), "dot ({i}, {j})");
+                let g = dout[s * ow + d + p] as f64;
+                for k in 0..d {
+                    grad[i][k] += g * v(j, k);
+                    grad[j][k] += g * v(i, k);
+                }
+            }
+            for k in 0..d {
+                assert_eq!(out[s * ow + k], x[s * d + k]);
+                assert!(close(dx[s * d + k], grad[0][k]), "dx {k}");
+                for i in 1..=f {
+                    assert!(
+                        close(demb[(s * f + i - 1) * d + k], grad[i][k]),
+                        "demb {i} {k}"
+                    );
+                }
+            }
+        }
     }
 }
