@@ -567,6 +567,22 @@ mod avx512 {
     /// AVX-512F must be available; `rows <= NR` and both slices hold `rows * cols` floats.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+        if rows.is_multiple_of(16) && cols.is_multiple_of(16) {
+            for r0 in (0..rows).step_by(16) {
+                for c0 in (0..cols).step_by(16) {
+                    // SAFETY: the 16 x 16 tile at (r0, c0) lies inside both matrices.
+                    unsafe {
+                        transpose16(
+                            src.as_ptr().add(r0 * cols + c0),
+                            cols,
+                            dst.as_mut_ptr().add(c0 * rows + r0),
+                            rows,
+                        )
+                    };
+                }
+            }
+            return;
+        }
         // Row j of dst is column j of src: two masked gathers of stride `cols`.
         let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         let stride = _mm512_set1_epi32(cols as i32);
@@ -586,6 +602,48 @@ mod avx512 {
                     let v1 = _mm512_mask_i32gather_ps::<4>(zero, m1, idx1, base);
                     _mm512_mask_storeu_ps(d.add(16), m1, v1);
                 }
+            }
+        }
+    }
+
+    /// Transpose the 16 x 16 tile at `src` (rows `ls` apart) into `dst` (rows `ld` apart) in
+    /// registers: pairs of rows interleaved by 32, then 64 bits, then 128-bit lanes twice.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; both tiles must be inside their slices.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transpose16(src: *const f32, ls: usize, dst: *mut f32, ld: usize) {
+        // SAFETY: the caller's promise covers the 16 rows of 16 floats read and written.
+        unsafe {
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (i, v) in r.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(src.add(i * ls));
+            }
+            let mut t = [_mm512_setzero_ps(); 16];
+            for k in 0..8 {
+                t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+                t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+            }
+            let pd = _mm512_castps_pd;
+            let ps = _mm512_castpd_ps;
+            // u[4g + m]: in 128-bit lane L, column 4L + m of rows 4g..4g+4.
+            let mut u = [_mm512_setzero_ps(); 16];
+            for g in 0..4 {
+                let (a, b, c, d) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
+                u[4 * g] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
+                u[4 * g + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
+                u[4 * g + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
+                u[4 * g + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
+            }
+            for m in 0..4 {
+                let a = _mm512_shuffle_f32x4::<0x88>(u[m], u[4 + m]);
+                let b = _mm512_shuffle_f32x4::<0x88>(u[8 + m], u[12 + m]);
+                let c = _mm512_shuffle_f32x4::<0xdd>(u[m], u[4 + m]);
+                let d = _mm512_shuffle_f32x4::<0xdd>(u[8 + m], u[12 + m]);
+                _mm512_storeu_ps(dst.add(m * ld), _mm512_shuffle_f32x4::<0x88>(a, b));
+                _mm512_storeu_ps(dst.add((8 + m) * ld), _mm512_shuffle_f32x4::<0xdd>(a, b));
+                _mm512_storeu_ps(dst.add((4 + m) * ld), _mm512_shuffle_f32x4::<0x88>(c, d));
+                _mm512_storeu_ps(dst.add((12 + m) * ld), _mm512_shuffle_f32x4::<0xdd>(c, d));
             }
         }
     }
