@@ -1,5 +1,7 @@
 //! The dense kernels of the DLRM: matrix products for the MLP layers' forward, input-gradient and
-//! weight-gradient passes, with bias and ReLU fused in.
+//! weight-gradient passes, with bias and ReLU fused in, and the work around them that would
+//! otherwise run at SSE width: the transpose of the updated weights, the SGD and Adagrad steps,
+//! column sums, and the dot interaction's pairwise products at 16 dimensions.
 //!
 //! Owns: an AVX-512 path (picked at run time) and a portable path with the same contract. Must
 //! never: split a sum differently depending on how the caller partitions rows or columns. Every
@@ -14,7 +16,11 @@
 //! maps it onto a handful of L1 sets. Panel-major (the model's weights, see `panel_index`) is
 //! read in place: each 32-column panel is one contiguous run of memory, which the hardware
 //! prefetcher streams from L3 (the weights of a step do not fit in L2), where the strided copy of
-//! a row-major panel waited on one cache miss per row.
+//! a row-major panel waited on one cache miss per row; the tiles also prefetch the next block
+//! into L2 while they compute. The dot interaction (`gram16`) and the elementwise kernels have
+//! their own fixed order of operations; the AVX-512 interaction rounds differently from the
+//! portable one (a fused chain rather than a 16-lane tree), so bits are the same for any thread
+//! count on one machine, not across instruction sets.
 
 /// Columns of one `gemm_nn` tile (two AVX-512 vectors).
 const NR: usize = 32;
