@@ -453,6 +453,9 @@ mod avx512 {
             if pack.len() < KC * NR {
                 pack.resize(KC * NR, 0.0);
             }
+            // One pointer for every write and read of the block, so no later borrow of the
+            // buffer invalidates the pointers the pieces keep.
+            let pk = pack.as_mut_ptr();
             let total: usize = segs.iter().map(|s| s.len).sum();
             let cp = c.as_mut_ptr();
             let mut j0 = 0;
@@ -489,7 +492,7 @@ mod avx512 {
                                 } else {
                                     next = (std::ptr::null(), 0);
                                     let mut src = src0;
-                                    let mut dst = pack.as_mut_ptr().add(off * NR);
+                                    let mut dst = pk.add(off * NR);
                                     for _ in 0..len {
                                         _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
                                         _mm512_storeu_ps(
@@ -499,7 +502,7 @@ mod avx512 {
                                         src = src.add(ld);
                                         dst = dst.add(NR);
                                     }
-                                    pack.as_ptr().add(off * NR)
+                                    pk.add(off * NR) as *const f32
                                 }
                             };
                             pieces[np] = Piece {
