@@ -11,8 +11,8 @@
 //! A training step has two parallel phases. (1) The batch is cut into row chunks (by its size
 //! alone); each chunk runs the forward pass and the backward pass of the activation gradients,
 //! keeping every layer's input and output gradient. (2) The weight gradients are whole-batch
-//! products `X^T dY`, cut into blocks of one weight panel (32 output columns, all input rows,
-//! and their biases): each block owns a disjoint slice of the gradient and sums over all the
+//! products `X^T dY`, cut into blocks of whole weight panels (groups of 32 output columns, all
+//! input rows, and their biases): each block owns a disjoint slice of the gradient and sums over all the
 //! batch's rows in row order, so there is no per-chunk gradient buffer and no reduction, and no
 //! sum depends on how the work is cut (see `gemm`). A training step applies the optimizer to each
 //! block as soon as its gradient is done, while it is still in cache, and writes the block's part
@@ -270,7 +270,10 @@ impl Dlrm {
         let mut blocks = Vec::new();
         for (li, l) in bottom.iter().chain(&top).enumerate() {
             let panels = l.fan_out.div_ceil(PANEL);
-            let per = (GRAD_BLOCK_MACS / (l.fan_in * PANEL)).clamp(1, panels);
+            if panels == 0 {
+                continue;
+            }
+            let per = (GRAD_BLOCK_MACS / (l.fan_in * PANEL).max(1)).clamp(1, panels);
             // Blocks of equal panel counts (the last may be narrower).
             let per = panels.div_ceil(panels.div_ceil(per));
             for j0 in (0..l.fan_out).step_by(per * PANEL) {
