@@ -37,9 +37,10 @@ pub const CHUNK_ROWS: usize = 64;
 /// Batch rows per pass of a weight-gradient block: the block's inputs for these rows (at most
 /// 512 KiB) stay in L2 while every panel of the block uses them.
 const SLAB_ROWS: usize = 256;
-/// Target multiply-adds per sample of one weight-gradient block (whole panels): about a dozen
-/// blocks per step, enough to balance a few threads, each reading its inputs once per slab.
-const GRAD_BLOCK_MACS: usize = 65536;
+/// Target multiply-adds per sample of one weight-gradient block (whole panels): about twenty
+/// blocks per step, so two threads finish phase 2 together (the largest block is a small share of
+/// it), while each block still reads its inputs once per slab for two or more panels.
+const GRAD_BLOCK_MACS: usize = 32768;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
