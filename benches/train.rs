@@ -51,14 +51,14 @@ fn main() {
                 .unwrap_or((400_000 / batch).max(20));
             pool.install(|| {
                 for _ in 0..5 {
-                    m.forward_backward(&dense, &emb, &labels, &mut gemb).expect("step");
-                    m.update(opt);
+                    m.forward_backward_update(&dense, &emb, &labels, &mut gemb, opt)
+                        .expect("step");
                 }
                 let t = Instant::now();
                 let cpu0 = cpu_seconds();
                 for _ in 0..steps {
-                    m.forward_backward(&dense, &emb, &labels, &mut gemb).expect("step");
-                    m.update(opt);
+                    m.forward_backward_update(&dense, &emb, &labels, &mut gemb, opt)
+                        .expect("step");
                 }
                 let secs = t.elapsed().as_secs_f64();
                 let cpu = cpu_seconds() - cpu0;

@@ -1,5 +1,7 @@
 //! The dense kernels of the DLRM: matrix products for the MLP layers' forward, input-gradient and
-//! weight-gradient passes, with bias and ReLU fused in.
+//! weight-gradient passes, with bias and ReLU fused in, and the work around them that would
+//! otherwise run at SSE width: the transpose of the updated weights, the SGD and Adagrad steps,
+//! column sums, and the dot interaction's pairwise products at 16 dimensions.
 //!
 //! Owns: an AVX-512 path (picked at run time) and a portable path with the same contract. Must
 //! never: split a sum differently depending on how the caller partitions rows or columns. Every
@@ -8,9 +10,17 @@
 //! contraction is cut into blocks of `KC` only to keep the packed operand in L1: the partial sum
 //! goes through the output and comes back exactly, so that cut changes no bits either.
 //!
-//! The second operand is copied, `KC` rows by 32 columns at a time, into a contiguous per-thread
-//! buffer before use: DLRM's widths are powers of two, and reading a panel straight from a
-//! row-major matrix with a 1-2 KiB row stride maps it onto a handful of L1 sets.
+//! The second operand comes in one of two layouts. Row-major (activations) is copied, `KC` rows
+//! by 32 columns at a time, into a contiguous per-thread buffer before use: DLRM's widths are
+//! powers of two, and reading a panel straight from a row-major matrix with a 1-2 KiB row stride
+//! maps it onto a handful of L1 sets. Panel-major (the model's weights, see `panel_index`) is
+//! read in place: each 32-column panel is one contiguous run of memory, which the hardware
+//! prefetcher streams from L3 (the weights of a step do not fit in L2), where the strided copy of
+//! a row-major panel waited on one cache miss per row; the tiles also prefetch the next block
+//! into L2 while they compute. The dot interaction (`gram16`) and the elementwise kernels have
+//! their own fixed order of operations; the AVX-512 interaction rounds differently from the
+//! portable one (a fused chain rather than a 16-lane tree), so bits are the same for any thread
+//! count on one machine, not across instruction sets.
 
 /// Columns of one `gemm_nn` tile (two AVX-512 vectors).
 const NR: usize = 32;
@@ -21,16 +31,38 @@ const KC: usize = 256;
 /// Most segments one product may have (a batch has at most this many chunks).
 pub const MAX_SEGS: usize = 16;
 
+/// How the second operand `B` (`len x n`) of a segment is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BLayout {
+    /// Row `p` at `p * ldb`, contiguous along the output's columns.
+    Rows { ldb: usize },
+    /// Panel-major, exactly `len x n` floats: element `(p, j)` at `panel_index(len, n, p, j)`.
+    /// The product must then cover all `n` columns of `B` (no column offsets).
+    Panels,
+}
+
+/// Index of element `(p, j)` of a `k x n` matrix stored panel-major: panels of `NR` columns
+/// (the last one narrower when `n` is not a multiple), one after the other, each row-major at
+/// its own width. A matrix of at most `NR` columns is stored exactly as row-major.
+#[inline]
+pub fn panel_index(k: usize, n: usize, p: usize, j: usize) -> usize {
+    let j0 = j / NR * NR;
+    j0 * k + p * (n - j0).min(NR) + (j - j0)
+}
+
+/// Width of the panels `panel_index` uses.
+pub const PANEL: usize = NR;
+
 /// One contiguous block of the contraction for `gemm_nn`: `a` holds element `(i, p)` at
-/// `i * ars + p * acs`, `b` holds row `p` at `p * ldb` (contiguous along the output's columns),
-/// for `p` in `0..len`. A product over several segments adds them in order, as one long sum.
+/// `i * ars + p * acs`, `b` holds row `p` of `B` as `bl` says, for `p` in `0..len`. A product
+/// over several segments adds them in order, as one long sum.
 #[derive(Debug, Clone, Copy)]
 pub struct Seg<'a> {
     pub a: &'a [f32],
     pub ars: usize,
     pub acs: usize,
     pub b: &'a [f32],
-    pub ldb: usize,
+    pub bl: BLayout,
     pub len: usize,
 }
 
@@ -41,9 +73,22 @@ impl Seg<'_> {
         ars: 0,
         acs: 0,
         b: &[],
-        ldb: 0,
+        bl: BLayout::Rows { ldb: 0 },
         len: 0,
     };
+
+    /// Start of columns `j0..` of row `p` of `B` and the distance between its rows, for an
+    /// `n`-column product (`j0` a multiple of `NR` for panel-major operands).
+    #[inline(always)]
+    fn b_at(&self, n: usize, p: usize, j0: usize) -> (usize, usize) {
+        match self.bl {
+            BLayout::Rows { ldb } => (p * ldb + j0, ldb),
+            BLayout::Panels => {
+                let w = (n - j0).min(NR);
+                (j0 * self.len + p * w, w)
+            }
+        }
+    }
 }
 
 /// Whether the AVX-512 path is used on this machine (read once; also reported by benchmarks).
@@ -63,8 +108,21 @@ fn seg_fits(s: &Seg<'_>, m: usize, n: usize) -> bool {
         return true;
     }
     let a_last = (m - 1) * s.ars + (s.len - 1) * s.acs;
-    let b_last = (s.len - 1) * s.ldb + n - 1;
-    a_last < s.a.len() && b_last < s.b.len()
+    let b_end = match s.bl {
+        BLayout::Rows { ldb } => (s.len - 1) * ldb + n,
+        BLayout::Panels => s.len * n,
+    };
+    a_last < s.a.len() && b_end <= s.b.len()
+}
+
+/// How the output's sums start.
+#[derive(Debug, Clone, Copy)]
+enum Start<'a> {
+    Zero,
+    Bias(&'a [f32]),
+    /// From the values already in C: a product cut along the contraction into several calls
+    /// gives the bits of one call, since each partial sum is stored and reloaded exactly.
+    Acc,
 }
 
 /// `C[i, j] = bias[j] (or 0) + sum over segments and p of A[i, p] B[p, j]`, for `i < m`, `j < n`,
@@ -82,6 +140,28 @@ pub fn gemm_nn(
     c: &mut [f32],
     ldc: usize,
 ) {
+    let start = match bias {
+        Some(b) => Start::Bias(b),
+        None => Start::Zero,
+    };
+    gemm(m, n, segs, start, relu, c, ldc);
+}
+
+/// `C[i, j] += sum over segments and p of A[i, p] B[p, j]`: the continuation of a `gemm_nn`
+/// (bias `None`, no ReLU) whose contraction was cut in pieces; same bits as one call.
+pub fn gemm_nn_acc(m: usize, n: usize, segs: &[Seg<'_>], c: &mut [f32], ldc: usize) {
+    gemm(m, n, segs, Start::Acc, false, c, ldc);
+}
+
+fn gemm(
+    m: usize,
+    n: usize,
+    segs: &[Seg<'_>],
+    start: Start<'_>,
+    relu: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -94,15 +174,17 @@ pub fn gemm_nn(
         "gemm_nn operand too short"
     );
     assert!((m - 1) * ldc + n <= c.len(), "gemm_nn output too short");
-    assert!(bias.is_none_or(|b| b.len() >= n), "gemm_nn bias too short");
+    if let Start::Bias(b) = start {
+        assert!(b.len() >= n, "gemm_nn bias too short");
+    }
     #[cfg(target_arch = "x86_64")]
     if uses_avx512() {
         // SAFETY: AVX-512F is present (checked above) and every index the kernel touches was
         // bounds-checked by the asserts above.
-        unsafe { avx512::gemm_nn(m, n, segs, bias, relu, c, ldc) };
+        unsafe { avx512::gemm_nn(m, n, segs, start, relu, c, ldc) };
         return;
     }
-    portable_nn(m, n, segs, bias, relu, c, ldc);
+    portable_nn(m, n, segs, start, relu, c, ldc);
 }
 
 /// Sum of 16 lanes in a fixed tree, shared by both paths' dot products.
@@ -124,7 +206,7 @@ pub fn tree16(l: &[f32; 16]) -> f32 {
 
 /// Dot product of two equally long slices in 16 interleaved lanes (vectorises without
 /// reassociation, and its bits do not depend on where the slices come from).
-#[inline]
+#[inline(always)]
 pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 16];
     let mut ca = a.chunks_exact(16);
@@ -140,26 +222,153 @@ pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
     tree16(&acc)
 }
 
+/// Transpose `src` (`rows x cols`, row-major) into `dst` (`cols x rows`, row-major). The model
+/// rewrites its weights' transpose after every update, a few hundred thousand floats per step.
+pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    #[cfg(target_arch = "x86_64")]
+    if rows <= NR && uses_avx512() {
+        // SAFETY: AVX-512F is present; the asserts above bound every index the gathers touch.
+        unsafe { avx512::transpose(src, rows, cols, dst) };
+        return;
+    }
+    for (r, row) in src.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            dst[c * rows + r] = v;
+        }
+    }
+}
+
+/// SGD on a strip: `p -= lr * g`.
+pub fn sgd(p: &mut [f32], g: &[f32], lr: f32) {
+    #[inline(always)]
+    fn body(p: &mut [f32], g: &[f32], lr: f32) {
+        for (p, &g) in p.iter_mut().zip(g) {
+            *p -= lr * g;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(p: &mut [f32], g: &[f32], lr: f32) {
+            body(p, g, lr)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(p, g, lr) };
+        return;
+    }
+    body(p, g, lr)
+}
+
+/// Adagrad on a strip: `s += g^2; p -= lr * g / (sqrt(s) + eps)`.
+pub fn adagrad(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+    #[inline(always)]
+    fn body(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+        for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+            *s += g * g;
+            *p -= lr * g / (s.sqrt() + eps);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+            body(p, g, s, lr, eps)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(p, g, s, lr, eps) };
+        return;
+    }
+    body(p, g, s, lr, eps)
+}
+
+/// Column sums: `acc[j] += x[r * ld + j]` for every row `r` of `x`, in row order.
+pub fn add_rows(acc: &mut [f32], x: &[f32], ld: usize) {
+    #[inline(always)]
+    fn body(acc: &mut [f32], x: &[f32], ld: usize) {
+        let n = acc.len();
+        for row in x.chunks(ld).filter(|r| r.len() >= n) {
+            for (a, &v) in acc.iter_mut().zip(&row[..n]) {
+                *a += v;
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(acc: &mut [f32], x: &[f32], ld: usize) {
+            body(acc, x, ld)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(acc, x, ld) };
+        return;
+    }
+    body(acc, x, ld)
+}
+
+/// Most vectors `gram16` takes per sample; its buffers are this many rows of 16 floats.
+pub const GRAM_ROWS: usize = 32;
+
+/// DLRM's pairwise dots of one sample's `nv` 16-float vectors (rows of `t`): for `j < i < nv`,
+/// `z[i (i - 1) / 2 + j] = t_i . t_j` (torch's `tril_indices(offset=-1)` order). Each dot is
+/// one fused multiply-add chain over the 16 dimensions in order. Returns false, touching
+/// nothing, when the AVX-512 path is not available (the caller has a portable version).
+pub fn gram16(t: &[f32; GRAM_ROWS * 16], nv: usize, z: &mut [f32]) -> bool {
+    assert!(nv <= GRAM_ROWS && z.len() >= nv * nv.saturating_sub(1) / 2);
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        // SAFETY: AVX-512F is present; the assert bounds every index.
+        unsafe { avx512::gram16(t, nv, z) };
+        return true;
+    }
+    false
+}
+
+/// The backward of `gram16`: `dt_i = sum over j != i of g(i, j) t_j` with `g(i, j)` the
+/// gradient of the dot of `t_i` and `t_j` in `gz` (same order as `gram16`'s output), summed in
+/// ascending `j`. Only rows `..nv` of `dt` are meaningful. Returns false when AVX-512 is not
+/// available.
+pub fn gram16_backward(
+    t: &[f32; GRAM_ROWS * 16],
+    nv: usize,
+    gz: &[f32],
+    dt: &mut [f32; GRAM_ROWS * 16],
+) -> bool {
+    assert!(nv <= GRAM_ROWS && gz.len() >= nv * nv.saturating_sub(1) / 2);
+    #[cfg(target_arch = "x86_64")]
+    if uses_avx512() {
+        // SAFETY: AVX-512F is present; the assert bounds every index.
+        unsafe { avx512::gram16_backward(t, nv, gz, dt) };
+        return true;
+    }
+    false
+}
+
 fn portable_nn(
     m: usize,
     n: usize,
     segs: &[Seg<'_>],
-    bias: Option<&[f32]>,
+    start: Start<'_>,
     relu: bool,
     c: &mut [f32],
     ldc: usize,
 ) {
     for i in 0..m {
         let row = &mut c[i * ldc..i * ldc + n];
-        match bias {
-            Some(b) => row.copy_from_slice(&b[..n]),
-            None => row.iter_mut().for_each(|v| *v = 0.0),
+        match start {
+            Start::Bias(b) => row.copy_from_slice(&b[..n]),
+            Start::Zero => row.iter_mut().for_each(|v| *v = 0.0),
+            Start::Acc => {}
         }
         for s in segs {
             for p in 0..s.len {
                 let x = s.a[i * s.ars + p * s.acs];
-                for (y, w) in row.iter_mut().zip(&s.b[p * s.ldb..p * s.ldb + n]) {
-                    *y += x * w;
+                for j0 in (0..n).step_by(NR) {
+                    let (at, _) = s.b_at(n, p, j0);
+                    let w = (n - j0).min(NR);
+                    for (y, b) in row[j0..j0 + w].iter_mut().zip(&s.b[at..at + w]) {
+                        *y += x * b;
+                    }
                 }
             }
         }
@@ -175,7 +384,7 @@ fn portable_nn(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{KC, MAX_SEGS, MR, NR, Seg};
+    use super::{GRAM_ROWS, KC, MAX_SEGS, MR, NR, Seg, Start};
     use std::arch::x86_64::*;
     use std::cell::RefCell;
 
@@ -194,14 +403,24 @@ mod avx512 {
     }
 
     /// The part of one segment that falls in the current contraction block.
-    #[derive(Clone, Copy, Default)]
+    #[derive(Clone, Copy)]
     struct Piece {
         seg: usize,
         /// First index inside the segment.
         p0: usize,
         len: usize,
-        /// Row of the packed block it starts at.
-        off: usize,
+        /// Its first row of `B`, `NR` floats apart: in the packed block, or in place for a full
+        /// panel of a panel-major operand.
+        bp: *const f32,
+    }
+
+    impl Piece {
+        const EMPTY: Piece = Piece {
+            seg: 0,
+            p0: 0,
+            len: 0,
+            bp: std::ptr::null(),
+        };
     }
 
     /// How a tile's accumulators start.
@@ -220,16 +439,23 @@ mod avx512 {
         m: usize,
         n: usize,
         segs: &[Seg<'_>],
-        bias: Option<&[f32]>,
+        start: Start<'_>,
         relu: bool,
         c: &mut [f32],
         ldc: usize,
     ) {
+        let bias = match start {
+            Start::Bias(b) => Some(b),
+            _ => None,
+        };
         PACK.with(|pack| {
             let mut pack = pack.borrow_mut();
             if pack.len() < KC * NR {
                 pack.resize(KC * NR, 0.0);
             }
+            // One pointer for every write and read of the block, so no later borrow of the
+            // buffer invalidates the pointers the pieces keep.
+            let pk = pack.as_mut_ptr();
             let total: usize = segs.iter().map(|s| s.len).sum();
             let cp = c.as_mut_ptr();
             let mut j0 = 0;
@@ -240,37 +466,52 @@ mod avx512 {
                 let (mut si, mut sp) = (0, 0);
                 loop {
                     let q1 = (q0 + KC).min(total);
-                    // Pack rows q0..q1 of columns j0..j0+w, zero-padded to NR columns.
-                    let mut pieces = [Piece::default(); MAX_SEGS];
+                    // Rows q0..q1 of columns j0..j0+w: full panels of a panel-major operand
+                    // are read in place; anything else is packed, zero-padded to NR columns.
+                    let mut pieces = [Piece::EMPTY; MAX_SEGS];
                     let mut np = 0;
                     let mut off = 0;
+                    // The operand memory that follows this block, when the block is read in
+                    // place: the next block of the same panel, or the next panel.
+                    let mut next: (*const f32, usize) = (std::ptr::null(), 0);
                     while off < q1 - q0 {
                         let s = &segs[si];
                         let len = (s.len - sp).min(q1 - q0 - off);
                         if len > 0 {
+                            let (at, ld) = s.b_at(n, sp, j0);
+                            // SAFETY: rows sp..sp+len, columns j0..j0+w (masked) of this
+                            // segment's operand were checked by the caller; the block holds
+                            // KC rows of NR floats and off + len <= KC.
+                            let bp = unsafe {
+                                let src0 = s.b.as_ptr().add(at);
+                                if ld == NR && w == NR {
+                                    let end = src0.add(len * NR);
+                                    let left = s.b.as_ptr().add(s.b.len()).offset_from(end);
+                                    next = (end, (left.max(0) as usize).min(KC * NR));
+                                    src0
+                                } else {
+                                    next = (std::ptr::null(), 0);
+                                    let mut src = src0;
+                                    let mut dst = pk.add(off * NR);
+                                    for _ in 0..len {
+                                        _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+                                        _mm512_storeu_ps(
+                                            dst.add(16),
+                                            _mm512_maskz_loadu_ps(m1, src.add(16)),
+                                        );
+                                        src = src.add(ld);
+                                        dst = dst.add(NR);
+                                    }
+                                    pk.add(off * NR) as *const f32
+                                }
+                            };
                             pieces[np] = Piece {
                                 seg: si,
                                 p0: sp,
                                 len,
-                                off,
+                                bp,
                             };
                             np += 1;
-                            // SAFETY: rows sp..sp+len, columns j0..j0+w (masked) of this
-                            // segment's operand were checked by the caller; the block holds
-                            // KC rows of NR floats and off + len <= KC.
-                            unsafe {
-                                let mut src = s.b.as_ptr().add(sp * s.ldb + j0);
-                                let mut dst = pack.as_mut_ptr().add(off * NR);
-                                for _ in 0..len {
-                                    _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
-                                    _mm512_storeu_ps(
-                                        dst.add(16),
-                                        _mm512_maskz_loadu_ps(m1, src.add(16)),
-                                    );
-                                    src = src.add(s.ldb);
-                                    dst = dst.add(NR);
-                                }
-                            }
                         }
                         off += len;
                         sp += len;
@@ -279,7 +520,7 @@ mod avx512 {
                             sp = 0;
                         }
                     }
-                    let init = if q0 > 0 {
+                    let init = if q0 > 0 || matches!(start, Start::Acc) {
                         Init::Load
                     } else if bias.is_some() {
                         Init::Bias
@@ -289,27 +530,36 @@ mod avx512 {
                     let t = Tile {
                         segs,
                         pieces: &pieces[..np],
-                        pack: pack.as_ptr(),
                         bias: bias.map_or(std::ptr::null(), |b| b[j0..].as_ptr()),
                         init,
                         relu: relu && q1 == total,
                         m0,
                         m1,
                     };
+                    // Weights come from L3 (a step's do not fit in L2): the tiles of this block
+                    // share out the prefetch of the next one into L2, so its misses overlap
+                    // with arithmetic instead of stalling the first tile that reads it.
+                    let lines = next.1.div_ceil(16);
+                    let per_tile = lines.div_ceil(m.div_ceil(MR)).max(1);
                     let mut i0 = 0;
+                    let mut pf_done = 0;
                     while i0 < m {
                         let mr = (m - i0).min(MR);
+                        let pf_lines = per_tile.min(lines - pf_done);
                         // SAFETY: the tile reads rows i0..i0+mr of the segments (checked by
                         // the caller), the packed block, and writes rows i0..i0+mr, columns
-                        // j0..j0+w of C (masked).
+                        // j0..j0+w of C (masked); it prefetches (never faults) inside the
+                        // operand.
                         unsafe {
                             let cij = cp.add(i0 * ldc + j0);
+                            let pf = (next.0.wrapping_add(pf_done * 16), pf_lines);
                             if w > 16 {
-                                nn_dispatch::<2>(mr, &t, i0, cij, ldc)
+                                nn_dispatch::<2>(mr, &t, i0, cij, ldc, pf)
                             } else {
-                                nn_dispatch::<1>(mr, &t, i0, cij, ldc)
+                                nn_dispatch::<1>(mr, &t, i0, cij, ldc, pf)
                             }
                         }
+                        pf_done += pf_lines;
                         i0 += mr;
                     }
                     q0 = q1;
@@ -322,10 +572,178 @@ mod avx512 {
         })
     }
 
+    /// # Safety
+    /// AVX-512F must be available; `rows <= NR` and both slices hold `rows * cols` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+        if rows.is_multiple_of(16) && cols.is_multiple_of(16) {
+            for r0 in (0..rows).step_by(16) {
+                for c0 in (0..cols).step_by(16) {
+                    // SAFETY: the 16 x 16 tile at (r0, c0) lies inside both matrices.
+                    unsafe {
+                        transpose16(
+                            src.as_ptr().add(r0 * cols + c0),
+                            cols,
+                            dst.as_mut_ptr().add(c0 * rows + r0),
+                            rows,
+                        )
+                    };
+                }
+            }
+            return;
+        }
+        // Row j of dst is column j of src: two masked gathers of stride `cols`.
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let stride = _mm512_set1_epi32(cols as i32);
+        let idx0 = _mm512_mullo_epi32(lane, stride);
+        let idx1 = _mm512_add_epi32(idx0, _mm512_slli_epi32::<4>(stride));
+        let (m0, m1) = (mask(rows), mask(rows.saturating_sub(16)));
+        let zero = _mm512_setzero_ps();
+        for j in 0..cols {
+            // SAFETY: lane r reads src[r * cols + j] for r < rows (masked), writes dst[j * rows
+            // + r]: both inside rows * cols.
+            unsafe {
+                let base = src.as_ptr().add(j);
+                let d = dst.as_mut_ptr().add(j * rows);
+                let v0 = _mm512_mask_i32gather_ps::<4>(zero, m0, idx0, base);
+                _mm512_mask_storeu_ps(d, m0, v0);
+                if rows > 16 {
+                    let v1 = _mm512_mask_i32gather_ps::<4>(zero, m1, idx1, base);
+                    _mm512_mask_storeu_ps(d.add(16), m1, v1);
+                }
+            }
+        }
+    }
+
+    /// Transpose the 16 x 16 tile at `src` (rows `ls` apart) into `dst` (rows `ld` apart) in
+    /// registers: pairs of rows interleaved by 32, then 64 bits, then 128-bit lanes twice.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; both tiles must be inside their slices.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transpose16(src: *const f32, ls: usize, dst: *mut f32, ld: usize) {
+        // SAFETY: the caller's promise covers the 16 rows of 16 floats read and written.
+        unsafe {
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (i, v) in r.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(src.add(i * ls));
+            }
+            let mut t = [_mm512_setzero_ps(); 16];
+            for k in 0..8 {
+                t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+                t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+            }
+            let pd = _mm512_castps_pd;
+            let ps = _mm512_castpd_ps;
+            // u[4g + m]: in 128-bit lane L, column 4L + m of rows 4g..4g+4.
+            let mut u = [_mm512_setzero_ps(); 16];
+            for g in 0..4 {
+                let (a, b, c, d) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
+                u[4 * g] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
+                u[4 * g + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
+                u[4 * g + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
+                u[4 * g + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
+            }
+            for m in 0..4 {
+                let a = _mm512_shuffle_f32x4::<0x88>(u[m], u[4 + m]);
+                let b = _mm512_shuffle_f32x4::<0x88>(u[8 + m], u[12 + m]);
+                let c = _mm512_shuffle_f32x4::<0xdd>(u[m], u[4 + m]);
+                let d = _mm512_shuffle_f32x4::<0xdd>(u[8 + m], u[12 + m]);
+                _mm512_storeu_ps(dst.add(m * ld), _mm512_shuffle_f32x4::<0x88>(a, b));
+                _mm512_storeu_ps(dst.add((8 + m) * ld), _mm512_shuffle_f32x4::<0xdd>(a, b));
+                _mm512_storeu_ps(dst.add((4 + m) * ld), _mm512_shuffle_f32x4::<0x88>(c, d));
+                _mm512_storeu_ps(dst.add((12 + m) * ld), _mm512_shuffle_f32x4::<0xdd>(c, d));
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available; `nv <= GRAM_ROWS`, `z` holds `nv (nv - 1) / 2` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gram16(t: &[f32; GRAM_ROWS * 16], nv: usize, z: &mut [f32]) {
+        // tt[d] = column d of t (one lane per vector), so a row of dots is 16 broadcast FMAs.
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let idx0 = _mm512_slli_epi32::<4>(lane);
+        let idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(256));
+        let zero = _mm512_setzero_ps();
+        let mut tt = [[zero; 2]; 16];
+        for (d, c) in tt.iter_mut().enumerate() {
+            // SAFETY: lanes read t[j * 16 + d] for j < 32, inside t.
+            unsafe {
+                c[0] = _mm512_i32gather_ps::<4>(idx0, t.as_ptr().add(d));
+                c[1] = _mm512_i32gather_ps::<4>(idx1, t.as_ptr().add(d));
+            }
+        }
+        // Four rows at a time: four independent FMA chains hide the FMA latency.
+        let mut i0 = 1;
+        while i0 < nv {
+            let mut a0 = [zero; 4];
+            let mut a1 = [zero; 4];
+            for (d, c) in tt.iter().enumerate() {
+                for r in 0..4 {
+                    // Rows past nv read padding (t has GRAM_ROWS rows) and are not stored.
+                    let b = _mm512_set1_ps(t[((i0 + r) % GRAM_ROWS) * 16 + d]);
+                    a0[r] = _mm512_fmadd_ps(b, c[0], a0[r]);
+                    a1[r] = _mm512_fmadd_ps(b, c[1], a1[r]);
+                }
+            }
+            for r in 0..4 {
+                let i = i0 + r;
+                if i >= nv {
+                    break;
+                }
+                // SAFETY: row i of the output is z[i (i-1)/2 ..][..i], inside z (i < nv).
+                unsafe {
+                    let base = z.as_mut_ptr().add(i * (i - 1) / 2);
+                    _mm512_mask_storeu_ps(base, mask(i), a0[r]);
+                    if i > 16 {
+                        _mm512_mask_storeu_ps(base.add(16), mask(i - 16), a1[r]);
+                    }
+                }
+            }
+            i0 += 4;
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available; `nv <= GRAM_ROWS`, `gz` holds `nv (nv - 1) / 2` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gram16_backward(
+        t: &[f32; GRAM_ROWS * 16],
+        nv: usize,
+        gz: &[f32],
+        dt: &mut [f32; GRAM_ROWS * 16],
+    ) {
+        let g = |i: usize, j: usize| -> f32 {
+            if i >= nv || i == j {
+                0.0
+            } else if j < i {
+                gz[i * (i - 1) / 2 + j]
+            } else {
+                gz[j * (j - 1) / 2 + i]
+            }
+        };
+        let mut i0 = 0;
+        while i0 < nv {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for j in 0..nv {
+                // SAFETY: row j < nv <= GRAM_ROWS of t.
+                let tj = unsafe { _mm512_loadu_ps(t.as_ptr().add(j * 16)) };
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(g(i0 + r, j)), tj, *a);
+                }
+            }
+            for (r, a) in acc.iter().enumerate() {
+                // SAFETY: row i0 + r < GRAM_ROWS of dt.
+                unsafe { _mm512_storeu_ps(dt.as_mut_ptr().add((i0 + r) * 16), *a) };
+            }
+            i0 += 4;
+        }
+    }
+
     struct Tile<'s, 'a> {
         segs: &'s [Seg<'a>],
         pieces: &'s [Piece],
-        pack: *const f32,
         bias: *const f32,
         init: Init,
         relu: bool,
@@ -340,24 +758,26 @@ mod avx512 {
         i0: usize,
         c: *mut f32,
         ldc: usize,
+        pf: (*const f32, usize),
     ) {
         // SAFETY: forwarded from `gemm_nn`.
         unsafe {
             match mr {
-                8 => nn_tile::<8, NV>(t, i0, c, ldc),
-                7 => nn_tile::<7, NV>(t, i0, c, ldc),
-                6 => nn_tile::<6, NV>(t, i0, c, ldc),
-                5 => nn_tile::<5, NV>(t, i0, c, ldc),
-                4 => nn_tile::<4, NV>(t, i0, c, ldc),
-                3 => nn_tile::<3, NV>(t, i0, c, ldc),
-                2 => nn_tile::<2, NV>(t, i0, c, ldc),
-                _ => nn_tile::<1, NV>(t, i0, c, ldc),
+                8 => nn_tile::<8, NV>(t, i0, c, ldc, pf),
+                7 => nn_tile::<7, NV>(t, i0, c, ldc, pf),
+                6 => nn_tile::<6, NV>(t, i0, c, ldc, pf),
+                5 => nn_tile::<5, NV>(t, i0, c, ldc, pf),
+                4 => nn_tile::<4, NV>(t, i0, c, ldc, pf),
+                3 => nn_tile::<3, NV>(t, i0, c, ldc, pf),
+                2 => nn_tile::<2, NV>(t, i0, c, ldc, pf),
+                _ => nn_tile::<1, NV>(t, i0, c, ldc, pf),
             }
         }
     }
 
     /// `R` rows by `NV` vectors of 16 columns. Each accumulator lane is one output element: bias
-    /// (or 0, or its stored partial sum), then one FMA per contraction index in order.
+    /// (or 0, or its stored partial sum), then one FMA per contraction index in order. Prefetches
+    /// `pf.1` cache lines from `pf.0` into L2 along the way, one every four indices.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn nn_tile<const R: usize, const NV: usize>(
@@ -365,7 +785,9 @@ mod avx512 {
         i0: usize,
         c: *mut f32,
         ldc: usize,
+        pf: (*const f32, usize),
     ) {
+        let (mut pfp, mut pf_left) = (pf.0 as *const i8, pf.1);
         // SAFETY: every pointer below stays within the ranges `gemm_nn` checked; masked lanes
         // are not accessed.
         unsafe {
@@ -392,8 +814,13 @@ mod avx512 {
                 let s = &t.segs[pc.seg];
                 let (ars, acs) = (s.ars, s.acs);
                 let mut ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
-                let mut bp = t.pack.add(pc.off * NR);
-                for _ in 0..pc.len {
+                let mut bp = pc.bp;
+                for k in 0..pc.len {
+                    if pf_left > 0 && k % 4 == 0 {
+                        _mm_prefetch::<_MM_HINT_T1>(pfp);
+                        pfp = pfp.wrapping_add(64);
+                        pf_left -= 1;
+                    }
                     let w0 = _mm512_loadu_ps(bp);
                     let w1 = if NV == 2 {
                         _mm512_loadu_ps(bp.add(16))
@@ -482,7 +909,7 @@ mod tests {
                     ars: k,
                     acs: 1,
                     b: &b,
-                    ldb: n,
+                    bl: BLayout::Rows { ldb: n },
                     len: half,
                 },
                 Seg {
@@ -490,7 +917,7 @@ mod tests {
                     ars: k,
                     acs: 1,
                     b: &b[half * n..],
-                    ldb: n,
+                    bl: BLayout::Rows { ldb: n },
                     len: k - half,
                 },
             ];
@@ -511,7 +938,7 @@ mod tests {
             );
             assert_eq!(c, whole, "{m}x{n}x{k}: segments change the bits");
             let mut p = vec![0.0; m * n];
-            portable_nn(m, n, &segs, Some(&bias), true, &mut p, n);
+            portable_nn(m, n, &segs, Start::Bias(&bias), true, &mut p, n);
             for ((&x, &y), &w) in c.iter().zip(&p).zip(&want) {
                 assert!((x as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {w}");
                 assert!(
@@ -532,7 +959,7 @@ mod tests {
             ars: k,
             acs: 1,
             b: &b,
-            ldb: n,
+            bl: BLayout::Rows { ldb: n },
             len: k,
         };
         let mut whole = vec![0.0; m * n];
@@ -558,6 +985,174 @@ mod tests {
         assert_eq!(whole, parts);
     }
 
+    /// `b` (`k x n`, row-major) copied into the panel-major layout.
+    fn to_panels(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
+        let mut out = vec![f32::NAN; k * n];
+        for p in 0..k {
+            for j in 0..n {
+                out[panel_index(k, n, p, j)] = b[p * n + j];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn panel_index_tiles_the_matrix() {
+        for &(k, n) in &[(1, 1), (3, 32), (5, 33), (7, 367), (2, 64)] {
+            let mut seen = vec![false; k * n];
+            for p in 0..k {
+                for j in 0..n {
+                    let i = panel_index(k, n, p, j);
+                    assert!(!seen[i], "{k}x{n}: ({p}, {j}) lands on a used index");
+                    seen[i] = true;
+                }
+            }
+            if n <= PANEL {
+                assert_eq!(panel_index(k, n, k - 1, n - 1), k * n - 1);
+            }
+        }
+    }
+
+    #[test]
+    fn panel_major_operands_give_the_bits_of_row_major_ones() {
+        for &(m, n, k) in &[
+            (9, 17, 5),
+            (13, 33, 40),
+            (8, 64, 300),
+            (10, 70, 600),
+            (3, 1, 9),
+        ] {
+            let a = fill(m * k, 6);
+            let b = fill(k * n, 7);
+            let bias = fill(n, 8);
+            let bp = to_panels(k, n, &b);
+            fn seg<'a>(a: &'a [f32], k: usize, b: &'a [f32], bl: BLayout) -> Seg<'a> {
+                Seg {
+                    a,
+                    ars: k,
+                    acs: 1,
+                    b,
+                    bl,
+                    len: k,
+                }
+            }
+            let mut rows = vec![0.0; m * n];
+            gemm_nn(
+                m,
+                n,
+                &[seg(&a, k, &b, BLayout::Rows { ldb: n })],
+                Some(&bias),
+                false,
+                &mut rows,
+                n,
+            );
+            let mut panels = vec![0.0; m * n];
+            gemm_nn(
+                m,
+                n,
+                &[seg(&a, k, &bp, BLayout::Panels)],
+                Some(&bias),
+                false,
+                &mut panels,
+                n,
+            );
+            assert_eq!(rows, panels, "{m}x{n}x{k}");
+            let mut portable = vec![0.0; m * n];
+            portable_nn(
+                m,
+                n,
+                &[seg(&a, k, &bp, BLayout::Panels)],
+                Start::Bias(&bias),
+                false,
+                &mut portable,
+                n,
+            );
+            let want = reference_nn(m, n, k, &a, &b, &bias);
+            for (&y, &w) in portable.iter().zip(&want) {
+                // reference_nn applies a ReLU; compare only where it did not cut.
+                if w > 0.0 {
+                    assert!((y as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {y} vs {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn accumulating_calls_give_the_bits_of_one_call() {
+        let (m, n, k) = (19, 45, 700);
+        let a = fill(m * k, 9);
+        let b = fill(k * n, 10);
+        let seg = |p0: usize, len: usize| Seg {
+            a: &a[p0..],
+            ars: k,
+            acs: 1,
+            b: &b[p0 * n..],
+            bl: BLayout::Rows { ldb: n },
+            len,
+        };
+        let mut whole = vec![0.0; m * n];
+        gemm_nn(m, n, &[seg(0, k)], None, false, &mut whole, n);
+        let mut parts = vec![f32::NAN; m * n];
+        gemm_nn(m, n, &[seg(0, 300)], None, false, &mut parts, n);
+        gemm_nn_acc(m, n, &[seg(300, 1), seg(301, 99)], &mut parts, n);
+        gemm_nn_acc(m, n, &[seg(400, 300)], &mut parts, n);
+        assert_eq!(whole, parts);
+        let mut portable = vec![0.0; m * n];
+        portable_nn(m, n, &[seg(0, 400)], Start::Zero, false, &mut portable, n);
+        portable_nn(m, n, &[seg(400, 300)], Start::Acc, false, &mut portable, n);
+        let mut one = vec![0.0; m * n];
+        portable_nn(m, n, &[seg(0, k)], Start::Zero, false, &mut one, n);
+        assert_eq!(one, portable);
+    }
+
+    #[test]
+    fn transpose_and_elementwise_kernels_match_plain_loops() {
+        for &(r, c) in &[
+            (1, 1),
+            (13, 32),
+            (32, 32),
+            (15, 1),
+            (32, 40),
+            (17, 3),
+            (40, 7),
+        ] {
+            let src = fill(r * c, 11);
+            let mut dst = vec![f32::NAN; r * c];
+            transpose(&src, r, c, &mut dst);
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(dst[j * r + i], src[i * c + j], "{r}x{c} ({i}, {j})");
+                }
+            }
+        }
+        let g = fill(37, 12);
+        let p0 = fill(37, 13);
+        let mut p = p0.clone();
+        sgd(&mut p, &g, 0.25);
+        for k in 0..37 {
+            assert_eq!(p[k], p0[k] - 0.25 * g[k]);
+        }
+        let mut s: Vec<f32> = fill(37, 14).iter().map(|x| x.abs()).collect();
+        let s0 = s.clone();
+        let mut p = p0.clone();
+        adagrad(&mut p, &g, &mut s, 0.1, 1e-8);
+        for k in 0..37 {
+            let sk = s0[k] + g[k] * g[k];
+            assert_eq!(s[k], sk);
+            assert_eq!(p[k], p0[k] - 0.1 * g[k] / (sk.sqrt() + 1e-8));
+        }
+        let x = fill(5 * 40, 15);
+        let mut acc = vec![1.0f32; 33];
+        add_rows(&mut acc, &x[3..], 40);
+        for j in 0..33 {
+            let mut want = 1.0f32;
+            for r in 0..5 {
+                want += x[3 + r * 40 + j];
+            }
+            assert_eq!(acc[j], want);
+        }
+    }
+
     #[test]
     fn relu_keeps_nan() {
         let a = [f32::NAN, -1.0];
@@ -571,7 +1166,7 @@ mod tests {
                 ars: 1,
                 acs: 1,
                 b: &b,
-                ldb: 1,
+                bl: BLayout::Rows { ldb: 1 },
                 len: 1,
             }],
             None,

@@ -2,37 +2,44 @@
 //! representation's vectors (DLRM's pairwise dots, or concatenation for bundled MEM-REC), the top
 //! MLP and BCE-with-logits, with their exact backward and the dense optimizers (SGD, Adagrad).
 //!
-//! Owns: the MLP parameters (one flat f32 buffer), their initialisation (as `dlrm_ref.py`), the
-//! per-chunk workspaces and the dense update. Must never: touch embedding tables (the trainer
+//! Owns: the MLP parameters (one flat f32 buffer; each layer's weights panel-major, see
+//! `gemm::panel_index`), their initialisation (as `dlrm_ref.py`), the per-chunk workspaces and
+//! the dense update. Must never: touch embedding tables (the trainer
 //! passes the representation's output in and takes its gradient out), depend on the thread count
 //! for any number, or allocate anything batch-sized in a training step once the workspaces exist.
 //!
 //! A training step has two parallel phases. (1) The batch is cut into row chunks (by its size
 //! alone); each chunk runs the forward pass and the backward pass of the activation gradients,
 //! keeping every layer's input and output gradient. (2) The weight gradients are whole-batch
-//! products `X^T dY`, cut into blocks of weight rows: each block owns a disjoint slice of the
-//! gradient and sums over all the batch's rows in row order, so there is no per-chunk gradient
-//! buffer and no reduction, and no sum depends on how the work is cut (see `gemm`).
+//! products `X^T dY`, cut into blocks of whole weight panels (groups of 32 output columns, all
+//! input rows, and their biases): each block owns a disjoint slice of the gradient and sums over all the
+//! batch's rows in row order, so there is no per-chunk gradient buffer and no reduction, and no
+//! sum depends on how the work is cut (see `gemm`). A training step applies the optimizer to each
+//! block as soon as its gradient is done, while it is still in cache, and writes the block's part
+//! of the transposed weights the next backward pass reads.
 
 pub mod gemm;
 
 use rayon::prelude::*;
 
-use gemm::{Seg, dot16, gemm_nn};
+use gemm::{BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, panel_index};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
 use crate::embedding::OutputShape;
 
-/// A batch is cut into at most this many chunks (one workspace and one gradient buffer each).
-pub const MAX_CHUNKS: usize = 8;
+/// A batch is cut into at most this many chunks (one workspace each): 64-row chunks up to a
+/// batch of 1024, so a chunk's activations stay in L2 between its forward and backward passes.
+pub const MAX_CHUNKS: usize = 16;
 /// Target rows per chunk: big enough for efficient GEMMs, small enough to use every core at
 /// DLRM's batch of 128.
 pub const CHUNK_ROWS: usize = 64;
-/// Columns of W per update task: rows of 256 bytes, which the prefetcher follows.
-const UPDATE_COLS: usize = 64;
-/// Target multiply-adds per sample of one weight-gradient block: a few dozen blocks per step,
-/// enough to balance two to eight threads.
+/// Batch rows per pass of a weight-gradient block: the block's inputs for these rows (at most
+/// 512 KiB) stay in L2 while every panel of the block uses them.
+const SLAB_ROWS: usize = 256;
+/// Target multiply-adds per sample of one weight-gradient block (whole panels): about twenty
+/// blocks per step, so two threads finish phase 2 together (the largest block is a small share of
+/// it), while each block still reads its inputs once per slab for two or more panels.
 const GRAD_BLOCK_MACS: usize = 32768;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -96,7 +103,8 @@ pub struct DenseOpt {
 struct Layer {
     fan_in: usize,
     fan_out: usize,
-    /// Offset of the weights, `fan_in x fan_out` row-major (the transpose of torch's layout).
+    /// Offset of the weights, `fan_in x fan_out` (the transpose of torch's layout), panel-major:
+    /// weight `(k, j)` at `w + panel_index(fan_in, fan_out, k, j)`.
     w: usize,
     /// Offset of the biases.
     b: usize,
@@ -124,15 +132,24 @@ struct Workspace {
     loss: f64,
 }
 
-/// One block of the weight-gradient phase: rows `k0..k1` of layer `layer`'s weight gradient
-/// (and its bias gradient when `k1 == fan_in`), one contiguous slice of the gradient buffer.
+/// One block of the weight-gradient phase: columns `j0..j0 + w` (whole panels) of layer
+/// `layer`'s weights, a contiguous strip of `fan_in x w` floats at `w + j0 * fan_in` (panel after
+/// panel), and the same columns of its biases.
 #[derive(Debug, Clone, Copy)]
 struct GradBlock {
     /// Index into bottom layers followed by top layers.
     layer: usize,
-    k0: usize,
-    k1: usize,
-    len: usize,
+    j0: usize,
+    w: usize,
+}
+
+impl GradBlock {
+    fn layer<'a>(&self, bottom: &'a [Layer], top: &'a [Layer]) -> &'a Layer {
+        match bottom.get(self.layer) {
+            Some(l) => l,
+            None => &top[self.layer - bottom.len()],
+        }
+    }
 }
 
 /// Deterministic generator for initialisation: splitmix64 and Box-Muller.
@@ -234,8 +251,11 @@ impl Dlrm {
         let mut rng = InitRng::new(seed);
         for l in bottom.iter().chain(&top) {
             let ws = (2.0 / (l.fan_in + l.fan_out) as f64).sqrt();
-            for p in &mut params[l.w..l.b] {
-                *p = rng.normal(ws);
+            // Drawn in row-major order, stored panel-major: the same model as a row-major one.
+            for k in 0..l.fan_in {
+                for j in 0..l.fan_out {
+                    params[l.w + panel_index(l.fan_in, l.fan_out, k, j)] = rng.normal(ws);
+                }
             }
             let bs = (1.0 / l.fan_out as f64).sqrt();
             for p in &mut params[l.b..l.b + l.fan_out] {
@@ -250,22 +270,21 @@ impl Dlrm {
         };
         let mut blocks = Vec::new();
         for (li, l) in bottom.iter().chain(&top).enumerate() {
-            // Whole multiples of the kernel's 8-row tile, so blocks do not add short tiles.
-            let rows = GRAD_BLOCK_MACS.div_ceil(l.fan_out).div_ceil(8) * 8;
-            let mut k0 = 0;
-            while k0 < l.fan_in {
-                let k1 = (k0 + rows).min(l.fan_in);
-                let bias = if k1 == l.fan_in { l.fan_out } else { 0 };
+            let panels = l.fan_out.div_ceil(PANEL);
+            if panels == 0 {
+                continue;
+            }
+            let per = (GRAD_BLOCK_MACS / (l.fan_in * PANEL).max(1)).clamp(1, panels);
+            // Blocks of equal panel counts (the last may be narrower).
+            let per = panels.div_ceil(panels.div_ceil(per));
+            for j0 in (0..l.fan_out).step_by(per * PANEL) {
                 blocks.push(GradBlock {
                     layer: li,
-                    k0,
-                    k1,
-                    len: (k1 - k0) * l.fan_out + bias,
+                    j0,
+                    w: (l.fan_out - j0).min(per * PANEL),
                 });
-                k0 = k1;
             }
         }
-        debug_assert_eq!(blocks.iter().map(|b| b.len).sum::<usize>(), n);
         Ok(Dlrm {
             dim,
             interaction,
@@ -298,6 +317,8 @@ impl Dlrm {
     pub fn num_params(&self) -> usize {
         self.params.len()
     }
+    /// All parameters: per layer (bottom MLP, then top), its weights (`fan_in x fan_out`,
+    /// panel-major, see `gemm::panel_index`), then its biases.
     pub fn params(&self) -> &[f32] {
         &self.params
     }
@@ -378,6 +399,30 @@ impl Dlrm {
         labels: &[f32],
         grad_emb: &mut [f32],
     ) -> Result<f64, ModelError> {
+        self.step(dense, emb, labels, grad_emb, None)
+    }
+
+    /// `forward_backward` then `update(opt)`, with the same bits, but each block of parameters
+    /// updated right after its gradient is computed, while it is still in cache.
+    pub fn forward_backward_update(
+        &mut self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        grad_emb: &mut [f32],
+        opt: DenseOpt,
+    ) -> Result<f64, ModelError> {
+        self.step(dense, emb, labels, grad_emb, Some(opt))
+    }
+
+    fn step(
+        &mut self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        grad_emb: &mut [f32],
+        opt: Option<DenseOpt>,
+    ) -> Result<f64, ModelError> {
         let rows = labels.len();
         self.check(dense, emb, rows)?;
         if grad_emb.len() != emb.len() {
@@ -389,20 +434,14 @@ impl Dlrm {
         }
         if rows == 0 {
             self.grad.iter_mut().for_each(|g| *g = 0.0);
+            if let Some(o) = opt {
+                self.update(o);
+            }
             return Ok(0.0);
         }
         let cr = chunk_rows(rows);
         let chunks = rows.div_ceil(cr);
-        if self.ws.len() < chunks
-            || self
-                .ws
-                .first()
-                .is_some_and(|w| w.inter.len() < cr * self.interaction.out_width(self.dim))
-        {
-            self.ws = (0..chunks.max(self.ws.len()))
-                .map(|_| self.new_workspace(cr, true))
-                .collect();
-        }
+        self.ensure_workspaces(rows);
         if !self.wt_fresh {
             self.transpose_weights();
             self.wt_fresh = true;
@@ -422,60 +461,24 @@ impl Dlrm {
                 w.rows = r;
                 let d = &dense[r0 * NUM_DENSE..(r0 + r) * NUM_DENSE];
                 let e = &emb[r0 * ew..(r0 + r) * ew];
-                me.forward_chunk(d, e, r, w);
-                me.backward_chunk(e, &labels[r0..r0 + r], scale, r, w, ge);
+                chunk_pass(me, d, e, &labels[r0..r0 + r], scale, w, ge);
             });
-        // Phase 2: weight gradients over the whole batch, disjoint blocks of the gradient.
+        // Phase 2: weight gradients over the whole batch, disjoint blocks of the gradient, each
+        // block then updated if this is a training step.
         let used = &ws[..chunks];
-        let mut parts: Vec<(&GradBlock, &mut [f32])> = Vec::with_capacity(self.blocks.len());
-        let mut rest: &mut [f32] = &mut self.grad;
-        for b in &self.blocks {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(b.len);
-            parts.push((b, head));
-            rest = tail;
+        if let Some(o) = opt {
+            self.ensure_state(o);
         }
+        let bufs = Bufs::of(self);
         let (bottom, top, nb) = (&self.bottom, &self.top, self.bottom.len());
-        parts.into_par_iter().for_each(|(b, g)| {
-            let l = if b.layer < nb {
-                &bottom[b.layer]
-            } else {
-                &top[b.layer - nb]
-            };
-            let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
-            let mut segs = [Seg::EMPTY; MAX_CHUNKS];
-            for (c, s) in segs.iter_mut().enumerate().take(used.len()) {
-                let (x, dy) = io(c);
-                *s = Seg {
-                    a: &x[b.k0..],
-                    ars: 1,
-                    acs: l.fan_in,
-                    b: dy,
-                    ldb: l.fan_out,
-                    len: used[c].rows,
-                };
-            }
-            let m = b.k1 - b.k0;
-            let (gw, gb) = g.split_at_mut(m * l.fan_out);
-            gemm_nn(
-                m,
-                l.fan_out,
-                &segs[..used.len()],
-                None,
-                false,
-                gw,
-                l.fan_out,
-            );
-            if !gb.is_empty() {
-                // The bias gradient: column sums of dY in row order.
-                gb.iter_mut().for_each(|v| *v = 0.0);
-                for (c, w) in used.iter().enumerate() {
-                    let dy = io(c).1;
-                    for row in dy[..w.rows * l.fan_out].chunks_exact(l.fan_out) {
-                        for (a, d) in gb.iter_mut().zip(row) {
-                            *a += d;
-                        }
-                    }
-                }
+        self.blocks.par_iter().for_each(|b| {
+            let l = b.layer(bottom, top);
+            // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
+            let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
+            weight_grad(l, b, nb, cr, dense, used, gw, gb);
+            if let Some(o) = opt {
+                // SAFETY: as above, for the parameters, optimizer state and transpose.
+                unsafe { apply_block(l, b, o, &bufs) };
             }
         });
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
@@ -483,117 +486,77 @@ impl Dlrm {
         Ok(loss)
     }
 
-    /// Refresh `wt` from `params` (pure copies: no arithmetic), in tasks of 16 rows of `W^T`:
-    /// each reads 16 contiguous floats per row of `W` and fills 16 output rows, whose lines stay
-    /// in L1.
+    /// Refresh `wt` from `params` (pure copies: no arithmetic), block by block.
     fn transpose_weights(&mut self) {
-        let params = &self.params;
-        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
-        let mut rest: &mut [f32] = &mut self.wt;
-        let mut at = 0;
-        for l in self.bottom.iter().chain(&self.top) {
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
-            rest = tail;
-            for j0 in (0..l.fan_out).step_by(16) {
-                let rows = (l.fan_out - j0).min(16);
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
-                parts.push((l, j0, head));
-                rest = tail;
-            }
-            at = l.b;
-        }
-        parts.into_par_iter().for_each(|(l, j0, t)| {
-            let rows = t.len() / l.fan_in;
-            let w = &params[l.w..l.b];
-            for (k, src) in w.chunks_exact(l.fan_out).enumerate() {
-                for (jj, &v) in src[j0..j0 + rows].iter().enumerate() {
-                    t[jj * l.fan_in + k] = v;
-                }
-            }
+        let bufs = Bufs::of(self);
+        let (bottom, top) = (&self.bottom, &self.top);
+        self.blocks.par_iter().for_each(|b| {
+            let l = b.layer(bottom, top);
+            // SAFETY: blocks own disjoint strips of the parameters and of the transpose (see
+            // `Bufs`); nothing writes the parameters here.
+            unsafe { write_wt(l, b, bufs.params.weights(l, b), &bufs) };
         });
+    }
+
+    /// Workspaces for training steps on batches of `rows`, kept when they are big enough.
+    fn ensure_workspaces(&mut self, rows: usize) {
+        let cr = chunk_rows(rows);
+        let chunks = rows.div_ceil(cr);
+        if self.ws.len() < chunks
+            || self
+                .ws
+                .first()
+                .is_some_and(|w| w.inter.len() < cr * self.interaction.out_width(self.dim))
+        {
+            self.ws = (0..chunks.max(self.ws.len()))
+                .map(|_| self.new_workspace(cr, true))
+                .collect();
+        }
+    }
+
+    /// Get ready for training steps on batches of `rows` (and `opt`'s state) before anyone
+    /// times them: allocate the workspaces, build the transposed weights, and touch every page
+    /// of the step's buffers, so the first steps do not pay the kernel's first-touch page faults
+    /// (several megabytes at batch 1024). Changes no number.
+    pub fn prepare(&mut self, rows: usize, opt: DenseOpt) {
+        self.ensure_workspaces(rows);
+        self.ensure_state(opt);
+        if !self.wt_fresh {
+            self.transpose_weights();
+            self.wt_fresh = true;
+        }
+        let touch = touch_pages;
+        touch(&mut self.grad);
+        touch(&mut self.adagrad);
+        for w in &mut self.ws {
+            for v in w.bottom.iter_mut().chain(&mut w.top) {
+                touch(v);
+            }
+            for v in w.dbottom.iter_mut().chain(&mut w.dtop) {
+                touch(v);
+            }
+            touch(&mut w.inter);
+            touch(&mut w.dinter);
+        }
+    }
+
+    /// Adagrad's state, allocated on first use (a model built for SGD may be stepped with Adagrad).
+    fn ensure_state(&mut self, opt: DenseOpt) {
+        if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
+            self.adagrad = vec![0.0; self.params.len()];
+        }
     }
 
     /// Apply the dense optimizer with the gradient of the last `forward_backward`, and write the
     /// updated weights' transpose in the same pass (one read of the parameters instead of two).
     /// Each parameter's update is elementwise, so the blocking changes no bits.
     pub fn update(&mut self, opt: DenseOpt) {
-        if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
-            self.adagrad = vec![0.0; self.params.len()];
-        }
-        let (lr, eps, kind) = (opt.lr, opt.eps, opt.kind);
-        let params = Shared(self.params.as_mut_ptr());
-        let state = Shared(if kind == Optimizer::Adagrad {
-            self.adagrad.as_mut_ptr()
-        } else {
-            std::ptr::null_mut()
-        });
-        let grad = &self.grad;
-        let mut parts: Vec<(&Layer, usize, &mut [f32])> = Vec::with_capacity(128);
-        let mut rest: &mut [f32] = &mut self.wt;
-        let mut at = 0;
-        for l in self.bottom.iter().chain(&self.top) {
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(l.w - at);
-            rest = tail;
-            for j0 in (0..l.fan_out).step_by(UPDATE_COLS) {
-                let rows = (l.fan_out - j0).min(UPDATE_COLS);
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * l.fan_in);
-                parts.push((l, j0, head));
-                rest = tail;
-            }
-            at = l.b;
-        }
-        parts.into_par_iter().for_each(|(l, j0, t)| {
-            let cols = t.len() / l.fan_in;
-            // Columns j0..j0+cols of this layer's weights and biases belong to this task alone.
-            let apply = |at: usize| {
-                // SAFETY: `at..at + cols` is in bounds of `params` and (for Adagrad) `state`,
-                // which have `grad.len()` elements; no other task touches these indices (tasks
-                // own disjoint column strips), and nothing else holds a reference into them.
-                let (p, s) = unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(params.get().add(at), cols),
-                        (!state.get().is_null())
-                            .then(|| std::slice::from_raw_parts_mut(state.get().add(at), cols)),
-                    )
-                };
-                let g = &grad[at..at + cols];
-                match s {
-                    Some(s) => {
-                        for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
-                            *s += g * g;
-                            *p -= lr * g / (s.sqrt() + eps);
-                        }
-                    }
-                    None => {
-                        for (p, &g) in p.iter_mut().zip(g) {
-                            *p -= lr * g;
-                        }
-                    }
-                }
-                p
-            };
-            // 16 rows of W at a time go through a tile, so the transpose writes whole lines of
-            // W^T.
-            let mut tile = [[0.0f32; 16]; UPDATE_COLS];
-            for k0 in (0..l.fan_in).step_by(16) {
-                let kn = (l.fan_in - k0).min(16);
-                #[allow(clippy::needless_range_loop)] // kk indexes W's rows and the tile's columns
-                for kk in 0..kn {
-                    let p = apply(l.w + (k0 + kk) * l.fan_out + j0);
-                    for (jj, &v) in p.iter().enumerate() {
-                        tile[jj][kk] = v;
-                    }
-                }
-                for (jj, row) in tile.iter().enumerate().take(cols) {
-                    let dst = &mut t[jj * l.fan_in + k0..jj * l.fan_in + k0 + kn];
-                    // A fixed-size copy is inlined; a 64-byte `copy_from_slice` calls memmove.
-                    match <&mut [f32; 16]>::try_from(&mut *dst) {
-                        Ok(d) => *d = *row,
-                        Err(_) => dst.copy_from_slice(&row[..kn]),
-                    }
-                }
-            }
-            apply(l.b + j0);
+        self.ensure_state(opt);
+        let bufs = Bufs::of(self);
+        let (bottom, top) = (&self.bottom, &self.top);
+        self.blocks.par_iter().for_each(|b| {
+            // SAFETY: blocks own disjoint strips of every buffer (see `Bufs`).
+            unsafe { apply_block(b.layer(bottom, top), b, opt, &bufs) };
         });
         self.wt_fresh = true;
     }
@@ -629,6 +592,8 @@ impl Dlrm {
         Ok(s / labels.len().max(1) as f64)
     }
 
+    // Inlined into `chunk_pass`, so its elementwise loops get the AVX-512 build there.
+    #[inline(always)]
     fn forward_chunk(&self, dense: &[f32], emb: &[f32], rows: usize, w: &mut Workspace) {
         let p = &self.params;
         let mut input: &[f32] = dense;
@@ -654,6 +619,7 @@ impl Dlrm {
     }
 
     /// Activation gradients of one chunk: fills `dtop`, `dinter`, `dbottom` and `grad_emb`.
+    #[inline(always)]
     fn backward_chunk(
         &self,
         emb: &[f32],
@@ -729,16 +695,235 @@ impl Dlrm {
     }
 }
 
-/// A raw pointer that tasks with disjoint index sets share (see `Dlrm::update`).
+/// Touch every 4 KiB page of `v` (keeping its values), so the kernel maps them now rather than
+/// at their first use. One volatile write per page: a plain store of the value already there
+/// could be optimised away on memory the allocator returned zeroed.
+pub fn touch_pages(v: &mut [f32]) {
+    for x in v.iter_mut().step_by(1024) {
+        // SAFETY: `x` is a valid, exclusive reference.
+        unsafe { std::ptr::write_volatile(x, *x) };
+    }
+}
+
+/// Phase 1 for one chunk: forward pass, then the activation gradients. The elementwise work
+/// around the products (interaction, ReLU masks, loss) is compiled for AVX-512 when the machine
+/// has it: the same operations in the same order, so the same bits, just wider.
+fn chunk_pass(
+    me: &Dlrm,
+    dense: &[f32],
+    emb: &[f32],
+    labels: &[f32],
+    scale: f32,
+    w: &mut Workspace,
+    grad_emb: &mut [f32],
+) {
+    #[inline(always)]
+    fn body(
+        me: &Dlrm,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        scale: f32,
+        w: &mut Workspace,
+        grad_emb: &mut [f32],
+    ) {
+        let r = labels.len();
+        me.forward_chunk(dense, emb, r, w);
+        me.backward_chunk(emb, labels, scale, r, w, grad_emb);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if gemm::uses_avx512() {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(
+            me: &Dlrm,
+            dense: &[f32],
+            emb: &[f32],
+            labels: &[f32],
+            scale: f32,
+            w: &mut Workspace,
+            grad_emb: &mut [f32],
+        ) {
+            body(me, dense, emb, labels, scale, w, grad_emb)
+        }
+        // SAFETY: AVX-512F is present; the body is safe code.
+        unsafe { wide(me, dense, emb, labels, scale, w, grad_emb) };
+        return;
+    }
+    body(me, dense, emb, labels, scale, w, grad_emb)
+}
+
+/// A raw pointer into one of the model's parameter-sized buffers.
 #[derive(Clone, Copy)]
 struct Shared(*mut f32);
-// SAFETY: only used by `update`, whose tasks write disjoint elements.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
+
 impl Shared {
-    /// A method, so closures capture the whole `Send + Sync` wrapper, not its raw field.
-    fn get(self) -> *mut f32 {
-        self.0
+    /// The weight strip of block `b` (`fan_in x w`, row-major at width `w`).
+    ///
+    /// # Safety
+    /// The buffer is parameter-sized and no one else accesses this strip meanwhile.
+    unsafe fn weights<'a>(self, l: &Layer, b: &GradBlock) -> &'a mut [f32] {
+        // SAFETY: the strip lies inside the layer's weights (see `GradBlock`); exclusivity is the
+        // caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(l.w + b.j0 * l.fan_in), l.fan_in * b.w) }
+    }
+    /// The biases of block `b`.
+    ///
+    /// # Safety
+    /// As `weights`.
+    unsafe fn biases<'a>(self, l: &Layer, b: &GradBlock) -> &'a mut [f32] {
+        // SAFETY: as in `weights`.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(l.b + b.j0), b.w) }
+    }
+}
+
+/// The buffers the blocks of a step write, shared by tasks that each touch only their own block:
+/// the weight strip and biases of its panel in `grad`, `params` and `state` (blocks tile the
+/// parameter buffer), and rows `j0..j0 + w` of every panel of the layer's transpose in `wt`.
+/// `state` is null unless Adagrad's state exists.
+#[derive(Clone, Copy)]
+struct Bufs {
+    grad: Shared,
+    params: Shared,
+    state: Shared,
+    wt: Shared,
+}
+// SAFETY: the pointers are only dereferenced through block-disjoint strips (see above), while the
+// model they come from is exclusively borrowed by the step.
+unsafe impl Send for Bufs {}
+unsafe impl Sync for Bufs {}
+
+impl Bufs {
+    fn of(m: &mut Dlrm) -> Bufs {
+        Bufs {
+            grad: Shared(m.grad.as_mut_ptr()),
+            params: Shared(m.params.as_mut_ptr()),
+            state: Shared(if m.adagrad.len() == m.params.len() {
+                m.adagrad.as_mut_ptr()
+            } else {
+                std::ptr::null_mut()
+            }),
+            wt: Shared(m.wt.as_mut_ptr()),
+        }
+    }
+}
+
+/// Gradient of block `b` of layer `l` over the whole batch: `X^T dY` for its columns (summed over
+/// the batch's rows in order) into `gw`, the column sums of `dY` into `gb`. Slab by slab of rows,
+/// every panel of the block in turn, so the slab's inputs are read from L3 once per block.
+#[allow(clippy::too_many_arguments)]
+fn weight_grad(
+    l: &Layer,
+    b: &GradBlock,
+    nb: usize,
+    cr: usize,
+    dense: &[f32],
+    used: &[Workspace],
+    gw: &mut [f32],
+    gb: &mut [f32],
+) {
+    let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
+    let rows: usize = used.iter().map(|w| w.rows).sum();
+    let mut q0 = 0;
+    while q0 < rows {
+        let q1 = (q0 + SLAB_ROWS).min(rows);
+        // (chunk, first row in it, rows) of the slab; chunk c holds rows c * cr.. of the batch.
+        let mut parts = [(0, 0, 0); MAX_SEGS];
+        let mut np = 0;
+        let mut r = q0;
+        while r < q1 {
+            let c = r / cr;
+            let r0 = r - c * cr;
+            let len = (used[c].rows - r0).min(q1 - r);
+            parts[np] = (c, r0, len);
+            np += 1;
+            r += len;
+        }
+        for jp in (b.j0..b.j0 + b.w).step_by(PANEL) {
+            let wp = (b.j0 + b.w - jp).min(PANEL);
+            let mut segs = [Seg::EMPTY; MAX_SEGS];
+            for (s, &(c, r0, len)) in segs.iter_mut().zip(&parts[..np]) {
+                let (x, dy) = io(c);
+                *s = Seg {
+                    a: &x[r0 * l.fan_in..],
+                    ars: 1,
+                    acs: l.fan_in,
+                    b: &dy[r0 * l.fan_out + jp..],
+                    bl: BLayout::Rows { ldb: l.fan_out },
+                    len,
+                };
+            }
+            let off = (jp - b.j0) * l.fan_in;
+            let c = &mut gw[off..off + l.fan_in * wp];
+            if q0 == 0 {
+                gemm_nn(l.fan_in, wp, &segs[..np], None, false, c, wp);
+            } else {
+                gemm_nn_acc(l.fan_in, wp, &segs[..np], c, wp);
+            }
+        }
+        q0 = q1;
+    }
+    // The bias gradient: column sums of dY in row order.
+    gb.iter_mut().for_each(|v| *v = 0.0);
+    for (c, w) in used.iter().enumerate() {
+        let dy = io(c).1;
+        gemm::add_rows(gb, &dy[b.j0..w.rows * l.fan_out], l.fan_out);
+    }
+}
+
+/// One optimizer step on a strip of parameters.
+fn apply(opt: DenseOpt, p: &mut [f32], g: &[f32], s: Option<&mut [f32]>) {
+    match s {
+        Some(s) => gemm::adagrad(p, g, s, opt.lr, opt.eps),
+        None => gemm::sgd(p, g, opt.lr),
+    }
+}
+
+/// Update block `b` of layer `l` with its gradient in `bufs.grad`, then write its transpose.
+///
+/// # Safety
+/// No other task touches block `b`'s part of the buffers meanwhile (see `Bufs`).
+unsafe fn apply_block(l: &Layer, b: &GradBlock, opt: DenseOpt, bufs: &Bufs) {
+    let adagrad = opt.kind == Optimizer::Adagrad && !bufs.state.0.is_null();
+    // SAFETY: the caller's promise; every strip lies inside its parameter-sized buffer.
+    unsafe {
+        let pw = bufs.params.weights(l, b);
+        apply(
+            opt,
+            pw,
+            bufs.grad.weights(l, b),
+            adagrad.then(|| bufs.state.weights(l, b)),
+        );
+        apply(
+            opt,
+            bufs.params.biases(l, b),
+            bufs.grad.biases(l, b),
+            adagrad.then(|| bufs.state.biases(l, b)),
+        );
+        write_wt(l, b, pw, bufs);
+    }
+}
+
+/// Write rows `j0..j0 + w` of the layer's transpose (`fan_out x fan_in`, panel-major, at the
+/// layer's weight offset in `wt`) from block `b`'s weight strip `pw`.
+///
+/// # Safety
+/// No other task touches these rows of `wt` meanwhile.
+unsafe fn write_wt(l: &Layer, b: &GradBlock, pw: &[f32], bufs: &Bufs) {
+    for jp in (b.j0..b.j0 + b.w).step_by(PANEL) {
+        let wp = (b.j0 + b.w - jp).min(PANEL);
+        // This panel of W: `fan_in x wp`, row-major.
+        let pp = &pw[(jp - b.j0) * l.fan_in..][..l.fan_in * wp];
+        for k0 in (0..l.fan_in).step_by(PANEL) {
+            let wk = (l.fan_in - k0).min(PANEL);
+            // SAFETY: rows jp..jp+wp of this panel of the transpose, inside the layer's weights.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(
+                    bufs.wt.0.add(l.w + k0 * l.fan_out + jp * wk),
+                    wp * wk,
+                )
+            };
+            gemm::transpose(&pp[k0 * wp..(k0 + wk) * wp], wk, wp, dst);
+        }
     }
 }
 
@@ -783,13 +968,14 @@ pub fn bce(z: f32, y: f32) -> f64 {
 }
 
 /// `out = relu?(input W + b)` for `rows` rows, bias and ReLU fused into the product.
+#[inline(always)]
 fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f32]) {
     let seg = Seg {
         a: input,
         ars: l.fan_in,
         acs: 1,
         b: &p[l.w..l.b],
-        ldb: l.fan_out,
+        bl: BLayout::Panels,
         len: l.fan_in,
     };
     gemm_nn(
@@ -803,8 +989,9 @@ fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f3
     );
 }
 
-/// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in`, at the
-/// layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
+/// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in` panel-major,
+/// at the layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
+#[inline(always)]
 fn layer_backward_input(
     wt: &[f32],
     l: &Layer,
@@ -818,7 +1005,7 @@ fn layer_backward_input(
         ars: l.fan_out,
         acs: 1,
         b: &wt[l.w..l.b],
-        ldb: l.fan_in,
+        bl: BLayout::Panels,
         len: l.fan_out,
     };
     gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in);
@@ -828,6 +1015,7 @@ fn layer_backward_input(
 }
 
 /// Zero the gradient where the ReLU's output was not positive.
+#[inline(always)]
 fn relu_mask(grad: &mut [f32], act: &[f32]) {
     for (g, &a) in grad.iter_mut().zip(act) {
         // A select, not a branch: vectorises.
@@ -835,6 +1023,7 @@ fn relu_mask(grad: &mut [f32], act: &[f32]) {
     }
 }
 
+#[inline(always)]
 fn interact(
     kind: Interaction,
     pairs: &[(u16, u16)],
@@ -853,7 +1042,12 @@ fn interact(
         o[..d].copy_from_slice(xr);
         match kind {
             Interaction::Concat => o[d..].copy_from_slice(er),
-            Interaction::Dot { .. } => {
+            Interaction::Dot { features } => {
+                if let Some(t) = gram_rows(d, features, xr, er)
+                    && gemm::gram16(&t, features + 1, &mut o[d..])
+                {
+                    continue;
+                }
                 let vec = |i: u16| -> &[f32] {
                     if i == 0 {
                         xr
@@ -870,6 +1064,7 @@ fn interact(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn interact_backward(
     kind: Interaction,
     pairs: &[(u16, u16)],
@@ -892,7 +1087,17 @@ fn interact_backward(
         gx.copy_from_slice(&go[..d]);
         match kind {
             Interaction::Concat => ge.copy_from_slice(&go[d..]),
-            Interaction::Dot { .. } => {
+            Interaction::Dot { features } => {
+                if let Some(t) = gram_rows(d, features, xr, er) {
+                    let mut dt = [0.0f32; GRAM_ROWS * 16];
+                    if gemm::gram16_backward(&t, features + 1, &go[d..], &mut dt) {
+                        for ((g, &o), &v) in gx.iter_mut().zip(&go[..d]).zip(&dt[..d]) {
+                            *g = o + v;
+                        }
+                        ge.copy_from_slice(&dt[d..(features + 1) * d]);
+                        continue;
+                    }
+                }
                 ge.iter_mut().for_each(|v| *v = 0.0);
                 for (&g, &(i, j)) in go[d..].iter().zip(pairs) {
                     if g == 0.0 {
@@ -917,14 +1122,88 @@ fn interact_backward(
     }
 }
 
-#[inline]
+/// One sample's vectors for the dot interaction, `x` then the representation's, as rows of the
+/// buffer `gemm::gram16` takes, when they fit it (16 dimensions, at most `GRAM_ROWS` vectors).
+#[inline(always)]
+fn gram_rows(d: usize, features: usize, x: &[f32], emb: &[f32]) -> Option<[f32; GRAM_ROWS * 16]> {
+    if d != 16 || features >= GRAM_ROWS || !gemm::uses_avx512() {
+        return None;
+    }
+    let mut t = [0.0f32; GRAM_ROWS * 16];
+    t[..16].copy_from_slice(x);
+    t[16..(features + 1) * 16].copy_from_slice(&emb[..features * 16]);
+    Some(t)
+}
+
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot16(a, b)
 }
 
-#[inline]
+#[inline(always)]
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dot interaction at 16 dimensions (the fast path when the machine has AVX-512) against
+    /// f64 sums: forward dots, the bottom output's gradient and every vector's gradient.
+    #[test]
+    #[allow(clippy::needless_range_loop)] // k, i index several arrays at once
+    fn dot_interaction_at_16_dimensions_matches_f64() {
+        let (rows, f, d) = (5, NUM_CAT, 16);
+        let kind = Interaction::Dot { features: f };
+        let pairs: Vec<(u16, u16)> = (1..=f)
+            .flat_map(|i| (0..i).map(move |j| (i as u16, j as u16)))
+            .collect();
+        let mut r = InitRng::new(3);
+        let x: Vec<f32> = (0..rows * d).map(|_| r.normal(1.0)).collect();
+        let emb: Vec<f32> = (0..rows * f * d).map(|_| r.normal(1.0)).collect();
+        let ow = kind.out_width(d);
+        let mut out = vec![f32::NAN; rows * ow];
+        interact(kind, &pairs, d, &x, &emb, &mut out);
+        let dout: Vec<f32> = (0..rows * ow).map(|_| r.normal(1.0)).collect();
+        let mut dx = vec![f32::NAN; rows * d];
+        let mut demb = vec![f32::NAN; rows * f * d];
+        interact_backward(kind, &pairs, d, &x, &emb, &dout, &mut dx, &mut demb);
+        for s in 0..rows {
+            let v = |i: usize, k: usize| -> f64 {
+                if i == 0 {
+                    x[s * d + k] as f64
+                } else {
+                    emb[(s * f + i - 1) * d + k] as f64
+                }
+            };
+            let close = |a: f32, b: f64| (a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs());
+            let mut grad = vec![vec![0.0f64; d]; f + 1];
+            for k in 0..d {
+                grad[0][k] = dout[s * ow + k] as f64;
+            }
+            for (p, &(i, j)) in pairs.iter().enumerate() {
+                let (i, j) = (i as usize, j as usize);
+                let want: f64 = (0..d).map(|k| v(i, k) * v(j, k)).sum();
+                assert!(close(out[s * ow + d + p], want), "dot ({i}, {j})");
+                let g = dout[s * ow + d + p] as f64;
+                for k in 0..d {
+                    grad[i][k] += g * v(j, k);
+                    grad[j][k] += g * v(i, k);
+                }
+            }
+            for k in 0..d {
+                assert_eq!(out[s * ow + k], x[s * d + k]);
+                assert!(close(dx[s * d + k], grad[0][k]), "dx {k}");
+                for i in 1..=f {
+                    assert!(
+                        close(demb[(s * f + i - 1) * d + k], grad[i][k]),
+                        "demb {i} {k}"
+                    );
+                }
+            }
+        }
     }
 }

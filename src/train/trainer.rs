@@ -7,7 +7,7 @@
 use crate::config::{Config, Optimizer};
 use crate::data::{Batch, NUM_CAT, NUM_DENSE};
 use crate::embedding::{Representation, SparseOptimizer};
-use crate::model::{DenseOpt, Dlrm, Interaction, ModelError, sigmoid};
+use crate::model::{DenseOpt, Dlrm, Interaction, ModelError, sigmoid, touch_pages};
 
 /// Test rows are scored this many at a time, bounding the representation output buffer.
 const EVAL_BLOCK: usize = 4096;
@@ -31,7 +31,7 @@ impl Trainer {
             });
         }
         let interaction = Interaction::from_shape(rep.output_shape());
-        let model = Dlrm::new(&cfg.model, interaction, cfg.train.optimizer, cfg.seed)?;
+        let mut model = Dlrm::new(&cfg.model, interaction, cfg.train.optimizer, cfg.seed)?;
         let t = &cfg.train;
         let sparse_opt = match t.optimizer {
             Optimizer::Sgd => SparseOptimizer::Sgd { lr: t.lr },
@@ -40,17 +40,24 @@ impl Trainer {
                 eps: t.adagrad_eps,
             },
         };
+        let dense_opt = DenseOpt {
+            kind: t.optimizer,
+            lr: t.lr,
+            eps: t.adagrad_eps,
+        };
+        // Buffers of a step are allocated and touched here, outside the timed steps.
+        model.prepare(t.batch, dense_opt);
+        let ew = model.emb_width();
+        let (mut emb, mut grad_emb) = (vec![0.0; t.batch * ew], vec![0.0; t.batch * ew]);
+        touch_pages(&mut emb);
+        touch_pages(&mut grad_emb);
         Ok(Trainer {
             model,
             rep,
-            dense_opt: DenseOpt {
-                kind: t.optimizer,
-                lr: t.lr,
-                eps: t.adagrad_eps,
-            },
+            dense_opt,
             sparse_opt,
-            emb: Vec::new(),
-            grad_emb: Vec::new(),
+            emb,
+            grad_emb,
         })
     }
 
@@ -62,13 +69,13 @@ impl Trainer {
         self.grad_emb.resize(rows * ew, 0.0);
         self.rep
             .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
-        let loss = self.model.forward_backward(
+        let loss = self.model.forward_backward_update(
             &batch.dense[..rows * NUM_DENSE],
             &self.emb,
             &batch.labels,
             &mut self.grad_emb,
+            self.dense_opt,
         )?;
-        self.model.update(self.dense_opt);
         self.rep.backward_update(
             &batch.keys[..rows * NUM_CAT],
             &self.grad_emb,
