@@ -354,16 +354,23 @@ mod tests {
         assert_eq!(idx[..5], s[..5]);
     }
 
-    #[test]
-    fn specialised_xxh3_128_equals_the_crate() {
-        let mut rng = SplitMix64(13);
-        for i in 0..200_000u64 {
+    /// (key, seed) cases: every single-bit key, then random keys; seeds 0, all ones and random.
+    fn key_seed_cases(rng_seed: u64) -> impl Iterator<Item = (u64, u64)> {
+        let mut rng = SplitMix64(rng_seed);
+        (0..200_000u64).map(move |i| {
             let key = if i < 64 { 1u64 << i } else { rng.next_u64() };
             let seed = match i % 4 {
                 0 => 0,
                 1 => u64::MAX,
                 _ => rng.next_u64(),
             };
+            (key, seed)
+        })
+    }
+
+    #[test]
+    fn specialised_xxh3_128_equals_the_crate() {
+        for (key, seed) in key_seed_cases(13) {
             let (hi, lo) = xxh3_128_key(key, flip128_of(seed));
             let want = xxh3_128_with_seed(&key.to_le_bytes(), seed);
             assert_eq!(
@@ -425,14 +432,7 @@ mod tests {
 
     #[test]
     fn specialised_xxh3_equals_the_crate() {
-        let mut rng = SplitMix64(11);
-        for i in 0..200_000u64 {
-            let key = if i < 64 { 1u64 << i } else { rng.next_u64() };
-            let seed = match i % 4 {
-                0 => 0,
-                1 => u64::MAX,
-                _ => rng.next_u64(),
-            };
+        for (key, seed) in key_seed_cases(11) {
             assert_eq!(
                 xxh3_64_key(key, flip_of(seed)),
                 xxh3_64_with_seed(&key.to_le_bytes(), seed),

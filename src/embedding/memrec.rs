@@ -368,9 +368,9 @@ impl MemRec {
     /// rows into the running sum and its `kw` weights into the running scale, write the scaled
     /// sum. In training it also records the indices, `a` and the unscaled `v` of each source.
     ///
-    /// Per sample, the 26 keys are hashed first and gathered after, so the row loads of one
-    /// sample are independent of the hashing and the core can overlap them. The running sum
-    /// lives in a local `[f32; DM]` (registers) rather than in the output.
+    /// The keys of a block of 8 samples are hashed first and gathered after, so the row loads
+    /// are independent of the hashing and the core can overlap them. The running sums live in
+    /// locals (registers) rather than in the output.
     #[inline(always)]
     fn kernel<const DM: usize, const PF: bool, const TRAIN: bool>(
         &self,
@@ -384,7 +384,7 @@ impl MemRec {
         self.kernel_with::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
     }
 
-    /// `kernel`, hashing each sample's 26 keys 8 at a time with AVX-512 when `SIMD` (only
+    /// `kernel`, hashing each block's keys 8 at a time with AVX-512 when `SIMD` (only
     /// instantiated from `kernel_avx512`, which checked the CPU), one at a time otherwise.
     #[inline(always)]
     fn kernel_with<const DM: usize, const PF: bool, const TRAIN: bool, const SIMD: bool>(
