@@ -468,10 +468,7 @@ impl Zipf {
             *slot = acc;
         }
         if tail_mass == 0.0 {
-            if m == 0 {
-                // Nothing given and nothing left: cannot happen (rest = 1), kept total anyway.
-                cum[0] = 1.0;
-            }
+            // Only reached with a head (m = 0 leaves rest = 1); its last rank closes the CDF.
             let h = m.max(1);
             cum[h - 1] = 1.0;
             return Zipf {

@@ -333,7 +333,7 @@ impl MemRec {
                 return;
             }
         }
-        self.kernel::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+        self.kernel::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -347,7 +347,7 @@ impl MemRec {
         scale: &mut [f32],
         vsum: &mut [f32],
     ) {
-        self.kernel_with::<DM, PF, TRAIN, true>(keys, out, tok_idx, w_idx, scale, vsum)
+        self.kernel::<DM, PF, TRAIN, true>(keys, out, tok_idx, w_idx, scale, vsum)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -361,7 +361,7 @@ impl MemRec {
         scale: &mut [f32],
         vsum: &mut [f32],
     ) {
-        self.kernel::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
+        self.kernel::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
     }
 
     /// The fused kernel over one chunk of samples: hash each key once, gather its `k` token
@@ -370,24 +370,11 @@ impl MemRec {
     ///
     /// The keys of a block of 8 samples are hashed first and gathered after, so the row loads
     /// are independent of the hashing and the core can overlap them. The running sums live in
-    /// locals (registers) rather than in the output.
+    /// locals (registers) rather than in the output. With `SIMD` (only instantiated from
+    /// `kernel_avx512`, which checked the CPU) the keys are hashed 8 at a time with AVX-512,
+    /// otherwise one at a time.
     #[inline(always)]
-    fn kernel<const DM: usize, const PF: bool, const TRAIN: bool>(
-        &self,
-        keys: &[u64],
-        out: &mut [f32],
-        tok_idx: &mut [u32],
-        w_idx: &mut [u32],
-        scale: &mut [f32],
-        vsum: &mut [f32],
-    ) {
-        self.kernel_with::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
-    }
-
-    /// `kernel`, hashing each block's keys 8 at a time with AVX-512 when `SIMD` (only
-    /// instantiated from `kernel_avx512`, which checked the CPU), one at a time otherwise.
-    #[inline(always)]
-    fn kernel_with<const DM: usize, const PF: bool, const TRAIN: bool, const SIMD: bool>(
+    fn kernel<const DM: usize, const PF: bool, const TRAIN: bool, const SIMD: bool>(
         &self,
         keys: &[u64],
         out: &mut [f32],
