@@ -1,12 +1,11 @@
 //! One-row-per-token representations: the uncompressed tables (DLRM) over the observed
 //! vocabulary, and the hashing trick.
 //!
-//! Owns: the per-feature vocabularies (key -> row), the row buffer (all features' rows in one
+//! Owns: the vocabulary ((feature, key) -> row), the row buffer (all features' rows in one
 //! contiguous 64-byte-aligned buffer, FBGEMM style), their gather, backward and updates. Must
-//! never: let a HashMap's iteration order reach a result (the maps are only probed), grow a
+//! never: let a map's iteration order reach a result (the vocabulary is only probed), grow a
 //! vocabulary outside `forward_train`'s sequential pre-pass, or divide to reduce a hash.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 use rayon::prelude::*;
@@ -48,7 +47,124 @@ impl BuildHasher for BuildKeyHasher {
     }
 }
 
-type Vocab = HashMap<u64, u32, BuildKeyHasher>;
+/// Every feature's vocabulary in one open-addressing table: (feature, key) -> row.
+///
+/// One probe touches one 16-byte slot (key, row, feature), and the slot of a token is known from
+/// its key alone, so the training pre-pass can prefetch the slots of tokens ahead of the one it
+/// resolves (the std map neither exposes its slots nor groups the 26 features). Linear probing,
+/// at most half full; the slot comes from the top bits of a multiplicative hash (no division).
+/// Contents never depend on insertion timing beyond the rows handed out, and nothing iterates it.
+#[derive(Debug, Clone)]
+struct Vocab {
+    slots: Vec<Slot>,
+    /// `64 - log2(slots.len())`.
+    shift: u32,
+    len: usize,
+    per_feature: [u64; NUM_CAT],
+}
+
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct Slot {
+    key: u64,
+    /// `EMPTY_ROW` when the slot is free.
+    row: u32,
+    feature: u32,
+}
+
+const EMPTY_ROW: u32 = u32::MAX;
+const FREE: Slot = Slot {
+    key: 0,
+    row: EMPTY_ROW,
+    feature: 0,
+};
+
+impl Vocab {
+    fn new() -> Vocab {
+        Vocab::with_slots(1 << 10)
+    }
+
+    fn with_slots(n: usize) -> Vocab {
+        Vocab {
+            slots: vec![FREE; n],
+            shift: 64 - n.trailing_zeros(),
+            len: 0,
+            per_feature: [0; NUM_CAT],
+        }
+    }
+
+    #[inline(always)]
+    fn slot_of(&self, feature: usize, key: u64) -> usize {
+        let h = (key ^ (feature as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    /// Hint the CPU to fetch the slot where a probe for (feature, key) starts.
+    #[inline(always)]
+    fn prefetch(&self, feature: usize, key: u64) {
+        let i = self.slot_of(feature, key);
+        super::table::prefetch_read(self.slots[i..].as_ptr().cast());
+    }
+
+    fn get(&self, feature: usize, key: u64) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot_of(feature, key);
+        loop {
+            let s = self.slots[i];
+            if s.row == EMPTY_ROW {
+                return None;
+            }
+            if s.key == key && s.feature == feature as u32 {
+                return Some(s.row);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The row of (feature, key), inserting `next` if absent; `true` when it was inserted.
+    #[inline(always)]
+    fn get_or_insert(&mut self, feature: usize, key: u64, next: u32) -> (u32, bool) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot_of(feature, key);
+        loop {
+            let s = self.slots[i];
+            if s.row == EMPTY_ROW {
+                break;
+            }
+            if s.key == key && s.feature == feature as u32 {
+                return (s.row, false);
+            }
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Slot {
+            key,
+            row: next,
+            feature: feature as u32,
+        };
+        self.len += 1;
+        self.per_feature[feature] += 1;
+        if 2 * self.len > self.slots.len() {
+            self.grow();
+        }
+        (next, true)
+    }
+
+    fn grow(&mut self) {
+        let mut bigger = Vocab::with_slots(2 * self.slots.len());
+        let mask = bigger.slots.len() - 1;
+        for s in self.slots.iter().filter(|s| s.row != EMPTY_ROW) {
+            let mut i = bigger.slot_of(s.feature as usize, s.key);
+            while bigger.slots[i].row != EMPTY_ROW {
+                i = (i + 1) & mask;
+            }
+            bigger.slots[i] = *s;
+        }
+        bigger.len = self.len;
+        bigger.per_feature = self.per_feature;
+        *self = bigger;
+    }
+}
 
 /// Parallel gather: `out[t]` = row `rows[t]` for every token `t`.
 fn gather(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
@@ -95,7 +211,7 @@ pub struct Uncompressed {
     dim: usize,
     seed: u64,
     bounds: [f32; NUM_CAT],
-    vocab: Vec<Vocab>,
+    vocab: Vocab,
     table: AlignedBuf,
     state: RowState,
     rows: Vec<u32>,
@@ -118,7 +234,7 @@ impl Uncompressed {
             dim,
             seed: derive_seed(seed, "uncompressed.init", 0),
             bounds,
-            vocab: (0..NUM_CAT).map(|_| Vocab::default()).collect(),
+            vocab: Vocab::new(),
             table: AlignedBuf::zeros(NUM_CAT * dim),
             state: RowState::default(),
             rows: Vec::new(),
@@ -136,14 +252,14 @@ impl Uncompressed {
     }
     /// Row of a key, if in the vocabulary (`feature` is the key's column).
     pub fn row_of(&self, feature: usize, key: u64) -> Option<u32> {
-        self.vocab.get(feature)?.get(&key).copied()
+        (feature < NUM_CAT).then(|| self.vocab.get(feature, key))?
     }
     pub fn optimizer_state(&self) -> &[f32] {
         &self.state.acc
     }
 
     fn vocab_rows(&self) -> u64 {
-        self.vocab.iter().map(|v| v.len() as u64).sum()
+        self.vocab.len as u64
     }
 }
 
@@ -160,23 +276,27 @@ impl Representation for Uncompressed {
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
         check_shapes("uncompressed", keys, out.len(), self.dim);
-        // Sequential pre-pass in batch order: new values get rows deterministically.
+        // Sequential pre-pass in batch order: new values get rows deterministically. The slot of
+        // the token `AHEAD` places on is prefetched, so the probes' cache misses overlap.
+        const AHEAD: usize = 16;
         self.rows.clear();
         let dim = self.dim;
-        for sample in keys.chunks_exact(NUM_CAT) {
-            for (j, &key) in sample.iter().enumerate() {
-                let next = (self.table.len() / dim) as u32;
-                let row = *self.vocab[j].entry(key).or_insert(next);
-                if row == next {
-                    self.table.resize((next as usize + 1) * dim);
-                    let mut rng = SplitMix64(hash_key(key, self.seed));
-                    let bound = self.bounds[j];
-                    for x in &mut self.table.as_mut_slice()[next as usize * dim..] {
-                        *x = rng.uniform(bound);
-                    }
-                }
-                self.rows.push(row);
+        for (t, &key) in keys.iter().enumerate() {
+            if let Some(&ahead) = keys.get(t + AHEAD) {
+                self.vocab.prefetch((t + AHEAD) % NUM_CAT, ahead);
             }
+            let j = t % NUM_CAT;
+            let next = (self.table.len() / dim) as u32;
+            let (row, new) = self.vocab.get_or_insert(j, key, next);
+            if new {
+                self.table.resize((next as usize + 1) * dim);
+                let mut rng = SplitMix64(hash_key(key, self.seed));
+                let bound = self.bounds[j];
+                for x in &mut self.table.as_mut_slice()[next as usize * dim..] {
+                    *x = rng.uniform(bound);
+                }
+            }
+            self.rows.push(row);
         }
         gather(self.table.as_slice(), dim, &self.rows, out);
     }
@@ -193,7 +313,7 @@ impl Representation for Uncompressed {
                     .zip(oc.chunks_exact_mut(NUM_CAT * dim))
                 {
                     for (j, (&key, o)) in sample.iter().zip(os.chunks_exact_mut(dim)).enumerate() {
-                        let row = self.vocab[j].get(&key).copied().unwrap_or(j as u32);
+                        let row = self.vocab.get(j, key).unwrap_or(j as u32);
                         o.copy_from_slice(&table[row as usize * dim..][..dim]);
                     }
                 }
@@ -220,10 +340,11 @@ impl Representation for Uncompressed {
         let dim = self.dim as u64;
         let adagrad = !self.state.acc.is_empty();
         self.vocab
+            .per_feature
             .iter()
             .enumerate()
-            .map(|(j, v)| {
-                let rows = v.len() as u64 + 1;
+            .map(|(j, &n)| {
+                let rows = n + 1;
                 TableInfo {
                     name: format!("C{}", j + 1),
                     rows,

@@ -112,6 +112,19 @@ macro_rules! dispatch_dim {
     };
 }
 
+/// Hint the CPU to bring the cache line at `p` into L1 (a no-op elsewhere than x86-64).
+#[inline(always)]
+pub fn prefetch_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no effect on memory, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Raw pointer that may cross threads: used only to write rows that are distinct by construction.
 #[derive(Clone, Copy)]
 struct RowPtr(*mut f32);
@@ -130,15 +143,21 @@ impl RowPtr {
 ///
 /// An occurrence is one use of a row by a *source* (a sample, or a (sample, feature) pair); each
 /// source has `per_src` consecutive occurrences. After `build`, `rows[g]` is the g-th distinct row
-/// (ascending) and `srcs[starts[g]..starts[g+1]]` its sources in batch order.
+/// and `srcs[starts[g]..starts[g+1]]` its sources in batch order. The order of the groups depends
+/// only on the occurrences (first use, or ascending row for a sparse batch in a big table); no
+/// result depends on it, since every row is updated from its own group alone.
 #[derive(Debug, Default, Clone)]
 pub struct RowGroups {
     pub rows: Vec<u32>,
     pub starts: Vec<u32>,
     pub srcs: Vec<u32>,
-    counts: Vec<u32>,
+    /// Group of each table row during `build`, `NO_GROUP` otherwise (kept between calls, so a
+    /// batch costs its occurrences, not a pass over the table).
+    group_of: Vec<u32>,
     pairs: Vec<u64>,
 }
+
+const NO_GROUP: u32 = u32::MAX;
 
 impl RowGroups {
     /// Group `occ_rows` (row of each occurrence, `per_src` per source) of a table of `table_rows`.
@@ -152,30 +171,45 @@ impl RowGroups {
             return;
         }
         if table_rows <= 16 * n {
-            // Counting sort by row: stable, so sources stay in batch order; O(n + rows).
-            self.counts.clear();
-            self.counts.resize(table_rows + 1, 0);
+            // Groups in order of first use: one pass to number them and count their
+            // occurrences (in `starts`), a prefix sum, one pass to place the sources (stable,
+            // so each group's sources stay in batch order), then the touched entries of
+            // `group_of` are reset. O(n), whatever the table's size.
+            if self.group_of.len() < table_rows {
+                self.group_of.resize(table_rows, NO_GROUP);
+            }
             for &r in occ_rows {
-                self.counts[r as usize + 1] += 1;
+                let g = &mut self.group_of[r as usize];
+                if *g == NO_GROUP {
+                    *g = self.rows.len() as u32;
+                    self.rows.push(r);
+                    self.starts.push(0);
+                }
+                self.starts[*g as usize] += 1;
             }
             let mut total = 0u32;
-            for r in 0..table_rows {
-                let c = self.counts[r + 1];
-                if c > 0 {
-                    self.rows.push(r as u32);
-                    self.starts.push(total);
-                }
-                self.counts[r + 1] = total;
-                total += c;
+            for c in self.starts.iter_mut() {
+                let count = *c;
+                *c = total;
+                total += count;
             }
             self.starts.push(total);
             self.srcs.resize(n, 0);
+            // `starts[g]` serves as group g's cursor; the loop after restores the starts.
             for (s, chunk) in occ_rows.chunks_exact(per_src).enumerate() {
                 for &r in chunk {
-                    let slot = &mut self.counts[r as usize + 1];
-                    self.srcs[*slot as usize] = s as u32;
-                    *slot += 1;
+                    let g = self.group_of[r as usize] as usize;
+                    self.srcs[self.starts[g] as usize] = s as u32;
+                    self.starts[g] += 1;
                 }
+            }
+            // Each cursor now sits at the next group's start: shift back by one group.
+            for g in (1..self.rows.len()).rev() {
+                self.starts[g] = self.starts[g - 1];
+            }
+            self.starts[0] = 0;
+            for &r in &self.rows {
+                self.group_of[r as usize] = NO_GROUP;
             }
         } else {
             // Few occurrences in a big table: sort (row, source) pairs; the pairs are unique up
@@ -309,14 +343,21 @@ mod tests {
                     g.srcs[g.starts[i] as usize..g.starts[i + 1] as usize].to_vec(),
                 )
             })
-            .collect()
+            .collect::<Vec<_>>()
+    }
+
+    /// Groups sorted by row (their order is unspecified).
+    fn sorted_groups(occ: &[u32], per_src: usize, rows: usize) -> Vec<(u32, Vec<u32>)> {
+        let mut g = groups_of(occ, per_src, rows);
+        g.sort();
+        g
     }
 
     #[test]
     fn counting_and_sorting_paths_agree() {
         let occ = [5u32, 1, 5, 5, 0, 9, 1, 1];
-        let small = groups_of(&occ, 2, 10);
-        let big = groups_of(&occ, 2, 10_000);
+        let small = sorted_groups(&occ, 2, 10);
+        let big = sorted_groups(&occ, 2, 10_000);
         assert_eq!(small, big);
         assert_eq!(
             small,
@@ -326,6 +367,32 @@ mod tests {
                 (5, vec![0, 1, 1]),
                 (9, vec![2])
             ]
+        );
+    }
+
+    #[test]
+    fn reused_groups_match_fresh_ones() {
+        // `build` keeps its row->group map between calls: every call must leave it clean.
+        let batches: [&[u32]; 4] = [
+            &[3, 3, 7, 0, 7, 7],
+            &[7, 1, 1, 3],
+            &[0, 0, 0, 0],
+            &[9, 2, 2, 9],
+        ];
+        let mut reused = RowGroups::default();
+        for occ in batches {
+            reused.build(occ, 2, 10);
+            let mut fresh = RowGroups::default();
+            fresh.build(occ, 2, 10);
+            assert_eq!(
+                (&reused.rows, &reused.starts, &reused.srcs),
+                (&fresh.rows, &fresh.starts, &fresh.srcs)
+            );
+            assert_eq!(*reused.starts.last().unwrap() as usize, occ.len());
+        }
+        assert_eq!(
+            groups_of(&[7, 1, 1, 3], 2, 10),
+            vec![(7, vec![0]), (1, vec![0, 1]), (3, vec![1])]
         );
     }
 
