@@ -200,3 +200,69 @@ fn reader_and_parser_agree_on_every_sample_row() {
     assert!(!r.next_row(&mut row).unwrap());
     assert_eq!(r.lines_read(), 8000);
 }
+
+/// A training file of `good` copies of the corpus's good lines with a bad line after the first,
+/// and a separate test file, in a temporary directory.
+fn train_with_a_bad_line(dir: &std::path::Path, good: usize) -> (PathBuf, PathBuf) {
+    let lines: Vec<String> = std::fs::read_to_string(corpus("good.tsv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut text = String::new();
+    for i in 0..good {
+        text.push_str(&lines[i % lines.len()]);
+        text.push('\n');
+        if i == 0 {
+            text.push_str("1\tnot a criteo line\n");
+        }
+    }
+    let (train, test) = (dir.join("train.tsv"), dir.join("test.tsv"));
+    std::fs::write(&train, text).unwrap();
+    std::fs::copy(corpus("good.tsv"), &test).unwrap();
+    (train, test)
+}
+
+#[test]
+fn later_passes_come_from_memory_with_the_same_rows_and_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = train_with_a_bad_line(dir.path(), 50);
+    let src = open_source(&config(&train, Some(&test), 0)).unwrap();
+    // A pass cancelled half-way records nothing and lets the next pass record.
+    let mut cancelled = src.open_train().unwrap();
+    let mut b = Batch::default();
+    assert_eq!(cancelled.next_batch(7, &mut b).unwrap(), 7);
+    drop(cancelled);
+    let first = drain(src.as_ref(), 7);
+    assert_eq!(first.len(), 50);
+    // The file is gone: the next passes (any batch size) are the rows kept from the first.
+    std::fs::remove_file(&train).unwrap();
+    for batch in [1, 7, 64] {
+        assert_eq!(drain(src.as_ref(), batch), first, "batch {batch}");
+    }
+    let mut stream = src.open_train().unwrap();
+    let bad = stream.bad_lines();
+    assert_eq!(bad.count, 1);
+    assert!(bad.first[0].contains("train.tsv:2"), "{:?}", bad.first);
+    assert_eq!(stream.next_batch(64, &mut b).unwrap(), 50);
+    assert_eq!(stream.next_batch(64, &mut b).unwrap(), 0);
+    // A fresh source over the same bytes gives the same rows when streamed.
+    let (train, test) = train_with_a_bad_line(dir.path(), 50);
+    let fresh = open_source(&config(&train, Some(&test), 0)).unwrap();
+    let mut s = fresh.open_train().unwrap();
+    assert_eq!(s.next_batch(64, &mut b).unwrap(), 50);
+    assert_eq!(b, first);
+    assert_eq!(s.bad_lines(), bad);
+}
+
+#[test]
+fn a_split_file_keeps_only_its_training_rows() {
+    let Some(sample) = common::criteo_sample() else {
+        return;
+    };
+    let src = open_source(&config(&sample, None, 0)).unwrap();
+    let streamed = drain(src.as_ref(), 1000);
+    let kept = drain(src.as_ref(), 128);
+    assert_eq!(kept.len(), 6400);
+    assert_eq!(kept, streamed);
+}

@@ -3,8 +3,9 @@
 //!
 //! Owns: the Criteo line grammar (40 tab-separated fields: label, I1..I13, C1..C26; Kaggle
 //! `train.txt` and Terabyte `day_N` share it), the precise reason a line is bad, line numbering,
-//! gzip detection and the train/test split of a single file. Must never: load a whole file into
-//! memory, allocate per good line, panic on any input bytes, or know about models or the UI.
+//! gzip detection, the train/test split of a single file, and the parsed copy of a training set
+//! small enough to keep (`TRAIN_CACHE_BYTES`). Must never: load a whole file into memory beyond
+//! that bound, allocate per good line, panic on any input bytes, or know about models or the UI.
 //!
 //! Line ends: Criteo files use LF. A carriage return anywhere in a line (a CRLF file, or a CR/LF
 //! mix) makes that line bad, with a reason that says so; it is never stripped silently, so a file
@@ -14,6 +15,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::{BAD_LINES_SHOWN, BadLines, Batch, BatchStream, DataError, DataSource};
 use super::{NUM_CAT, NUM_DENSE, token_key};
@@ -25,6 +28,10 @@ pub const NUM_FIELDS: usize = 1 + NUM_DENSE + NUM_CAT;
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// Read buffer of the (decompressed) input.
 const READ_BUF_BYTES: usize = 1 << 20;
+/// A training set whose parsed rows take at most this many bytes (264 per row: about a million
+/// rows) is parsed once: the first pass over it keeps the rows, and later epochs and runs read
+/// them from memory instead of the file. A bigger file is streamed every epoch, as before.
+pub const TRAIN_CACHE_BYTES: usize = 256 << 20;
 /// Longest excerpt of a bad field quoted in a reason.
 const SNIPPET_BYTES: usize = 16;
 
@@ -706,6 +713,16 @@ pub struct FileSource {
     test_available: u64,
     bad: BadLines,
     dataset: crate::config::Dataset,
+    cache: Arc<TrainCache>,
+}
+
+/// The training rows of one pass, kept once a stream has read them all within
+/// `TRAIN_CACHE_BYTES`, with the bad lines that pass skipped. One stream at a time records.
+#[derive(Default)]
+struct TrainCache {
+    rows: OnceLock<Arc<(Batch, BadLines)>>,
+    /// A stream is recording, or a pass went over the budget (then nobody records again).
+    claimed: AtomicBool,
 }
 
 impl FileSource {
@@ -751,6 +768,7 @@ impl FileSource {
                     test,
                     bad,
                     dataset: cfg.data.dataset,
+                    cache: Arc::default(),
                 })
             }
             None => {
@@ -790,6 +808,7 @@ impl FileSource {
                     test,
                     bad,
                     dataset: cfg.data.dataset,
+                    cache: Arc::default(),
                 })
             }
         }
@@ -859,10 +878,19 @@ impl DataSource for FileSource {
     }
 
     fn open_train(&self) -> Result<Box<dyn BatchStream>, DataError> {
+        if let Some(rows) = self.cache.rows.get() {
+            return Ok(Box::new(CachedStream {
+                rows: Arc::clone(rows),
+                next: 0,
+            }));
+        }
+        let reader = RowReader::open(&self.train, self.strict)?;
+        let record = !self.cache.claimed.swap(true, Ordering::AcqRel);
         Ok(Box::new(FileStream {
-            reader: RowReader::open(&self.train, self.strict)?,
+            reader,
             limit: self.train_rows,
             row: ParsedRow::default(),
+            record: record.then(|| (Batch::default(), Arc::clone(&self.cache))),
         }))
     }
 
@@ -881,6 +909,23 @@ struct FileStream {
     /// Stop after this many good rows (the rest of the file is the test set).
     limit: Option<u64>,
     row: ParsedRow,
+    /// The rows read so far and where to keep them at the end of the pass, while this stream
+    /// is the one recording and within `TRAIN_CACHE_BYTES`.
+    record: Option<(Batch, Arc<TrainCache>)>,
+}
+
+/// Bytes a batch of `rows` parsed rows takes.
+fn parsed_bytes(rows: usize) -> usize {
+    rows * (4 * NUM_DENSE + 8 * NUM_CAT + 4)
+}
+
+impl Drop for FileStream {
+    fn drop(&mut self) {
+        // Cancelled before the end of its pass (a restarted run): another stream may record.
+        if let Some((_, cache)) = self.record.take() {
+            cache.claimed.store(false, Ordering::Release);
+        }
+    }
 }
 
 impl BatchStream for FileStream {
@@ -896,11 +941,48 @@ impl BatchStream for FileStream {
             }
             self.row.push_to(out);
         }
+        if let Some((kept, _)) = &mut self.record {
+            if out.is_empty() {
+                // The whole pass fits: keep it for the next epochs and runs.
+                if let Some((kept, cache)) = self.record.take() {
+                    let bad = self.reader.bad_lines().clone();
+                    let _ = cache.rows.set(Arc::new((kept, bad)));
+                }
+            } else if parsed_bytes(kept.len() + out.len()) > TRAIN_CACHE_BYTES {
+                // Too big to keep: stream every epoch; `claimed` stays set so no stream retries.
+                self.record = None;
+            } else {
+                kept.extend_from(out, 0..out.len());
+            }
+        }
         Ok(out.len())
     }
 
     fn bad_lines(&self) -> BadLines {
         self.reader.bad_lines().clone()
+    }
+}
+
+/// One pass over training rows kept in memory (see `TrainCache`): the same rows, in the same
+/// order and batches, as a pass over the file.
+struct CachedStream {
+    rows: Arc<(Batch, BadLines)>,
+    next: usize,
+}
+
+impl BatchStream for CachedStream {
+    fn next_batch(&mut self, rows: usize, out: &mut Batch) -> Result<usize, DataError> {
+        out.clear();
+        out.true_prob = None;
+        let all = &self.rows.0;
+        let end = (self.next + rows).min(all.len());
+        out.extend_from(all, self.next..end);
+        self.next = end;
+        Ok(out.len())
+    }
+
+    fn bad_lines(&self) -> BadLines {
+        self.rows.1.clone()
     }
 }
 
