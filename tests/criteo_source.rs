@@ -223,36 +223,43 @@ fn train_with_a_bad_line(dir: &std::path::Path, good: usize) -> (PathBuf, PathBu
     (train, test)
 }
 
+/// The training rows and bad lines of one streamed pass read with `RowReader` directly: the
+/// first `limit` good rows (all of them if `None`).
+fn streamed(path: &std::path::Path, limit: Option<usize>) -> (Batch, memrec_tui::data::BadLines) {
+    let mut r = RowReader::open(path, false).unwrap();
+    let mut row = ParsedRow::default();
+    let mut all = Batch::default();
+    while limit.is_none_or(|l| all.len() < l) && r.next_row(&mut row).unwrap() {
+        row.push_to(&mut all);
+    }
+    (all, r.bad_lines().clone())
+}
+
 #[test]
-fn later_passes_come_from_memory_with_the_same_rows_and_bad_lines() {
+fn every_pass_comes_from_memory_with_the_rows_and_bad_lines_of_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = train_with_a_bad_line(dir.path(), 50);
-    let src = open_source(&config(&train, Some(&test), 0)).unwrap();
-    // A pass cancelled half-way records nothing and lets the next pass record.
-    let mut cancelled = src.open_train().unwrap();
-    let mut b = Batch::default();
-    assert_eq!(cancelled.next_batch(7, &mut b).unwrap(), 7);
-    drop(cancelled);
-    let first = drain(src.as_ref(), 7);
-    assert_eq!(first.len(), 50);
-    // The file is gone: the next passes (any batch size) are the rows kept from the first.
-    std::fs::remove_file(&train).unwrap();
-    for batch in [1, 7, 64] {
-        assert_eq!(drain(src.as_ref(), batch), first, "batch {batch}");
-    }
-    let mut stream = src.open_train().unwrap();
-    let bad = stream.bad_lines();
-    assert_eq!(bad.count, 1);
+    let (rows, bad) = streamed(&train, None);
+    assert_eq!((rows.len(), bad.count), (50, 1));
     assert!(bad.first[0].contains("train.tsv:2"), "{:?}", bad.first);
-    assert_eq!(stream.next_batch(64, &mut b).unwrap(), 50);
-    assert_eq!(stream.next_batch(64, &mut b).unwrap(), 0);
-    // A fresh source over the same bytes gives the same rows when streamed.
-    let (train, test) = train_with_a_bad_line(dir.path(), 50);
-    let fresh = open_source(&config(&train, Some(&test), 0)).unwrap();
-    let mut s = fresh.open_train().unwrap();
-    assert_eq!(s.next_batch(64, &mut b).unwrap(), 50);
-    assert_eq!(b, first);
-    assert_eq!(s.bad_lines(), bad);
+    for test_file in [Some(&test), None] {
+        let src = open_source(&config(&train, test_file.map(|t| t.as_path()), 0)).unwrap();
+        // With the file split, the last 20% are test rows; the bad line is in the training part.
+        let n_train = if test_file.is_some() { 50 } else { 40 };
+        let (want, want_bad) = streamed(&train, Some(n_train));
+        assert_eq!(want_bad, bad);
+        // Parsed when the source opened: the file can go.
+        std::fs::rename(&train, dir.path().join("moved.tsv")).unwrap();
+        for batch in [1, 7, 64] {
+            assert_eq!(drain(src.as_ref(), batch), want, "batch {batch}");
+        }
+        let mut stream = src.open_train().unwrap();
+        let mut b = Batch::default();
+        assert_eq!(stream.next_batch(64, &mut b).unwrap(), n_train);
+        assert_eq!(stream.next_batch(64, &mut b).unwrap(), 0);
+        assert_eq!(stream.bad_lines(), bad);
+        std::fs::rename(dir.path().join("moved.tsv"), &train).unwrap();
+    }
 }
 
 #[test]
@@ -261,8 +268,11 @@ fn a_split_file_keeps_only_its_training_rows() {
         return;
     };
     let src = open_source(&config(&sample, None, 0)).unwrap();
-    let streamed = drain(src.as_ref(), 1000);
     let kept = drain(src.as_ref(), 128);
-    assert_eq!(kept.len(), 6400);
-    assert_eq!(kept, streamed);
+    assert_eq!(kept, streamed(&sample, Some(6400)).0);
+    let test = src.test_set().unwrap();
+    let (all, _) = streamed(&sample, None);
+    let mut tail = Batch::default();
+    tail.extend_from(&all, 6400..8000);
+    assert_eq!(test, tail);
 }

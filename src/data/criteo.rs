@@ -15,8 +15,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::{BAD_LINES_SHOWN, BadLines, Batch, BatchStream, DataError, DataSource};
 use super::{NUM_CAT, NUM_DENSE, token_key};
@@ -29,8 +28,8 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// Read buffer of the (decompressed) input.
 const READ_BUF_BYTES: usize = 1 << 20;
 /// A training set whose parsed rows take at most this many bytes (264 per row: about a million
-/// rows) is parsed once: the first pass over it keeps the rows, and later epochs and runs read
-/// them from memory instead of the file. A bigger file is streamed every epoch, as before.
+/// rows) is parsed once, when the source opens (before any timed step, as the test rows are),
+/// and every epoch of every run reads it from memory. A bigger one is streamed every epoch.
 pub const TRAIN_CACHE_BYTES: usize = 256 << 20;
 /// Longest excerpt of a bad field quoted in a reason.
 const SNIPPET_BYTES: usize = 16;
@@ -713,16 +712,9 @@ pub struct FileSource {
     test_available: u64,
     bad: BadLines,
     dataset: crate::config::Dataset,
-    cache: Arc<TrainCache>,
-}
-
-/// The training rows of one pass, kept once a stream has read them all within
-/// `TRAIN_CACHE_BYTES`, with the bad lines that pass skipped. One stream at a time records.
-#[derive(Default)]
-struct TrainCache {
-    rows: OnceLock<Arc<(Batch, BadLines)>>,
-    /// A stream is recording, or a pass went over the budget (then nobody records again).
-    claimed: AtomicBool,
+    /// The training rows, parsed, with the bad lines a pass over them skips, when they fit in
+    /// `TRAIN_CACHE_BYTES`.
+    cache: Option<Arc<(Batch, BadLines)>>,
 }
 
 impl FileSource {
@@ -749,6 +741,23 @@ impl FileSource {
                 if !r.next_row(&mut row)? {
                     return Err(r.no_rows_error());
                 }
+                let bad_before_first = r.bad_lines().clone();
+                // Parse the whole training file now if it fits (a file bigger than the budget
+                // on disk is at least as big parsed, unless compressed: stop at the budget).
+                let mut cache = None;
+                let size = std::fs::metadata(&train).map_or(u64::MAX, |m| m.len());
+                if size <= TRAIN_CACHE_BYTES as u64 {
+                    let mut rows = Batch::default();
+                    row.push_to(&mut rows);
+                    let mut fits = true;
+                    while fits && r.next_row(&mut row)? {
+                        fits = parsed_bytes(rows.len() + 1) <= TRAIN_CACHE_BYTES;
+                        row.push_to(&mut rows);
+                    }
+                    if fits {
+                        cache = Some(Arc::new((rows, r.bad_lines().clone())));
+                    }
+                }
                 let mut t = RowReader::open(&test_file, strict)?;
                 let mut test = Batch::default();
                 while (cap == 0 || (test.len() as u64) < cap) && t.next_row(&mut row)? {
@@ -757,7 +766,7 @@ impl FileSource {
                 if test.is_empty() {
                     return Err(t.no_rows_error());
                 }
-                merge_bad_lines(&mut bad, r.bad_lines());
+                merge_bad_lines(&mut bad, &bad_before_first);
                 merge_bad_lines(&mut bad, t.bad_lines());
                 Ok(FileSource {
                     train,
@@ -768,13 +777,29 @@ impl FileSource {
                     test,
                     bad,
                     dataset: cfg.data.dataset,
-                    cache: Arc::default(),
+                    cache,
                 })
             }
             None => {
-                // Pass 1: count the good rows.
+                // Pass 1: count the good rows, keeping them while they fit in the cache, with
+                // the good rows before each bad line (to tell the training part's bad lines).
                 let mut r = RowReader::open(&train, strict)?;
-                while r.next_row(&mut row)? {}
+                let mut kept: Option<(Batch, Vec<u64>)> = Some(Default::default());
+                loop {
+                    let bad_before = r.bad_lines().count;
+                    if !r.next_row(&mut row)? {
+                        break;
+                    }
+                    if let Some((rows, bad_at)) = &mut kept {
+                        let skipped = r.bad_lines().count - bad_before;
+                        bad_at.extend((0..skipped).map(|_| rows.len() as u64));
+                        if parsed_bytes(rows.len() + 1) + 8 * bad_at.len() > TRAIN_CACHE_BYTES {
+                            kept = None;
+                        } else {
+                            row.push_to(rows);
+                        }
+                    }
+                }
                 let n = r.rows_read();
                 if n == 0 {
                     return Err(r.no_rows_error());
@@ -789,15 +814,31 @@ impl FileSource {
                     });
                 }
                 let (n_train, n_test) = split_rows(n, cfg.data.test_fraction);
-                // Pass 2: the test rows are the tail, from good row `n_train` on.
-                let mut r = RowReader::open(&train, strict)?;
+                let mut cache = None;
                 let mut test = Batch::default();
-                let mut seen = 0u64;
-                while (cap == 0 || (test.len() as u64) < cap) && r.next_row(&mut row)? {
-                    if seen >= n_train {
-                        row.push_to(&mut test);
+                if let Some((mut rows, bad_at)) = kept {
+                    // The test rows are the tail; the training pass would have met the bad
+                    // lines before its last row (a prefix of the file's, first ones included).
+                    let end = if cap == 0 { n } else { (n_train + cap).min(n) };
+                    test.extend_from(&rows, n_train as usize..end as usize);
+                    rows.truncate(n_train as usize);
+                    let count = bad_at.iter().filter(|&&b| b < n_train).count();
+                    let all = r.bad_lines();
+                    let bad = BadLines {
+                        count: count as u64,
+                        first: all.first.iter().take(count).cloned().collect(),
+                    };
+                    cache = Some(Arc::new((rows, bad)));
+                } else {
+                    // Pass 2: the test rows are the tail, from good row `n_train` on.
+                    let mut r = RowReader::open(&train, strict)?;
+                    let mut seen = 0u64;
+                    while (cap == 0 || (test.len() as u64) < cap) && r.next_row(&mut row)? {
+                        if seen >= n_train {
+                            row.push_to(&mut test);
+                        }
+                        seen += 1;
                     }
-                    seen += 1;
                 }
                 Ok(FileSource {
                     train,
@@ -808,7 +849,7 @@ impl FileSource {
                     test,
                     bad,
                     dataset: cfg.data.dataset,
-                    cache: Arc::default(),
+                    cache,
                 })
             }
         }
@@ -878,19 +919,16 @@ impl DataSource for FileSource {
     }
 
     fn open_train(&self) -> Result<Box<dyn BatchStream>, DataError> {
-        if let Some(rows) = self.cache.rows.get() {
+        if let Some(rows) = &self.cache {
             return Ok(Box::new(CachedStream {
                 rows: Arc::clone(rows),
                 next: 0,
             }));
         }
-        let reader = RowReader::open(&self.train, self.strict)?;
-        let record = !self.cache.claimed.swap(true, Ordering::AcqRel);
         Ok(Box::new(FileStream {
-            reader,
+            reader: RowReader::open(&self.train, self.strict)?,
             limit: self.train_rows,
             row: ParsedRow::default(),
-            record: record.then(|| (Batch::default(), Arc::clone(&self.cache))),
         }))
     }
 
@@ -909,23 +947,11 @@ struct FileStream {
     /// Stop after this many good rows (the rest of the file is the test set).
     limit: Option<u64>,
     row: ParsedRow,
-    /// The rows read so far and where to keep them at the end of the pass, while this stream
-    /// is the one recording and within `TRAIN_CACHE_BYTES`.
-    record: Option<(Batch, Arc<TrainCache>)>,
 }
 
 /// Bytes a batch of `rows` parsed rows takes.
 fn parsed_bytes(rows: usize) -> usize {
     rows * (4 * NUM_DENSE + 8 * NUM_CAT + 4)
-}
-
-impl Drop for FileStream {
-    fn drop(&mut self) {
-        // Cancelled before the end of its pass (a restarted run): another stream may record.
-        if let Some((_, cache)) = self.record.take() {
-            cache.claimed.store(false, Ordering::Release);
-        }
-    }
 }
 
 impl BatchStream for FileStream {
@@ -941,20 +967,6 @@ impl BatchStream for FileStream {
             }
             self.row.push_to(out);
         }
-        if let Some((kept, _)) = &mut self.record {
-            if out.is_empty() {
-                // The whole pass fits: keep it for the next epochs and runs.
-                if let Some((kept, cache)) = self.record.take() {
-                    let bad = self.reader.bad_lines().clone();
-                    let _ = cache.rows.set(Arc::new((kept, bad)));
-                }
-            } else if parsed_bytes(kept.len() + out.len()) > TRAIN_CACHE_BYTES {
-                // Too big to keep: stream every epoch; `claimed` stays set so no stream retries.
-                self.record = None;
-            } else {
-                kept.extend_from(out, 0..out.len());
-            }
-        }
         Ok(out.len())
     }
 
@@ -963,8 +975,8 @@ impl BatchStream for FileStream {
     }
 }
 
-/// One pass over training rows kept in memory (see `TrainCache`): the same rows, in the same
-/// order and batches, as a pass over the file.
+/// One pass over training rows kept in memory (see `TRAIN_CACHE_BYTES`): the same rows, in the
+/// same order and batches, with the same bad lines, as a pass over the file.
 struct CachedStream {
     rows: Arc<(Batch, BadLines)>,
     next: usize,

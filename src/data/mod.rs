@@ -71,6 +71,16 @@ impl Batch {
         }
     }
 
+    /// Keep the first `rows` rows.
+    pub fn truncate(&mut self, rows: usize) {
+        self.dense.truncate(rows * NUM_DENSE);
+        self.keys.truncate(rows * NUM_CAT);
+        self.labels.truncate(rows);
+        if let Some(p) = &mut self.true_prob {
+            p.truncate(rows);
+        }
+    }
+
     /// Append the rows `range` of `other` (used to cut test sets and mini-batches).
     pub fn extend_from(&mut self, other: &Batch, range: std::ops::Range<usize>) {
         self.dense
