@@ -451,7 +451,19 @@ impl MemRec {
                     // The common hash counts get compile-time loops (fully unrolled).
                     macro_rules! bundled {
                         ($kc:expr, $kwc:expr) => {
-                            if DM > 0 {
+                            if SIMD && DM == 16 {
+                                #[cfg(target_arch = "x86_64")]
+                                // SAFETY: SIMD is only true in `kernel_avx512`, reached after
+                                // checking that the CPU has AVX-512F; indices as in
+                                // `bundled_sample`.
+                                unsafe {
+                                    bundled_sample_16_avx512::<$kc, $kwc>(
+                                        tok, w, &idx, col0, k, kw, acc,
+                                    )
+                                }
+                                #[cfg(not(target_arch = "x86_64"))]
+                                unreachable!("SIMD kernels are x86-64 only")
+                            } else if DM > 0 {
                                 bundled_sample::<DM, DM, $kc, $kwc>(
                                     &mut parts_fixed,
                                     d,
@@ -556,6 +568,77 @@ fn bundled_sample<const DM: usize, const W: usize, const KC: usize, const KWC: u
         *x = (parts[0][c] + parts[1][c]) + (parts[2][c] + parts[3][c]);
     }
     (a[0] + a[1]) + (a[2] + a[3])
+}
+
+/// `bundled_sample` at dim 16 with AVX-512: one row is one register, and the four partial sums
+/// are four registers (the portable loop kept them on the stack, each add waiting on a store).
+/// The same adds in the same order (feature j into sum `j % 4`, slots in order, then
+/// `(p0 + p1) + (p2 + p3)`), lane by lane, so the bits are those of `bundled_sample`.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `v.len() >= 16`; the indices obey `bundled_sample`'s contract.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn bundled_sample_16_avx512<const KC: usize, const KWC: usize>(
+    tok: &[f32],
+    w: &[f32],
+    idx: &BlockIndices,
+    col0: usize,
+    k: usize,
+    kw: usize,
+    v: &mut [f32],
+) -> f32 {
+    use std::arch::x86_64::*;
+    let k = if KC > 0 { KC } else { k };
+    let kw = if KC > 0 { KWC } else { kw };
+    debug_assert!(col0 + NUM_CAT <= BLOCK_KEYS && k + kw <= MAX_SLOTS && v.len() >= 16);
+    macro_rules! feature {
+        ($j:expr, $acc:ident, $a:ident) => {{
+            let j = $j;
+            for slot in &idx[..k] {
+                // SAFETY: see `bundled_sample` (index in range of the block and the table).
+                let r = unsafe { *slot.get_unchecked(col0 + j) } as usize;
+                debug_assert!((r + 1) * 16 <= tok.len());
+                // SAFETY: as above: row r is 16 floats inside `tok`.
+                $acc = _mm512_add_ps($acc, unsafe { _mm512_loadu_ps(tok.as_ptr().add(r * 16)) });
+            }
+            for slot in &idx[k..k + kw] {
+                // SAFETY: as above.
+                let q = unsafe { *slot.get_unchecked(col0 + j) } as usize;
+                debug_assert!(q < w.len());
+                // SAFETY: as above.
+                $a += unsafe { *w.get_unchecked(q) };
+            }
+        }};
+    }
+    let (mut p0, mut p1, mut p2, mut p3) = (
+        _mm512_setzero_ps(),
+        _mm512_setzero_ps(),
+        _mm512_setzero_ps(),
+        _mm512_setzero_ps(),
+    );
+    let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
+    const _: () = assert!(ACC == 4 && NUM_CAT % ACC < 3);
+    let whole = NUM_CAT / ACC * ACC;
+    for j in (0..whole).step_by(ACC) {
+        feature!(j, p0, a0);
+        feature!(j + 1, p1, a1);
+        feature!(j + 2, p2, a2);
+        feature!(j + 3, p3, a3);
+    }
+    for j in whole..NUM_CAT {
+        if j % ACC == 0 {
+            feature!(j, p0, a0);
+        } else {
+            feature!(j, p1, a1);
+        }
+    }
+    let sum = _mm512_add_ps(_mm512_add_ps(p0, p1), _mm512_add_ps(p2, p3));
+    // SAFETY: `v` holds at least 16 floats (the caller's contract).
+    unsafe { _mm512_storeu_ps(v.as_mut_ptr(), sum) };
+    (a0 + a1) + (a2 + a3)
 }
 
 /// Largest `model.dim` (config validation).
