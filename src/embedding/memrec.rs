@@ -744,9 +744,11 @@ impl Representation for MemRec {
         // g_src . v_src. Both are computed where they are summed, from what forward kept.
         let scale = &self.scale;
         let vsum = &self.vsum;
+        // `acc.len()` is `d`, a constant where `apply_sparse_with` specialises the row length.
         let add_token = |s: usize, acc: &mut [f32]| {
             let a = scale[s];
-            for (x, g) in acc.iter_mut().zip(&grad_out[s * d..][..d]) {
+            let n = acc.len();
+            for (x, g) in acc.iter_mut().zip(&grad_out[s * n..][..n]) {
                 *x += a * *g;
             }
         };

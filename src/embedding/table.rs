@@ -249,8 +249,10 @@ pub fn apply_sparse(
     contrib: &[f32],
     opt: SparseOptimizer,
 ) {
+    // `grad.len()` is `dim`, a constant where `apply_sparse_with` specialises the row length.
     let add = |s: usize, grad: &mut [f32]| {
-        for (x, y) in grad.iter_mut().zip(&contrib[s * dim..][..dim]) {
+        let n = grad.len();
+        for (x, y) in grad.iter_mut().zip(&contrib[s * n..][..n]) {
             *x += *y;
         }
     };
@@ -281,6 +283,23 @@ pub fn apply_sparse_with(
     add_contrib: impl Fn(usize, &mut [f32]) + Sync,
     opt: SparseOptimizer,
 ) {
+    crate::dispatch_dim!(
+        dim,
+        apply_groups(table, dim, state, groups, &add_contrib, opt)
+    )
+}
+
+/// `apply_sparse_with` for a compile-time row length `DM` (0: the run-time `dim`), so the
+/// per-row loops unroll; the slice handed to `add_contrib` has that constant length too.
+fn apply_groups<const DM: usize>(
+    table: &mut [f32],
+    dim: usize,
+    state: &mut RowState,
+    groups: &RowGroups,
+    add_contrib: &(impl Fn(usize, &mut [f32]) + Sync),
+    opt: SparseOptimizer,
+) {
+    let dim = if DM > 0 { DM } else { dim };
     let n_rows = table.len() / dim.max(1);
     if matches!(opt, SparseOptimizer::RowwiseAdagrad { .. }) && state.acc.len() != n_rows {
         state.acc.resize(n_rows, 0.0);
@@ -296,6 +315,7 @@ pub fn apply_sparse_with(
             |grad, job| {
                 let lo = job * GROUPS_PER_JOB;
                 let hi = (lo + GROUPS_PER_JOB).min(g_count);
+                let grad = &mut grad[..dim];
                 for g in lo..hi {
                     let row = groups.rows[g] as usize;
                     grad.iter_mut().for_each(|x| *x = 0.0);
