@@ -192,6 +192,40 @@ fn uncompressed_eval_uses_the_out_of_vocabulary_row_for_unseen_values() {
 }
 
 #[test]
+fn uncompressed_rows_follow_first_occurrence_in_batch_order() {
+    // Batches with values repeated inside a batch, across batches, and across features with the
+    // same raw value: rows must be handed out exactly as one sequential pass would.
+    let cards = [1000u64; NUM_CAT];
+    let mut u = Uncompressed::new(4, &cards, 3);
+    let mut reference: Vec<std::collections::HashMap<u64, u32>> = vec![Default::default(); NUM_CAT];
+    let mut next = NUM_CAT as u32;
+    for batch in 0..4u64 {
+        let keys: Vec<u64> = (0..40u64 * NUM_CAT as u64)
+            .map(|t| {
+                let j = (t % NUM_CAT as u64) as usize;
+                token_key(j, Some(((t * 7 + batch * 13) % 23) as u32))
+            })
+            .collect();
+        let mut out = vec![0f32; out_len(&u, &keys)];
+        u.forward_train(&keys, &mut out);
+        for (t, &key) in keys.iter().enumerate() {
+            let j = t % NUM_CAT;
+            let want = *reference[j].entry(key).or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+            assert_eq!(u.row_of(j, key), Some(want), "batch {batch} token {t}");
+            assert_eq!(
+                &out[t * 4..][..4],
+                &u.table()[want as usize * 4..][..4],
+                "the output is the row"
+            );
+        }
+    }
+    assert_eq!(u.distinct_tokens(), Some((next - NUM_CAT as u32) as u64));
+}
+
+#[test]
 fn builders_follow_the_config() {
     let mut cfg = Config::from_preset("kaggle").unwrap();
     let m = build_compressed(&cfg);

@@ -276,27 +276,49 @@ impl Representation for Uncompressed {
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
         check_shapes("uncompressed", keys, out.len(), self.dim);
-        // Sequential pre-pass in batch order: new values get rows deterministically. The slot of
-        // the token `AHEAD` places on is prefetched, so the probes' cache misses overlap.
+        // Two passes. First, in parallel and read-only, every value already in the vocabulary
+        // gets its row (the probe `AHEAD` tokens on is prefetched, so cache misses overlap);
+        // the others are marked. Then, in batch order, the marked ones are added: a new value
+        // gets the next row at its first occurrence, as one sequential pass would give it.
         const AHEAD: usize = 16;
-        self.rows.clear();
+        const MISSING: u32 = EMPTY_ROW;
         let dim = self.dim;
-        for (t, &key) in keys.iter().enumerate() {
-            if let Some(&ahead) = keys.get(t + AHEAD) {
-                self.vocab.prefetch((t + AHEAD) % NUM_CAT, ahead);
-            }
-            let j = t % NUM_CAT;
-            let next = (self.table.len() / dim) as u32;
-            let (row, new) = self.vocab.get_or_insert(j, key, next);
-            if new {
-                self.table.resize((next as usize + 1) * dim);
-                let mut rng = SplitMix64(hash_key(key, self.seed));
-                let bound = self.bounds[j];
-                for x in &mut self.table.as_mut_slice()[next as usize * dim..] {
-                    *x = rng.uniform(bound);
+        self.rows.resize(keys.len(), 0);
+        let vocab = &self.vocab;
+        let missing = self
+            .rows
+            .par_chunks_mut(CHUNK * NUM_CAT)
+            .zip(keys.par_chunks(CHUNK * NUM_CAT))
+            .map(|(rc, kc)| {
+                let mut missing = 0usize;
+                for (t, (r, &key)) in rc.iter_mut().zip(kc).enumerate() {
+                    if let Some(&ahead) = kc.get(t + AHEAD) {
+                        vocab.prefetch((t + AHEAD) % NUM_CAT, ahead);
+                    }
+                    *r = vocab.get(t % NUM_CAT, key).unwrap_or(MISSING);
+                    missing += (*r == MISSING) as usize;
                 }
+                missing
+            })
+            .sum::<usize>();
+        if missing > 0 {
+            for (t, &key) in keys.iter().enumerate() {
+                if self.rows[t] != MISSING {
+                    continue;
+                }
+                let j = t % NUM_CAT;
+                let next = (self.table.len() / dim) as u32;
+                let (row, new) = self.vocab.get_or_insert(j, key, next);
+                if new {
+                    self.table.resize((next as usize + 1) * dim);
+                    let mut rng = SplitMix64(hash_key(key, self.seed));
+                    let bound = self.bounds[j];
+                    for x in &mut self.table.as_mut_slice()[next as usize * dim..] {
+                        *x = rng.uniform(bound);
+                    }
+                }
+                self.rows[t] = row;
             }
-            self.rows.push(row);
         }
         gather(self.table.as_slice(), dim, &self.rows, out);
     }

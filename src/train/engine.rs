@@ -38,9 +38,9 @@ const LOSS_EMA: f64 = 0.02;
 /// batch 1024). Every run takes the same number of steps per round, counted, not timed, so
 /// runs see the same batches in the same order, events come out in the same order on any
 /// machine, and no run gets ahead of the baseline, which reaches every evaluation point before a
-/// MEM-REC run needs its predictions for ΔAUC. About 2,000 samples is a few tens of
-/// milliseconds per run: commands still take effect promptly.
-const SLICE_SAMPLES: usize = 2048;
+/// MEM-REC run needs its predictions for ΔAUC. A command ends the round at once (it waits for
+/// one step, not for a turn).
+const SLICE_SAMPLES: usize = 8192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -375,11 +375,16 @@ impl State {
                 }
                 continue;
             }
-            for i in 0..self.runs.len() {
+            'round: for i in 0..self.runs.len() {
                 let steps = (SLICE_SAMPLES / self.runs[i].cfg.train.batch.max(1)).max(1);
                 for _ in 0..steps {
                     if self.runs[i].status != Status::Training {
                         break;
+                    }
+                    // A command ends the round (no run gets ahead: the ones after this one
+                    // have not stepped yet); the next round starts again from the baseline.
+                    if !rx.is_empty() {
+                        break 'round;
                     }
                     self.advance(i);
                 }
