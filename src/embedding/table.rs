@@ -144,8 +144,8 @@ impl RowPtr {
 /// An occurrence is one use of a row by a *source* (a sample, or a (sample, feature) pair); each
 /// source has `per_src` consecutive occurrences. After `build`, `rows[g]` is the g-th distinct row
 /// and `srcs[starts[g]..starts[g+1]]` its sources in batch order. The order of the groups depends
-/// only on the occurrences (first use, or ascending row for a sparse batch in a big table); no
-/// result depends on it, since every row is updated from its own group alone.
+/// only on the occurrences (ascending row, or first use for a batch small against the table);
+/// no result depends on it, since every row is updated from its own group alone.
 #[derive(Debug, Default, Clone)]
 pub struct RowGroups {
     pub rows: Vec<u32>,
@@ -154,6 +154,7 @@ pub struct RowGroups {
     /// Group of each table row during `build`, `NO_GROUP` otherwise (kept between calls, so a
     /// batch costs its occurrences, not a pass over the table).
     group_of: Vec<u32>,
+    counts: Vec<u32>,
     pairs: Vec<u64>,
 }
 
@@ -170,8 +171,36 @@ impl RowGroups {
             self.starts.push(0);
             return;
         }
-        if table_rows <= 16 * n {
-            // Groups in order of first use: one pass to number them and count their
+        if table_rows <= 2 * n {
+            // Counting sort by row: stable, so sources stay in batch order; O(n + rows), and
+            // the groups come in ascending row order, which the update then walks in order.
+            self.counts.clear();
+            self.counts.resize(table_rows + 1, 0);
+            for &r in occ_rows {
+                self.counts[r as usize + 1] += 1;
+            }
+            let mut total = 0u32;
+            for r in 0..table_rows {
+                let c = self.counts[r + 1];
+                if c > 0 {
+                    self.rows.push(r as u32);
+                    self.starts.push(total);
+                }
+                self.counts[r + 1] = total;
+                total += c;
+            }
+            self.starts.push(total);
+            self.srcs.resize(n, 0);
+            for (s, chunk) in occ_rows.chunks_exact(per_src).enumerate() {
+                for &r in chunk {
+                    let slot = &mut self.counts[r as usize + 1];
+                    self.srcs[*slot as usize] = s as u32;
+                    *slot += 1;
+                }
+            }
+        } else if table_rows <= 16 * n {
+            // A batch small against the table (a pass over the table would cost more than the
+            // batch): groups in order of first use: one pass to number them and count their
             // occurrences (in `starts`), a prefix sum, one pass to place the sources (stable,
             // so each group's sources stay in batch order), then the touched entries of
             // `group_of` are reset. O(n), whatever the table's size.
@@ -376,7 +405,14 @@ mod tests {
     #[test]
     fn counting_and_sorting_paths_agree() {
         let occ = [5u32, 1, 5, 5, 0, 9, 1, 1];
+        // Counting sort (10 rows), first use (100 rows), sorted pairs (10,000 rows).
         let small = sorted_groups(&occ, 2, 10);
+        assert_eq!(
+            groups_of(&occ, 2, 10),
+            small,
+            "the counting sort is ascending"
+        );
+        assert_eq!(sorted_groups(&occ, 2, 100), small);
         let big = sorted_groups(&occ, 2, 10_000);
         assert_eq!(small, big);
         assert_eq!(
@@ -401,9 +437,9 @@ mod tests {
         ];
         let mut reused = RowGroups::default();
         for occ in batches {
-            reused.build(occ, 2, 10);
+            reused.build(occ, 2, 50);
             let mut fresh = RowGroups::default();
-            fresh.build(occ, 2, 10);
+            fresh.build(occ, 2, 50);
             assert_eq!(
                 (&reused.rows, &reused.starts, &reused.srcs),
                 (&fresh.rows, &fresh.starts, &fresh.srcs)
@@ -411,7 +447,7 @@ mod tests {
             assert_eq!(*reused.starts.last().unwrap() as usize, occ.len());
         }
         assert_eq!(
-            groups_of(&[7, 1, 1, 3], 2, 10),
+            groups_of(&[7, 1, 1, 3], 2, 50),
             vec![(7, vec![0]), (1, vec![0, 1]), (3, vec![1])]
         );
     }
