@@ -449,6 +449,14 @@ impl MemRec {
                     }
                 } else {
                     // The common hash counts get compile-time loops (fully unrolled).
+                    let at = SampleAt {
+                        tok,
+                        w,
+                        idx: &idx,
+                        col0,
+                        k,
+                        kw,
+                    };
                     macro_rules! bundled {
                         ($kc:expr, $kwc:expr) => {
                             if SIMD && DM == 16 {
@@ -457,34 +465,17 @@ impl MemRec {
                                 // checking that the CPU has AVX-512F; indices as in
                                 // `bundled_sample`.
                                 unsafe {
-                                    bundled_sample_16_avx512::<$kc, $kwc>(
-                                        tok, w, &idx, col0, k, kw, acc,
-                                    )
+                                    bundled_sample_16_avx512::<$kc, $kwc>(at, acc)
                                 }
                                 #[cfg(not(target_arch = "x86_64"))]
                                 unreachable!("SIMD kernels are x86-64 only")
                             } else if DM > 0 {
-                                bundled_sample::<DM, DM, $kc, $kwc>(
-                                    &mut parts_fixed,
-                                    d,
-                                    tok,
-                                    w,
-                                    &idx,
-                                    col0,
-                                    k,
-                                    kw,
-                                    acc,
-                                )
+                                bundled_sample::<DM, DM, $kc, $kwc>(&mut parts_fixed, d, at, acc)
                             } else {
                                 bundled_sample::<0, MAX_DIM, $kc, $kwc>(
                                     &mut parts_dynamic,
                                     d,
-                                    tok,
-                                    w,
-                                    &idx,
-                                    col0,
-                                    k,
-                                    kw,
+                                    at,
                                     acc,
                                 )
                             }
@@ -513,6 +504,26 @@ impl MemRec {
 /// loop (`MemRec::reference_forward`) adds in this same order, so the two stay bit-identical.
 pub const ACC: usize = 4;
 
+/// Where one bundled sample's rows are: the tables, its block's indices (its keys start at
+/// column `col0`), and the run-time hash counts.
+#[derive(Clone, Copy)]
+struct SampleAt<'a> {
+    tok: &'a [f32],
+    w: &'a [f32],
+    idx: &'a BlockIndices,
+    col0: usize,
+    k: usize,
+    kw: usize,
+}
+
+impl SampleAt<'_> {
+    /// `(k, kw)`: `KC` and `KWC` when fixed at compile time (`KC > 0`), else the run-time ones.
+    #[inline(always)]
+    fn counts<const KC: usize, const KWC: usize>(&self) -> (usize, usize) {
+        if KC > 0 { (KC, KWC) } else { (self.k, self.kw) }
+    }
+}
+
 /// One bundled sample: `v` (the unscaled sum) into `v`, returns the summed weight `a`. `KC` and
 /// `KWC` are `k` and `kw` fixed at compile time, or 0 to take the run-time ones.
 ///
@@ -520,22 +531,18 @@ pub const ACC: usize = 4;
 /// yields a value below `token_rows` (`weight_rows`), and `MemRec::new` sizes the tables from
 /// that same hasher (`token_rows * dim`, `weight_rows`); `col0 + j < BLOCK_KEYS` because a block
 /// holds `BLOCK_SAMPLES` samples of `NUM_CAT` keys. Both are asserted in debug builds.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn bundled_sample<const DM: usize, const W: usize, const KC: usize, const KWC: usize>(
     parts: &mut [[f32; W]; ACC],
     d: usize,
-    tok: &[f32],
-    w: &[f32],
-    idx: &BlockIndices,
-    col0: usize,
-    k: usize,
-    kw: usize,
+    at: SampleAt,
     v: &mut [f32],
 ) -> f32 {
+    let SampleAt {
+        tok, w, idx, col0, ..
+    } = at;
     let d = d.min(W);
-    let k = if KC > 0 { KC } else { k };
-    let kw = if KC > 0 { KWC } else { kw };
+    let (k, kw) = at.counts::<KC, KWC>();
     debug_assert!(col0 + NUM_CAT <= BLOCK_KEYS && k + kw <= MAX_SLOTS);
     for p in parts.iter_mut() {
         p[..d].fill(0.0);
@@ -579,20 +586,14 @@ fn bundled_sample<const DM: usize, const W: usize, const KC: usize, const KWC: u
 /// The CPU must support AVX-512F; `v.len() >= 16`; the indices obey `bundled_sample`'s contract.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
 #[inline]
 unsafe fn bundled_sample_16_avx512<const KC: usize, const KWC: usize>(
-    tok: &[f32],
-    w: &[f32],
-    idx: &BlockIndices,
-    col0: usize,
-    k: usize,
-    kw: usize,
+    at: SampleAt,
     v: &mut [f32],
 ) -> f32 {
     use std::arch::x86_64::*;
-    let k = if KC > 0 { KC } else { k };
-    let kw = if KC > 0 { KWC } else { kw };
+    let (tok, w, idx, col0) = (at.tok, at.w, at.idx, at.col0);
+    let (k, kw) = at.counts::<KC, KWC>();
     debug_assert!(col0 + NUM_CAT <= BLOCK_KEYS && k + kw <= MAX_SLOTS && v.len() >= 16);
     macro_rules! feature {
         ($j:expr, $acc:ident, $a:ident) => {{
