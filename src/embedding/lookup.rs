@@ -52,8 +52,9 @@ impl BuildHasher for BuildKeyHasher {
 /// One probe touches one 16-byte slot (key, row, feature), and the slot of a token is known from
 /// its key alone, so the training pre-pass can prefetch the slots of tokens ahead of the one it
 /// resolves (the std map neither exposes its slots nor groups the 26 features). Linear probing,
-/// at most half full; the slot comes from the top bits of a multiplicative hash (no division).
-/// Contents never depend on insertion timing beyond the rows handed out, and nothing iterates it.
+/// at most three quarters full (16-byte slots: 21-43 bytes a value, next to its 64-byte row at
+/// dim 16); the slot comes from the top bits of a multiplicative hash (no division). Contents
+/// never depend on insertion timing beyond the rows handed out, and nothing iterates it.
 #[derive(Debug, Clone)]
 struct Vocab {
     slots: Vec<Slot>,
@@ -144,7 +145,7 @@ impl Vocab {
         };
         self.len += 1;
         self.per_feature[feature] += 1;
-        if 2 * self.len > self.slots.len() {
+        if 4 * self.len > 3 * self.slots.len() {
             self.grow();
         }
         (next, true)
