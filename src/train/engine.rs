@@ -243,7 +243,8 @@ struct State {
     source: Arc<dyn DataSource>,
     events: Sender<EngineEvent>,
     opts: EngineOptions,
-    pool: rayon::ThreadPool,
+    /// Shared so a turn can run inside one `install` while `self` is borrowed.
+    pool: Arc<rayon::ThreadPool>,
     test: Arc<Batch>,
     oracle_auc: Option<f64>,
     runs: Vec<Run>,
@@ -297,7 +298,7 @@ impl State {
             source,
             events,
             opts,
-            pool,
+            pool: Arc::new(pool),
             test: Arc::new(Batch::default()),
             oracle_auc: None,
             runs: Vec::new(),
@@ -375,18 +376,28 @@ impl State {
                 }
                 continue;
             }
-            'round: for i in 0..self.runs.len() {
+            for i in 0..self.runs.len() {
                 let steps = (SLICE_SAMPLES / self.runs[i].cfg.train.batch.max(1)).max(1);
-                for _ in 0..steps {
-                    if self.runs[i].status != Status::Training {
-                        break;
+                // The whole turn runs on the pool (the steps' own `install`s then run inline):
+                // one hand-over to the pool per turn, not a wake-up of this thread per step.
+                let pool = Arc::clone(&self.pool);
+                let interrupted = pool.install(|| {
+                    for _ in 0..steps {
+                        if self.runs[i].status != Status::Training {
+                            break;
+                        }
+                        // A command ends the round (no run gets ahead: the ones after this
+                        // one have not stepped yet); the next round starts again from the
+                        // baseline.
+                        if !rx.is_empty() {
+                            return true;
+                        }
+                        self.advance(i);
                     }
-                    // A command ends the round (no run gets ahead: the ones after this one
-                    // have not stepped yet); the next round starts again from the baseline.
-                    if !rx.is_empty() {
-                        break 'round;
-                    }
-                    self.advance(i);
+                    false
+                });
+                if interrupted {
+                    break;
                 }
             }
         }
