@@ -13,7 +13,8 @@ use super::SparseOptimizer;
 struct Line([f32; 16]);
 
 /// A growable f32 buffer whose first element is 64-byte aligned, so `dim = 16` rows are exactly
-/// one cache line each and never straddle two.
+/// one cache line each and never straddle two. The DLRM's parameters, gradients and activations
+/// use it too: a 16-float vector load of a weight panel that straddles two lines costs two.
 #[derive(Clone, Default)]
 pub struct AlignedBuf {
     lines: Vec<Line>,
@@ -23,6 +24,19 @@ pub struct AlignedBuf {
 impl std::fmt::Debug for AlignedBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "AlignedBuf(len {})", self.len)
+    }
+}
+
+impl std::ops::Deref for AlignedBuf {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        self.as_mut_slice()
     }
 }
 

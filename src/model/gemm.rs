@@ -385,12 +385,13 @@ fn portable_nn(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{GRAM_ROWS, KC, MAX_SEGS, MR, NR, Seg, Start};
+    use crate::embedding::table::AlignedBuf;
     use std::arch::x86_64::*;
     use std::cell::RefCell;
 
     thread_local! {
         /// The packed operand block of this thread, `KC x NR`.
-        static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        static PACK: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
     }
 
     #[inline(always)]
@@ -451,7 +452,7 @@ mod avx512 {
         PACK.with(|pack| {
             let mut pack = pack.borrow_mut();
             if pack.len() < KC * NR {
-                pack.resize(KC * NR, 0.0);
+                pack.resize(KC * NR);
             }
             // One pointer for every write and read of the block, so no later borrow of the
             // buffer invalidates the pointers the pieces keep.

@@ -27,6 +27,7 @@ use gemm::{BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
 use crate::embedding::OutputShape;
+use crate::embedding::table::AlignedBuf;
 
 /// A batch is cut into at most this many chunks (one workspace each): 64-row chunks up to a
 /// batch of 1024, so a chunk's activations stay in L2 between its forward and backward passes.
@@ -117,17 +118,17 @@ struct Workspace {
     /// Rows of this chunk in the current step.
     rows: usize,
     /// Output of every bottom layer, `rows x fan_out`.
-    bottom: Vec<Vec<f32>>,
+    bottom: Vec<AlignedBuf>,
     /// Interaction output (top MLP input).
-    inter: Vec<f32>,
+    inter: AlignedBuf,
     /// Output of every top layer; the last is the logits.
-    top: Vec<Vec<f32>>,
+    top: Vec<AlignedBuf>,
     /// dLoss/d(output of each bottom layer), through its ReLU: kept for the weight gradients.
-    dbottom: Vec<Vec<f32>>,
+    dbottom: Vec<AlignedBuf>,
     /// dLoss/d(interaction output).
-    dinter: Vec<f32>,
+    dinter: AlignedBuf,
     /// dLoss/d(output of each top layer), through its ReLU.
-    dtop: Vec<Vec<f32>>,
+    dtop: Vec<AlignedBuf>,
     /// Sum of this chunk's per-sample losses.
     loss: f64,
 }
@@ -184,16 +185,16 @@ pub struct Dlrm {
     interaction: Interaction,
     bottom: Vec<Layer>,
     top: Vec<Layer>,
-    params: Vec<f32>,
-    grad: Vec<f32>,
+    params: AlignedBuf,
+    grad: AlignedBuf,
     /// Adagrad's accumulated squared gradients (empty for SGD).
-    adagrad: Vec<f32>,
+    adagrad: AlignedBuf,
     ws: Vec<Workspace>,
     /// The weight-gradient blocks, in parameter order; they tile the parameter buffer.
     blocks: Vec<GradBlock>,
     /// Every layer's weights transposed (`fan_out x fan_in`, at the layer's weight offset), for
     /// the input-gradient products; written by `update`, rebuilt when `params` changed otherwise.
-    wt: Vec<f32>,
+    wt: AlignedBuf,
     wt_fresh: bool,
     /// Lower-triangle pairs `(i, j)`, `i > j`, of the dot interaction.
     pairs: Vec<(u16, u16)>,
@@ -247,7 +248,7 @@ impl Dlrm {
         // The bottom MLP ends in a ReLU, as in DLRM; the top MLP's last layer is the logit.
         let bottom = layers(NUM_DENSE, &model.bottom_mlp, true, &mut n);
         let top = layers(interaction.out_width(dim), &model.top_mlp, false, &mut n);
-        let mut params = vec![0.0f32; n];
+        let mut params = AlignedBuf::zeros(n);
         let mut rng = InitRng::new(seed);
         for l in bottom.iter().chain(&top) {
             let ws = (2.0 / (l.fan_in + l.fan_out) as f64).sqrt();
@@ -291,12 +292,12 @@ impl Dlrm {
             bottom,
             top,
             blocks,
-            wt: vec![0.0; n],
+            wt: AlignedBuf::zeros(n),
             wt_fresh: false,
-            grad: vec![0.0; n],
+            grad: AlignedBuf::zeros(n),
             adagrad: match optimizer {
-                Optimizer::Sgd => Vec::new(),
-                Optimizer::Adagrad => vec![0.0; n],
+                Optimizer::Sgd => AlignedBuf::default(),
+                Optimizer::Adagrad => AlignedBuf::zeros(n),
             },
             params,
             ws: Vec::new(),
@@ -365,14 +366,16 @@ impl Dlrm {
 
     /// Buffers for the forward pass of `rows` rows, and for the backward pass when `train`.
     fn new_workspace(&self, rows: usize, train: bool) -> Workspace {
-        let outs = |ls: &[Layer]| -> Vec<Vec<f32>> {
-            ls.iter().map(|l| vec![0.0; rows * l.fan_out]).collect()
+        let outs = |ls: &[Layer]| -> Vec<AlignedBuf> {
+            ls.iter()
+                .map(|l| AlignedBuf::zeros(rows * l.fan_out))
+                .collect()
         };
         let ow = self.interaction.out_width(self.dim);
         Workspace {
             rows: 0,
             bottom: outs(&self.bottom),
-            inter: vec![0.0; rows * ow],
+            inter: AlignedBuf::zeros(rows * ow),
             top: outs(&self.top),
             dbottom: if train {
                 outs(&self.bottom)
@@ -380,9 +383,9 @@ impl Dlrm {
                 Vec::new()
             },
             dinter: if train {
-                vec![0.0; rows * ow]
+                AlignedBuf::zeros(rows * ow)
             } else {
-                Vec::new()
+                AlignedBuf::default()
             },
             dtop: if train { outs(&self.top) } else { Vec::new() },
             loss: 0.0,
@@ -543,7 +546,7 @@ impl Dlrm {
     /// Adagrad's state, allocated on first use (a model built for SGD may be stepped with Adagrad).
     fn ensure_state(&mut self, opt: DenseOpt) {
         if opt.kind == Optimizer::Adagrad && self.adagrad.len() != self.params.len() {
-            self.adagrad = vec![0.0; self.params.len()];
+            self.adagrad = AlignedBuf::zeros(self.params.len());
         }
     }
 
