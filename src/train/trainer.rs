@@ -6,6 +6,7 @@
 
 use crate::config::{Config, Optimizer};
 use crate::data::{Batch, NUM_CAT, NUM_DENSE};
+use crate::embedding::table::AlignedBuf;
 use crate::embedding::{Representation, SparseOptimizer};
 use crate::model::{DenseOpt, Dlrm, Interaction, ModelError, sigmoid, touch_pages};
 
@@ -17,8 +18,9 @@ pub struct Trainer {
     pub rep: Box<dyn Representation>,
     dense_opt: DenseOpt,
     sparse_opt: SparseOptimizer,
-    emb: Vec<f32>,
-    grad_emb: Vec<f32>,
+    /// The representation's output and its gradient, 64-byte aligned like the model's buffers.
+    emb: AlignedBuf,
+    grad_emb: AlignedBuf,
 }
 
 impl Trainer {
@@ -48,7 +50,10 @@ impl Trainer {
         // Buffers of a step are allocated and touched here, outside the timed steps.
         model.prepare(t.batch, dense_opt);
         let ew = model.emb_width();
-        let (mut emb, mut grad_emb) = (vec![0.0; t.batch * ew], vec![0.0; t.batch * ew]);
+        let (mut emb, mut grad_emb) = (
+            AlignedBuf::zeros(t.batch * ew),
+            AlignedBuf::zeros(t.batch * ew),
+        );
         touch_pages(&mut emb);
         touch_pages(&mut grad_emb);
         Ok(Trainer {
@@ -65,8 +70,8 @@ impl Trainer {
     pub fn step(&mut self, batch: &Batch) -> Result<f64, ModelError> {
         let rows = batch.len();
         let ew = self.model.emb_width();
-        self.emb.resize(rows * ew, 0.0);
-        self.grad_emb.resize(rows * ew, 0.0);
+        self.emb.resize(rows * ew);
+        self.grad_emb.resize(rows * ew);
         self.rep
             .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
         let loss = self.model.forward_backward_update(
@@ -89,7 +94,7 @@ impl Trainer {
         let rows = test.len();
         let ew = self.model.emb_width();
         let mut probs = vec![0.0f32; rows];
-        let mut emb = vec![0.0f32; EVAL_BLOCK.min(rows) * ew];
+        let mut emb = AlignedBuf::zeros(EVAL_BLOCK.min(rows) * ew);
         for start in (0..rows).step_by(EVAL_BLOCK) {
             let r = (rows - start).min(EVAL_BLOCK);
             let e = &mut emb[..r * ew];
