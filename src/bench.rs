@@ -147,7 +147,7 @@ fn run_in_pool(
 
     // MEM-REC forward.
     let mut memrec = build_compressed(cfg);
-    let mut out = vec![0f32; b.batch * memrec.outputs_per_sample() * dim];
+    let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * dim);
     let mut times = Vec::with_capacity(b.batches);
     for i in 0..b.warmup + b.batches {
         let keys = &pool.keys[i % n_pool];
@@ -212,7 +212,7 @@ fn run_in_pool(
                 budget,
                 share: MEM_SHARE * 100.0,
             })?;
-            let mut out = vec![0f32; tokens * dim];
+            let mut out = AlignedBuf::zeros(tokens * dim);
             let mut times = Vec::with_capacity(b.batches);
             for i in 0..b.warmup + b.batches {
                 let values = &pool.values[i % n_pool];
