@@ -779,15 +779,17 @@ mod avx512 {
     /// Contraction indices per trip of a tile's inner loop.
     const UNROLL: usize = 4;
 
-    /// One contraction index of a tile: `acc[r] += A[r, p] * B[p, ..]`, with `ap` at `A[0, p]`
-    /// (rows `ars` apart) and `bp` at row `p` of the panel.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn step<const R: usize, const NV: usize>(
+    /// One contraction index of a tile: `acc[r] += A[r, p] * B[p, ..]`, with `A[r, p]` at
+    /// `ap + rows[r]` and `bp` at row `p` of the panel.
+    ///
+    /// # Safety
+    /// Only inlined into `nn_tile` (AVX-512F), with pointers inside a checked piece.
+    #[inline(always)]
+    unsafe fn index<const R: usize, const NV: usize>(
         acc0: &mut [__m512; R],
         acc1: &mut [__m512; R],
         ap: *const f32,
-        ars: usize,
+        rows: &[usize; R],
         bp: *const f32,
     ) {
         // SAFETY: the caller's pointers are inside the ranges `gemm_nn` checked.
@@ -799,7 +801,7 @@ mod avx512 {
                 w0
             };
             for r in 0..R {
-                let x = _mm512_set1_ps(*ap.add(r * ars));
+                let x = _mm512_set1_ps(*ap.add(rows[r]));
                 acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
                 if NV == 2 {
                     acc1[r] = _mm512_fmadd_ps(x, w1, acc1[r]);
@@ -842,39 +844,14 @@ mod avx512 {
                     *pf.1 -= 1;
                 }
                 for (u, &ku) in ks.iter().enumerate() {
-                    let bu = bp.add(u * NR);
-                    let w0 = _mm512_loadu_ps(bu);
-                    let w1 = if NV == 2 {
-                        _mm512_loadu_ps(bu.add(16))
-                    } else {
-                        w0
-                    };
-                    for r in 0..R {
-                        let x = _mm512_set1_ps(*ap.add(rows[r] + ku));
-                        acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
-                        if NV == 2 {
-                            acc1[r] = _mm512_fmadd_ps(x, w1, acc1[r]);
-                        }
-                    }
+                    index::<R, NV>(acc0, acc1, ap.add(ku), rows, bp.add(u * NR));
                 }
                 ap = ap.add(UNROLL * kstep);
                 bp = bp.add(UNROLL * NR);
                 k += UNROLL;
             }
             while k < len {
-                let w0 = _mm512_loadu_ps(bp);
-                let w1 = if NV == 2 {
-                    _mm512_loadu_ps(bp.add(16))
-                } else {
-                    w0
-                };
-                for r in 0..R {
-                    let x = _mm512_set1_ps(*ap.add(rows[r]));
-                    acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
-                    if NV == 2 {
-                        acc1[r] = _mm512_fmadd_ps(x, w1, acc1[r]);
-                    }
-                }
+                index::<R, NV>(acc0, acc1, ap, rows, bp);
                 ap = ap.add(kstep);
                 bp = bp.add(NR);
                 k += 1;
@@ -920,8 +897,8 @@ mod avx512 {
             for pc in t.pieces {
                 let s = &t.segs[pc.seg];
                 let (ars, acs) = (s.ars, s.acs);
-                let mut ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
-                let mut bp = pc.bp;
+                let ap = s.a.as_ptr().add(i0 * ars + pc.p0 * acs);
+                let bp = pc.bp;
                 let pf = (&mut pfp, &mut pf_left);
                 if acs == 1 {
                     // Row-major A: rows `ars` apart, each row's offset its own register.
@@ -934,11 +911,9 @@ mod avx512 {
                     let ks = std::hint::black_box(std::array::from_fn(|u| u * acs));
                     piece::<R, NV>(&mut acc0, &mut acc1, ap, &rows, &ks, bp, pc.len, pf);
                 } else {
-                    for _ in 0..pc.len {
-                        step::<R, NV>(&mut acc0, &mut acc1, ap, ars, bp);
-                        ap = ap.add(acs);
-                        bp = bp.add(NR);
-                    }
+                    let rows = std::hint::black_box(std::array::from_fn(|r| r * ars));
+                    let ks = std::hint::black_box(std::array::from_fn(|u| u * acs));
+                    piece::<R, NV>(&mut acc0, &mut acc1, ap, &rows, &ks, bp, pc.len, pf);
                 }
             }
             let zero = _mm512_setzero_ps();
