@@ -77,10 +77,20 @@ impl AlignedBuf {
         self.len == 0
     }
 
-    /// Grow (zero-filled) to `len` floats; amortised like `Vec`.
+    /// Grow (zero-filled) or shrink to `len` floats; amortised like `Vec`. Floats a shrink cut
+    /// off inside the last kept line are zeroed when a later grow brings them back, so growing
+    /// always shows zeros, as `Vec::resize(len, 0.0)` does.
     pub fn resize(&mut self, len: usize) {
+        let old = self.len;
         self.lines.resize(len.div_ceil(16), Line([0.0; 16]));
         self.len = len;
+        if len > old {
+            // Only the tail of the line that held the old end can be stale; new lines are zero.
+            let stale_end = len.min(old.div_ceil(16) * 16);
+            if stale_end > old {
+                self.as_mut_slice()[old..stale_end].fill(0.0);
+            }
+        }
     }
 
     pub fn as_slice(&self) -> &[f32] {
@@ -395,6 +405,18 @@ fn apply_groups<const DM: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_buf_grows_zero_filled_after_a_shrink() {
+        let mut b = AlignedBuf::zeros(40);
+        b.fill(7.0);
+        b.resize(18);
+        assert!(b.iter().all(|&x| x == 7.0));
+        b.resize(40);
+        assert_eq!(b.as_ptr() as usize % 64, 0);
+        assert!(b[..18].iter().all(|&x| x == 7.0));
+        assert!(b[18..].iter().all(|&x| x == 0.0), "{:?}", &b[18..]);
+    }
 
     fn groups_of(occ: &[u32], per_src: usize, rows: usize) -> Vec<(u32, Vec<u32>)> {
         let mut g = RowGroups::default();
