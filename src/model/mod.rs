@@ -474,16 +474,22 @@ impl Dlrm {
         }
         let bufs = Bufs::of(self);
         let (bottom, top, nb) = (&self.bottom, &self.top, self.bottom.len());
-        self.blocks.par_iter().for_each(|b| {
-            let l = b.layer(bottom, top);
-            // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
-            let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
-            weight_grad(l, b, nb, cr, dense, used, gw, gb);
-            if let Some(o) = opt {
-                // SAFETY: as above, for the parameters, optimizer state and transpose.
-                unsafe { apply_block(l, b, o, &bufs) };
-            }
-        });
+        let blocks = &self.blocks;
+        // One task per thread, each a fixed run of blocks (see `block_runs`).
+        block_runs(blocks, bottom, top, rayon::current_num_threads())
+            .par_windows(2)
+            .for_each(|run| {
+                for b in &blocks[run[0]..run[1]] {
+                    let l = b.layer(bottom, top);
+                    // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
+                    let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
+                    weight_grad(l, b, nb, cr, dense, used, gw, gb);
+                    if let Some(o) = opt {
+                        // SAFETY: as above, for the parameters, optimizer state and transpose.
+                        unsafe { apply_block(l, b, o, &bufs) };
+                    }
+                }
+            });
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
         self.ws = ws;
         Ok(loss)
@@ -873,6 +879,31 @@ fn weight_grad(
     }
 }
 
+/// Phase 2's split of the blocks between `threads` tasks: boundaries `0 = c0 < c1 < ... = len`,
+/// task `i` taking blocks `c[i]..c[i + 1]`, cut where the running count of parameters (a block's
+/// work, gradient and update alike, is proportional to it) crosses each `i / threads` of the
+/// total. A fixed split beats work stealing here: the last blocks no longer leave one thread
+/// idle, and a block is updated by the same thread step after step, so the lines it writes are
+/// more often already in that core's cache. Which thread runs a task never changes a number:
+/// each block's arithmetic is the same wherever it runs.
+fn block_runs(blocks: &[GradBlock], bottom: &[Layer], top: &[Layer], threads: usize) -> Vec<usize> {
+    let cost = |b: &GradBlock| b.layer(bottom, top).fan_in * b.w;
+    let total: usize = blocks.iter().map(cost).sum();
+    let threads = threads.max(1);
+    let mut cuts = vec![0];
+    let mut done = 0;
+    for (i, b) in blocks.iter().enumerate() {
+        done += cost(b);
+        if cuts.len() < threads && done * threads >= total * cuts.len() {
+            cuts.push(i + 1);
+        }
+    }
+    if cuts.last() != Some(&blocks.len()) {
+        cuts.push(blocks.len());
+    }
+    cuts
+}
+
 /// One optimizer step on a strip of parameters.
 fn apply(opt: DenseOpt, p: &mut [f32], g: &[f32], s: Option<&mut [f32]>) {
     match s {
@@ -1153,6 +1184,38 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Phase 2's split: contiguous runs that cover every block once, at most one per thread, and
+    /// each run's parameter count within one block of an equal share.
+    #[test]
+    fn block_runs_split_the_blocks_evenly() {
+        let cfg = crate::config::Config::from_preset("kaggle").expect("kaggle preset");
+        for inter in [Interaction::Dot { features: NUM_CAT }, Interaction::Concat] {
+            let m = Dlrm::new(&cfg.model, inter, Optimizer::Sgd, 1).expect("model");
+            let cost = |b: &GradBlock| b.layer(&m.bottom, &m.top).fan_in * b.w;
+            let total: usize = m.blocks.iter().map(cost).sum();
+            let largest = m.blocks.iter().map(cost).max().unwrap_or(0);
+            for threads in [1, 2, 3, 4, 7, 64] {
+                let cuts = block_runs(&m.blocks, &m.bottom, &m.top, threads);
+                assert_eq!(cuts.first(), Some(&0));
+                assert_eq!(cuts.last(), Some(&m.blocks.len()));
+                assert!(cuts.windows(2).all(|w| w[0] < w[1]), "{cuts:?}");
+                assert!(cuts.len() - 1 <= threads, "{threads} threads: {cuts:?}");
+                if threads <= m.blocks.len() {
+                    assert_eq!(cuts.len() - 1, threads, "{cuts:?}");
+                }
+                for w in cuts.windows(2) {
+                    let run: usize = m.blocks[w[0]..w[1]].iter().map(cost).sum();
+                    assert!(
+                        run <= total / threads + largest,
+                        "{threads} threads: a run of {run} of {total} ({cuts:?})"
+                    );
+                }
+            }
+        }
+        let none = block_runs(&[], &[], &[], 2);
+        assert_eq!(none, vec![0]);
+    }
 
     /// The dot interaction at 16 dimensions (the fast path when the machine has AVX-512) against
     /// f64 sums: forward dots, the bottom output's gradient and every vector's gradient.
