@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use super::hash::{
     BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed,
 };
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
@@ -405,6 +405,11 @@ impl MemRec {
         // Blocks of 8 samples: hash their 208 keys (26 full vectors), then gather sample by
         // sample. The block's indices (slot-major, 208 per slot) stay in L1.
         for (b, block_keys) in keys.chunks(BLOCK_KEYS).enumerate() {
+            // The keys are a stream read once; ask for the next block's now, so they arrive
+            // while this block is hashed and gathered rather than stalling its first loads.
+            if let Some(next) = keys.get((b + 1) * BLOCK_KEYS..) {
+                prefetch_lines(&next[..next.len().min(BLOCK_KEYS)]);
+            }
             #[cfg(target_arch = "x86_64")]
             if SIMD {
                 // SAFETY: SIMD is only true in `kernel_avx512`, reached after checking that the

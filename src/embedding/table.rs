@@ -149,6 +149,20 @@ pub fn prefetch_read(p: *const u8) {
     let _ = p;
 }
 
+/// Prefetch every cache line `v` touches (one hint per 64 bytes, plus its last line).
+#[inline(always)]
+pub fn prefetch_lines<T>(v: &[T]) {
+    let (start, bytes) = (v.as_ptr().cast::<u8>(), std::mem::size_of_val(v));
+    if bytes == 0 {
+        return;
+    }
+    for off in (0..bytes).step_by(64) {
+        // `wrapping_add`: only an address is formed; a prefetch never dereferences it.
+        prefetch_read(start.wrapping_add(off));
+    }
+    prefetch_read(start.wrapping_add(bytes - 1));
+}
+
 /// Raw pointer that may cross threads: used only to write rows that are distinct by construction.
 #[derive(Clone, Copy)]
 struct RowPtr(*mut f32);
