@@ -226,6 +226,47 @@ fn uncompressed_rows_follow_first_occurrence_in_batch_order() {
 }
 
 #[test]
+fn uncompressed_initial_rows_depend_only_on_the_value() {
+    // Two tables with the same seed see the same values in opposite sample orders, so the values
+    // get different rows; each value's initial row must still be the same, in batches with
+    // hundreds of new values (initialised in parallel) and with repeats.
+    let cards = [1000u64; NUM_CAT];
+    for dim in [16, 5] {
+        let (mut a, mut b) = (
+            Uncompressed::new(dim, &cards, 9),
+            Uncompressed::new(dim, &cards, 9),
+        );
+        for batch in 0..3 {
+            let keys = random_keys(300, 40 + batch, 400);
+            let reversed: Vec<u64> = keys
+                .chunks_exact(NUM_CAT)
+                .rev()
+                .flatten()
+                .copied()
+                .collect();
+            let mut out = vec![0f32; out_len(&a, &keys)];
+            a.forward_train(&keys, &mut out);
+            b.forward_train(&reversed, &mut out);
+        }
+        let mut new_rows = 0;
+        for (t, &key) in random_keys(300, 40, 400).iter().enumerate() {
+            let j = t % NUM_CAT;
+            let (ra, rb) = (a.row_of(j, key), b.row_of(j, key));
+            let (Some(ra), Some(rb)) = (ra, rb) else {
+                panic!("token {t} not in both vocabularies: {ra:?} {rb:?}");
+            };
+            new_rows += (ra != rb) as usize;
+            assert_eq!(
+                &a.table()[ra as usize * dim..][..dim],
+                &b.table()[rb as usize * dim..][..dim],
+                "dim {dim}, token {t}: rows {ra} and {rb}"
+            );
+        }
+        assert!(new_rows > 1000, "the orders differ: {new_rows} rows moved");
+    }
+}
+
+#[test]
 fn builders_follow_the_config() {
     let mut cfg = Config::from_preset("kaggle").unwrap();
     let m = build_compressed(&cfg);

@@ -183,6 +183,55 @@ fn gather_dm<const DM: usize>(table: &[f32], dim: usize, rows: &[u32], out: &mut
         });
 }
 
+/// Marks a token whose value is not in the vocabulary yet (in `Uncompressed::rows`).
+const MISSING: u32 = EMPTY_ROW;
+/// New rows initialised per rayon task.
+const INIT_ROWS: usize = 256;
+
+/// The parallel first pass of `Uncompressed::forward_train`: row of every token already in the
+/// vocabulary into `rows` and its values into `out`, `MISSING` for the others (whose outputs
+/// are left for the caller); returns how many are missing. The probe `AHEAD` tokens on is
+/// prefetched, so the cache misses of the probes overlap.
+fn lookup_gather_dm<const DM: usize>(
+    vocab: &Vocab,
+    table: &[f32],
+    dim: usize,
+    keys: &[u64],
+    rows: &mut [u32],
+    out: &mut [f32],
+) -> usize {
+    const AHEAD: usize = 16;
+    let d = if DM > 0 { DM } else { dim };
+    rows.par_chunks_mut(CHUNK * NUM_CAT)
+        .zip(keys.par_chunks(CHUNK * NUM_CAT))
+        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * d))
+        .map(|((rc, kc), oc)| {
+            let mut missing = 0usize;
+            for (t, ((r, &key), o)) in rc
+                .iter_mut()
+                .zip(kc)
+                .zip(oc.chunks_exact_mut(d))
+                .enumerate()
+            {
+                if let Some(&ahead) = kc.get(t + AHEAD) {
+                    vocab.prefetch((t + AHEAD) % NUM_CAT, ahead);
+                }
+                match vocab.get(t % NUM_CAT, key) {
+                    Some(row) => {
+                        *r = row;
+                        copy_row::<DM>(o, &table[row as usize * d..][..d]);
+                    }
+                    None => {
+                        *r = MISSING;
+                        missing += 1;
+                    }
+                }
+            }
+            missing
+        })
+        .sum()
+}
+
 /// Panic with the representation's name unless `keys` is whole samples and `out_len` holds one
 /// `dim` vector per key (a caller bug, never user input).
 pub(super) fn check_shapes(kind: &str, keys: &[u64], out_len: usize, dim: usize) {
@@ -278,50 +327,62 @@ impl Representation for Uncompressed {
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
         check_shapes("uncompressed", keys, out.len(), self.dim);
         // Two passes. First, in parallel and read-only, every value already in the vocabulary
-        // gets its row (the probe `AHEAD` tokens on is prefetched, so cache misses overlap);
-        // the others are marked. Then, in batch order, the marked ones are added: a new value
-        // gets the next row at its first occurrence, as one sequential pass would give it.
-        const AHEAD: usize = 16;
-        const MISSING: u32 = EMPTY_ROW;
+        // gets its row, copied straight to the output; the others are marked. Then, in batch
+        // order, the marked ones are added: a new value gets the next row at its first
+        // occurrence, as one sequential pass would give it. The new rows are initialised after
+        // that pass, in parallel (a row's initial values depend only on its key), and copied to
+        // the marked outputs. Rows that existed before the step are not changed by it, so
+        // copying them before the insertions gives the same output.
         let dim = self.dim;
         self.rows.resize(keys.len(), 0);
-        let vocab = &self.vocab;
-        let missing = self
-            .rows
-            .par_chunks_mut(CHUNK * NUM_CAT)
-            .zip(keys.par_chunks(CHUNK * NUM_CAT))
-            .map(|(rc, kc)| {
-                let mut missing = 0usize;
-                for (t, (r, &key)) in rc.iter_mut().zip(kc).enumerate() {
-                    if let Some(&ahead) = kc.get(t + AHEAD) {
-                        vocab.prefetch((t + AHEAD) % NUM_CAT, ahead);
-                    }
-                    *r = vocab.get(t % NUM_CAT, key).unwrap_or(MISSING);
-                    missing += (*r == MISSING) as usize;
-                }
-                missing
-            })
-            .sum::<usize>();
-        if missing > 0 {
-            for (t, &key) in keys.iter().enumerate() {
-                if self.rows[t] != MISSING {
-                    continue;
-                }
-                let j = t % NUM_CAT;
-                let next = (self.table.len() / dim) as u32;
-                let (row, new) = self.vocab.get_or_insert(j, key, next);
-                if new {
-                    self.table.resize((next as usize + 1) * dim);
-                    let mut rng = SplitMix64(hash_key(key, self.seed));
-                    let bound = self.bounds[j];
-                    for x in &mut self.table.as_mut_slice()[next as usize * dim..] {
-                        *x = rng.uniform(bound);
-                    }
-                }
-                self.rows[t] = row;
-            }
+        let missing = crate::dispatch_dim!(
+            dim,
+            lookup_gather_dm(
+                &self.vocab,
+                self.table.as_slice(),
+                dim,
+                keys,
+                &mut self.rows,
+                out
+            )
+        );
+        if missing == 0 {
+            return;
         }
-        gather(self.table.as_slice(), dim, &self.rows, out);
+        let first_new = self.table.len() / dim;
+        let mut marked = Vec::with_capacity(missing);
+        let mut fresh: Vec<(u64, usize)> = Vec::new();
+        for (t, &key) in keys.iter().enumerate() {
+            if self.rows[t] != MISSING {
+                continue;
+            }
+            let j = t % NUM_CAT;
+            let next = (first_new + fresh.len()) as u32;
+            let (row, new) = self.vocab.get_or_insert(j, key, next);
+            if new {
+                fresh.push((key, j));
+            }
+            self.rows[t] = row;
+            marked.push(t);
+        }
+        self.table.resize((first_new + fresh.len()) * dim);
+        let (seed, bounds) = (self.seed, self.bounds);
+        self.table.as_mut_slice()[first_new * dim..]
+            .par_chunks_mut(INIT_ROWS * dim)
+            .zip(fresh.par_chunks(INIT_ROWS))
+            .for_each(|(rows, new)| {
+                for (row, &(key, j)) in rows.chunks_exact_mut(dim).zip(new) {
+                    let mut rng = SplitMix64(hash_key(key, seed));
+                    for x in row {
+                        *x = rng.uniform(bounds[j]);
+                    }
+                }
+            });
+        let table = self.table.as_slice();
+        for t in marked {
+            let r = self.rows[t] as usize;
+            out[t * dim..][..dim].copy_from_slice(&table[r * dim..][..dim]);
+        }
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
