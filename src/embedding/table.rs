@@ -152,7 +152,13 @@ pub fn prefetch_read(p: *const u8) {
 /// Prefetch every cache line `v` touches (one hint per 64 bytes, plus its last line).
 #[inline(always)]
 pub fn prefetch_lines<T>(v: &[T]) {
-    let (start, bytes) = (v.as_ptr().cast::<u8>(), std::mem::size_of_val(v));
+    prefetch_bytes(v.as_ptr().cast(), std::mem::size_of_val(v));
+}
+
+/// Prefetch every cache line of the `bytes` bytes at `start` (one hint per 64 bytes, plus the
+/// last line). Takes an address, not a slice, so it can point into memory other threads write.
+#[inline(always)]
+pub fn prefetch_bytes(start: *const u8, bytes: usize) {
     if bytes == 0 {
         return;
     }
@@ -375,6 +381,8 @@ fn apply_groups<const DM: usize>(
     let aptr = RowPtr(state.acc.as_mut_ptr());
     let g_count = groups.rows.len();
     const GROUPS_PER_JOB: usize = 256;
+    /// Groups between a row's prefetch and its update.
+    const ROW_AHEAD: usize = 8;
     (0..g_count.div_ceil(GROUPS_PER_JOB))
         .into_par_iter()
         .for_each_init(
@@ -384,6 +392,13 @@ fn apply_groups<const DM: usize>(
                 let hi = (lo + GROUPS_PER_JOB).min(g_count);
                 let grad = &mut grad[..dim];
                 for g in lo..hi {
+                    // The rows are scattered over the table: ask for one a few groups ahead, so
+                    // its cache misses overlap with this group's work.
+                    if let Some(&ahead) = groups.rows[..hi].get(g + ROW_AHEAD) {
+                        // `wrapping_add`: only an address; `ahead < n_rows`, as for `row` below.
+                        let at = tptr.at(ahead as usize * dim);
+                        prefetch_bytes(at.cast_const().cast(), 4 * dim);
+                    }
                     let row = groups.rows[g] as usize;
                     grad.iter_mut().for_each(|x| *x = 0.0);
                     let (a, b) = (groups.starts[g] as usize, groups.starts[g + 1] as usize);
