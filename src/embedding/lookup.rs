@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 use rayon::prelude::*;
 
 use super::hash::{SplitMix64, derive_seed, flip_of, hash_key, reduce, xxh3_64_key};
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse, copy_row};
+use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse, copy_row, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
@@ -186,12 +186,17 @@ fn gather_dm<const DM: usize>(table: &[f32], dim: usize, rows: &[u32], out: &mut
 /// Marks a token whose value is not in the vocabulary yet (in `Uncompressed::rows`).
 const MISSING: u32 = EMPTY_ROW;
 /// New rows initialised per rayon task.
-const INIT_ROWS: usize = 256;
+const INIT_ROWS: usize = 64;
 
 /// The parallel first pass of `Uncompressed::forward_train`: row of every token already in the
 /// vocabulary into `rows` and its values into `out`, `MISSING` for the others (whose outputs
-/// are left for the caller); returns how many are missing. The probe `AHEAD` tokens on is
-/// prefetched, so the cache misses of the probes overlap.
+/// are left for the caller); returns how many are missing.
+///
+/// Both memory reads of a token usually miss the cache (the vocabulary and the rows do not stay
+/// in L2 next to the dense model), and the second depends on the first. So tokens go in blocks
+/// of `LAG`, in a pipeline: the probes of block `b + 1` are prefetched while block `b` is probed
+/// (each probe then prefetches its row), and block `b - 1`'s rows, prefetched a block ago, are
+/// copied out.
 fn lookup_gather_dm<const DM: usize>(
     vocab: &Vocab,
     table: &[f32],
@@ -200,33 +205,48 @@ fn lookup_gather_dm<const DM: usize>(
     rows: &mut [u32],
     out: &mut [f32],
 ) -> usize {
-    const AHEAD: usize = 16;
+    const LAG: usize = 16;
     let d = if DM > 0 { DM } else { dim };
+    let copy = |rc: &[u32], oc: &mut [f32], span: std::ops::Range<usize>| {
+        for t in span {
+            let r = rc[t];
+            if r != MISSING {
+                copy_row::<DM>(&mut oc[t * d..][..d], &table[r as usize * d..][..d]);
+            }
+        }
+    };
     rows.par_chunks_mut(CHUNK * NUM_CAT)
         .zip(keys.par_chunks(CHUNK * NUM_CAT))
         .zip(out.par_chunks_mut(CHUNK * NUM_CAT * d))
         .map(|((rc, kc), oc)| {
+            let n = kc.len();
             let mut missing = 0usize;
-            for (t, ((r, &key), o)) in rc
-                .iter_mut()
-                .zip(kc)
-                .zip(oc.chunks_exact_mut(d))
-                .enumerate()
-            {
-                if let Some(&ahead) = kc.get(t + AHEAD) {
-                    vocab.prefetch((t + AHEAD) % NUM_CAT, ahead);
+            for (t, &key) in kc.iter().enumerate().take(LAG) {
+                vocab.prefetch(t % NUM_CAT, key);
+            }
+            for b0 in (0..n).step_by(LAG) {
+                let b1 = (b0 + LAG).min(n);
+                for t in b0..b1 {
+                    if let Some(&ahead) = kc.get(t + LAG) {
+                        vocab.prefetch((t + LAG) % NUM_CAT, ahead);
+                    }
+                    rc[t] = match vocab.get(t % NUM_CAT, kc[t]) {
+                        Some(row) => {
+                            prefetch_lines(&table[row as usize * d..][..d]);
+                            row
+                        }
+                        None => {
+                            missing += 1;
+                            MISSING
+                        }
+                    };
                 }
-                match vocab.get(t % NUM_CAT, key) {
-                    Some(row) => {
-                        *r = row;
-                        copy_row::<DM>(o, &table[row as usize * d..][..d]);
-                    }
-                    None => {
-                        *r = MISSING;
-                        missing += 1;
-                    }
+                if b0 > 0 {
+                    copy(rc, oc, b0 - LAG..b0);
                 }
             }
+            // The last block (chunks are whole samples, so never empty).
+            copy(rc, oc, n.saturating_sub(1) / LAG * LAG..n);
             missing
         })
         .sum()
