@@ -42,7 +42,12 @@ pub struct MemRec {
     token_state: RowState,
     weight_state: RowState,
     // What `forward_train` leaves for `backward_update`: indices (cheaper to keep than to
-    // re-hash), the scale `a` and the unscaled sum `v` of every source.
+    // re-hash), the scale `a` and the unscaled sum `v` of every source. The indices of a source
+    // are contiguous: per feature, a token's `k` (`kw`) slots; bundled, a sample's `26 k`
+    // (`26 kw`) indices slot by slot (all of slot 0, then slot 1...). The order inside a source
+    // changes no number: the backward adds each occurrence's contribution source by source
+    // (`RowGroups` keeps sources in batch order), and occurrences of one row in one source all
+    // add the same contribution.
     tok_idx: Vec<u32>,
     w_idx: Vec<u32>,
     scale: Vec<f32>,
@@ -424,7 +429,7 @@ impl MemRec {
                 let s = b * BLOCK_SAMPLES + bs;
                 // Column of key j of this sample in `idx`.
                 let col0 = bs * NUM_CAT;
-                if TRAIN {
+                if TRAIN && PF {
                     for j in 0..NUM_CAT {
                         let t = s * NUM_CAT + j;
                         for (i, slot) in idx[..k].iter().enumerate() {
@@ -433,6 +438,18 @@ impl MemRec {
                         for (i, slot) in idx[k..k + kw].iter().enumerate() {
                             w_idx[t * kw + i] = slot[col0 + j];
                         }
+                    }
+                } else if TRAIN {
+                    // Bundled: a sample's occurrences form one source, whose order inside it
+                    // changes nothing (see `tok_idx`), so they are kept slot by slot: one copy
+                    // of 26 indices per slot instead of one store per index.
+                    let tk = &mut tok_idx[s * NUM_CAT * k..][..NUM_CAT * k];
+                    for (dst, slot) in tk.chunks_exact_mut(NUM_CAT).zip(&idx[..k]) {
+                        dst.copy_from_slice(&slot[col0..col0 + NUM_CAT]);
+                    }
+                    let tw = &mut w_idx[s * NUM_CAT * kw..][..NUM_CAT * kw];
+                    for (dst, slot) in tw.chunks_exact_mut(NUM_CAT).zip(&idx[k..k + kw]) {
+                        dst.copy_from_slice(&slot[col0..col0 + NUM_CAT]);
                     }
                 }
                 if PF {
