@@ -473,23 +473,16 @@ impl Dlrm {
             self.ensure_state(o);
         }
         let bufs = Bufs::of(self);
-        let (bottom, top, nb) = (&self.bottom, &self.top, self.bottom.len());
-        let blocks = &self.blocks;
-        // One task per thread, each a fixed run of blocks (see `block_runs`).
-        block_runs(blocks, bottom, top, rayon::current_num_threads())
-            .par_windows(2)
-            .for_each(|run| {
-                for b in &blocks[run[0]..run[1]] {
-                    let l = b.layer(bottom, top);
-                    // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
-                    let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
-                    weight_grad(l, b, nb, cr, dense, used, gw, gb);
-                    if let Some(o) = opt {
-                        // SAFETY: as above, for the parameters, optimizer state and transpose.
-                        unsafe { apply_block(l, b, o, &bufs) };
-                    }
-                }
-            });
+        let nb = self.bottom.len();
+        for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
+            // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
+            let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
+            weight_grad(l, b, nb, cr, dense, used, gw, gb);
+            if let Some(o) = opt {
+                // SAFETY: as above, for the parameters, optimizer state and transpose.
+                unsafe { apply_block(l, b, o, &bufs) };
+            }
+        });
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
         self.ws = ws;
         Ok(loss)
@@ -498,9 +491,7 @@ impl Dlrm {
     /// Refresh `wt` from `params` (pure copies: no arithmetic), block by block.
     fn transpose_weights(&mut self) {
         let bufs = Bufs::of(self);
-        let (bottom, top) = (&self.bottom, &self.top);
-        self.blocks.par_iter().for_each(|b| {
-            let l = b.layer(bottom, top);
+        for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
             // SAFETY: blocks own disjoint strips of the parameters and of the transpose (see
             // `Bufs`); nothing writes the parameters here.
             unsafe { write_wt(l, b, bufs.params.weights(l, b), &bufs) };
@@ -562,10 +553,9 @@ impl Dlrm {
     pub fn update(&mut self, opt: DenseOpt) {
         self.ensure_state(opt);
         let bufs = Bufs::of(self);
-        let (bottom, top) = (&self.bottom, &self.top);
-        self.blocks.par_iter().for_each(|b| {
+        for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
             // SAFETY: blocks own disjoint strips of every buffer (see `Bufs`).
-            unsafe { apply_block(b.layer(bottom, top), b, opt, &bufs) };
+            unsafe { apply_block(l, b, opt, &bufs) };
         });
         self.wt_fresh = true;
     }
@@ -879,7 +869,25 @@ fn weight_grad(
     }
 }
 
-/// Phase 2's split of the blocks between `threads` tasks: boundaries `0 = c0 < c1 < ... = len`,
+/// Run `f` on every block (with its layer), one task per thread of the current pool, each task a
+/// fixed run of blocks (`block_runs`), so every pass over the parameters (phase 2, `update`,
+/// the transpose) gives a block to the same thread.
+fn for_each_block(
+    blocks: &[GradBlock],
+    bottom: &[Layer],
+    top: &[Layer],
+    f: impl Fn(&Layer, &GradBlock) + Sync,
+) {
+    block_runs(blocks, bottom, top, rayon::current_num_threads())
+        .par_windows(2)
+        .for_each(|run| {
+            for b in &blocks[run[0]..run[1]] {
+                f(b.layer(bottom, top), b);
+            }
+        });
+}
+
+/// The split of the blocks between `threads` tasks: boundaries `0 = c0 < c1 < ... = len`,
 /// task `i` taking blocks `c[i]..c[i + 1]`, cut where the running count of parameters (a block's
 /// work, gradient and update alike, is proportional to it) crosses each `i / threads` of the
 /// total. A fixed split beats work stealing here: the last blocks no longer leave one thread
