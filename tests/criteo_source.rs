@@ -253,6 +253,8 @@ fn every_pass_comes_from_memory_with_the_rows_and_bad_lines_of_the_file() {
         for batch in [1, 7, 64] {
             assert_eq!(drain(src.as_ref(), batch), want, "batch {batch}");
         }
+        // What a run admits before training: exactly the keys the passes will bring.
+        assert_eq!(src.train_keys(), Some(&want.keys[..]));
         let mut stream = src.open_train().unwrap();
         let mut b = Batch::default();
         assert_eq!(stream.next_batch(64, &mut b).unwrap(), n_train);

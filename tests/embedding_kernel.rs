@@ -267,6 +267,45 @@ fn uncompressed_initial_rows_depend_only_on_the_value() {
 }
 
 #[test]
+fn admitted_rows_train_exactly_as_rows_found_in_training() {
+    // One table admits all three batches up front, the other meets their values while training;
+    // with the same gradients, every output and, at the end, every row and its number match.
+    let cards = [1000u64; NUM_CAT];
+    let batches: Vec<Vec<u64>> = (0..3).map(|b| random_keys(300, 60 + b, 400)).collect();
+    for dim in [16, 5] {
+        let (mut ahead, mut online) = (
+            Uncompressed::new(dim, &cards, 9),
+            Uncompressed::new(dim, &cards, 9),
+        );
+        let all: Vec<u64> = batches.concat();
+        ahead.admit(&all);
+        let distinct = ahead.distinct_tokens();
+        assert!(
+            distinct > Some(1000),
+            "the values are admitted: {distinct:?}"
+        );
+        for (b, keys) in batches.iter().enumerate() {
+            let n = out_len(&online, keys);
+            let (mut oa, mut oo) = (vec![0f32; n], vec![0f32; n]);
+            ahead.forward_train(keys, &mut oa);
+            online.forward_train(keys, &mut oo);
+            assert_eq!(oa, oo, "dim {dim}, batch {b}: outputs");
+            let grad: Vec<f32> = (0..n).map(|i| ((i * 7 + b) % 13) as f32 - 6.0).collect();
+            let opt = SparseOptimizer::RowwiseAdagrad {
+                lr: 0.05,
+                eps: 1e-8,
+            };
+            ahead.backward_update(keys, &grad, opt);
+            online.backward_update(keys, &grad, opt);
+        }
+        assert_eq!(ahead.distinct_tokens(), distinct, "training added nothing");
+        assert_eq!(ahead.distinct_tokens(), online.distinct_tokens());
+        assert_eq!(ahead.table(), online.table(), "dim {dim}: rows");
+        assert_eq!(ahead.optimizer_state(), online.optimizer_state());
+    }
+}
+
+#[test]
 fn builders_follow_the_config() {
     let mut cfg = Config::from_preset("kaggle").unwrap();
     let m = build_compressed(&cfg);

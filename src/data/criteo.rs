@@ -936,6 +936,10 @@ impl DataSource for FileSource {
         Ok(self.test.clone())
     }
 
+    fn train_keys(&self) -> Option<&[u64]> {
+        self.cache.as_ref().map(|rows| &rows.0.keys[..])
+    }
+
     fn bad_lines(&self) -> BadLines {
         self.bad.clone()
     }

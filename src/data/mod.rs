@@ -147,6 +147,11 @@ pub trait DataSource: Send + Sync {
     fn open_train(&self) -> Result<Box<dyn BatchStream>, DataError>;
     /// The session's test rows (the same for every run).
     fn test_set(&self) -> Result<Batch, DataError>;
+    /// Every training row's token keys, in stream order, when all of them are in memory (a file
+    /// small enough to keep); `None` for a stream (synthetic data, a large file).
+    fn train_keys(&self) -> Option<&[u64]> {
+        None
+    }
     /// Bad lines found while preparing the source (counting rows, reading the test set).
     fn bad_lines(&self) -> BadLines {
         BadLines::default()

@@ -331,6 +331,42 @@ impl Uncompressed {
     fn vocab_rows(&self) -> u64 {
         self.vocab.len as u64
     }
+
+    /// In batch order, every token of `keys` marked `MISSING` in `rows` gets its row (a new value
+    /// the next row, at its first occurrence, as one sequential pass would give it) and is
+    /// pushed to `marked`; then the new rows are initialised, in parallel, since a row's initial
+    /// values depend only on its key.
+    fn insert_missing(&mut self, keys: &[u64], marked: &mut Vec<usize>) {
+        let dim = self.dim;
+        let first_new = self.table.len() / dim;
+        let mut fresh: Vec<(u64, usize)> = Vec::new();
+        for (t, &key) in keys.iter().enumerate() {
+            if self.rows[t] != MISSING {
+                continue;
+            }
+            let j = t % NUM_CAT;
+            let next = (first_new + fresh.len()) as u32;
+            let (row, new) = self.vocab.get_or_insert(j, key, next);
+            if new {
+                fresh.push((key, j));
+            }
+            self.rows[t] = row;
+            marked.push(t);
+        }
+        self.table.resize((first_new + fresh.len()) * dim);
+        let (seed, bounds) = (self.seed, self.bounds);
+        self.table.as_mut_slice()[first_new * dim..]
+            .par_chunks_mut(INIT_ROWS * dim)
+            .zip(fresh.par_chunks(INIT_ROWS))
+            .for_each(|(rows, new)| {
+                for (row, &(key, j)) in rows.chunks_exact_mut(dim).zip(new) {
+                    let mut rng = SplitMix64(hash_key(key, seed));
+                    for x in row {
+                        *x = rng.uniform(bounds[j]);
+                    }
+                }
+            });
+    }
 }
 
 impl Representation for Uncompressed {
@@ -369,40 +405,32 @@ impl Representation for Uncompressed {
         if missing == 0 {
             return;
         }
-        let first_new = self.table.len() / dim;
         let mut marked = Vec::with_capacity(missing);
-        let mut fresh: Vec<(u64, usize)> = Vec::new();
-        for (t, &key) in keys.iter().enumerate() {
-            if self.rows[t] != MISSING {
-                continue;
-            }
-            let j = t % NUM_CAT;
-            let next = (first_new + fresh.len()) as u32;
-            let (row, new) = self.vocab.get_or_insert(j, key, next);
-            if new {
-                fresh.push((key, j));
-            }
-            self.rows[t] = row;
-            marked.push(t);
-        }
-        self.table.resize((first_new + fresh.len()) * dim);
-        let (seed, bounds) = (self.seed, self.bounds);
-        self.table.as_mut_slice()[first_new * dim..]
-            .par_chunks_mut(INIT_ROWS * dim)
-            .zip(fresh.par_chunks(INIT_ROWS))
-            .for_each(|(rows, new)| {
-                for (row, &(key, j)) in rows.chunks_exact_mut(dim).zip(new) {
-                    let mut rng = SplitMix64(hash_key(key, seed));
-                    for x in row {
-                        *x = rng.uniform(bounds[j]);
-                    }
-                }
-            });
+        self.insert_missing(keys, &mut marked);
         let table = self.table.as_slice();
         for t in marked {
             let r = self.rows[t] as usize;
             out[t * dim..][..dim].copy_from_slice(&table[r * dim..][..dim]);
         }
+    }
+
+    fn admit(&mut self, keys: &[u64]) {
+        assert!(
+            keys.len().is_multiple_of(NUM_CAT),
+            "uncompressed: {} keys is not a whole number of {NUM_CAT}-key samples",
+            keys.len()
+        );
+        // In blocks of samples, so the marks take little memory however many rows are known;
+        // every value goes through the same insertion pass as in `forward_train`.
+        const BLOCK: usize = 4096 * NUM_CAT;
+        let mut marked = Vec::new();
+        for block in keys.chunks(BLOCK) {
+            self.rows.clear();
+            self.rows.resize(block.len(), MISSING);
+            marked.clear();
+            self.insert_missing(block, &mut marked);
+        }
+        self.rows.clear();
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {

