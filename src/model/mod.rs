@@ -869,9 +869,12 @@ fn weight_grad(
     }
 }
 
-/// Run `f` on every block (with its layer), one task per thread of the current pool, each task a
+/// Run `f` over every block (with its layer), one task per thread of the current pool, each task a
 /// fixed run of blocks (`block_runs`), so every pass over the parameters (phase 2, `update`,
-/// the transpose) gives a block to the same thread.
+/// the transpose) gives a block to the same thread. Consecutive blocks of one layer in a run go
+/// to `f` as one block (their columns are adjacent): at large batches each slab of a layer's
+/// inputs is then read once per thread for all its panels of the layer, not once per block.
+/// Every number is the same: a panel's gradient and update do not depend on the block around it.
 fn for_each_block(
     blocks: &[GradBlock],
     bottom: &[Layer],
@@ -881,8 +884,21 @@ fn for_each_block(
     block_runs(blocks, bottom, top, rayon::current_num_threads())
         .par_windows(2)
         .for_each(|run| {
-            for b in &blocks[run[0]..run[1]] {
-                f(b.layer(bottom, top), b);
+            let mut run = &blocks[run[0]..run[1]];
+            while let Some(first) = run.first() {
+                let n = run.iter().take_while(|b| b.layer == first.layer).count();
+                let last = &run[n - 1];
+                debug_assert_eq!(
+                    last.j0 + last.w - first.j0,
+                    run[..n].iter().map(|b| b.w).sum::<usize>()
+                );
+                let merged = GradBlock {
+                    layer: first.layer,
+                    j0: first.j0,
+                    w: last.j0 + last.w - first.j0,
+                };
+                f(merged.layer(bottom, top), &merged);
+                run = &run[n..];
             }
         });
 }
