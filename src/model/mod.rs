@@ -39,8 +39,9 @@ pub const CHUNK_ROWS: usize = 64;
 /// 512 KiB) stay in L2 while every panel of the block uses them.
 const SLAB_ROWS: usize = 256;
 /// Target multiply-adds per sample of one weight-gradient block (whole panels): about twenty
-/// blocks per step, so two threads finish phase 2 together (the largest block is a small share of
-/// it), while each block still reads its inputs once per slab for two or more panels.
+/// blocks per step, so the threads' runs of blocks can be cut evenly (the largest block is a small
+/// share of phase 2). A run's blocks of one layer then go through phase 2 together
+/// (`for_each_block`), reading each slab of the layer's inputs once for all their panels.
 const GRAD_BLOCK_MACS: usize = 32768;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
