@@ -4,7 +4,8 @@
 //! Owns: the vocabulary ((feature, key) -> row), the row buffer (all features' rows in one
 //! contiguous 64-byte-aligned buffer, FBGEMM style), their gather, backward and updates. Must
 //! never: let a map's iteration order reach a result (the vocabulary is only probed), grow a
-//! vocabulary outside `forward_train`'s sequential pre-pass, or divide to reduce a hash.
+//! vocabulary outside the sequential insertion pass (`insert_missing`, from `forward_train` or
+//! `admit`), or divide to reduce a hash.
 
 use std::hash::{BuildHasher, Hasher};
 

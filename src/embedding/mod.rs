@@ -82,7 +82,9 @@ pub trait Representation: Send + Sync {
     /// the vocabulary, each new value its row numbered in order of first appearance and
     /// initialised from its key alone, as `dlrm_ref.py` builds its vocabulary before its timed
     /// loop. Changes no number once training has seen every row: the same values get the same
-    /// rows with the same initial values. The default does nothing (nothing grows).
+    /// rows with the same initial values. Before that, an evaluation finds a value of a row not
+    /// trained yet at its initial row, not at the out-of-vocabulary one, as in the reference.
+    /// The default does nothing (nothing grows).
     fn admit(&mut self, keys: &[u64]) {
         let _ = keys;
     }
