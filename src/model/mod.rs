@@ -885,21 +885,15 @@ fn for_each_block(
     block_runs(blocks, bottom, top, rayon::current_num_threads())
         .par_windows(2)
         .for_each(|run| {
-            let mut run = &blocks[run[0]..run[1]];
-            while let Some(first) = run.first() {
-                let n = run.iter().take_while(|b| b.layer == first.layer).count();
-                let last = &run[n - 1];
-                debug_assert_eq!(
-                    last.j0 + last.w - first.j0,
-                    run[..n].iter().map(|b| b.w).sum::<usize>()
-                );
+            for group in blocks[run[0]..run[1]].chunk_by(|a, b| a.layer == b.layer) {
+                let (first, last) = (&group[0], &group[group.len() - 1]);
                 let merged = GradBlock {
                     layer: first.layer,
                     j0: first.j0,
                     w: last.j0 + last.w - first.j0,
                 };
+                debug_assert_eq!(merged.w, group.iter().map(|b| b.w).sum::<usize>());
                 f(merged.layer(bottom, top), &merged);
-                run = &run[n..];
             }
         });
 }
