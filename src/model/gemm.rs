@@ -658,37 +658,51 @@ mod avx512 {
         }
     }
 
+    /// `t`'s transpose, `16 x GRAM_ROWS`: row `d` holds dimension `d` of every vector, so a row
+    /// of dots is 16 broadcast FMAs. Two in-register 16 x 16 transposes.
+    ///
+    /// # Safety
+    /// AVX-512F must be available.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn columns(t: &[f32; GRAM_ROWS * 16]) -> [[__m512; 2]; 16] {
+        let mut tt = [0.0f32; GRAM_ROWS * 16];
+        // SAFETY: the two 16 x 16 tiles (rows 0..16 and 16..32 of t) land in columns 0..16 and
+        // 16..32 of tt (rows GRAM_ROWS apart): both inside the arrays.
+        unsafe {
+            transpose16(t.as_ptr(), 16, tt.as_mut_ptr(), GRAM_ROWS);
+            transpose16(t.as_ptr().add(256), 16, tt.as_mut_ptr().add(16), GRAM_ROWS);
+            std::array::from_fn(|d| {
+                let row = tt.as_ptr().add(d * GRAM_ROWS);
+                [_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(16))]
+            })
+        }
+    }
+
     /// # Safety
     /// AVX-512F must be available; `nv <= GRAM_ROWS`, `z` holds `nv (nv - 1) / 2` floats.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gram16(t: &[f32; GRAM_ROWS * 16], nv: usize, z: &mut [f32]) {
-        // tt[d] = column d of t (one lane per vector), so a row of dots is 16 broadcast FMAs.
-        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let idx0 = _mm512_slli_epi32::<4>(lane);
-        let idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(256));
+        // SAFETY: AVX-512F is present (the caller's promise).
+        let tt = unsafe { columns(t) };
         let zero = _mm512_setzero_ps();
-        let mut tt = [[zero; 2]; 16];
-        for (d, c) in tt.iter_mut().enumerate() {
-            // SAFETY: lanes read t[j * 16 + d] for j < 32, inside t.
-            unsafe {
-                c[0] = _mm512_i32gather_ps::<4>(idx0, t.as_ptr().add(d));
-                c[1] = _mm512_i32gather_ps::<4>(idx1, t.as_ptr().add(d));
-            }
-        }
-        // Four rows at a time: four independent FMA chains hide the FMA latency.
+        // Eight rows at a time: eight (or sixteen) independent FMA chains hide the FMA latency.
+        // Rows up to 16 only have dots with vectors 0..16: their second half is not computed.
         let mut i0 = 1;
         while i0 < nv {
-            let mut a0 = [zero; 4];
-            let mut a1 = [zero; 4];
+            let mut a0 = [zero; 8];
+            let mut a1 = [zero; 8];
+            let wide = i0 + 7 > 16;
             for (d, c) in tt.iter().enumerate() {
-                for r in 0..4 {
+                for r in 0..8 {
                     // Rows past nv read padding (t has GRAM_ROWS rows) and are not stored.
                     let b = _mm512_set1_ps(t[((i0 + r) % GRAM_ROWS) * 16 + d]);
                     a0[r] = _mm512_fmadd_ps(b, c[0], a0[r]);
-                    a1[r] = _mm512_fmadd_ps(b, c[1], a1[r]);
+                    if wide {
+                        a1[r] = _mm512_fmadd_ps(b, c[1], a1[r]);
+                    }
                 }
             }
-            for r in 0..4 {
+            for r in 0..8 {
                 let i = i0 + r;
                 if i >= nv {
                     break;
@@ -702,7 +716,7 @@ mod avx512 {
                     }
                 }
             }
-            i0 += 4;
+            i0 += 8;
         }
     }
 
@@ -715,30 +729,56 @@ mod avx512 {
         gz: &[f32],
         dt: &mut [f32; GRAM_ROWS * 16],
     ) {
-        let g = |i: usize, j: usize| -> f32 {
-            if i >= nv || i == j {
-                0.0
-            } else if j < i {
-                gz[i * (i - 1) / 2 + j]
-            } else {
-                gz[j * (j - 1) / 2 + i]
+        const N: usize = GRAM_ROWS;
+        // g as a dense symmetric matrix, zero on the diagonal and past nv: the lower triangle
+        // (row i of gz is g(i, 0..i)), plus its transpose for the upper one. Each element is
+        // one g and one exact zero, so the sum is g itself.
+        let mut lo = [0.0f32; N * N];
+        for i in 1..nv {
+            let row = i * (i - 1) / 2;
+            // SAFETY: g(i, 0..i) is gz[row..row + i], inside gz (i < nv); the stores are
+            // masked to the first i floats of row i of lo.
+            unsafe {
+                let src = gz.as_ptr().add(row);
+                let dst = lo.as_mut_ptr().add(i * N);
+                _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(mask(i), src));
+                if i > 16 {
+                    let m = mask(i - 16);
+                    _mm512_storeu_ps(dst.add(16), _mm512_maskz_loadu_ps(m, src.add(16)));
+                }
             }
-        };
-        let mut i0 = 0;
-        while i0 < nv {
-            let mut acc = [_mm512_setzero_ps(); 4];
+        }
+        let mut g = [0.0f32; N * N];
+        // SAFETY: four 16 x 16 tiles of the 32 x 32 matrices, each inside both.
+        unsafe {
+            for (bi, bj) in [(0, 0), (0, 16), (16, 0), (16, 16)] {
+                transpose16(
+                    lo.as_ptr().add(bi * N + bj),
+                    N,
+                    g.as_mut_ptr().add(bj * N + bi),
+                    N,
+                );
+            }
+            for (gv, l) in g.chunks_exact_mut(16).zip(lo.chunks_exact(16)) {
+                let v = _mm512_add_ps(_mm512_loadu_ps(gv.as_ptr()), _mm512_loadu_ps(l.as_ptr()));
+                _mm512_storeu_ps(gv.as_mut_ptr(), v);
+            }
+        }
+        // Eight rows at a time: eight independent FMA chains hide the FMA latency.
+        for i0 in (0..nv).step_by(8) {
+            let mut acc = [_mm512_setzero_ps(); 8];
             for j in 0..nv {
                 // SAFETY: row j < nv <= GRAM_ROWS of t.
                 let tj = unsafe { _mm512_loadu_ps(t.as_ptr().add(j * 16)) };
                 for (r, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_fmadd_ps(_mm512_set1_ps(g(i0 + r, j)), tj, *a);
+                    // Rows past nv are zero in g; i0 + r < N as i0 is a multiple of 8 below nv.
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(g[(i0 + r) * N + j]), tj, *a);
                 }
             }
             for (r, a) in acc.iter().enumerate() {
                 // SAFETY: row i0 + r < GRAM_ROWS of dt.
                 unsafe { _mm512_storeu_ps(dt.as_mut_ptr().add((i0 + r) * 16), *a) };
             }
-            i0 += 4;
         }
     }
 
