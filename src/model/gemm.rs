@@ -1,5 +1,6 @@
 //! The dense kernels of the DLRM: matrix products for the MLP layers' forward, input-gradient and
-//! weight-gradient passes, with bias and ReLU fused in, and the work around them that would
+//! weight-gradient passes, with bias and ReLU fused in (and SGD: a weight gradient can be applied
+//! to the parameters from the registers instead of stored), and the work around them that would
 //! otherwise run at SSE width: the transpose of the updated weights, the SGD and Adagrad steps,
 //! column sums, and the dot interaction's pairwise products at 16 dimensions.
 //!
@@ -123,6 +124,9 @@ enum Start<'a> {
     /// From the values already in C: a product cut along the contraction into several calls
     /// gives the bits of one call, since each partial sum is stored and reloaded exactly.
     Acc,
+    /// From the values of another buffer laid out as C (a gradient's earlier pieces, when C
+    /// holds the parameters `gemm_nn_sgd` updates).
+    Partial(&'a [f32]),
 }
 
 /// `C[i, j] = bias[j] (or 0) + sum over segments and p of A[i, p] B[p, j]`, for `i < m`, `j < n`,
@@ -144,21 +148,55 @@ pub fn gemm_nn(
         Some(b) => Start::Bias(b),
         None => Start::Zero,
     };
-    gemm(m, n, segs, start, relu, c, ldc);
+    gemm(m, n, segs, start, relu, None, c, ldc);
 }
 
 /// `C[i, j] += sum over segments and p of A[i, p] B[p, j]`: the continuation of a `gemm_nn`
 /// (bias `None`, no ReLU) whose contraction was cut in pieces; same bits as one call.
 pub fn gemm_nn_acc(m: usize, n: usize, segs: &[Seg<'_>], c: &mut [f32], ldc: usize) {
-    gemm(m, n, segs, Start::Acc, false, c, ldc);
+    gemm(m, n, segs, Start::Acc, false, None, c, ldc);
 }
 
+/// A weight gradient's last piece, applied instead of stored: `G[i, j] = partial[i * ldc + j]
+/// (or 0) + sum over segments and p of A[i, p] B[p, j]`, then `p[i * ldc + j] -= lr * G[i, j]`,
+/// the bits of storing `G` and calling `sgd`. The contraction is at most `KC` long (one block,
+/// so no partial sum is ever stored in `p`).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn_sgd(
+    m: usize,
+    n: usize,
+    segs: &[Seg<'_>],
+    partial: Option<&[f32]>,
+    lr: f32,
+    p: &mut [f32],
+    ldc: usize,
+) {
+    let total: usize = segs.iter().map(|s| s.len).sum();
+    assert!(
+        total <= KC,
+        "gemm_nn_sgd: contraction longer than one block"
+    );
+    let start = match partial {
+        Some(g) => {
+            assert!(
+                m == 0 || (m - 1) * ldc + n <= g.len(),
+                "gemm_nn_sgd partial too short"
+            );
+            Start::Partial(g)
+        }
+        None => Start::Zero,
+    };
+    gemm(m, n, segs, start, false, Some(lr), p, ldc);
+}
+
+#[allow(clippy::too_many_arguments)]
 fn gemm(
     m: usize,
     n: usize,
     segs: &[Seg<'_>],
     start: Start<'_>,
     relu: bool,
+    sgd: Option<f32>,
     c: &mut [f32],
     ldc: usize,
 ) {
@@ -181,10 +219,10 @@ fn gemm(
     if uses_avx512() {
         // SAFETY: AVX-512F is present (checked above) and every index the kernel touches was
         // bounds-checked by the asserts above.
-        unsafe { avx512::gemm_nn(m, n, segs, start, relu, c, ldc) };
+        unsafe { avx512::gemm_nn(m, n, segs, start, relu, sgd, c, ldc) };
         return;
     }
-    portable_nn(m, n, segs, start, relu, c, ldc);
+    portable_nn(m, n, segs, start, relu, sgd, c, ldc);
 }
 
 /// Sum of 16 lanes in a fixed tree, shared by both paths' dot products.
@@ -239,25 +277,27 @@ pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     }
 }
 
+/// `p -= lr * g`, elementwise: the rounding every SGD path (`sgd`, `gemm_nn_sgd`) shares.
+#[inline(always)]
+fn sgd_body(p: &mut [f32], g: &[f32], lr: f32) {
+    for (p, &g) in p.iter_mut().zip(g) {
+        *p -= lr * g;
+    }
+}
+
 /// SGD on a strip: `p -= lr * g`.
 pub fn sgd(p: &mut [f32], g: &[f32], lr: f32) {
-    #[inline(always)]
-    fn body(p: &mut [f32], g: &[f32], lr: f32) {
-        for (p, &g) in p.iter_mut().zip(g) {
-            *p -= lr * g;
-        }
-    }
     #[cfg(target_arch = "x86_64")]
     if uses_avx512() {
         #[target_feature(enable = "avx512f")]
         unsafe fn wide(p: &mut [f32], g: &[f32], lr: f32) {
-            body(p, g, lr)
+            sgd_body(p, g, lr)
         }
         // SAFETY: AVX-512F is present; the body is safe code.
         unsafe { wide(p, g, lr) };
         return;
     }
-    body(p, g, lr)
+    sgd_body(p, g, lr)
 }
 
 /// Adagrad on a strip: `s += g^2; p -= lr * g / (sqrt(s) + eps)`.
@@ -344,21 +384,26 @@ pub fn gram16_backward(
     false
 }
 
+#[allow(clippy::too_many_arguments)]
 fn portable_nn(
     m: usize,
     n: usize,
     segs: &[Seg<'_>],
     start: Start<'_>,
     relu: bool,
+    sgd: Option<f32>,
     c: &mut [f32],
     ldc: usize,
 ) {
+    let mut sums = vec![0.0f32; if sgd.is_some() { n } else { 0 }];
     for i in 0..m {
-        let row = &mut c[i * ldc..i * ldc + n];
+        let out = &mut c[i * ldc..i * ldc + n];
+        let row: &mut [f32] = if sgd.is_some() { &mut sums } else { out };
         match start {
             Start::Bias(b) => row.copy_from_slice(&b[..n]),
             Start::Zero => row.iter_mut().for_each(|v| *v = 0.0),
             Start::Acc => {}
+            Start::Partial(g) => row.copy_from_slice(&g[i * ldc..i * ldc + n]),
         }
         for s in segs {
             for p in 0..s.len {
@@ -378,6 +423,9 @@ fn portable_nn(
                     *v = 0.0;
                 }
             }
+        }
+        if let Some(lr) = sgd {
+            sgd_body(&mut c[i * ldc..i * ldc + n], &sums, lr);
         }
     }
 }
@@ -436,18 +484,25 @@ mod avx512 {
     /// # Safety
     /// AVX-512F must be available; the slices must hold every index the shapes imply.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn gemm_nn(
         m: usize,
         n: usize,
         segs: &[Seg<'_>],
         start: Start<'_>,
         relu: bool,
+        sgd: Option<f32>,
         c: &mut [f32],
         ldc: usize,
     ) {
         let bias = match start {
             Start::Bias(b) => Some(b),
             _ => None,
+        };
+        // Where a tile's earlier sums are loaded from: C itself, or the partial gradient.
+        let partial = match start {
+            Start::Partial(g) => g.as_ptr(),
+            _ => std::ptr::null(),
         };
         PACK.with(|pack| {
             let mut pack = pack.borrow_mut();
@@ -521,7 +576,7 @@ mod avx512 {
                             sp = 0;
                         }
                     }
-                    let init = if q0 > 0 || matches!(start, Start::Acc) {
+                    let init = if q0 > 0 || matches!(start, Start::Acc | Start::Partial(_)) {
                         Init::Load
                     } else if bias.is_some() {
                         Init::Bias
@@ -534,6 +589,7 @@ mod avx512 {
                         bias: bias.map_or(std::ptr::null(), |b| b[j0..].as_ptr()),
                         init,
                         relu: relu && q1 == total,
+                        sgd: if q1 == total { sgd } else { None },
                         m0,
                         m1,
                     };
@@ -553,11 +609,18 @@ mod avx512 {
                         // operand.
                         unsafe {
                             let cij = cp.add(i0 * ldc + j0);
-                            let pf = (next.0.wrapping_add(pf_done * 16), pf_lines);
-                            if w > 16 {
-                                nn_dispatch::<2>(mr, &t, i0, cij, ldc, pf)
+                            // The partial gradient is only read in a single-block product.
+                            let src = if partial.is_null() {
+                                cij as *const f32
                             } else {
-                                nn_dispatch::<1>(mr, &t, i0, cij, ldc, pf)
+                                partial.add(i0 * ldc + j0)
+                            };
+                            let pf = (next.0.wrapping_add(pf_done * 16), pf_lines);
+                            let io = (cij, src);
+                            if w > 16 {
+                                nn_dispatch::<2>(mr, &t, i0, io, ldc, pf)
+                            } else {
+                                nn_dispatch::<1>(mr, &t, i0, io, ldc, pf)
                             }
                         }
                         pf_done += pf_lines;
@@ -788,6 +851,9 @@ mod avx512 {
         bias: *const f32,
         init: Init,
         relu: bool,
+        /// Apply the sums as a gradient to the parameters in C (`C -= lr * sum`) instead of
+        /// storing them.
+        sgd: Option<f32>,
         m0: __mmask16,
         m1: __mmask16,
     }
@@ -797,7 +863,7 @@ mod avx512 {
         mr: usize,
         t: &Tile<'_, '_>,
         i0: usize,
-        c: *mut f32,
+        c: (*mut f32, *const f32),
         ldc: usize,
         pf: (*const f32, usize),
     ) {
@@ -900,14 +966,15 @@ mod avx512 {
     }
 
     /// `R` rows by `NV` vectors of 16 columns. Each accumulator lane is one output element: bias
-    /// (or 0, or its stored partial sum), then one FMA per contraction index in order. Prefetches
-    /// `pf.1` cache lines from `pf.0` into L2 along the way, one every four indices.
+    /// (or 0, or its stored partial sum, read at `c.1`), then one FMA per contraction index in
+    /// order; stored at `c.0`, or applied there as a gradient. Prefetches `pf.1` cache lines
+    /// from `pf.0` into L2 along the way, one every four indices.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn nn_tile<const R: usize, const NV: usize>(
         t: &Tile<'_, '_>,
         i0: usize,
-        c: *mut f32,
+        (c, src): (*mut f32, *const f32),
         ldc: usize,
         pf: (*const f32, usize),
     ) {
@@ -927,9 +994,9 @@ mod avx512 {
                 }
                 Init::Load => {
                     for r in 0..R {
-                        acc0[r] = _mm512_maskz_loadu_ps(t.m0, c.add(r * ldc));
+                        acc0[r] = _mm512_maskz_loadu_ps(t.m0, src.add(r * ldc));
                         if NV == 2 {
-                            acc1[r] = _mm512_maskz_loadu_ps(t.m1, c.add(r * ldc + 16));
+                            acc1[r] = _mm512_maskz_loadu_ps(t.m1, src.add(r * ldc + 16));
                         }
                     }
                 }
@@ -965,6 +1032,16 @@ mod avx512 {
                     v1 = _mm512_max_ps(zero, v1);
                 }
                 let cr = c.add(r * ldc);
+                if let Some(lr) = t.sgd {
+                    // p - lr * g, rounded as `sgd` rounds it (a product, then a difference).
+                    let lr = _mm512_set1_ps(lr);
+                    let p0 = _mm512_maskz_loadu_ps(t.m0, cr);
+                    v0 = _mm512_sub_ps(p0, _mm512_mul_ps(lr, v0));
+                    if NV == 2 {
+                        let p1 = _mm512_maskz_loadu_ps(t.m1, cr.add(16));
+                        v1 = _mm512_sub_ps(p1, _mm512_mul_ps(lr, v1));
+                    }
+                }
                 _mm512_mask_storeu_ps(cr, t.m0, v0);
                 if NV == 2 {
                     _mm512_mask_storeu_ps(cr.add(16), t.m1, v1);
@@ -1056,7 +1133,7 @@ mod tests {
             );
             assert_eq!(c, whole, "{m}x{n}x{k}: segments change the bits");
             let mut p = vec![0.0; m * n];
-            portable_nn(m, n, &segs, Start::Bias(&bias), true, &mut p, n);
+            portable_nn(m, n, &segs, Start::Bias(&bias), true, None, &mut p, n);
             for ((&x, &y), &w) in c.iter().zip(&p).zip(&want) {
                 assert!((x as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {w}");
                 assert!(
@@ -1223,6 +1300,7 @@ mod tests {
                 &[seg(&a, k, &bp, BLayout::Panels)],
                 Start::Bias(&bias),
                 false,
+                None,
                 &mut portable,
                 n,
             );
@@ -1257,11 +1335,78 @@ mod tests {
         gemm_nn_acc(m, n, &[seg(400, 300)], &mut parts, n);
         assert_eq!(whole, parts);
         let mut portable = vec![0.0; m * n];
-        portable_nn(m, n, &[seg(0, 400)], Start::Zero, false, &mut portable, n);
-        portable_nn(m, n, &[seg(400, 300)], Start::Acc, false, &mut portable, n);
+        let acc =
+            |start, c: &mut [f32], s: &[Seg<'_>]| portable_nn(m, n, s, start, false, None, c, n);
+        acc(Start::Zero, &mut portable, &[seg(0, 400)]);
+        acc(Start::Acc, &mut portable, &[seg(400, 300)]);
         let mut one = vec![0.0; m * n];
-        portable_nn(m, n, &[seg(0, k)], Start::Zero, false, &mut one, n);
+        acc(Start::Zero, &mut one, &[seg(0, k)]);
         assert_eq!(one, portable);
+    }
+
+    /// A weight gradient applied from the product (`gemm_nn_sgd`), whole or as the last piece
+    /// after a stored partial sum, gives the bits of storing the gradient and calling `sgd`, on
+    /// both paths; rows and columns that are not multiples of the tile are covered.
+    #[test]
+    fn sgd_from_the_product_has_the_bits_of_store_then_sgd() {
+        let (m, n, k, lr) = (19, 45, 200, 0.07);
+        let a = fill(m * k, 11);
+        let b = fill(k * n, 12);
+        let p0 = fill(m * n, 13);
+        let seg = |p0: usize, len: usize| Seg {
+            a: &a[p0..],
+            ars: k,
+            acs: 1,
+            b: &b[p0 * n..],
+            bl: BLayout::Rows { ldb: n },
+            len,
+        };
+        let mut g = vec![0.0; m * n];
+        gemm_nn(m, n, &[seg(0, k)], None, false, &mut g, n);
+        let mut want = p0.clone();
+        sgd(&mut want, &g, lr);
+        // Whole, then as a last piece after a partial sum over the first 120 indices.
+        let mut whole = p0.clone();
+        gemm_nn_sgd(m, n, &[seg(0, k)], None, lr, &mut whole, n);
+        assert_eq!(whole, want);
+        let mut partial = vec![0.0; m * n];
+        gemm_nn(m, n, &[seg(0, 120)], None, false, &mut partial, n);
+        let mut pieces = p0.clone();
+        gemm_nn_sgd(m, n, &[seg(120, 80)], Some(&partial), lr, &mut pieces, n);
+        assert_eq!(pieces, want);
+        assert!(pieces != p0, "the update changed the parameters");
+        // The portable path, against its own product and `sgd`.
+        let mut pg = vec![0.0; m * n];
+        portable_nn(m, n, &[seg(0, k)], Start::Zero, false, None, &mut pg, n);
+        let mut pwant = p0.clone();
+        sgd(&mut pwant, &pg, lr);
+        let mut pp = p0.clone();
+        portable_nn(
+            m,
+            n,
+            &[seg(120, 80)],
+            Start::Partial(&partial),
+            false,
+            Some(lr),
+            &mut pp,
+            n,
+        );
+        let mut pfull = p0.clone();
+        portable_nn(
+            m,
+            n,
+            &[seg(0, k)],
+            Start::Zero,
+            false,
+            Some(lr),
+            &mut pfull,
+            n,
+        );
+        assert_eq!(pfull, pwant);
+        for (&x, &y) in pp.iter().zip(&pwant) {
+            // The partial sum came from the AVX-512 path when present: equal up to rounding.
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub mod gemm;
 
 use rayon::prelude::*;
 
-use gemm::{BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, panel_index};
+use gemm::{
+    BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, gemm_nn_sgd, panel_index,
+};
 
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
@@ -328,7 +330,9 @@ impl Dlrm {
         self.wt_fresh = false;
         &mut self.params
     }
-    /// Gradient of the last `forward_backward` (mean over the batch).
+    /// Gradient of the last `forward_backward` (mean over the batch). A training step with SGD
+    /// (`forward_backward_update`) applies the weights' gradient as it computes it and does not
+    /// store it here.
     pub fn grad(&self) -> &[f32] {
         &self.grad
     }
@@ -406,8 +410,9 @@ impl Dlrm {
         self.step(dense, emb, labels, grad_emb, None)
     }
 
-    /// `forward_backward` then `update(opt)`, with the same bits, but each block of parameters
-    /// updated right after its gradient is computed, while it is still in cache.
+    /// `forward_backward` then `update(opt)`, with the same parameters bit for bit, but each
+    /// block of parameters updated right after its gradient is computed, while it is still in
+    /// cache; with SGD, each weight straight from the product's registers (see `grad`).
     pub fn forward_backward_update(
         &mut self,
         dense: &[f32],
@@ -475,13 +480,19 @@ impl Dlrm {
         }
         let bufs = Bufs::of(self);
         let nb = self.bottom.len();
+        // SGD takes each weight gradient straight from the product's registers (see
+        // `gemm_nn_sgd`); Adagrad's state update reads it back from `grad`.
+        let sgd = opt.filter(|o| o.kind == Optimizer::Sgd).map(|o| o.lr);
         for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
-            // SAFETY: blocks own disjoint strips of the gradient (see `Bufs`).
-            let (gw, gb) = unsafe { (bufs.grad.weights(l, b), bufs.grad.biases(l, b)) };
-            weight_grad(l, b, nb, cr, dense, used, gw, gb);
-            if let Some(o) = opt {
-                // SAFETY: as above, for the parameters, optimizer state and transpose.
-                unsafe { apply_block(l, b, o, &bufs) };
+            // SAFETY: blocks own disjoint strips of the gradient, the parameters, the optimizer
+            // state and the transpose (see `Bufs`).
+            unsafe {
+                let (gw, gb) = (bufs.grad.weights(l, b), bufs.grad.biases(l, b));
+                let apply = sgd.map(|lr| (lr, bufs.params.weights(l, b)));
+                weight_grad(l, b, nb, cr, dense, used, (gw, gb), apply);
+                if let Some(o) = opt {
+                    apply_block(l, b, o, &bufs, sgd.is_none());
+                }
             }
         });
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
@@ -556,7 +567,7 @@ impl Dlrm {
         let bufs = Bufs::of(self);
         for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
             // SAFETY: blocks own disjoint strips of every buffer (see `Bufs`).
-            unsafe { apply_block(l, b, opt, &bufs) };
+            unsafe { apply_block(l, b, opt, &bufs, true) };
         });
         self.wt_fresh = true;
     }
@@ -809,7 +820,9 @@ impl Bufs {
 
 /// Gradient of block `b` of layer `l` over the whole batch: `X^T dY` for its columns (summed over
 /// the batch's rows in order) into `gw`, the column sums of `dY` into `gb`. Slab by slab of rows,
-/// every panel of the block in turn, so the slab's inputs are read from L3 once per block.
+/// every panel of the block in turn, so the slab's inputs are read from L3 once per block. With
+/// `sgd = (lr, pw)`, the last slab applies the weight gradient to the block's weights `pw`
+/// instead of storing it (`gw` then only holds the earlier slabs' partial sums).
 #[allow(clippy::too_many_arguments)]
 fn weight_grad(
     l: &Layer,
@@ -818,8 +831,8 @@ fn weight_grad(
     cr: usize,
     dense: &[f32],
     used: &[Workspace],
-    gw: &mut [f32],
-    gb: &mut [f32],
+    (gw, gb): (&mut [f32], &mut [f32]),
+    mut sgd: Option<(f32, &mut [f32])>,
 ) {
     let io = |c: usize| layer_io(nb, b.layer, c, cr, dense, used);
     let rows: usize = used.iter().map(|w| w.rows).sum();
@@ -854,10 +867,14 @@ fn weight_grad(
             }
             let off = (jp - b.j0) * l.fan_in;
             let c = &mut gw[off..off + l.fan_in * wp];
-            if q0 == 0 {
-                gemm_nn(l.fan_in, wp, &segs[..np], None, false, c, wp);
-            } else {
-                gemm_nn_acc(l.fan_in, wp, &segs[..np], c, wp);
+            match &mut sgd {
+                Some((lr, pw)) if q1 == rows => {
+                    let p = &mut pw[off..off + l.fan_in * wp];
+                    let partial = (q0 > 0).then_some(&*c);
+                    gemm_nn_sgd(l.fan_in, wp, &segs[..np], partial, *lr, p, wp);
+                }
+                _ if q0 == 0 => gemm_nn(l.fan_in, wp, &segs[..np], None, false, c, wp),
+                _ => gemm_nn_acc(l.fan_in, wp, &segs[..np], c, wp),
             }
         }
         q0 = q1;
@@ -931,21 +948,24 @@ fn apply(opt: DenseOpt, p: &mut [f32], g: &[f32], s: Option<&mut [f32]>) {
     }
 }
 
-/// Update block `b` of layer `l` with its gradient in `bufs.grad`, then write its transpose.
+/// Update block `b` of layer `l` with its gradient in `bufs.grad` (its biases only, unless
+/// `weights`: the weights were updated already), then write its transpose.
 ///
 /// # Safety
 /// No other task touches block `b`'s part of the buffers meanwhile (see `Bufs`).
-unsafe fn apply_block(l: &Layer, b: &GradBlock, opt: DenseOpt, bufs: &Bufs) {
+unsafe fn apply_block(l: &Layer, b: &GradBlock, opt: DenseOpt, bufs: &Bufs, weights: bool) {
     let adagrad = opt.kind == Optimizer::Adagrad && !bufs.state.0.is_null();
     // SAFETY: the caller's promise; every strip lies inside its parameter-sized buffer.
     unsafe {
         let pw = bufs.params.weights(l, b);
-        apply(
-            opt,
-            pw,
-            bufs.grad.weights(l, b),
-            adagrad.then(|| bufs.state.weights(l, b)),
-        );
+        if weights {
+            apply(
+                opt,
+                pw,
+                bufs.grad.weights(l, b),
+                adagrad.then(|| bufs.state.weights(l, b)),
+            );
+        }
         apply(
             opt,
             bufs.params.biases(l, b),
