@@ -63,12 +63,20 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .install(f)
 }
 
-/// Three training steps with Adagrad then an eval forward; returns the outputs.
-fn train_and_eval(mut rep: Box<dyn Representation>, batches: &[Vec<u64>]) -> Vec<f32> {
+/// Three training steps with Adagrad then an eval forward; returns the outputs. With `prepare`,
+/// each step groups its rows (`prepare_backward`) before the update, as the trainer does.
+fn train_and_eval(
+    mut rep: Box<dyn Representation>,
+    batches: &[Vec<u64>],
+    prepare: bool,
+) -> Vec<f32> {
     for keys in batches {
         let n = out_len(rep.as_ref(), keys);
         let mut out = vec![0f32; n];
         rep.forward_train(keys, &mut out);
+        if prepare {
+            rep.prepare_backward();
+        }
         let grad: Vec<f32> = out.iter().map(|o| o - 0.01).collect();
         rep.backward_update(
             keys,
@@ -82,11 +90,12 @@ fn train_and_eval(mut rep: Box<dyn Representation>, batches: &[Vec<u64>]) -> Vec
     out
 }
 
-#[test]
-fn results_do_not_depend_on_the_thread_count() {
+type Make = Box<dyn Fn() -> Box<dyn Representation> + Sync>;
+
+/// Every representation, built from the tiny preset.
+fn every_representation() -> Vec<Make> {
     let mut cfg = Config::from_preset("tiny").unwrap();
-    let batches: Vec<Vec<u64>> = (0..3).map(|i| random_keys(300, 10 + i, 400)).collect();
-    let mut cases: Vec<Box<dyn Fn() -> Box<dyn Representation> + Sync>> = Vec::new();
+    let mut cases: Vec<Make> = Vec::new();
     for layout in [Layout::Bundled, Layout::PerFeature] {
         cfg.memrec.layout = layout;
         let c = cfg.clone();
@@ -107,12 +116,44 @@ fn results_do_not_depend_on_the_thread_count() {
         let c = cfg.clone();
         cases.push(Box::new(move || build_baseline(&c)));
     }
-    for make in &cases {
-        let one = in_pool(1, || train_and_eval(make(), &batches));
-        let three = in_pool(3, || train_and_eval(make(), &batches));
+    cases
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let batches: Vec<Vec<u64>> = (0..3).map(|i| random_keys(300, 10 + i, 400)).collect();
+    for make in &every_representation() {
+        let one = in_pool(1, || train_and_eval(make(), &batches, false));
+        let three = in_pool(3, || train_and_eval(make(), &batches, false));
         assert_eq!(one, three, "{}", make().kind());
-        let again = in_pool(2, || train_and_eval(make(), &batches));
+        let again = in_pool(2, || train_and_eval(make(), &batches, false));
         assert_eq!(one, again, "{}", make().kind());
+        // Grouping the rows ahead of the update (`prepare_backward`) changes no number.
+        let prepared = in_pool(2, || train_and_eval(make(), &batches, true));
+        assert_eq!(one, prepared, "{}: prepared", make().kind());
+    }
+}
+
+#[test]
+fn a_grouping_prepared_for_an_earlier_forward_is_not_used() {
+    // Forward one batch and prepare its backward, then forward another and update with it: the
+    // update must group the second batch's rows, as if nothing had been prepared.
+    let (b0, b1) = (random_keys(200, 31, 400), random_keys(200, 32, 400));
+    for make in &every_representation() {
+        let run = |prepare_first: bool| {
+            let mut rep = make();
+            let mut out = vec![0f32; out_len(rep.as_ref(), &b0)];
+            rep.forward_train(&b0, &mut out);
+            if prepare_first {
+                rep.prepare_backward();
+            }
+            rep.forward_train(&b1, &mut out);
+            let grad: Vec<f32> = out.iter().map(|o| o + 0.5).collect();
+            rep.backward_update(&b1, &grad, SparseOptimizer::Sgd { lr: 0.2 });
+            rep.forward_eval(&b0, &mut out);
+            out
+        };
+        assert_eq!(run(true), run(false), "{}", make().kind());
     }
 }
 

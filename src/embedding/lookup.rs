@@ -287,6 +287,8 @@ pub struct Uncompressed {
     state: RowState,
     rows: Vec<u32>,
     groups: RowGroups,
+    /// Whether `groups` holds the grouping of `rows` (see `prepare_backward`).
+    grouped: bool,
 }
 
 impl Uncompressed {
@@ -310,6 +312,7 @@ impl Uncompressed {
             state: RowState::default(),
             rows: Vec::new(),
             groups: RowGroups::default(),
+            grouped: false,
         }
     }
 
@@ -383,6 +386,7 @@ impl Representation for Uncompressed {
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
         check_shapes("uncompressed", keys, out.len(), self.dim);
+        self.grouped = false;
         // Two passes. First, in parallel and read-only, every value already in the vocabulary
         // gets its row, copied straight to the output; the others are marked. Then, in batch
         // order, the marked ones are added: a new value gets the next row at its first
@@ -425,6 +429,7 @@ impl Representation for Uncompressed {
         // every value goes through the same insertion pass as in `forward_train`.
         const BLOCK: usize = 4096 * NUM_CAT;
         let mut marked = Vec::new();
+        self.grouped = false;
         for block in keys.chunks(BLOCK) {
             self.rows.clear();
             self.rows.resize(block.len(), MISSING);
@@ -453,6 +458,12 @@ impl Representation for Uncompressed {
             });
     }
 
+    fn prepare_backward(&mut self) {
+        self.groups
+            .build(&self.rows, 1, self.table.len() / self.dim);
+        self.grouped = true;
+    }
+
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
         check_shapes("uncompressed", keys, grad_out.len(), self.dim);
         row_table_backward(
@@ -462,7 +473,7 @@ impl Representation for Uncompressed {
             self.table.as_mut_slice(),
             self.dim,
             &mut self.state,
-            &mut self.groups,
+            (&mut self.groups, &mut self.grouped),
             grad_out,
             opt,
         );
@@ -512,6 +523,8 @@ pub struct HashingTrick {
     state: RowState,
     rows: Vec<u32>,
     groups: RowGroups,
+    /// Whether `groups` holds the grouping of `rows` (see `prepare_backward`).
+    grouped: bool,
 }
 
 impl HashingTrick {
@@ -554,6 +567,7 @@ impl HashingTrick {
             state: RowState::default(),
             rows: Vec::new(),
             groups: RowGroups::default(),
+            grouped: false,
         }
     }
 
@@ -588,6 +602,7 @@ impl Representation for HashingTrick {
     }
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
+        self.grouped = false;
         check_shapes("hashing", keys, out.len(), self.dim);
         let mut rows = std::mem::take(&mut self.rows);
         rows.resize(keys.len(), 0);
@@ -624,6 +639,12 @@ impl Representation for HashingTrick {
             });
     }
 
+    fn prepare_backward(&mut self) {
+        self.groups
+            .build(&self.rows, 1, self.table.len() / self.dim);
+        self.grouped = true;
+    }
+
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
         check_shapes("hashing", keys, grad_out.len(), self.dim);
         row_table_backward(
@@ -633,7 +654,7 @@ impl Representation for HashingTrick {
             self.table.as_mut_slice(),
             self.dim,
             &mut self.state,
-            &mut self.groups,
+            (&mut self.groups, &mut self.grouped),
             grad_out,
             opt,
         );
@@ -677,7 +698,7 @@ fn row_table_backward(
     table: &mut [f32],
     dim: usize,
     state: &mut RowState,
-    groups: &mut RowGroups,
+    (groups, grouped): (&mut RowGroups, &mut bool),
     grad_out: &[f32],
     opt: SparseOptimizer,
 ) {
@@ -686,7 +707,8 @@ fn row_table_backward(
         rows.len(),
         "{name}: backward_update without a forward_train of the same batch"
     );
-    let n_rows = table.len() / dim;
-    groups.build(rows, 1, n_rows);
+    if !std::mem::take(grouped) {
+        groups.build(rows, 1, table.len() / dim);
+    }
     apply_sparse(table, dim, state, groups, grad_out, opt);
 }

@@ -55,6 +55,8 @@ pub struct MemRec {
     last_tokens: usize,
     groups: RowGroups,
     wgroups: RowGroups,
+    /// Whether `groups` and `wgroups` hold the last `forward_train`'s rows (`prepare_backward`).
+    grouped: bool,
 }
 
 impl MemRec {
@@ -124,6 +126,7 @@ impl MemRec {
             last_tokens: 0,
             groups: RowGroups::default(),
             wgroups: RowGroups::default(),
+            grouped: false,
         }
     }
 
@@ -154,6 +157,24 @@ impl MemRec {
     /// Row-wise Adagrad accumulators (token table, weight table); empty before the first step.
     pub fn optimizer_state(&self) -> (&[f32], &[f32]) {
         (&self.token_state.acc, &self.weight_state.acc)
+    }
+
+    /// Group the token and weight rows the last `forward_train` used, by row, sources in batch
+    /// order.
+    fn group(&mut self) {
+        let per_src_tokens = match self.layout {
+            Layout::Bundled => NUM_CAT,
+            Layout::PerFeature => 1,
+        };
+        let (k, kw) = (self.hasher.k, self.hasher.kw);
+        let token_rows = self.hasher.token_rows as usize;
+        self.groups
+            .build(&self.tok_idx, per_src_tokens * k, token_rows);
+        if kw > 0 {
+            let weight_rows = self.hasher.weight_rows as usize;
+            self.wgroups
+                .build(&self.w_idx, per_src_tokens * kw, weight_rows);
+        }
     }
 
     fn sources(&self, samples: usize) -> usize {
@@ -743,11 +764,17 @@ impl Representation for MemRec {
         self.scale = scale;
         self.vsum = vsum;
         self.last_tokens = tokens;
+        self.grouped = false;
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
         self.check_shapes(keys, out.len());
         self.run_forward::<false>(keys, out, &mut [], &mut [], &mut [], &mut []);
+    }
+
+    fn prepare_backward(&mut self) {
+        self.group();
+        self.grouped = true;
     }
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
@@ -757,12 +784,11 @@ impl Representation for MemRec {
             self.last_tokens,
             "memrec: backward_update without a forward_train of the same batch"
         );
+        if !std::mem::take(&mut self.grouped) {
+            self.group();
+        }
         let d = self.dim;
-        let (k, kw) = (self.hasher.k, self.hasher.kw);
-        let per_src_tokens = match self.layout {
-            Layout::Bundled => NUM_CAT,
-            Layout::PerFeature => 1,
-        };
+        let kw = self.hasher.kw;
         // dL/dM[r] = sum over uses of r of a_src * g_src; dL/dw[q] = sum over uses of
         // g_src . v_src. Both are computed where they are summed, from what forward kept.
         let scale = &self.scale;
@@ -775,11 +801,6 @@ impl Representation for MemRec {
                 *x += a * *g;
             }
         };
-        self.groups.build(
-            &self.tok_idx,
-            per_src_tokens * k,
-            self.hasher.token_rows as usize,
-        );
         apply_sparse_with(
             self.token.as_mut_slice(),
             d,
@@ -794,11 +815,6 @@ impl Representation for MemRec {
                 let v = &vsum[s * d..][..d];
                 acc[0] += g.iter().zip(v).map(|(g, v)| g * v).sum::<f32>();
             };
-            self.wgroups.build(
-                &self.w_idx,
-                per_src_tokens * kw,
-                self.hasher.weight_rows as usize,
-            );
             apply_sparse_with(
                 self.weight.as_mut_slice(),
                 1,

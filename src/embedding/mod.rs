@@ -90,6 +90,11 @@ pub trait Representation: Send + Sync {
     }
     /// Inference forward: changes nothing (unseen values use out-of-vocabulary rows).
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]);
+    /// The part of the next `backward_update` that needs only the last `forward_train`
+    /// (grouping the rows it touched), so the trainer can run it while the dense part computes
+    /// the gradients. `backward_update` does it itself when this was not called. Changes no
+    /// number. The default does nothing.
+    fn prepare_backward(&mut self) {}
     /// Backward of the last `forward_train` (same keys) and a sparse update of the touched rows.
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer);
     /// Every table as allocated, with parameter and optimizer bytes.

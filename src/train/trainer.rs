@@ -74,13 +74,21 @@ impl Trainer {
         self.grad_emb.resize(rows * ew);
         self.rep
             .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
-        let loss = self.model.forward_backward_update(
-            &batch.dense[..rows * NUM_DENSE],
-            &self.emb,
-            &batch.labels,
-            &mut self.grad_emb,
-            self.dense_opt,
-        )?;
+        // The representation groups the rows its update will touch while the dense part runs.
+        let (model, rep) = (&mut self.model, &mut self.rep);
+        let (loss, ()) = rayon::join(
+            || {
+                model.forward_backward_update(
+                    &batch.dense[..rows * NUM_DENSE],
+                    &self.emb,
+                    &batch.labels,
+                    &mut self.grad_emb,
+                    self.dense_opt,
+                )
+            },
+            || rep.prepare_backward(),
+        );
+        let loss = loss?;
         self.rep.backward_update(
             &batch.keys[..rows * NUM_CAT],
             &self.grad_emb,
