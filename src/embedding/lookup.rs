@@ -602,8 +602,8 @@ impl Representation for HashingTrick {
     }
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
-        self.grouped = false;
         check_shapes("hashing", keys, out.len(), self.dim);
+        self.grouped = false;
         let mut rows = std::mem::take(&mut self.rows);
         rows.resize(keys.len(), 0);
         let this = &*self;

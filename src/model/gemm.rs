@@ -1314,19 +1314,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn accumulating_calls_give_the_bits_of_one_call() {
-        let (m, n, k) = (19, 45, 700);
-        let a = fill(m * k, 9);
-        let b = fill(k * n, 10);
-        let seg = |p0: usize, len: usize| Seg {
+    /// Indices `p0..p0 + len` of the contraction of row-major `a` (`m x k`) and `b` (`k x n`).
+    fn contraction_piece<'a>(
+        a: &'a [f32],
+        b: &'a [f32],
+        (k, n): (usize, usize),
+        p0: usize,
+        len: usize,
+    ) -> Seg<'a> {
+        Seg {
             a: &a[p0..],
             ars: k,
             acs: 1,
             b: &b[p0 * n..],
             bl: BLayout::Rows { ldb: n },
             len,
-        };
+        }
+    }
+
+    #[test]
+    fn accumulating_calls_give_the_bits_of_one_call() {
+        let (m, n, k) = (19, 45, 700);
+        let a = fill(m * k, 9);
+        let b = fill(k * n, 10);
+        let seg = |p0: usize, len: usize| contraction_piece(&a, &b, (k, n), p0, len);
         let mut whole = vec![0.0; m * n];
         gemm_nn(m, n, &[seg(0, k)], None, false, &mut whole, n);
         let mut parts = vec![f32::NAN; m * n];
@@ -1353,14 +1364,7 @@ mod tests {
         let a = fill(m * k, 11);
         let b = fill(k * n, 12);
         let p0 = fill(m * n, 13);
-        let seg = |p0: usize, len: usize| Seg {
-            a: &a[p0..],
-            ars: k,
-            acs: 1,
-            b: &b[p0 * n..],
-            bl: BLayout::Rows { ldb: n },
-            len,
-        };
+        let seg = |p0: usize, len: usize| contraction_piece(&a, &b, (k, n), p0, len);
         let mut g = vec![0.0; m * n];
         gemm_nn(m, n, &[seg(0, k)], None, false, &mut g, n);
         let mut want = p0.clone();
