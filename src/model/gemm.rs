@@ -129,6 +129,19 @@ enum Start<'a> {
     Partial(&'a [f32]),
 }
 
+/// What a product does with each finished sum (after its last contraction block).
+#[derive(Debug, Clone, Copy)]
+enum End<'a> {
+    Store,
+    /// Through a ReLU (NaN passes through, so a diverging run stays visible).
+    Relu,
+    /// Zeroed where `act` (laid out as C) is not positive: the gradient through the ReLU whose
+    /// output is `act`, as `relu_mask` computes it (a NaN in `act` keeps the gradient).
+    Mask(&'a [f32]),
+    /// Applied as a gradient to the parameters in C: `C -= lr * sum`.
+    Sgd(f32),
+}
+
 /// `C[i, j] = bias[j] (or 0) + sum over segments and p of A[i, p] B[p, j]`, for `i < m`, `j < n`,
 /// written at `c[i * ldc + j]`, through a ReLU when `relu` (NaN passes through, so a diverging run
 /// stays visible).
@@ -148,13 +161,39 @@ pub fn gemm_nn(
         Some(b) => Start::Bias(b),
         None => Start::Zero,
     };
-    gemm(m, n, segs, start, relu, None, c, ldc);
+    gemm(
+        m,
+        n,
+        segs,
+        start,
+        if relu { End::Relu } else { End::Store },
+        c,
+        ldc,
+    );
+}
+
+/// `C[i, j] = sum over segments and p of A[i, p] B[p, j]`, or 0 where `act[i * ldc + j]` (the
+/// output of a ReLU, laid out as C) is not positive: an input gradient through that ReLU, with
+/// the bits of `gemm_nn` followed by the mask.
+pub fn gemm_nn_masked(
+    m: usize,
+    n: usize,
+    segs: &[Seg<'_>],
+    act: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(
+        m == 0 || (m - 1) * ldc + n <= act.len(),
+        "gemm_nn_masked activations too short"
+    );
+    gemm(m, n, segs, Start::Zero, End::Mask(act), c, ldc);
 }
 
 /// `C[i, j] += sum over segments and p of A[i, p] B[p, j]`: the continuation of a `gemm_nn`
 /// (bias `None`, no ReLU) whose contraction was cut in pieces; same bits as one call.
 pub fn gemm_nn_acc(m: usize, n: usize, segs: &[Seg<'_>], c: &mut [f32], ldc: usize) {
-    gemm(m, n, segs, Start::Acc, false, None, c, ldc);
+    gemm(m, n, segs, Start::Acc, End::Store, c, ldc);
 }
 
 /// A weight gradient's last piece, applied instead of stored: `G[i, j] = partial[i * ldc + j]
@@ -186,17 +225,15 @@ pub fn gemm_nn_sgd(
         }
         None => Start::Zero,
     };
-    gemm(m, n, segs, start, false, Some(lr), p, ldc);
+    gemm(m, n, segs, start, End::Sgd(lr), p, ldc);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn gemm(
     m: usize,
     n: usize,
     segs: &[Seg<'_>],
     start: Start<'_>,
-    relu: bool,
-    sgd: Option<f32>,
+    end: End<'_>,
     c: &mut [f32],
     ldc: usize,
 ) {
@@ -219,10 +256,10 @@ fn gemm(
     if uses_avx512() {
         // SAFETY: AVX-512F is present (checked above) and every index the kernel touches was
         // bounds-checked by the asserts above.
-        unsafe { avx512::gemm_nn(m, n, segs, start, relu, sgd, c, ldc) };
+        unsafe { avx512::gemm_nn(m, n, segs, start, end, c, ldc) };
         return;
     }
-    portable_nn(m, n, segs, start, relu, sgd, c, ldc);
+    portable_nn(m, n, segs, start, end, c, ldc);
 }
 
 /// Sum of 16 lanes in a fixed tree, shared by both paths' dot products.
@@ -384,21 +421,20 @@ pub fn gram16_backward(
     false
 }
 
-#[allow(clippy::too_many_arguments)]
 fn portable_nn(
     m: usize,
     n: usize,
     segs: &[Seg<'_>],
     start: Start<'_>,
-    relu: bool,
-    sgd: Option<f32>,
+    end: End<'_>,
     c: &mut [f32],
     ldc: usize,
 ) {
-    let mut sums = vec![0.0f32; if sgd.is_some() { n } else { 0 }];
+    let sgd = matches!(end, End::Sgd(_));
+    let mut sums = vec![0.0f32; if sgd { n } else { 0 }];
     for i in 0..m {
         let out = &mut c[i * ldc..i * ldc + n];
-        let row: &mut [f32] = if sgd.is_some() { &mut sums } else { out };
+        let row: &mut [f32] = if sgd { &mut sums } else { out };
         match start {
             Start::Bias(b) => row.copy_from_slice(&b[..n]),
             Start::Zero => row.iter_mut().for_each(|v| *v = 0.0),
@@ -417,22 +453,30 @@ fn portable_nn(
                 }
             }
         }
-        if relu {
-            for v in row.iter_mut() {
-                if *v < 0.0 {
-                    *v = 0.0;
+        match end {
+            End::Store => {}
+            End::Relu => {
+                for v in row.iter_mut() {
+                    if *v < 0.0 {
+                        *v = 0.0;
+                    }
                 }
             }
-        }
-        if let Some(lr) = sgd {
-            sgd_body(&mut c[i * ldc..i * ldc + n], &sums, lr);
+            End::Mask(act) => {
+                for (v, &a) in row.iter_mut().zip(&act[i * ldc..i * ldc + n]) {
+                    if a <= 0.0 {
+                        *v = 0.0;
+                    }
+                }
+            }
+            End::Sgd(lr) => sgd_body(&mut c[i * ldc..i * ldc + n], &sums, lr),
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{GRAM_ROWS, KC, MAX_SEGS, MR, NR, Seg, Start};
+    use super::{End, GRAM_ROWS, KC, MAX_SEGS, MR, NR, Seg, Start};
     use crate::embedding::table::AlignedBuf;
     use std::arch::x86_64::*;
     use std::cell::RefCell;
@@ -484,14 +528,12 @@ mod avx512 {
     /// # Safety
     /// AVX-512F must be available; the slices must hold every index the shapes imply.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
     pub unsafe fn gemm_nn(
         m: usize,
         n: usize,
         segs: &[Seg<'_>],
         start: Start<'_>,
-        relu: bool,
-        sgd: Option<f32>,
+        end: End<'_>,
         c: &mut [f32],
         ldc: usize,
     ) {
@@ -588,8 +630,13 @@ mod avx512 {
                         pieces: &pieces[..np],
                         bias: bias.map_or(std::ptr::null(), |b| b[j0..].as_ptr()),
                         init,
-                        relu: relu && q1 == total,
-                        sgd: if q1 == total { sgd } else { None },
+                        end: match end {
+                            _ if q1 < total => Fin::Store,
+                            End::Store => Fin::Store,
+                            End::Relu => Fin::Relu,
+                            End::Mask(act) => Fin::Mask(act[j0..].as_ptr()),
+                            End::Sgd(lr) => Fin::Sgd(lr),
+                        },
                         m0,
                         m1,
                     };
@@ -845,15 +892,22 @@ mod avx512 {
         }
     }
 
+    /// A tile's `End`: the activations of a mask start at the tile block's first column (rows
+    /// `ldc` apart, as C), and a block before the contraction's last only stores.
+    #[derive(Clone, Copy)]
+    enum Fin {
+        Store,
+        Relu,
+        Mask(*const f32),
+        Sgd(f32),
+    }
+
     struct Tile<'s, 'a> {
         segs: &'s [Seg<'a>],
         pieces: &'s [Piece],
         bias: *const f32,
         init: Init,
-        relu: bool,
-        /// Apply the sums as a gradient to the parameters in C (`C -= lr * sum`) instead of
-        /// storing them.
-        sgd: Option<f32>,
+        end: Fin,
         m0: __mmask16,
         m1: __mmask16,
     }
@@ -1026,20 +1080,33 @@ mod avx512 {
             let zero = _mm512_setzero_ps();
             for r in 0..R {
                 let (mut v0, mut v1) = (acc0[r], acc1[r]);
-                if t.relu {
-                    // max(0, v) returns v when v is NaN (the second operand), keeping NaN.
-                    v0 = _mm512_max_ps(zero, v0);
-                    v1 = _mm512_max_ps(zero, v1);
-                }
                 let cr = c.add(r * ldc);
-                if let Some(lr) = t.sgd {
-                    // p - lr * g, rounded as `sgd` rounds it (a product, then a difference).
-                    let lr = _mm512_set1_ps(lr);
-                    let p0 = _mm512_maskz_loadu_ps(t.m0, cr);
-                    v0 = _mm512_sub_ps(p0, _mm512_mul_ps(lr, v0));
-                    if NV == 2 {
-                        let p1 = _mm512_maskz_loadu_ps(t.m1, cr.add(16));
-                        v1 = _mm512_sub_ps(p1, _mm512_mul_ps(lr, v1));
+                match t.end {
+                    Fin::Store => {}
+                    Fin::Relu => {
+                        // max(0, v) returns v when v is NaN (the second operand), keeping NaN.
+                        v0 = _mm512_max_ps(zero, v0);
+                        v1 = _mm512_max_ps(zero, v1);
+                    }
+                    Fin::Mask(act) => {
+                        // Kept where the activation is not <= 0: positive, or NaN.
+                        let ar = act.add((i0 + r) * ldc);
+                        let keep = |a| _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(a, zero);
+                        v0 = _mm512_maskz_mov_ps(keep(_mm512_maskz_loadu_ps(t.m0, ar)), v0);
+                        if NV == 2 {
+                            let a1 = _mm512_maskz_loadu_ps(t.m1, ar.add(16));
+                            v1 = _mm512_maskz_mov_ps(keep(a1), v1);
+                        }
+                    }
+                    Fin::Sgd(lr) => {
+                        // p - lr * g, rounded as `sgd` rounds it (a product, then a difference).
+                        let lr = _mm512_set1_ps(lr);
+                        let p0 = _mm512_maskz_loadu_ps(t.m0, cr);
+                        v0 = _mm512_sub_ps(p0, _mm512_mul_ps(lr, v0));
+                        if NV == 2 {
+                            let p1 = _mm512_maskz_loadu_ps(t.m1, cr.add(16));
+                            v1 = _mm512_sub_ps(p1, _mm512_mul_ps(lr, v1));
+                        }
                     }
                 }
                 _mm512_mask_storeu_ps(cr, t.m0, v0);
@@ -1133,7 +1200,7 @@ mod tests {
             );
             assert_eq!(c, whole, "{m}x{n}x{k}: segments change the bits");
             let mut p = vec![0.0; m * n];
-            portable_nn(m, n, &segs, Start::Bias(&bias), true, None, &mut p, n);
+            portable_nn(m, n, &segs, Start::Bias(&bias), End::Relu, &mut p, n);
             for ((&x, &y), &w) in c.iter().zip(&p).zip(&want) {
                 assert!((x as f64 - w).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {w}");
                 assert!(
@@ -1299,8 +1366,7 @@ mod tests {
                 n,
                 &[seg(&a, k, &bp, BLayout::Panels)],
                 Start::Bias(&bias),
-                false,
-                None,
+                End::Store,
                 &mut portable,
                 n,
             );
@@ -1347,12 +1413,59 @@ mod tests {
         assert_eq!(whole, parts);
         let mut portable = vec![0.0; m * n];
         let acc =
-            |start, c: &mut [f32], s: &[Seg<'_>]| portable_nn(m, n, s, start, false, None, c, n);
+            |start, c: &mut [f32], s: &[Seg<'_>]| portable_nn(m, n, s, start, End::Store, c, n);
         acc(Start::Zero, &mut portable, &[seg(0, 400)]);
         acc(Start::Acc, &mut portable, &[seg(400, 300)]);
         let mut one = vec![0.0; m * n];
         acc(Start::Zero, &mut one, &[seg(0, k)]);
         assert_eq!(one, portable);
+    }
+
+    /// The masked product (`gemm_nn_masked`) has the bits of the product followed by zeroing
+    /// where the activation is not positive; a NaN activation keeps the gradient (as
+    /// `relu_mask`), and a contraction longer than one block masks only the finished sums.
+    #[test]
+    fn masked_product_has_the_bits_of_product_then_mask() {
+        let (m, n, k) = (19, 45, 300);
+        let a = fill(m * k, 14);
+        let b = fill(k * n, 15);
+        let mut act = fill(m * n, 16);
+        act[3] = f32::NAN;
+        act[7] = 0.0;
+        act[8] = -0.0;
+        let seg = |p0: usize, len: usize| contraction_piece(&a, &b, (k, n), p0, len);
+        let mask = |c: &mut [f32]| {
+            for (v, &x) in c.iter_mut().zip(&act) {
+                if x <= 0.0 {
+                    *v = 0.0;
+                }
+            }
+        };
+        let mut want = vec![0.0; m * n];
+        gemm_nn(m, n, &[seg(0, k)], None, false, &mut want, n);
+        mask(&mut want);
+        let mut got = vec![f32::NAN; m * n];
+        gemm_nn_masked(m, n, &[seg(0, k)], &act, &mut got, n);
+        assert_eq!(got, want);
+        assert!(
+            got.iter().filter(|&&v| v == 0.0).count() > m * n / 4,
+            "the mask cut"
+        );
+        assert!(got[3] != 0.0, "a NaN activation keeps the gradient");
+        let mut pwant = vec![0.0; m * n];
+        portable_nn(m, n, &[seg(0, k)], Start::Zero, End::Store, &mut pwant, n);
+        mask(&mut pwant);
+        let mut pgot = vec![f32::NAN; m * n];
+        portable_nn(
+            m,
+            n,
+            &[seg(0, k)],
+            Start::Zero,
+            End::Mask(&act),
+            &mut pgot,
+            n,
+        );
+        assert_eq!(pgot, pwant);
     }
 
     /// A weight gradient applied from the product (`gemm_nn_sgd`), whole or as the last piece
@@ -1381,7 +1494,7 @@ mod tests {
         assert!(pieces != p0, "the update changed the parameters");
         // The portable path, against its own product and `sgd`.
         let mut pg = vec![0.0; m * n];
-        portable_nn(m, n, &[seg(0, k)], Start::Zero, false, None, &mut pg, n);
+        portable_nn(m, n, &[seg(0, k)], Start::Zero, End::Store, &mut pg, n);
         let mut pwant = p0.clone();
         sgd(&mut pwant, &pg, lr);
         let mut pp = p0.clone();
@@ -1390,22 +1503,12 @@ mod tests {
             n,
             &[seg(120, 80)],
             Start::Partial(&partial),
-            false,
-            Some(lr),
+            End::Sgd(lr),
             &mut pp,
             n,
         );
         let mut pfull = p0.clone();
-        portable_nn(
-            m,
-            n,
-            &[seg(0, k)],
-            Start::Zero,
-            false,
-            Some(lr),
-            &mut pfull,
-            n,
-        );
+        portable_nn(m, n, &[seg(0, k)], Start::Zero, End::Sgd(lr), &mut pfull, n);
         assert_eq!(pfull, pwant);
         for (&x, &y) in pp.iter().zip(&pwant) {
             // The partial sum came from the AVX-512 path when present: equal up to rounding.

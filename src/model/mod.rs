@@ -23,7 +23,8 @@ pub mod gemm;
 use rayon::prelude::*;
 
 use gemm::{
-    BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, gemm_nn_sgd, panel_index,
+    BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, gemm_nn_masked,
+    gemm_nn_sgd, panel_index,
 };
 
 use crate::config::{ModelConfig, Optimizer};
@@ -664,7 +665,7 @@ impl Dlrm {
                 let relu = self.top[li - 1].relu;
                 (
                     &mut below[li - 1][..rows * l.fan_in],
-                    relu.then_some((&w.top[li - 1][..], l.fan_in)),
+                    relu.then_some(&w.top[li - 1][..rows * l.fan_in]),
                 )
             };
             layer_backward_input(&self.wt, l, rows, dy, dx, mask);
@@ -693,7 +694,7 @@ impl Dlrm {
             let (below, this) = w.dbottom.split_at_mut(li);
             let mask = self.bottom[li - 1]
                 .relu
-                .then_some((&w.bottom[li - 1][..], l.fan_in));
+                .then_some(&w.bottom[li - 1][..rows * l.fan_in]);
             layer_backward_input(
                 &self.wt,
                 l,
@@ -1063,7 +1064,8 @@ fn layer_forward(p: &[f32], l: &Layer, input: &[f32], rows: usize, out: &mut [f3
 }
 
 /// The input gradient `dY W^T` of one layer (`wt` holds `W^T`, `fan_out x fan_in` panel-major,
-/// at the layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive.
+/// at the layer's weight offset), zeroed where `mask` (the input's ReLU output) was not positive,
+/// in the product's epilogue.
 #[inline(always)]
 fn layer_backward_input(
     wt: &[f32],
@@ -1071,7 +1073,7 @@ fn layer_backward_input(
     rows: usize,
     dy: &[f32],
     dx: &mut [f32],
-    mask: Option<(&[f32], usize)>,
+    mask: Option<&[f32]>,
 ) {
     let seg = Seg {
         a: dy,
@@ -1081,9 +1083,9 @@ fn layer_backward_input(
         bl: BLayout::Panels,
         len: l.fan_out,
     };
-    gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in);
-    if let Some((act, _)) = mask {
-        relu_mask(&mut dx[..rows * l.fan_in], &act[..rows * l.fan_in]);
+    match mask {
+        Some(act) => gemm_nn_masked(rows, l.fan_in, &[seg], act, dx, l.fan_in),
+        None => gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in),
     }
 }
 
