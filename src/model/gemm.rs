@@ -314,6 +314,16 @@ pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     }
 }
 
+/// Zero the gradient where the ReLU's output `act` was not positive (a NaN output keeps it): the
+/// rule `gemm_nn_masked` applies in its epilogue, and its portable path through this function.
+#[inline(always)]
+pub fn relu_mask(grad: &mut [f32], act: &[f32]) {
+    for (g, &a) in grad.iter_mut().zip(act) {
+        // A select, not a branch: vectorises.
+        *g = if a <= 0.0 { 0.0 } else { *g };
+    }
+}
+
 /// `p -= lr * g`, elementwise: the rounding every SGD path (`sgd`, `gemm_nn_sgd`) shares.
 #[inline(always)]
 fn sgd_body(p: &mut [f32], g: &[f32], lr: f32) {
@@ -462,13 +472,7 @@ fn portable_nn(
                     }
                 }
             }
-            End::Mask(act) => {
-                for (v, &a) in row.iter_mut().zip(&act[i * ldc..i * ldc + n]) {
-                    if a <= 0.0 {
-                        *v = 0.0;
-                    }
-                }
-            }
+            End::Mask(act) => relu_mask(row, &act[i * ldc..i * ldc + n]),
             End::Sgd(lr) => sgd_body(&mut c[i * ldc..i * ldc + n], &sums, lr),
         }
     }

@@ -683,7 +683,7 @@ impl Dlrm {
             grad_emb,
         );
         if self.bottom[nb - 1].relu {
-            relu_mask(
+            gemm::relu_mask(
                 &mut w.dbottom[nb - 1][..rows * d],
                 &w.bottom[nb - 1][..rows * d],
             );
@@ -1086,15 +1086,6 @@ fn layer_backward_input(
     match mask {
         Some(act) => gemm_nn_masked(rows, l.fan_in, &[seg], act, dx, l.fan_in),
         None => gemm_nn(rows, l.fan_in, &[seg], None, false, dx, l.fan_in),
-    }
-}
-
-/// Zero the gradient where the ReLU's output was not positive.
-#[inline(always)]
-fn relu_mask(grad: &mut [f32], act: &[f32]) {
-    for (g, &a) in grad.iter_mut().zip(act) {
-        // A select, not a branch: vectorises.
-        *g = if a <= 0.0 { 0.0 } else { *g };
     }
 }
 
