@@ -19,8 +19,11 @@
 //! of the transposed weights the next backward pass reads.
 
 pub mod gemm;
+mod phase;
 
 use rayon::prelude::*;
+
+use phase::Phase;
 
 use gemm::{
     BLayout, GRAM_ROWS, MAX_SEGS, PANEL, Seg, dot16, gemm_nn, gemm_nn_acc, gemm_nn_masked,
@@ -460,12 +463,15 @@ impl Dlrm {
         let scale = 1.0 / rows as f32;
         let mut ws = std::mem::take(&mut self.ws);
         let me = &*self;
-        // Phase 1: forward and activation gradients, row chunks in parallel.
+        // Phase 1: forward and activation gradients, row chunks in parallel; a chunk done first
+        // waits for the others awake, so phase 2 starts on both threads at once (see `phase`).
+        let phase = Phase::new(chunks);
         ws[..chunks]
             .par_iter_mut()
             .zip(grad_emb.par_chunks_mut(cr * ew))
             .enumerate()
             .for_each(|(c, (w, ge))| {
+                let _task = phase.task();
                 let r0 = c * cr;
                 let r = (rows - r0).min(cr);
                 w.rows = r;
@@ -894,26 +900,28 @@ fn weight_grad(
 /// to `f` as one block (their columns are adjacent): at large batches each slab of a layer's
 /// inputs is then read once per thread for all its panels of the layer, not once per block.
 /// Every number is the same: a panel's gradient and update do not depend on the block around it.
+/// A task that ends before the others waits for them awake (see `phase`).
 fn for_each_block(
     blocks: &[GradBlock],
     bottom: &[Layer],
     top: &[Layer],
     f: impl Fn(&Layer, &GradBlock) + Sync,
 ) {
-    block_runs(blocks, bottom, top, rayon::current_num_threads())
-        .par_windows(2)
-        .for_each(|run| {
-            for group in blocks[run[0]..run[1]].chunk_by(|a, b| a.layer == b.layer) {
-                let (first, last) = (&group[0], &group[group.len() - 1]);
-                let merged = GradBlock {
-                    layer: first.layer,
-                    j0: first.j0,
-                    w: last.j0 + last.w - first.j0,
-                };
-                debug_assert_eq!(merged.w, group.iter().map(|b| b.w).sum::<usize>());
-                f(merged.layer(bottom, top), &merged);
-            }
-        });
+    let cuts = block_runs(blocks, bottom, top, rayon::current_num_threads());
+    let phase = Phase::new(cuts.len() - 1);
+    cuts.par_windows(2).for_each(|run| {
+        let _task = phase.task();
+        for group in blocks[run[0]..run[1]].chunk_by(|a, b| a.layer == b.layer) {
+            let (first, last) = (&group[0], &group[group.len() - 1]);
+            let merged = GradBlock {
+                layer: first.layer,
+                j0: first.j0,
+                w: last.j0 + last.w - first.j0,
+            };
+            debug_assert_eq!(merged.w, group.iter().map(|b| b.w).sum::<usize>());
+            f(merged.layer(bottom, top), &merged);
+        }
+    });
 }
 
 /// The split of the blocks between `threads` tasks: boundaries `0 = c0 < c1 < ... = len`,

@@ -1,0 +1,138 @@
+//! The end of a parallel phase of a training step, with the threads kept awake.
+//!
+//! A step forks into tasks several times: the representation's lookup, the row chunks of the
+//! dense forward and backward, the blocks of the weight gradients, the sparse update. rayon's idle
+//! workers yield a few dozen times and then sleep, and waking one costs the next fork tens of µs
+//! on the 2-vCPU machines this runs on: the forking thread pays for the futex wake, and the woken
+//! worker starts late. The tasks of one phase routinely end 40-100 µs apart (a chunk started after
+//! other work, blocks whose cost the split only estimates), long enough for the first thread
+//! done to fall asleep.
+//!
+//! So a task that finishes while every other task of its phase has started, but not all have
+//! finished, waits for them spinning, up to `SPIN_LIMIT`, before it returns to rayon. A task that
+//! finds another not started yet does not wait: there are more tasks than threads, or a worker is
+//! still asleep, and this thread is then better used running that task itself. Which thread runs
+//! what never changes a number.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The longest a finished task spins for the others of its phase; past that it returns to rayon
+/// (whose own wait then sleeps), so a peer thread preempted by the system costs little.
+pub const SPIN_LIMIT: Duration = Duration::from_micros(250);
+
+/// The tasks of one parallel phase; each calls `task()` when it starts.
+pub struct Phase {
+    tasks: usize,
+    started: AtomicUsize,
+    done: AtomicUsize,
+}
+
+/// How a task's end went (see `Phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEnd {
+    /// Every task of the phase had finished when this one did, or finished while it spun.
+    AllDone,
+    /// Another task had not started: nothing to wait for.
+    NotAllStarted,
+    /// The others were still running after `SPIN_LIMIT`.
+    GaveUp,
+}
+
+/// One running task of a `Phase`; its end (`finish`, or drop) waits as `Phase` says.
+pub struct Task<'a>(Option<&'a Phase>);
+
+impl Phase {
+    pub fn new(tasks: usize) -> Phase {
+        Phase {
+            tasks,
+            started: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    /// Mark a task started; its end waits for the others when it is dropped.
+    pub fn task(&self) -> Task<'_> {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        Task(Some(self))
+    }
+
+    fn end_task(&self) -> TaskEnd {
+        let done = self.done.fetch_add(1, Ordering::Release) + 1;
+        if done >= self.tasks {
+            return TaskEnd::AllDone;
+        }
+        let t0 = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if self.done.load(Ordering::Acquire) >= self.tasks {
+                    return TaskEnd::AllDone;
+                }
+                if self.started.load(Ordering::Relaxed) < self.tasks {
+                    return TaskEnd::NotAllStarted;
+                }
+                std::hint::spin_loop();
+            }
+            if t0.elapsed() >= SPIN_LIMIT {
+                return TaskEnd::GaveUp;
+            }
+        }
+    }
+}
+
+impl Task<'_> {
+    /// End the task now (what dropping it does), saying how the wait went.
+    #[cfg(test)]
+    pub fn finish(mut self) -> TaskEnd {
+        self.0.take().map_or(TaskEnd::AllDone, Phase::end_task)
+    }
+}
+
+impl Drop for Task<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            p.end_task();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_does_not_wait_for_one_not_started() {
+        let p = Phase::new(2);
+        assert_eq!(p.task().finish(), TaskEnd::NotAllStarted);
+        // The second task, run later by the same thread, ends the phase.
+        assert_eq!(p.task().finish(), TaskEnd::AllDone);
+    }
+
+    #[test]
+    fn a_lone_task_ends_its_phase() {
+        assert_eq!(Phase::new(1).task().finish(), TaskEnd::AllDone);
+    }
+
+    #[test]
+    fn a_task_waits_for_a_running_one_to_finish() {
+        let p = Phase::new(2);
+        let first = p.task();
+        let second = p.task();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(move || first.finish());
+            // Whether the waiter spins long enough depends on the machine: it either saw the
+            // second task finish or gave up; it never returns before the second task exists.
+            drop(second);
+            let end = waiter.join().expect("waiter");
+            assert!(matches!(end, TaskEnd::AllDone | TaskEnd::GaveUp), "{end:?}");
+        });
+        assert_eq!(p.done.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_task_gives_up_on_one_that_never_finishes() {
+        let p = Phase::new(2);
+        let _running = p.task();
+        assert_eq!(p.task().finish(), TaskEnd::GaveUp);
+    }
+}
