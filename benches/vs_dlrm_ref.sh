@@ -13,6 +13,10 @@
 # (the same samples over the same total time). Single runs of one epoch are short (50 steps at
 # batch 128): compare several rounds. The Criteo rows stay in the temporary directory.
 #
+# Each program writes to a file that is parsed after it exits: a parser started beside it in a
+# pipe spends its own start-up (tens of ms of a core) during the first steps of ours, which
+# starts training within about 0.1 s, but not of PyTorch, which takes seconds to import.
+#
 # PYTHON names an interpreter with torch and scikit-learn (default: python3).
 set -euo pipefail
 
@@ -54,26 +58,26 @@ ours() {
         --set "train.batch=$batch" --set train.lr=0.1 --set model.dim=16 \
         --set memrec.layout=bundled --set memrec.k=1 --set memrec.kw=1 \
         --set memrec.token_rows=16384 --set memrec.weight_rows=16384 \
-        --threads 2 --headless --epochs "$epochs" --json |
-        "$python" -c '
+        --threads 2 --headless --epochs "$epochs" --json > "$work/ours.out"
+    "$python" -c '
 import json, sys
 rate = {}
 for line in sys.stdin:
     d = json.loads(line)
     if d.get("type") == "summary":
         rate[d["run"]] = d["samples_per_s"]
-print(round(rate["baseline"]), round(rate["memrec"]))'
+print(round(rate["baseline"]), round(rate["memrec"]))' < "$work/ours.out"
 }
 
 reference() {
     OMP_NUM_THREADS=2 "$python" "$ref" "$work/train.txt" "$work/test.txt" "$1" \
-        --batch "$batch" --epochs "$epochs" --threads 2 |
-        "$python" -c '
+        --batch "$batch" --epochs "$epochs" --threads 2 > "$work/ref.out"
+    "$python" -c '
 import re, sys
 rates = [float(m) for m in re.findall(r"train_samples_per_s=([0-9.]+)", sys.stdin.read())]
 if not rates:
     sys.exit("dlrm_ref.py printed no train_samples_per_s")
-print(round(len(rates) / sum(1 / r for r in rates)))'
+print(round(len(rates) / sum(1 / r for r in rates)))' < "$work/ref.out"
 }
 
 echo "batch $batch, $epochs epoch(s), 2 threads; samples/s: ours baseline / PyTorch full, ours bundled MEM-REC / PyTorch bundled"
