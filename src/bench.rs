@@ -94,11 +94,8 @@ static FULL_GATHER_CACHE: std::sync::Mutex<Option<(String, GatherTimes)>> =
 
 fn run(cfg: &Config, with_training: bool) -> Result<BenchOutput, BenchError> {
     let threads = cfg.effective_threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("memrec-bench-{i}"))
-        .build()
-        .map_err(|e| BenchError::ThreadPool {
+    let pool =
+        crate::util::compute_pool(threads, "memrec-bench").map_err(|e| BenchError::ThreadPool {
             threads,
             reason: e.to_string(),
         })?;

@@ -30,7 +30,8 @@ pub fn after_help() -> String {
         "Configuration keys (use with --set PATH=VALUE; `memrec-tui export` writes them all):\n{keys}\n\n\
 Environment:\n  \
 NO_COLOR       any non-empty value: monochrome screen (same as --no-color)\n  \
-MEMREC_PRESET  default for --preset\n\n\
+MEMREC_PRESET  default for --preset\n  \
+MEMREC_NO_PIN  any value: leave the training threads unpinned (by default each is pinned to its\n                 own CPU when the process may use at least as many CPUs as threads)\n\n\
 Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure."
     )
 }

@@ -183,10 +183,7 @@ impl Engine {
         events: Sender<EngineEvent>,
         opts: EngineOptions,
     ) -> Result<EngineHandle, EngineError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(cfg.effective_threads())
-            .thread_name(|i| format!("memrec-train-{i}"))
-            .build()
+        let pool = crate::util::compute_pool(cfg.effective_threads(), "memrec-train")
             .map_err(|e| EngineError::Pool(e.to_string()))?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
