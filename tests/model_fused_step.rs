@@ -85,3 +85,55 @@ fn fused_step_has_the_bits_of_backward_then_update() {
         }
     }
 }
+
+/// `forward_backward_update_with` calls its side job exactly once, with the finished
+/// representation gradient, and changes nothing else: on 1 or 2 threads, for a batch of one
+/// chunk, of many chunks, and an empty batch.
+#[test]
+fn the_side_job_runs_once_on_the_finished_representation_gradient() {
+    let inter = Interaction::Dot { features: 26 };
+    let opt = DenseOpt {
+        kind: Optimizer::Sgd,
+        lr: 0.05,
+        eps: 1e-8,
+    };
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for rows in [0, 64, 600] {
+            let mut plain = model(inter, Optimizer::Sgd);
+            let mut with = model(inter, Optimizer::Sgd);
+            let mut r = InitRng::new(5);
+            let dense: Vec<f32> = (0..rows * NUM_DENSE).map(|_| r.uniform() as f32).collect();
+            let emb: Vec<f32> = (0..rows * plain.emb_width())
+                .map(|_| r.normal(0.3))
+                .collect();
+            let labels: Vec<f32> = (0..rows).map(|i| (i % 3 == 0) as u8 as f32).collect();
+            let (mut g_plain, mut g_with) = (vec![0.0; emb.len()], vec![f32::NAN; emb.len()]);
+            let seen = std::sync::Mutex::new(Vec::new());
+            pool.install(|| {
+                let a = plain
+                    .forward_backward_update(&dense, &emb, &labels, &mut g_plain, opt)
+                    .unwrap();
+                let b = with
+                    .forward_backward_update_with(&dense, &emb, &labels, &mut g_with, opt, |g| {
+                        seen.lock().unwrap().push(g.to_vec())
+                    })
+                    .unwrap();
+                assert_eq!(a.to_bits(), b.to_bits());
+            });
+            let seen = seen.into_inner().unwrap();
+            assert_eq!(seen.len(), 1, "{threads} threads, {rows} rows");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&seen[0]),
+                bits(&g_plain),
+                "{threads} threads, {rows} rows"
+            );
+            assert_eq!(bits(&g_with), bits(&g_plain));
+            assert_eq!(bits(with.params()), bits(plain.params()));
+        }
+    }
+}

@@ -411,7 +411,7 @@ impl Dlrm {
         labels: &[f32],
         grad_emb: &mut [f32],
     ) -> Result<f64, ModelError> {
-        self.step(dense, emb, labels, grad_emb, None)
+        self.step(dense, emb, labels, grad_emb, None, |_| {})
     }
 
     /// `forward_backward` then `update(opt)`, with the same parameters bit for bit, but each
@@ -425,7 +425,23 @@ impl Dlrm {
         grad_emb: &mut [f32],
         opt: DenseOpt,
     ) -> Result<f64, ModelError> {
-        self.step(dense, emb, labels, grad_emb, Some(opt))
+        self.step(dense, emb, labels, grad_emb, Some(opt), |_| {})
+    }
+
+    /// `forward_backward_update`, and `side` called once on the finished representation
+    /// gradient, during the weight updates: by the first thread done with its share of them, so
+    /// the representation's own update (which touches none of the model's buffers) fills the
+    /// time that thread would wait for the others. Not called when the inputs are refused.
+    pub fn forward_backward_update_with(
+        &mut self,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        grad_emb: &mut [f32],
+        opt: DenseOpt,
+        side: impl FnOnce(&[f32]) + Send,
+    ) -> Result<f64, ModelError> {
+        self.step(dense, emb, labels, grad_emb, Some(opt), side)
     }
 
     fn step(
@@ -435,6 +451,7 @@ impl Dlrm {
         labels: &[f32],
         grad_emb: &mut [f32],
         opt: Option<DenseOpt>,
+        side: impl FnOnce(&[f32]) + Send,
     ) -> Result<f64, ModelError> {
         let rows = labels.len();
         self.check(dense, emb, rows)?;
@@ -450,6 +467,7 @@ impl Dlrm {
             if let Some(o) = opt {
                 self.update(o);
             }
+            side(grad_emb);
             return Ok(0.0);
         }
         let cr = chunk_rows(rows);
@@ -490,7 +508,16 @@ impl Dlrm {
         // SGD takes each weight gradient straight from the product's registers (see
         // `gemm_nn_sgd`); Adagrad's state update reads it back from `grad`.
         let sgd = opt.filter(|o| o.kind == Optimizer::Sgd).map(|o| o.lr);
-        for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
+        let grad_emb = &*grad_emb;
+        // Taken by the first task done with its blocks (the lock is not held while it runs).
+        let side = std::sync::Mutex::new(Some(side));
+        let run_side = || {
+            let job = side.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(job) = job {
+                job(grad_emb);
+            }
+        };
+        let blocks = |l: &Layer, b: &GradBlock| {
             // SAFETY: blocks own disjoint strips of the gradient, the parameters, the optimizer
             // state and the transpose (see `Bufs`).
             unsafe {
@@ -501,7 +528,10 @@ impl Dlrm {
                     apply_block(l, b, o, &bufs, sgd.is_none());
                 }
             }
-        });
+        };
+        for_each_block(&self.blocks, &self.bottom, &self.top, blocks, run_side);
+        // No task ran (a model without blocks).
+        run_side();
         let loss = used.iter().map(|w| w.loss).sum::<f64>() / rows as f64;
         self.ws = ws;
         Ok(loss)
@@ -510,11 +540,12 @@ impl Dlrm {
     /// Refresh `wt` from `params` (pure copies: no arithmetic), block by block.
     fn transpose_weights(&mut self) {
         let bufs = Bufs::of(self);
-        for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
+        let block = |l: &Layer, b: &GradBlock| {
             // SAFETY: blocks own disjoint strips of the parameters and of the transpose (see
             // `Bufs`); nothing writes the parameters here.
             unsafe { write_wt(l, b, bufs.params.weights(l, b), &bufs) };
-        });
+        };
+        for_each_block(&self.blocks, &self.bottom, &self.top, block, || {});
     }
 
     /// Workspaces for training steps on batches of `rows`, kept when they are big enough.
@@ -572,10 +603,11 @@ impl Dlrm {
     pub fn update(&mut self, opt: DenseOpt) {
         self.ensure_state(opt);
         let bufs = Bufs::of(self);
-        for_each_block(&self.blocks, &self.bottom, &self.top, |l, b| {
+        let block = |l: &Layer, b: &GradBlock| {
             // SAFETY: blocks own disjoint strips of every buffer (see `Bufs`).
             unsafe { apply_block(l, b, opt, &bufs, true) };
-        });
+        };
+        for_each_block(&self.blocks, &self.bottom, &self.top, block, || {});
         self.wt_fresh = true;
     }
 
@@ -900,12 +932,14 @@ fn weight_grad(
 /// to `f` as one block (their columns are adjacent): at large batches each slab of a layer's
 /// inputs is then read once per thread for all its panels of the layer, not once per block.
 /// Every number is the same: a panel's gradient and update do not depend on the block around it.
-/// A task that ends before the others waits for them awake (see `phase`).
+/// Each task calls `after` once its blocks are done, then waits for the others awake (see
+/// `phase`).
 fn for_each_block(
     blocks: &[GradBlock],
     bottom: &[Layer],
     top: &[Layer],
     f: impl Fn(&Layer, &GradBlock) + Sync,
+    after: impl Fn() + Sync,
 ) {
     let cuts = block_runs(blocks, bottom, top, rayon::current_num_threads());
     let phase = Phase::new(cuts.len() - 1);
@@ -921,6 +955,7 @@ fn for_each_block(
             debug_assert_eq!(merged.w, group.iter().map(|b| b.w).sum::<usize>());
             f(merged.layer(bottom, top), &merged);
         }
+        after();
     });
 }
 

@@ -9,10 +9,11 @@
 //! done to fall asleep.
 //!
 //! So a task that finishes while every other task of its phase has started, but not all have
-//! finished, waits for them spinning, up to `SPIN_LIMIT`, before it returns to rayon. A task that
-//! finds another not started yet does not wait: there are more tasks than threads, or a worker is
-//! still asleep, and this thread is then better used running that task itself. Which thread runs
-//! what never changes a number.
+//! finished, waits for them spinning, up to `SPIN_LIMIT`, before it returns to rayon; while it
+//! waits it runs any job waiting in the pool (`rayon::yield_now`), such as the parts of a sparse
+//! update another task started. A task that finds another not started yet does not wait: there
+//! are more tasks than threads, or a worker is still asleep, and this thread is then better used
+//! running that task itself. Which thread runs what never changes a number.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -76,6 +77,8 @@ impl Phase {
             if t0.elapsed() >= SPIN_LIMIT {
                 return TaskEnd::GaveUp;
             }
+            // Help with whatever the pool has queued (nothing happens outside a pool).
+            rayon::yield_now();
         }
     }
 }

@@ -74,26 +74,29 @@ impl Trainer {
         self.grad_emb.resize(rows * ew);
         self.rep
             .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
-        // The representation groups the rows its update will touch while the dense part runs.
-        let (model, rep) = (&mut self.model, &mut self.rep);
+        // The representation groups the rows its update will touch while the dense part runs
+        // (another thread picks that up as phase 1 starts), and updates them during the dense
+        // weight updates, on the thread done with its share first. The lock only orders the two:
+        // grouping normally ends long before; an update that finds no grouping groups the rows
+        // itself, and a grouping done after the update is cleared by the next forward.
+        let rep = std::sync::Mutex::new(&mut self.rep);
+        let lock = || rep.lock().unwrap_or_else(|e| e.into_inner());
+        let (sparse_opt, keys) = (self.sparse_opt, &batch.keys[..rows * NUM_CAT]);
+        let model = &mut self.model;
         let (loss, ()) = rayon::join(
             || {
-                model.forward_backward_update(
+                model.forward_backward_update_with(
                     &batch.dense[..rows * NUM_DENSE],
                     &self.emb,
                     &batch.labels,
                     &mut self.grad_emb,
                     self.dense_opt,
+                    |g| lock().backward_update(keys, g, sparse_opt),
                 )
             },
-            || rep.prepare_backward(),
+            || lock().prepare_backward(),
         );
         let loss = loss?;
-        self.rep.backward_update(
-            &batch.keys[..rows * NUM_CAT],
-            &self.grad_emb,
-            self.sparse_opt,
-        );
         Ok(loss)
     }
 
