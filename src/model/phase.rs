@@ -1,12 +1,12 @@
 //! The end of a parallel phase of a training step, with the threads kept awake.
 //!
 //! A step forks into tasks several times: the representation's lookup, the row chunks of the
-//! dense forward and backward, the blocks of the weight gradients, the sparse update. rayon's idle
-//! workers yield a few dozen times and then sleep, and waking one costs the next fork tens of µs
-//! on the 2-vCPU machines this runs on: the forking thread pays for the futex wake, and the woken
-//! worker starts late. The tasks of one phase routinely end 40-100 µs apart (a chunk started after
-//! other work, blocks whose cost the split only estimates), long enough for the first thread
-//! done to fall asleep.
+//! dense forward and backward, the blocks of the weight gradients (the first task done with its
+//! blocks also runs the sparse update). rayon's idle workers yield a few dozen times and then
+//! sleep, and waking one costs the next fork tens of µs on the 2-vCPU machines this runs on: the
+//! forking thread pays for the futex wake, and the woken worker starts late. The tasks of one
+//! phase routinely end 40-100 µs apart (a chunk started after other work, blocks whose cost the
+//! split only estimates), long enough for the first thread done to fall asleep.
 //!
 //! So a task that finishes while every other task of its phase has started, but not all have
 //! finished, waits for them spinning, up to `SPIN_LIMIT`, before it returns to rayon; while it
