@@ -76,9 +76,11 @@ impl Trainer {
             .forward_train(&batch.keys[..rows * NUM_CAT], &mut self.emb);
         // The representation groups the rows its update will touch while the dense part runs
         // (another thread picks that up as phase 1 starts), and updates them during the dense
-        // weight updates, on the thread done with its share first. The lock only orders the two:
-        // grouping normally ends long before; an update that finds no grouping groups the rows
-        // itself, and a grouping done after the update is cleared by the next forward.
+        // weight updates, on the thread done with its share first. The lock only keeps the two
+        // apart: grouping normally ends long before. Grouping never waits for the lock, so a
+        // thread that runs it while waiting inside the update (rayon lends waiting threads other
+        // jobs) skips it instead of locking itself out; an update that finds no grouping groups
+        // the rows itself, and a grouping done after the update is cleared by the next forward.
         let rep = std::sync::Mutex::new(&mut self.rep);
         let lock = || rep.lock().unwrap_or_else(|e| e.into_inner());
         let (sparse_opt, keys) = (self.sparse_opt, &batch.keys[..rows * NUM_CAT]);
@@ -94,7 +96,11 @@ impl Trainer {
                     |g| lock().backward_update(keys, g, sparse_opt),
                 )
             },
-            || lock().prepare_backward(),
+            || {
+                if let Ok(mut r) = rep.try_lock() {
+                    r.prepare_backward();
+                }
+            },
         );
         let loss = loss?;
         Ok(loss)
