@@ -13,7 +13,9 @@
 //! waits it runs any job waiting in the pool (`rayon::yield_now`), such as the parts of a sparse
 //! update another task started. A task that finds another not started yet does not wait: there
 //! are more tasks than threads, or a worker is still asleep, and this thread is then better used
-//! running that task itself. Which thread runs what never changes a number.
+//! running that task itself. Nor does any task wait when the pool has more threads than the
+//! machine has CPUs: a spinning thread would then hold a CPU another task needs. Which thread
+//! runs what never changes a number.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ pub const SPIN_LIMIT: Duration = Duration::from_micros(250);
 /// The tasks of one parallel phase; each calls `task()` when it starts.
 pub struct Phase {
     tasks: usize,
+    /// Whether a finished task may wait (not when the pool oversubscribes the CPUs).
+    wait: bool,
     started: AtomicUsize,
     done: AtomicUsize,
 }
@@ -38,15 +42,26 @@ pub enum TaskEnd {
     NotAllStarted,
     /// The others were still running after `SPIN_LIMIT`.
     GaveUp,
+    /// The pool has more threads than the machine has CPUs: no task waits.
+    NoWait,
 }
 
 /// One running task of a `Phase`; its end (`finish`, or drop) waits as `Phase` says.
 pub struct Task<'a>(Option<&'a Phase>);
 
 impl Phase {
+    /// A phase of `tasks` tasks on the current rayon pool.
     pub fn new(tasks: usize) -> Phase {
+        static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cpus =
+            *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Phase::with_wait(tasks, rayon::current_num_threads() <= cpus)
+    }
+
+    fn with_wait(tasks: usize, wait: bool) -> Phase {
         Phase {
             tasks,
+            wait,
             started: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
         }
@@ -62,6 +77,9 @@ impl Phase {
         let done = self.done.fetch_add(1, Ordering::Release) + 1;
         if done >= self.tasks {
             return TaskEnd::AllDone;
+        }
+        if !self.wait {
+            return TaskEnd::NoWait;
         }
         let t0 = Instant::now();
         loop {
@@ -105,7 +123,7 @@ mod tests {
 
     #[test]
     fn a_task_does_not_wait_for_one_not_started() {
-        let p = Phase::new(2);
+        let p = Phase::with_wait(2, true);
         assert_eq!(p.task().finish(), TaskEnd::NotAllStarted);
         // The second task, run later by the same thread, ends the phase.
         assert_eq!(p.task().finish(), TaskEnd::AllDone);
@@ -113,12 +131,12 @@ mod tests {
 
     #[test]
     fn a_lone_task_ends_its_phase() {
-        assert_eq!(Phase::new(1).task().finish(), TaskEnd::AllDone);
+        assert_eq!(Phase::with_wait(1, true).task().finish(), TaskEnd::AllDone);
     }
 
     #[test]
     fn a_task_waits_for_a_running_one_to_finish() {
-        let p = Phase::new(2);
+        let p = Phase::with_wait(2, true);
         let first = p.task();
         let second = p.task();
         std::thread::scope(|s| {
@@ -133,8 +151,15 @@ mod tests {
     }
 
     #[test]
+    fn no_task_waits_on_an_oversubscribed_machine() {
+        let p = Phase::with_wait(2, false);
+        let _running = p.task();
+        assert_eq!(p.task().finish(), TaskEnd::NoWait);
+    }
+
+    #[test]
     fn a_task_gives_up_on_one_that_never_finishes() {
-        let p = Phase::new(2);
+        let p = Phase::with_wait(2, true);
         let _running = p.task();
         assert_eq!(p.task().finish(), TaskEnd::GaveUp);
     }
