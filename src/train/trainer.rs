@@ -102,8 +102,7 @@ impl Trainer {
                 }
             },
         );
-        let loss = loss?;
-        Ok(loss)
+        loss
     }
 
     /// Click probabilities of every row of `test` (inference only).
