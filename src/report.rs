@@ -41,7 +41,7 @@ pub struct DeltaAuc {
 }
 
 /// Collision statistics of one feature's tokens in one representation, observed on the loaded
-/// data next to the formula of `method.md`.
+/// data next to the formula of `docs/method.md`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureCollisions {
     pub feature: usize,

@@ -1,5 +1,5 @@
 //! Collision statistics of hashed representations, per feature, observed on a set of distinct
-//! token keys and next to the formula of method.md.
+//! token keys and next to the formula of docs/method.md.
 //!
 //! Owns: the definitions of the three statistics (below) and their closed forms. Must never:
 //! depend on the order of the keys given, or on a HashMap's iteration order.

@@ -1,5 +1,5 @@
 //! The Collisions panel: per feature, what the MEM-REC hashing does to the tokens seen, observed
-//! next to the formula of `method.md`.
+//! next to the formula of `docs/method.md`.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
