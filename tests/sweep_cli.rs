@@ -117,6 +117,58 @@ fn small_sweep_writes_the_report() {
 }
 
 #[test]
+fn a_grid_over_the_dim_runs_with_the_bottom_mlp_following() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d");
+    bin()
+        .args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--set",
+            "eval.test_rows=2000",
+            "--grid",
+            "model.dim=8,16",
+            "--steps",
+            "5",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let dims: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["axes"]["model.dim"].as_str().unwrap())
+        .collect();
+    assert_eq!(dims, ["8", "16"]);
+    // A point that sets the bottom MLP against its dim is refused, naming both fields.
+    bin()
+        .args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--steps",
+            "5",
+            "--grid",
+            "model.dim=8,16;model.bottom_mlp=[64,8]",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("e"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("model.dim=16")
+                .and(predicate::str::contains("model.bottom_mlp"))
+                .and(predicate::str::contains("model.dim")),
+        );
+    assert!(!dir.path().join("e").exists());
+}
+
+#[test]
 fn sub_grids_put_the_compression_methods_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");
