@@ -109,7 +109,48 @@ fn small_sweep_writes_the_report() {
         rows.iter().map(|r| (r[0], r[1])).collect::<Vec<_>>(),
         [("1", "64"), ("1", "256"), ("2", "64"), ("2", "256")]
     );
-    assert!(rows.iter().any(|r| r.last() == Some(&"true")));
+    // The front, checked by brute force on the points as written: a successful point is on it
+    // unless another successful point has no more bytes and no lower ΔAUC, and is better on one
+    // of them or the same pair listed earlier. The CSV marks the same points.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let points = json.as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    let pairs: Vec<Option<(u64, f64)>> = points
+        .iter()
+        .map(|p| {
+            (p["status"] == "ok").then(|| {
+                (
+                    p["table_bytes"].as_u64().unwrap(),
+                    p["delta_auc"].as_f64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert!(pairs.iter().all(Option::is_some), "{json}");
+    let dominated = |i: usize| {
+        let Some((b, d)) = pairs[i] else { return true };
+        pairs.iter().enumerate().any(|(j, q)| {
+            q.is_some_and(|(bj, dj)| j != i && bj <= b && dj >= d && (bj < b || dj > d || j < i))
+        })
+    };
+    let want: Vec<bool> = (0..points.len()).map(|i| !dominated(i)).collect();
+    let got: Vec<bool> = points
+        .iter()
+        .map(|p| p["pareto"].as_bool().unwrap())
+        .collect();
+    assert_eq!(got, want, "{pairs:?}");
+    for (p, r) in points.iter().zip(&rows) {
+        assert_eq!(
+            (
+                p["axes"]["memrec.k"].as_str(),
+                p["axes"]["memrec.token_rows"].as_str()
+            ),
+            (Some(r[0]), Some(r[1]))
+        );
+    }
+    let csv_front: Vec<bool> = rows.iter().map(|r| *r.last().unwrap() == "true").collect();
+    assert_eq!(csv_front, want);
     // Re-running resumes: nothing trains.
     run()
         .success()
