@@ -223,7 +223,7 @@ impl From<ConfigError> for CliError {
 }
 
 impl ConfigArgs {
-    /// Build the session configuration: the preset or file, then the flags, then each --set.
+    /// Build the session configuration: the preset or file, then the flags, then every --set.
     pub fn resolve(&self) -> Result<Config, ConfigError> {
         let mut cfg = match (&self.config, &self.preset) {
             (Some(path), _) => Config::load(path)?,
@@ -243,10 +243,9 @@ impl ConfigArgs {
         if let Some(t) = self.threads {
             cfg.threads = t;
         }
-        cfg.validate()?;
-        for s in &self.sets {
-            cfg.apply_set(s)?;
-        }
+        // Every --set first, then one validation: a rule tying two fields (the bottom MLP ends
+        // in model.dim) holds only once both are set, in whichever order they were given.
+        cfg.apply_sets(&self.sets)?;
         Ok(cfg)
     }
 }

@@ -126,7 +126,8 @@ pub struct DataConfig {
 pub struct ModelConfig {
     /// Embedding dimension d.
     pub dim: usize,
-    /// Bottom MLP layer widths after the 13 dense inputs; the last must equal `dim`.
+    /// Bottom MLP layer widths after the 13 dense inputs; the last must equal `dim` (a `--set
+    /// model.dim` without `--set model.bottom_mlp` moves it along).
     pub bottom_mlp: Vec<usize>,
     /// Top MLP layer widths after the interaction; the last must be 1.
     pub top_mlp: Vec<usize>,
@@ -363,8 +364,54 @@ impl Config {
         ))
     }
 
-    /// Apply one `path=value` override, e.g. `memrec.k=4` or `data.train=day_0.gz`, then validate.
+    /// Apply one `path=value` override, e.g. `memrec.k=4` or `data.train=day_0.gz`, then validate
+    /// (as `apply_sets` with one override).
     pub fn apply_set(&mut self, arg: &str) -> Result<(), ConfigError> {
+        self.apply_sets(&[arg])
+    }
+
+    /// Apply `path=value` overrides in order, then validate once: a rule that ties two fields
+    /// together (the bottom MLP ends in `model.dim`) can only hold after both are set, whatever
+    /// their order. The bottom MLP's last width follows `model.dim` (in DLRM it must equal it)
+    /// unless `model.bottom_mlp` is among the overrides too; then a mismatch names both fields.
+    /// On any error the configuration is left as it was.
+    pub fn apply_sets<S: AsRef<str>>(&mut self, args: &[S]) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        let (mut dim_set, mut mlp_set) = (false, false);
+        for arg in args {
+            match next.set_field(arg.as_ref())? {
+                "model.dim" => dim_set = true,
+                "model.bottom_mlp" => mlp_set = true,
+                _ => {}
+            }
+        }
+        let m = &mut next.model;
+        if dim_set && !mlp_set {
+            if let Some(last) = m.bottom_mlp.last_mut() {
+                *last = m.dim;
+            }
+        } else if dim_set && (1..=1024).contains(&m.dim) && m.bottom_mlp.last() != Some(&m.dim) {
+            let mut fixed = m.bottom_mlp.clone();
+            if let Some(last) = fixed.last_mut() {
+                *last = m.dim;
+            }
+            return Err(ConfigError::invalid(
+                "model.bottom_mlp",
+                format!("{:?}", m.bottom_mlp),
+                format!(
+                    "its last width must equal model.dim, set to {} here; end it in {} (e.g. {fixed:?}) or leave model.bottom_mlp out to have it follow model.dim",
+                    m.dim, m.dim
+                ),
+            ));
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Set one `path=value` without the cross-field rules (`apply_sets` checks them once all
+    /// overrides are in); the path and the value's type are checked. Returns the field path.
+    pub fn set_field<'a>(&mut self, arg: &'a str) -> Result<&'a str, ConfigError> {
         let set_err = |msg: String| ConfigError::Set {
             arg: arg.to_string(),
             msg,
@@ -421,11 +468,9 @@ impl Config {
             )));
         }
         *slot = parse_set_value(raw.trim(), slot);
-        let next: Config = serde_json::from_value(root)
+        *self = serde_json::from_value(root)
             .map_err(|e| set_err(format!("`{path}` cannot be `{}`: {e}", raw.trim())))?;
-        next.validate()?;
-        *self = next;
-        Ok(())
+        Ok(path)
     }
 
     /// Check every cross-field rule; the first violation is returned with its field path.
@@ -1065,8 +1110,71 @@ mod tests {
     #[test]
     fn mlp_shapes_are_checked() {
         let mut cfg = Config::from_preset("kaggle").unwrap();
-        let err = cfg.apply_set("model.dim=8").unwrap_err().to_string();
-        assert!(err.contains("model.bottom_mlp"), "{err}");
+        let err = cfg
+            .apply_set("model.bottom_mlp=[512,256,64,8]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model.bottom_mlp") && err.contains("model.dim (16)"),
+            "{err}"
+        );
+        let err = cfg
+            .apply_set("model.top_mlp=[512,2]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.top_mlp"), "{err}");
         assert_eq!(cfg.full_uncompressed_bytes(), 2_160_804_928);
+    }
+
+    #[test]
+    fn the_bottom_mlp_follows_the_dim_unless_set_too() {
+        let kaggle = Config::from_preset("kaggle").unwrap();
+        // Alone, and in either order with other overrides: the last bottom width follows.
+        for sets in [
+            vec!["model.dim=32"],
+            vec!["model.dim=32", "memrec.k=4"],
+            vec!["memrec.k=4", "model.dim=32"],
+        ] {
+            let mut cfg = kaggle.clone();
+            cfg.apply_sets(&sets)
+                .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+            assert_eq!(cfg.model.dim, 32, "{sets:?}");
+            assert_eq!(cfg.model.bottom_mlp, [512, 256, 64, 32], "{sets:?}");
+        }
+        // Both set and agreeing, in either order.
+        for sets in [
+            ["model.dim=32", "model.bottom_mlp=[128,32]"],
+            ["model.bottom_mlp=[128,32]", "model.dim=32"],
+        ] {
+            let mut cfg = kaggle.clone();
+            cfg.apply_sets(&sets)
+                .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+            assert_eq!(cfg.model.bottom_mlp, [128, 32], "{sets:?}");
+        }
+        // Both set and disagreeing, in either order: refused, naming both, nothing changed.
+        for sets in [
+            ["model.dim=32", "model.bottom_mlp=[512,256,64,16]"],
+            ["model.bottom_mlp=[512,256,64,16]", "model.dim=32"],
+        ] {
+            let mut cfg = kaggle.clone();
+            let err = cfg.apply_sets(&sets).unwrap_err().to_string();
+            assert!(
+                err.contains("model.bottom_mlp")
+                    && err.contains("model.dim")
+                    && err.contains("[512, 256, 64, 32]"),
+                "{sets:?}: {err}"
+            );
+            assert_eq!(cfg, kaggle, "{sets:?}");
+        }
+        // An out-of-range dim is named as such, not as a bottom MLP problem.
+        let err = kaggle
+            .clone()
+            .apply_set("model.dim=0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`model.dim`") && err.contains("1 to 1024"),
+            "{err}"
+        );
     }
 }

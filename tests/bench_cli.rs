@@ -1,6 +1,7 @@
-//! `memrec-tui bench`: the JSON line has the documented fields with sane values, and
-//! `bench::measure` (the explorer's latency panel) agrees on what it measured. Small shapes
-//! only: a test never asserts a wall-clock figure.
+//! `memrec-tui bench`: the JSON line has the documented fields with sane values, the cache level
+//! each table fits in agrees with the machine's caches (read here from /sys, independently of the
+//! crate), and `bench::measure` (the explorer's latency panel) agrees on what it measured. Small
+//! shapes only: a test never asserts a wall-clock figure.
 
 use assert_cmd::Command;
 use memrec_tui::config::Config;
@@ -15,6 +16,50 @@ const SMALL: [&str; 8] = [
     "--set",
     "bench.warmup=1",
 ];
+
+/// L1 data, L2 and L3 sizes of cpu0 in bytes as /sys gives them (`None` when not readable).
+fn machine_caches() -> [Option<u64>; 3] {
+    let mut out = [None; 3];
+    let Ok(dir) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let read = |f: &str| std::fs::read_to_string(e.path().join(f)).ok();
+        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+        else {
+            continue;
+        };
+        if kind.trim() == "Instruction" {
+            continue;
+        }
+        let size = size.trim();
+        let bytes = if let Some(k) = size.strip_suffix('K') {
+            k.parse::<u64>().ok().map(|n| n << 10)
+        } else if let Some(m) = size.strip_suffix('M') {
+            m.parse::<u64>().ok().map(|n| n << 20)
+        } else {
+            size.parse::<u64>().ok()
+        };
+        if let (Ok(l @ 1..=3), Some(b)) = (level.trim().parse::<usize>(), bytes) {
+            out[l - 1] = Some(out[l - 1].map_or(b, |o: u64| o.max(b)));
+        }
+    }
+    out
+}
+
+/// The level a table of `bytes` fits in on this machine: the first cache at least that big.
+fn level_for(bytes: u64) -> &'static str {
+    let caches = machine_caches();
+    if caches.iter().all(Option::is_none) {
+        return "unknown";
+    }
+    match caches.iter().position(|c| c.is_some_and(|c| bytes <= c)) {
+        Some(0) => "L1",
+        Some(1) => "L2",
+        Some(_) => "L3",
+        None => "DRAM",
+    }
+}
 
 #[test]
 fn bench_json_has_the_documented_fields() {
@@ -77,13 +122,26 @@ fn bench_json_has_the_documented_fields() {
     assert_eq!(v["full_measured_at_full_size"], true);
     assert_eq!(v["full_rows_measured"], cards);
     assert_eq!(v["representation"], "memrec-bundled");
-    for fit in ["memrec_fits", "full_fits"] {
-        let s = v[fit].as_str().unwrap();
-        assert!(
-            ["L1", "L2", "L3", "DRAM", "unknown"].contains(&s),
-            "{fit} = {s}"
+    // Each side's cache level, from the machine's cache sizes.
+    let caches: Vec<u64> = machine_caches().iter().map(|c| c.unwrap_or(0)).collect();
+    assert_eq!(v["cache_bytes"], serde_json::json!(caches));
+    for (fit, bytes) in [
+        ("memrec_fits", "memrec_bytes"),
+        ("full_fits", "full_bytes"),
+        ("full_measured_fits", "full_bytes_measured"),
+    ] {
+        let b = v[bytes].as_u64().unwrap();
+        assert_eq!(
+            v[fit],
+            level_for(b),
+            "{fit} of {b} bytes, caches {caches:?}"
         );
     }
+    // The speedup is the ratio of the two medians reported, not of other figures.
+    let ratio =
+        v["full_ns_per_token"].as_f64().unwrap() / v["memrec_ns_per_token"].as_f64().unwrap();
+    let speedup = v["speedup"].as_f64().unwrap();
+    assert!((speedup / ratio - 1.0).abs() < 1e-9, "{speedup} vs {ratio}");
 }
 
 #[test]
@@ -123,6 +181,12 @@ fn measure_reports_the_configuration_it_ran() {
     let r = memrec_tui::bench::measure(&cfg).unwrap();
     assert_eq!((r.threads, r.batch, r.batches), (1, 64, 5));
     assert_eq!(r.memrec_bytes, 4 * (256 * 8 + 64));
-    assert!(r.memrec_p99_ns >= r.memrec_ns_per_token);
-    assert!(r.full_p99_ns >= r.full_ns_per_token);
+    assert_eq!(r.memrec_fits, level_for(r.memrec_bytes));
+    assert_eq!(r.full_fits, level_for(r.full_bytes));
+    let ratio = r.full_ns_per_token / r.memrec_ns_per_token;
+    assert!(
+        (r.speedup / ratio - 1.0).abs() < 1e-9,
+        "{} vs {ratio}",
+        r.speedup
+    );
 }

@@ -78,6 +78,42 @@ fn set_overrides_land_in_the_export() {
 }
 
 #[test]
+fn set_model_dim_moves_the_bottom_mlp_in_any_order() {
+    for sets in [
+        ["model.dim=32", "memrec.k=4"],
+        ["memrec.k=4", "model.dim=32"],
+    ] {
+        let out = bin()
+            .args(["export", "--preset", "kaggle", "-o", "-"])
+            .args(["--set", sets[0], "--set", sets[1]])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{sets:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cfg = Config::from_ron(&String::from_utf8(out.stdout).unwrap(), "stdout").unwrap();
+        assert_eq!(cfg.model.dim, 32, "{sets:?}");
+        assert_eq!(cfg.model.bottom_mlp, [512, 256, 64, 32], "{sets:?}");
+        assert_eq!(cfg.memrec.k, 4, "{sets:?}");
+    }
+    // The bottom MLP set explicitly and disagreeing with the dim: refused, both fields named.
+    for sets in [
+        ["model.dim=32", "model.bottom_mlp=[512,256,64,16]"],
+        ["model.bottom_mlp=[512,256,64,16]", "model.dim=32"],
+    ] {
+        bin()
+            .args(["export", "--preset", "kaggle", "-o", "-"])
+            .args(["--set", sets[0], "--set", sets[1]])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(contains("model.bottom_mlp").and(contains("model.dim")));
+    }
+}
+
+#[test]
 fn preset_by_path_works() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/tiny.ron");
     bin()

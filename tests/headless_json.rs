@@ -1,13 +1,15 @@
-//! Headless output: JSON lines, the readable table, --predictions agreeing with the printed AUC,
-//! and usage errors for missing or impossible budgets and bad --screen values.
+//! Headless output on the real representations (uncompressed baseline, MEM-REC bundled and per
+//! feature): JSON lines, the readable table, --predictions agreeing with the printed AUC (computed
+//! here by a rank formula of the test's own), the same output with 1 or 2 threads, and usage
+//! errors for missing or impossible budgets and bad --screen values.
 #[path = "train_support.rs"]
 mod support;
 
 use std::sync::Arc;
 
 use memrec_tui::cli::{CliError, RunArgs};
-use memrec_tui::metrics;
-use memrec_tui::train::engine::EngineOptions;
+use memrec_tui::config::{Config, Layout};
+use memrec_tui::train::engine::{EngineOptions, default_reps};
 use memrec_tui::train::headless::{options, parse_screen, run_with};
 use support::{PlantedSource, small_cfg, test_reps};
 
@@ -24,7 +26,7 @@ fn opts() -> EngineOptions {
     EngineOptions {
         max_steps: Some(50),
         exit_when_done: true,
-        reps: test_reps(None),
+        reps: default_reps(),
         ..EngineOptions::default()
     }
 }
@@ -35,6 +37,45 @@ fn source() -> Arc<PlantedSource> {
         train_rows: None,
         test_rows: 800,
     })
+}
+
+/// Mann-Whitney AUC: the positives' rank sum (tied scores share the average of their ranks),
+/// less its minimum, over the number of (positive, negative) pairs.
+fn rank_auc(labels: &[f32], scores: &[f32]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].partial_cmp(&scores[b]).expect("finite scores"));
+    let mut rank = vec![0.0f64; scores.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        // Ranks start+1 ..= end, averaged over the tie.
+        let avg = (start + 1 + end) as f64 / 2.0;
+        for &i in &order[start..end] {
+            rank[i] = avg;
+        }
+        start = end;
+    }
+    let pos = labels.iter().filter(|&&y| y == 1.0).count() as f64;
+    let neg = labels.len() as f64 - pos;
+    let r_pos: f64 = (0..labels.len())
+        .filter(|&i| labels[i] == 1.0)
+        .map(|i| rank[i])
+        .sum();
+    (r_pos - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+#[test]
+fn the_rank_formula_of_this_test_is_right() {
+    // 2 positives, 3 negatives, one tie across classes: 0.9 beats all 3 negatives, 0.5 beats
+    // 0.1 and 0.2 and ties 0.5: 5.5 of 6 pairs.
+    let y = [1.0, 0.0, 1.0, 0.0, 0.0];
+    let p = [0.9, 0.5, 0.5, 0.1, 0.2];
+    assert!((rank_auc(&y, &p) - 5.5 / 6.0).abs() < 1e-12);
+    // A tie within a class changes nothing: 0.2 and 0.1 -> 0.1 and 0.1.
+    assert!((rank_auc(&y, &[0.9, 0.5, 0.5, 0.1, 0.1]) - 5.5 / 6.0).abs() < 1e-12);
 }
 
 #[test]
@@ -84,8 +125,63 @@ fn json_lines_and_predictions_agree() {
             }
         }
         assert_eq!(y.len(), 800);
-        let auc = metrics::auc(&y, &p).unwrap();
-        assert!((auc - s["auc"].as_f64().unwrap()).abs() < 1e-6, "{run}");
+        let auc = rank_auc(&y, &p);
+        assert!(
+            (auc - s["auc"].as_f64().unwrap()).abs() < 1e-6,
+            "{run}: {auc} vs {}",
+            s["auc"]
+        );
+    }
+    let reps: Vec<&str> = sums
+        .iter()
+        .map(|s| s["representation"].as_str().unwrap())
+        .collect();
+    assert_eq!(reps, ["uncompressed", "memrec-bundled"]);
+}
+
+/// The JSON lines without their one wall-clock figure (`samples_per_s`), and the predictions.
+fn output(cfg: &Config) -> (Vec<serde_json::Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pred = dir.path().join("pred.tsv");
+    let mut a = args(true);
+    a.predictions = Some(pred.clone());
+    let mut out = Vec::new();
+    run_with(cfg, &a, source(), opts(), None, &mut out).unwrap();
+    let lines = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("samples_per_s");
+            }
+            v
+        })
+        .collect();
+    (lines, std::fs::read_to_string(&pred).unwrap())
+}
+
+#[test]
+fn one_or_two_threads_print_the_same_numbers_on_the_real_representations() {
+    for (layout, kind) in [
+        (Layout::Bundled, "memrec-bundled"),
+        (Layout::PerFeature, "memrec-per-feature"),
+    ] {
+        let cfg = |threads| {
+            let mut c = small_cfg(threads);
+            c.memrec.layout = layout;
+            c
+        };
+        let (a, pa) = output(&cfg(1));
+        let (b, pb) = output(&cfg(2));
+        assert_eq!(a, b, "{kind}");
+        assert_eq!(pa, pb, "{kind}: predictions");
+        let kinds: Vec<&str> = a
+            .iter()
+            .filter(|v| v["type"] == "summary")
+            .map(|v| v["representation"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["uncompressed", kind]);
     }
 }
 

@@ -109,11 +109,104 @@ fn small_sweep_writes_the_report() {
         rows.iter().map(|r| (r[0], r[1])).collect::<Vec<_>>(),
         [("1", "64"), ("1", "256"), ("2", "64"), ("2", "256")]
     );
-    assert!(rows.iter().any(|r| r.last() == Some(&"true")));
+    // The front, checked by brute force on the points as written: a successful point is on it
+    // unless another successful point has no more bytes and no lower ΔAUC, and is better on one
+    // of them or the same pair listed earlier. The CSV marks the same points.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let points = json.as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    let pairs: Vec<Option<(u64, f64)>> = points
+        .iter()
+        .map(|p| {
+            (p["status"] == "ok").then(|| {
+                (
+                    p["table_bytes"].as_u64().unwrap(),
+                    p["delta_auc"].as_f64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert!(pairs.iter().all(Option::is_some), "{json}");
+    let dominated = |i: usize| {
+        let Some((b, d)) = pairs[i] else { return true };
+        pairs.iter().enumerate().any(|(j, q)| {
+            q.is_some_and(|(bj, dj)| j != i && bj <= b && dj >= d && (bj < b || dj > d || j < i))
+        })
+    };
+    let want: Vec<bool> = (0..points.len()).map(|i| !dominated(i)).collect();
+    let got: Vec<bool> = points
+        .iter()
+        .map(|p| p["pareto"].as_bool().unwrap())
+        .collect();
+    assert_eq!(got, want, "{pairs:?}");
+    for (p, r) in points.iter().zip(&rows) {
+        assert_eq!(
+            (
+                p["axes"]["memrec.k"].as_str(),
+                p["axes"]["memrec.token_rows"].as_str()
+            ),
+            (Some(r[0]), Some(r[1]))
+        );
+    }
+    let csv_front: Vec<bool> = rows.iter().map(|r| *r.last().unwrap() == "true").collect();
+    assert_eq!(csv_front, want);
     // Re-running resumes: nothing trains.
     run()
         .success()
         .stderr(predicate::str::contains("0 point(s) run now, 4 reused"));
+}
+
+#[test]
+fn a_grid_over_the_dim_runs_with_the_bottom_mlp_following() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d");
+    bin()
+        .args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--set",
+            "eval.test_rows=2000",
+            "--grid",
+            "model.dim=8,16",
+            "--steps",
+            "5",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let dims: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["axes"]["model.dim"].as_str().unwrap())
+        .collect();
+    assert_eq!(dims, ["8", "16"]);
+    // A point that sets the bottom MLP against its dim is refused, naming both fields.
+    bin()
+        .args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--steps",
+            "5",
+            "--grid",
+            "model.dim=8,16;model.bottom_mlp=[64,8]",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("e"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("model.dim=16")
+                .and(predicate::str::contains("model.bottom_mlp"))
+                .and(predicate::str::contains("model.dim")),
+        );
+    assert!(!dir.path().join("e").exists());
 }
 
 #[test]

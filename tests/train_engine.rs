@@ -1,15 +1,19 @@
-//! The engine: determinism across thread counts, same batches for every run, restarts that leave
-//! the baseline alone, divergence stopping one run only, budgets and pause.
+//! The engine: determinism across thread counts on the real representations, intervals that agree
+//! with DeLong's computed here from the predictions, same batches for every run, restarts that
+//! leave the baseline alone, divergence stopping one run only, budgets and pause.
 #[path = "train_support.rs"]
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use memrec_tui::config::Config;
+use memrec_tui::config::{Config, Layout};
+use memrec_tui::data::DataSource;
 use memrec_tui::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
-use memrec_tui::train::engine::{Engine, EngineOptions};
-use support::{PlantedSource, small_cfg, test_reps};
+use memrec_tui::train::engine::{Engine, EngineOptions, default_reps};
+use support::{
+    PlantedSource, delong_auc, delong_delta, run_with_predictions, small_cfg, test_reps,
+};
 
 fn run_to_end(cfg: Config, source: PlantedSource, opts: EngineOptions) -> Vec<EngineEvent> {
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -72,25 +76,55 @@ fn numbers(e: &[EvalPoint]) -> Vec<(u64, u64, u64, u64)> {
 
 #[test]
 fn one_or_two_threads_give_identical_metrics() {
-    let a = run_to_end(small_cfg(1), source(), budget(60));
-    let b = run_to_end(small_cfg(2), source(), budget(60));
-    for run in ["baseline", "memrec"] {
-        let (ea, eb) = (evals(&a, run), evals(&b, run));
-        assert_eq!(
-            ea.len(),
-            6,
-            "{run}: evaluations at 250, 500, 1000 (warm-up), 2000, 4000 and 6000 samples"
-        );
-        assert_eq!(numbers(&ea), numbers(&eb), "{run}");
+    // The real representations: the uncompressed baseline and MEM-REC in both layouts.
+    for (layout, kind) in [
+        (Layout::Bundled, "memrec-bundled"),
+        (Layout::PerFeature, "memrec-per-feature"),
+    ] {
+        let cfg = |threads| {
+            let mut c = small_cfg(threads);
+            c.memrec.layout = layout;
+            c
+        };
+        let real = EngineOptions {
+            reps: default_reps(),
+            ..budget(60)
+        };
+        let a = run_to_end(cfg(1), source(), real.clone());
+        let b = run_to_end(cfg(2), source(), real);
+        assert_eq!(summary(&a, "baseline").representation, "uncompressed");
+        assert_eq!(summary(&a, "memrec").representation, kind);
+        for run in ["baseline", "memrec"] {
+            let (ea, eb) = (evals(&a, run), evals(&b, run));
+            assert_eq!(
+                ea.len(),
+                6,
+                "{kind} {run}: evaluations at 250, 500, 1000 (warm-up), 2000, 4000 and 6000 samples"
+            );
+            assert_eq!(numbers(&ea), numbers(&eb), "{kind} {run}");
+        }
+        let d1 = evals(&a, "memrec").last().unwrap().delta_auc.unwrap();
+        let d2 = evals(&b, "memrec").last().unwrap().delta_auc.unwrap();
+        assert_eq!(d1.delta.to_bits(), d2.delta.to_bits(), "{kind}");
     }
-    let d1 = evals(&a, "memrec").last().unwrap().delta_auc.unwrap();
-    let d2 = evals(&b, "memrec").last().unwrap().delta_auc.unwrap();
-    assert_eq!(d1.delta.to_bits(), d2.delta.to_bits());
+}
+
+#[test]
+fn the_delong_of_this_test_by_hand() {
+    // Positives 0.9, 0.4; negatives 0.5, 0.1. Placements: positives 1 and 1/2, negatives 1/2
+    // and 1: AUC 3/4, variance 0.125/2 + 0.125/2.
+    let y = [1.0, 1.0, 0.0, 0.0];
+    let (auc, half) = delong_auc(&y, &[0.9, 0.4, 0.5, 0.1]);
+    assert!((auc - 0.75).abs() < 1e-15);
+    assert!((half - support::Z95 * 0.125f64.sqrt()).abs() < 1e-15);
+    // Against itself the difference is 0 with no spread.
+    let (d, h) = delong_delta(&y, &[0.9, 0.4, 0.5, 0.1], &[0.9, 0.4, 0.5, 0.1]);
+    assert_eq!((d, h), (0.0, 0.0));
 }
 
 #[test]
 fn the_model_learns_the_planted_clicks() {
-    let ev = run_to_end(small_cfg(2), source(), budget(150));
+    let (ev, preds) = run_with_predictions(small_cfg(2), source(), budget(150));
     let s = summary(&ev, "baseline");
     assert_eq!((s.status.as_str(), s.steps, s.samples), ("ok", 150, 15_000));
     let oracle = s.oracle_auc.unwrap();
@@ -99,11 +133,38 @@ fn the_model_learns_the_planted_clicks() {
         "auc {} oracle {oracle}",
         s.auc
     );
-    assert!(s.auc_lo < s.auc && s.auc < s.auc_hi);
     let m = summary(&ev, "memrec");
     let d = m.delta_auc.expect("paired ΔAUC at the same samples");
     assert!((d.delta - (m.auc - s.auc)).abs() < 1e-12);
-    assert!(d.lo < d.delta && d.delta < d.hi);
+    // The intervals, against DeLong's computed here from the final test predictions.
+    let labels = source().test_set().unwrap().labels;
+    let probs = |run: &str| {
+        let p = preds.iter().find(|p| p.run == run).unwrap();
+        assert_eq!((p.samples, p.probs.len()), (15_000, labels.len()), "{run}");
+        p.probs.clone()
+    };
+    let (pb, pm) = (probs("baseline"), probs("memrec"));
+    for (sum, p) in [(&s, &pb), (&m, &pm)] {
+        let (auc, half) = delong_auc(&labels, p);
+        let want = (auc, auc - half, auc + half);
+        let got = (sum.auc, sum.auc_lo, sum.auc_hi);
+        assert!(
+            (got.0 - want.0).abs() < 1e-9
+                && (got.1 - want.1).abs() < 1e-9
+                && (got.2 - want.2).abs() < 1e-9,
+            "{}: {got:?} vs {want:?}",
+            sum.run
+        );
+    }
+    let (delta, half) = delong_delta(&labels, &pm, &pb);
+    let want = (delta, delta - half, delta + half);
+    let got = (d.delta, d.lo, d.hi);
+    assert!(
+        (got.0 - want.0).abs() < 1e-9
+            && (got.1 - want.1).abs() < 1e-9
+            && (got.2 - want.2).abs() < 1e-9,
+        "ΔAUC {got:?} vs {want:?}"
+    );
     // 8 bundled rows per feature against 64: the compressed stand-in is smaller.
     assert!(m.compression_full > s.compression_full);
     assert!(matches!(

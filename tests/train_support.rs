@@ -1,6 +1,8 @@
-//! Test doubles for the trainer and engine: a plain per-feature hashed representation and a small
-//! deterministic data source with a planted click model. Included by the train_* and headless_*
-//! tests with `#[path]`; as a test target of its own it holds no tests.
+//! Test doubles for the trainer and engine: a plain per-feature hashed representation (for what
+//! the real ones cannot do on demand, such as diverging after N steps) and a small deterministic
+//! data source with a planted click model; and DeLong's interval computed from its definition, to
+//! check the engine's. Included by the train_*, sweep_* and headless_* tests with `#[path]`; as a
+//! test target of its own it holds no tests.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -8,7 +10,8 @@ use std::sync::Arc;
 use memrec_tui::config::Config;
 use memrec_tui::data::{Batch, BatchStream, DataError, DataSource, NUM_CAT, NUM_DENSE, token_key};
 use memrec_tui::embedding::{OutputShape, Representation, SparseOptimizer, TableInfo};
-use memrec_tui::train::engine::{RepBuilder, RunKind};
+use memrec_tui::report::EngineEvent;
+use memrec_tui::train::engine::{Engine, EngineOptions, RepBuilder, RunKind, RunPredictions};
 
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -240,4 +243,87 @@ pub fn small_cfg(threads: usize) -> Config {
     cfg.eval.every_samples = 2000;
     cfg.eval.test_rows = 1000;
     cfg
+}
+
+/// The engine's events and each run's final test predictions, run to the end of `opts`' budget.
+pub fn run_with_predictions(
+    cfg: Config,
+    source: PlantedSource,
+    opts: EngineOptions,
+) -> (Vec<EngineEvent>, Vec<RunPredictions>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (ptx, prx) = crossbeam_channel::unbounded();
+    let opts = EngineOptions {
+        predictions: Some(ptx),
+        exit_when_done: true,
+        ..opts
+    };
+    let h = Engine::spawn_with(cfg, Arc::new(source), tx, opts).unwrap();
+    let events: Vec<EngineEvent> = rx.iter().collect();
+    assert!(h.shutdown());
+    (events, prx.try_iter().collect())
+}
+
+/// The two-sided 95% normal quantile.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// DeLong's placements from their definition, pair by pair (not the midrank shortcut the crate
+/// uses): for each positive the share of negatives it outscores, for each negative the share of
+/// positives that outscore it; a tie counts one half.
+fn placements(labels: &[f32], scores: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let pos: Vec<f32> = (0..labels.len())
+        .filter(|&i| labels[i] == 1.0)
+        .map(|i| scores[i])
+        .collect();
+    let neg: Vec<f32> = (0..labels.len())
+        .filter(|&i| labels[i] == 0.0)
+        .map(|i| scores[i])
+        .collect();
+    assert_eq!(pos.len() + neg.len(), labels.len(), "labels are 0 or 1");
+    let psi = |x: f32, y: f32| {
+        if x > y {
+            1.0
+        } else if x == y {
+            0.5
+        } else {
+            0.0
+        }
+    };
+    let v10 = pos
+        .iter()
+        .map(|&x| neg.iter().map(|&y| psi(x, y)).sum::<f64>() / neg.len() as f64)
+        .collect();
+    let v01 = neg
+        .iter()
+        .map(|&y| pos.iter().map(|&x| psi(x, y)).sum::<f64>() / pos.len() as f64)
+        .collect();
+    (v10, v01)
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
+}
+
+/// Sample variance (n - 1 in the denominator).
+fn sample_var(x: &[f64]) -> f64 {
+    let m = mean(x);
+    x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64
+}
+
+/// AUC of `scores` and the half-width of its DeLong 95% interval.
+pub fn delong_auc(labels: &[f32], scores: &[f32]) -> (f64, f64) {
+    let (v10, v01) = placements(labels, scores);
+    let var = sample_var(&v10) / v10.len() as f64 + sample_var(&v01) / v01.len() as f64;
+    (mean(&v10), Z95 * var.sqrt())
+}
+
+/// `AUC(a) - AUC(b)` on the same rows and the half-width of its paired DeLong 95% interval:
+/// the variance of the difference of the placements.
+pub fn delong_delta(labels: &[f32], a: &[f32], b: &[f32]) -> (f64, f64) {
+    let (a10, a01) = placements(labels, a);
+    let (b10, b01) = placements(labels, b);
+    let d10: Vec<f64> = a10.iter().zip(&b10).map(|(x, y)| x - y).collect();
+    let d01: Vec<f64> = a01.iter().zip(&b01).map(|(x, y)| x - y).collect();
+    let var = sample_var(&d10) / d10.len() as f64 + sample_var(&d01) / d01.len() as f64;
+    (mean(&d10), Z95 * var.sqrt())
 }

@@ -166,11 +166,8 @@ pub fn point_config(
     record: &PointRecord,
     session: &Config,
 ) -> Result<Config, String> {
-    let mut cfg = sweep.base.clone();
-    for (path, value) in &record.axes {
-        cfg.apply_set(&format!("{path}={value}"))
-            .map_err(|e| format!("sweep point {}: {e}", record.key))?;
-    }
+    let mut cfg = crate::sweep::grid::with_assignments(&sweep.base, &record.axes)
+        .map_err(|e| format!("sweep point {}: {e}", record.key))?;
     let diff = differences_outside_knobs(&cfg, session);
     if !diff.is_empty() {
         let n = diff.len();

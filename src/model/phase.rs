@@ -29,8 +29,13 @@ pub struct Phase {
     tasks: usize,
     /// Whether a finished task may wait (not when the pool oversubscribes the CPUs).
     wait: bool,
+    /// How long a finished task spins: `SPIN_LIMIT`, longer in tests that must see the wait.
+    limit: Duration,
     started: AtomicUsize,
     done: AtomicUsize,
+    /// Tasks that have begun to spin: lets a test know a task is waiting before it ends another.
+    #[cfg(test)]
+    spinning: AtomicUsize,
 }
 
 /// How a task's end went (see `Phase`).
@@ -62,8 +67,11 @@ impl Phase {
         Phase {
             tasks,
             wait,
+            limit: SPIN_LIMIT,
             started: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
+            #[cfg(test)]
+            spinning: AtomicUsize::new(0),
         }
     }
 
@@ -81,6 +89,8 @@ impl Phase {
         if !self.wait {
             return TaskEnd::NoWait;
         }
+        #[cfg(test)]
+        self.spinning.fetch_add(1, Ordering::SeqCst);
         let t0 = Instant::now();
         loop {
             for _ in 0..64 {
@@ -92,7 +102,7 @@ impl Phase {
                 }
                 std::hint::spin_loop();
             }
-            if t0.elapsed() >= SPIN_LIMIT {
+            if t0.elapsed() >= self.limit {
                 return TaskEnd::GaveUp;
             }
             // Help with whatever the pool has queued (nothing happens outside a pool).
@@ -136,16 +146,25 @@ mod tests {
 
     #[test]
     fn a_task_waits_for_a_running_one_to_finish() {
-        let p = Phase::with_wait(2, true);
+        // A limit no scheduler delay reaches, so the outcome does not depend on the machine
+        // (a bound, not a timing: the test never measures how long anything took).
+        let mut p = Phase::with_wait(2, true);
+        p.limit = Duration::from_secs(600);
         let first = p.task();
         let second = p.task();
         std::thread::scope(|s| {
             let waiter = s.spawn(move || first.finish());
-            // Whether the waiter spins long enough depends on the machine: it either saw the
-            // second task finish or gave up; it never returns before the second task exists.
+            // End the second task only once the first is known to be waiting for it.
+            while p.spinning.load(Ordering::SeqCst) == 0 {
+                assert!(
+                    !waiter.is_finished(),
+                    "the first task returned without waiting"
+                );
+                std::thread::yield_now();
+            }
+            assert_eq!(p.done.load(Ordering::SeqCst), 1);
             drop(second);
-            let end = waiter.join().expect("waiter");
-            assert!(matches!(end, TaskEnd::AllDone | TaskEnd::GaveUp), "{end:?}");
+            assert_eq!(waiter.join().expect("waiter"), TaskEnd::AllDone);
         });
         assert_eq!(p.done.load(Ordering::Relaxed), 2);
     }
@@ -162,5 +181,6 @@ mod tests {
         let p = Phase::with_wait(2, true);
         let _running = p.task();
         assert_eq!(p.task().finish(), TaskEnd::GaveUp);
+        assert_eq!(p.spinning.load(Ordering::SeqCst), 1);
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! Owns: parsing, the canonical spelling of values (as the configuration prints them, so `4096` and
 //! `4_096`-style variants or quoted strings name the same point), and validation of every value and
-//! every point through `Config::apply_set`, so bad paths and values get the configuration's own
-//! messages before anything runs. Must never: run anything, or accept an axis that would change the
+//! every point through `Config::apply_sets` (a point's values together, as `--set`s are, so
+//! `model.bottom_mlp` follows `model.dim` unless the point sets it too), so bad paths and values
+//! get the configuration's own messages before anything runs. Must never: run anything, or accept an axis that would change the
 //! shared baseline (data, seed, evaluation, baseline).
 
 use crate::config::Config;
@@ -197,8 +198,9 @@ fn parse_block(spec: &str, base: &Config) -> Result<Vec<Axis>, GridError> {
         let raw = expand_values(values.trim()).map_err(&err)?;
         let mut canonical: Vec<String> = Vec::with_capacity(raw.len());
         for r in raw {
+            // Path and type first; the cross-field rules once the block's axes are all known.
             let mut cfg = base.clone();
-            cfg.apply_set(&format!("{path}={r}"))
+            cfg.set_field(&format!("{path}={r}"))
                 .map_err(|e| err(format!("value `{r}`: {e}")))?;
             let c = value_at(&cfg, &path).map_err(&err)?;
             if canonical.contains(&c) {
@@ -214,33 +216,62 @@ fn parse_block(spec: &str, base: &Config) -> Result<Vec<Axis>, GridError> {
     if axes.is_empty() {
         return Err(GridError::Empty);
     }
+    check_values(&axes, base)?;
     Ok(axes)
 }
 
-/// The Cartesian product of one sub-grid, first axis outermost.
-fn block_points(axes: &[Axis], base: &Config) -> Result<Vec<Point>, GridError> {
+/// Refuse, under its axis, a value that no point of the block can hold: alone on `base` it breaks
+/// a rule, and no combination with the other axes' values mends it (`model.bottom_mlp=[64,16]`
+/// is fine beside `model.dim=16`). A value that only some combinations break is left to
+/// `points`, which names the point.
+fn check_values(axes: &[Axis], base: &Config) -> Result<(), GridError> {
+    let size: u128 = axes.iter().map(|a| a.values.len() as u128).product();
+    let mut all: Option<Vec<Vec<(String, String)>>> = None;
+    for (i, axis) in axes.iter().enumerate() {
+        for v in &axis.values {
+            let Err(e) = base.clone().apply_set(&format!("{}={v}", axis.path)) else {
+                continue;
+            };
+            let refuse = || GridError::Axis {
+                axis: axis.path.clone(),
+                msg: format!("value `{v}`: {e}"),
+            };
+            if axes.len() == 1 {
+                return Err(refuse());
+            }
+            // Past the size limit `Grid::parse` refuses the whole grid anyway.
+            if size > MAX_POINTS as u128 {
+                continue;
+            }
+            let points = all.get_or_insert_with(|| assignments(axes));
+            let mended = points
+                .iter()
+                .filter(|p| p[i].1 == *v)
+                .any(|p| with_assignments(base, p).is_ok());
+            if !mended {
+                return Err(refuse());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every assignment of the block's Cartesian product, first axis outermost, last fastest.
+fn assignments(axes: &[Axis]) -> Vec<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut idx = vec![0usize; axes.len()];
     loop {
-        let assignments: Vec<(String, String)> = axes
-            .iter()
-            .zip(&idx)
-            .map(|(a, &i)| (a.path.clone(), a.values[i].clone()))
-            .collect();
-        let mut cfg = base.clone();
-        for (p, v) in &assignments {
-            cfg.apply_set(&format!("{p}={v}"))
-                .map_err(|e| GridError::Point {
-                    point: key_of(&assignments),
-                    msg: e.to_string(),
-                })?;
-        }
-        out.push(Point { assignments, cfg });
+        out.push(
+            axes.iter()
+                .zip(&idx)
+                .map(|(a, &i)| (a.path.clone(), a.values[i].clone()))
+                .collect(),
+        );
         // Odometer: the last axis turns fastest.
         let mut d = axes.len();
         loop {
             if d == 0 {
-                return Ok(out);
+                return out;
             }
             d -= 1;
             idx[d] += 1;
@@ -250,6 +281,35 @@ fn block_points(axes: &[Axis], base: &Config) -> Result<Vec<Point>, GridError> {
             idx[d] = 0;
         }
     }
+}
+
+/// `base` with a point's assignments applied together, as `--set`s are: all, then one
+/// validation, so `model.bottom_mlp` follows `model.dim` unless the point sets it too.
+pub fn with_assignments(
+    base: &Config,
+    assignments: &[(String, String)],
+) -> Result<Config, crate::config::ConfigError> {
+    let sets: Vec<String> = assignments
+        .iter()
+        .map(|(p, v)| format!("{p}={v}"))
+        .collect();
+    let mut cfg = base.clone();
+    cfg.apply_sets(&sets)?;
+    Ok(cfg)
+}
+
+/// The Cartesian product of one sub-grid, first axis outermost.
+fn block_points(axes: &[Axis], base: &Config) -> Result<Vec<Point>, GridError> {
+    assignments(axes)
+        .into_iter()
+        .map(|assignments| {
+            let cfg = with_assignments(base, &assignments).map_err(|e| GridError::Point {
+                point: key_of(&assignments),
+                msg: e.to_string(),
+            })?;
+            Ok(Point { assignments, cfg })
+        })
+        .collect()
 }
 
 /// The value at `path` as the configuration prints it (strings unquoted, numbers as JSON).
@@ -414,6 +474,42 @@ mod tests {
         // Axis order does not change a point's key.
         let a = key_of(&[("b".into(), "1".into()), ("a".into(), "2".into())]);
         assert_eq!(a, "a=2;b=1");
+    }
+
+    #[test]
+    fn the_bottom_mlp_follows_a_dim_axis_unless_the_point_sets_it() {
+        // tiny: dim 8, bottom MLP ending in 8.
+        let pts = Grid::parse("model.dim=8,16;memrec.k=1,2", &tiny())
+            .unwrap()
+            .points(&tiny())
+            .unwrap();
+        assert_eq!(pts.len(), 4);
+        for p in &pts {
+            assert_eq!(p.cfg.model.bottom_mlp.last(), Some(&p.cfg.model.dim));
+        }
+        assert_eq!(pts[3].cfg.model.dim, 16);
+        // A bottom MLP that only fits beside the dim of its own point is accepted.
+        let g = Grid::parse("model.dim=16;model.bottom_mlp=[64,16],[32,16]", &tiny()).unwrap();
+        let pts = g.points(&tiny()).unwrap();
+        assert_eq!(pts[1].cfg.model.bottom_mlp, [32, 16]);
+        // ... and one that fits no point is refused under its axis.
+        let e = Grid::parse("model.dim=16,32;model.bottom_mlp=[64,12]", &tiny()).unwrap_err();
+        assert!(
+            matches!(&e, GridError::Axis { axis, .. } if axis == "model.bottom_mlp"),
+            "{e}"
+        );
+        // One that fits some points only: the others are refused by point, naming both fields.
+        let g = Grid::parse("model.dim=8,16;model.bottom_mlp=[64,8]", &tiny()).unwrap();
+        let e = g.points(&tiny()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(&e, GridError::Point { point, .. } if point == "model.bottom_mlp=[64,8];model.dim=16"),
+            "{text}"
+        );
+        assert!(
+            text.contains("model.bottom_mlp") && text.contains("model.dim, set to 16"),
+            "{text}"
+        );
     }
 
     #[test]
