@@ -121,6 +121,22 @@ impl Screen {
         g.into_iter().map(|l| l.into_iter().collect()).collect()
     }
 
+    /// The label of the point selected in the Pareto view: the last field of its detail line
+    /// (`@ value · bytes · on the front (*) · label`).
+    fn selected_label(&self) -> Option<String> {
+        self.grid().iter().find_map(|l| {
+            let rest = &l[l.find("@ ")?..];
+            if !["on the front", "dominated", "failed: not"]
+                .iter()
+                .any(|m| rest.contains(m))
+            {
+                return None;
+            }
+            let label = &rest[rest.rfind(" · ")? + " · ".len()..];
+            Some(label.trim_end_matches([' ', '│', '┃']).to_string())
+        })
+    }
+
     fn wait_on_screen(&self, what: &str, limit: Duration) {
         let t0 = Instant::now();
         while t0.elapsed() < limit {
@@ -273,18 +289,28 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     // The legend names the sweep's markers once it is loaded (the status line may already show
     // a later message, e.g. the debounced restart).
     screen.wait_on_screen("b sweep base", Duration::from_secs(10));
-    // Walk to the sweep's K 1 point and load it: MEM-REC restarts with it.
+    // Walk to the sweep's K 1 point and load it: MEM-REC restarts with it. The walk reads the
+    // selection before each key and waits for the key's move to be drawn (a loaded machine draws
+    // late: reading too early walked past the point); down first, then up.
     let mut loaded = false;
-    for _ in 0..8 {
-        press(b"j");
-        std::thread::sleep(Duration::from_millis(100));
-        if screen.grid().iter().any(|l| l.contains("· sweep k=1")) {
+    for key in [b"j".repeat(8), b"k".repeat(16)].concat() {
+        let before = screen.selected_label();
+        if before.as_deref() == Some("sweep k=1") {
             press(b"\r");
             loaded = true;
             break;
         }
+        press(&[key]);
+        let t0 = Instant::now();
+        while screen.selected_label() == before && t0.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    assert!(loaded, "the sweep's k=1 point was never selected");
+    assert!(
+        loaded,
+        "the sweep's k=1 point was never selected:\n{}",
+        screen.grid().join("\n")
+    );
     // Exporting the knobs in force now writes K 1's name.
     press(b"e");
     let k1 = dir.path().join("memrec-tiny-k1-256.ron");
