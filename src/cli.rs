@@ -34,7 +34,11 @@ MEMREC_PRESET  default for --preset\n  \
 MEMREC_NO_PIN  any value: leave the training threads unpinned (by default each is pinned to its\n                 own CPU when the process may use at least as many CPUs as threads)\n\n\
 Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure;\n  \
 128 + signal when stopped by one: 130 SIGINT, 143 SIGTERM, 129 SIGHUP.\n\n\
-Signals: in the explorer, SIGINT, SIGTERM and SIGHUP restore the terminal and quit as `q` does."
+Signals: in the explorer, SIGINT, SIGTERM and SIGHUP restore the terminal and quit as `q` does.\n  \
+Headless runs and sweeps stop every run at its next step on SIGINT or SIGTERM and still print\n  \
+the summaries (status \"cancelled\"), --predictions (from each run's last evaluation; stderr says\n  \
+at which samples) and the sweep report (unfinished points are not stored: running the same\n  \
+sweep again trains them); a second signal exits at once."
     )
 }
 
