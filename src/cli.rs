@@ -1,6 +1,6 @@
 //! The command line: argument parsing, configuration assembly (`--preset`/`--config`/`--set` and
 //! the data flags), and the mapping of errors to exit codes (0 ok, 2 bad usage or config or input
-//! in `--strict` mode, 1 runtime failure).
+//! in `--strict` mode, 1 runtime failure, 128 + the signal when a signal stopped the command).
 //!
 //! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
 
@@ -32,7 +32,13 @@ Environment:\n  \
 NO_COLOR       any non-empty value: monochrome screen (same as --no-color)\n  \
 MEMREC_PRESET  default for --preset\n  \
 MEMREC_NO_PIN  any value: leave the training threads unpinned (by default each is pinned to its\n                 own CPU when the process may use at least as many CPUs as threads)\n\n\
-Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure."
+Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure;\n  \
+128 + signal when stopped by one: 130 SIGINT, 143 SIGTERM, 129 SIGHUP.\n\n\
+Signals: in the explorer, SIGINT, SIGTERM and SIGHUP restore the terminal and quit as `q` does.\n  \
+Headless runs and sweeps stop every run at its next step on SIGINT or SIGTERM and still print\n  \
+the summaries (status \"cancelled\"), --predictions (from each run's last evaluation; stderr says\n  \
+at which samples) and the sweep report (unfinished points are not stored: running the same\n  \
+sweep again trains them); a second signal exits at once."
     )
 }
 
@@ -182,6 +188,8 @@ pub enum CliError {
     Usage(anyhow::Error),
     /// Runtime failure: exit 1.
     Runtime(anyhow::Error),
+    /// Stopped by a signal (SIGINT, SIGTERM, SIGHUP) after a clean stop: exit 128 + signal.
+    Interrupted(i32),
 }
 
 impl CliError {
@@ -189,6 +197,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => 2,
             CliError::Runtime(_) => 1,
+            CliError::Interrupted(s) => crate::signals::exit_code(*s),
         }
     }
     pub fn usage(e: impl Into<anyhow::Error>) -> Self {
@@ -203,7 +212,12 @@ impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Print the cause chain, but skip a cause whose text the message already includes (our
         // typed errors put their cause in their own message).
-        let (CliError::Usage(e) | CliError::Runtime(e)) = self;
+        let e = match self {
+            CliError::Usage(e) | CliError::Runtime(e) => e,
+            CliError::Interrupted(s) => {
+                return write!(f, "interrupted by {}", crate::signals::name(*s));
+            }
+        };
         let mut text = e.to_string();
         for cause in e.chain().skip(1) {
             let c = cause.to_string();

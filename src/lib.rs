@@ -13,6 +13,7 @@ pub mod embedding;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod signals;
 pub mod sweep;
 pub mod train;
 pub mod ui;

@@ -2,7 +2,8 @@
 //! frame with evaluated AUC curves, change a knob, export, open a sweep written by `memrec-tui
 //! sweep` in the Pareto view and load one of its points, write the report, quit; the exported
 //! file loads, the report's files exist, the exit status is 0 and the terminal is restored
-//! (alternate screen left, cursor shown).
+//! (alternate screen left, cursor shown). SIGTERM, SIGHUP and SIGINT sent to a running explorer
+//! restore the terminal the same way and exit 143, 129 and 130.
 //!
 //! Timeouts here are only upper bounds so a broken build fails instead of hanging; nothing is
 //! asserted about how fast the app is.
@@ -60,6 +61,16 @@ impl Screen {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 
+    /// Bytes received so far.
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// What arrived after the first `from` bytes.
+    fn text_from(&self, from: usize) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()[from..]).into_owned()
+    }
+
     /// The screen as the terminal shows it now: the output replayed onto a 120x40 grid (cursor
     /// moves and text; styles ignored). Text the app redraws only in part (cells that did not
     /// change are not sent again) reads whole here.
@@ -110,6 +121,22 @@ impl Screen {
         g.into_iter().map(|l| l.into_iter().collect()).collect()
     }
 
+    /// The label of the point selected in the Pareto view: the last field of its detail line
+    /// (`@ value · bytes · on the front (*) · label`).
+    fn selected_label(&self) -> Option<String> {
+        self.grid().iter().find_map(|l| {
+            let rest = &l[l.find("@ ")?..];
+            if !["on the front", "dominated", "failed: not"]
+                .iter()
+                .any(|m| rest.contains(m))
+            {
+                return None;
+            }
+            let label = &rest[rest.rfind(" · ")? + " · ".len()..];
+            Some(label.trim_end_matches([' ', '│', '┃']).to_string())
+        })
+    }
+
     fn wait_on_screen(&self, what: &str, limit: Duration) {
         let t0 = Instant::now();
         while t0.elapsed() < limit {
@@ -158,8 +185,58 @@ fn wait_file(path: &std::path::Path, what: &str) {
     }
 }
 
+/// Held by each test that runs an explorer: one at a time, so that one's training does not slow
+/// the other's screen (the key walk in the Pareto view reads the screen after each key).
+static ONE_EXPLORER: Mutex<()> = Mutex::new(());
+
+/// Start the explorer on the `tiny` preset in a new 120x40 pseudo-terminal, in `dir`: the child,
+/// what it writes to the terminal, and the terminal's input side (keys).
+fn explorer_in_pty(dir: &std::path::Path) -> (std::process::Child, Screen, std::fs::File) {
+    let pty = open_pty(120, 40);
+    let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memrec-tui"));
+    cmd.args(["--preset", "tiny", "--threads", "1"])
+        .current_dir(dir)
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .stdin(io(&pty.slave))
+        .stdout(io(&pty.slave))
+        .stderr(io(&pty.slave));
+    // SAFETY: only async-signal-safe calls between fork and exec: a new session whose
+    // controlling terminal is the pty (stdin).
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("start memrec-tui");
+    drop(pty.slave);
+
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let mut reader = pty.master.try_clone().unwrap();
+    let sink = buf.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        // Ends with EIO once the child has exited and the slave side is closed.
+        while let Ok(n) = reader.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    (child, Screen(buf), pty.master)
+}
+
 #[test]
 fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
+    let _one = ONE_EXPLORER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     // A real (small) sweep of the same preset, by the real command.
     let sweep_dir = dir.path().join("sweep-tiny");
@@ -182,47 +259,7 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pty = open_pty(120, 40);
-    let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memrec-tui"));
-    cmd.args(["--preset", "tiny", "--threads", "1"])
-        .current_dir(dir.path())
-        .env("TERM", "xterm-256color")
-        .env_remove("NO_COLOR")
-        .stdin(io(&pty.slave))
-        .stdout(io(&pty.slave))
-        .stderr(io(&pty.slave));
-    // SAFETY: only async-signal-safe calls between fork and exec: a new session whose
-    // controlling terminal is the pty (stdin).
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("start memrec-tui");
-    drop(pty.slave);
-
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let mut reader = pty.master.try_clone().unwrap();
-    let sink = buf.clone();
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 8192];
-        // Ends with EIO once the child has exited and the slave side is closed.
-        while let Ok(n) = reader.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    });
-    let screen = Screen(buf);
-    let mut keys = pty.master;
+    let (mut child, screen, mut keys) = explorer_in_pty(dir.path());
     let mut press = |k: &[u8]| keys.write_all(k).unwrap();
 
     // The AUC panel, then evaluated curves (the chart legend names the baseline).
@@ -252,18 +289,28 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     // The legend names the sweep's markers once it is loaded (the status line may already show
     // a later message, e.g. the debounced restart).
     screen.wait_on_screen("b sweep base", Duration::from_secs(10));
-    // Walk to the sweep's K 1 point and load it: MEM-REC restarts with it.
+    // Walk to the sweep's K 1 point and load it: MEM-REC restarts with it. The walk reads the
+    // selection before each key and waits for the key's move to be drawn (a loaded machine draws
+    // late: reading too early walked past the point); down first, then up.
     let mut loaded = false;
-    for _ in 0..8 {
-        press(b"j");
-        std::thread::sleep(Duration::from_millis(100));
-        if screen.grid().iter().any(|l| l.contains("· sweep k=1")) {
+    for key in [b"j".repeat(8), b"k".repeat(16)].concat() {
+        let before = screen.selected_label();
+        if before.as_deref() == Some("sweep k=1") {
             press(b"\r");
             loaded = true;
             break;
         }
+        press(&[key]);
+        let t0 = Instant::now();
+        while screen.selected_label() == before && t0.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    assert!(loaded, "the sweep's k=1 point was never selected");
+    assert!(
+        loaded,
+        "the sweep's k=1 point was never selected:\n{}",
+        screen.grid().join("\n")
+    );
     // Exporting the knobs in force now writes K 1's name.
     press(b"e");
     let k1 = dir.path().join("memrec-tiny-k1-256.ron");
@@ -310,6 +357,56 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     assert!(left > entered);
     let (hide, show) = (out.rfind("\x1b[?25l"), out.rfind("\x1b[?25h"));
     assert!(hide.is_none() || show > hide, "cursor left hidden");
+}
+
+/// An external SIGTERM, SIGHUP or SIGINT (not the Ctrl-C key: the explorer reads keys raw) quits
+/// the explorer as `q` does: after the signal, it leaves the alternate screen, shows the cursor
+/// and exits 128 + the signal.
+#[test]
+fn signals_restore_the_terminal_and_exit_128_plus_the_signal() {
+    let _one = ONE_EXPLORER.lock().unwrap_or_else(|e| e.into_inner());
+    for (signal, code) in [
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+        (libc::SIGINT, 130),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, screen, _keys) = explorer_in_pty(dir.path());
+        // Drawn and training.
+        screen.wait_for("Test AUC", Duration::from_secs(30));
+        screen.wait_for("(uncompressed)", Duration::from_secs(120));
+        let before = screen.len();
+        // SAFETY: kill with a valid signal number on our own child's pid.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            // An upper bound only (a latency measurement in flight delays the engine's shutdown).
+            assert!(
+                t0.elapsed() < Duration::from_secs(45),
+                "memrec-tui did not exit after signal {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(code), "signal {signal}: {status:?}");
+        // The reader thread drains what is left in the pty.
+        std::thread::sleep(Duration::from_millis(200));
+        let after = screen.text_from(before);
+        let left = after.rfind("\x1b[?1049l");
+        assert!(
+            left.is_some(),
+            "signal {signal}: the alternate screen was not left: {after:?}"
+        );
+        let (hide, show) = (after.rfind("\x1b[?25l"), after.rfind("\x1b[?25h"));
+        assert!(
+            show.is_some() && show > hide,
+            "signal {signal}: cursor left hidden: {after:?}"
+        );
+        assert!(after.contains("interrupted by"), "{after:?}");
+    }
 }
 
 /// Run the binary without a terminal; it must refuse with exit 2 and a message naming `needles`.

@@ -31,6 +31,8 @@ pub enum Msg {
     OpenSweep(PathBuf),
     /// The runtime read a sweep directory: the sweep, or what is wrong with the path.
     SweepLoaded(Result<Box<LoadedSweep>, String>),
+    /// SIGINT, SIGTERM or SIGHUP arrived (its number): quit as on `q`, exiting 128 + number.
+    Signal(i32),
 }
 
 /// Result of an `Effect::WriteExport`, `Effect::WriteReport` or `Effect::WriteScreenDump`.

@@ -8,6 +8,10 @@
 //! The loop blocks on the input and engine channels (and on the debounce deadline while one is
 //! pending, so an idle explorer wakes up for nothing), drains every pending message, applies
 //! them all with `update`, then draws once if something changed.
+//!
+//! SIGINT, SIGTERM and SIGHUP (`crate::signals`) reach the loop as `Msg::Signal` through the input
+//! thread and quit as `q` does: the terminal is restored, the engine shut down, and the exit code
+//! is 128 + the signal. A second signal exits at once only after the terminal is restored.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
@@ -26,6 +30,7 @@ use super::update::update;
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
 use crate::report::{EngineCommand, EngineEvent};
+use crate::signals::{Cancel, SIGHUP, SIGINT, SIGTERM};
 use crate::ui::{self, Theme};
 use crate::util::{WriteError, write_atomic};
 
@@ -46,9 +51,21 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     }
     let theme = Theme::from_env(args.no_color);
     let source = crate::data::open_source(cfg).map_err(CliError::usage)?;
+    // Before the terminal changes: from here on a signal quits through the loop, which restores it.
+    let signals = crate::signals::Listener::start(&[SIGINT, SIGTERM, SIGHUP], false)
+        .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot listen for signals: {e}")))?;
     let (ev_tx, ev_rx) = unbounded();
     let engine = spawn_engine(cfg, source, ev_tx)?;
-    let result = run_terminal(cfg, engine.as_ref(), ev_rx, &theme, args.sweep.clone());
+    let result = run_terminal(
+        cfg,
+        engine.as_ref(),
+        ev_rx,
+        &theme,
+        args.sweep.clone(),
+        signals.cancel(),
+    );
+    // The terminal is restored: a second signal may now end a slow engine shutdown at once.
+    signals.set_exit_on_repeat(true);
     engine.shutdown();
     result
 }
@@ -93,9 +110,14 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Forwards key presses (only `Press`, so keys never fire twice) and resizes to the main loop.
-fn input_thread(tx: Sender<Msg>, stop: Arc<AtomicBool>) {
+/// Forwards key presses (only `Press`, so keys never fire twice), resizes and the first signal to
+/// the main loop.
+fn input_thread(tx: Sender<Msg>, stop: Arc<AtomicBool>, cancel: Cancel) {
     while !stop.load(Ordering::Relaxed) {
+        if let Some(signal) = cancel.signal() {
+            let _ = tx.send(Msg::Signal(signal));
+            break;
+        }
         match event::poll(Duration::from_millis(50)) {
             Ok(false) => continue,
             Ok(true) => {}
@@ -119,6 +141,7 @@ fn run_terminal(
     events: Receiver<EngineEvent>,
     theme: &Theme,
     sweep: Option<PathBuf>,
+    cancel: Cancel,
 ) -> Result<(), CliError> {
     let mut guard = TerminalGuard::new()?;
     let (in_tx, in_rx) = unbounded();
@@ -127,7 +150,7 @@ fn run_terminal(
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("memrec-input".into())
-            .spawn(move || input_thread(in_tx, stop))
+            .spawn(move || input_thread(in_tx, stop, cancel))
             .map_err(CliError::runtime)?
     };
     let result = main_loop(
@@ -168,7 +191,9 @@ fn main_loop(
             }
         }
         if state.quitting {
-            return Ok(());
+            return state
+                .interrupted
+                .map_or(Ok(()), |s| Err(CliError::Interrupted(s)));
         }
         if state.dirty {
             terminal

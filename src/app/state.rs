@@ -502,6 +502,8 @@ pub struct AppState {
     /// An engine-level failure (the event stream ended); shown, never fatal.
     pub engine_error: Option<String>,
     pub quitting: bool,
+    /// The signal that made the session quit, if one did (the exit code is 128 + its number).
+    pub interrupted: Option<i32>,
     pub auc_view: AucView,
     pub pareto_metric: Metric,
     /// The Pareto point selected; `None` selects the running MEM-REC run's point.
@@ -543,6 +545,7 @@ impl AppState {
             first_latency_due: false,
             engine_error: None,
             quitting: false,
+            interrupted: None,
             auc_view: AucView::Curves,
             pareto_metric: Metric::DeltaAuc,
             pareto_selected: None,

@@ -32,6 +32,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
                 on_action(state, action, at, &mut fx);
             }
         }
+        Msg::Signal(signal) => {
+            state.interrupted.get_or_insert(signal);
+            quit(state, &mut fx);
+        }
         Msg::Started => {
             // The first measurement waits for the first evaluation: it pauses training (and
             // allocates the full-size tables), which must not delay the first AUC points.
@@ -1041,6 +1045,19 @@ mod tests {
             [Effect::Quit]
         ));
         assert!(s.quitting);
+        assert_eq!(s.interrupted, None);
+    }
+
+    #[test]
+    fn a_signal_quits_as_q_does_and_is_remembered() {
+        let mut s = state();
+        update(&mut s, key('?', Instant::now()));
+        assert!(matches!(
+            update(&mut s, Msg::Signal(crate::signals::SIGTERM)).as_slice(),
+            [Effect::Quit]
+        ));
+        assert!(s.quitting);
+        assert_eq!(s.interrupted, Some(crate::signals::SIGTERM));
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! Owns: the grid, scheduling of points over `--jobs` engines, the sweep directory and the report.
 //! Must never: train by itself (it drives `train::engine::Engine`), mix results of two base
 //! configurations, or print anything but results on stdout (progress goes to stderr).
+//!
+//! Cancellation (SIGINT or SIGTERM through `crate::signals`): the points in progress stop at their
+//! next step and, like the points not started, are not stored (a re-run trains them); the report
+//! is written for the points finished, the others listed as `cancelled`.
 
 pub mod grid;
 pub mod pareto;
@@ -32,7 +36,8 @@ use crate::cli::{CliError, ConfigArgs, SweepArgs};
 use crate::config::Config;
 use crate::data::{DataError, DataSource};
 use crate::metrics;
-use crate::report::{EngineEvent, RunSummary};
+use crate::report::{EngineCommand, EngineEvent, RunSummary};
+use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
 
 pub use grid::{Grid, GridError, Point};
@@ -55,6 +60,9 @@ pub enum SweepError {
     Baseline(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A signal stopped the sweep before anything could be reported (during the baseline).
+    #[error("interrupted by {}", crate::signals::name(*.0))]
+    Interrupted(i32),
 }
 
 impl SweepError {
@@ -184,6 +192,8 @@ pub struct SweepResult {
     pub not_started: Vec<(String, String)>,
     /// The report files written.
     pub files: Vec<PathBuf>,
+    /// The signal that cancelled points of this invocation (listed as `cancelled`, not stored).
+    pub interrupted: Option<i32>,
 }
 
 /// Result of one engine run of one side.
@@ -196,7 +206,8 @@ struct RunOutcome {
 }
 
 /// Train one side (`kind`) of `cfg` to the budget and collect its summary and final test-row
-/// probabilities; `on_steps` hears the step count as the run progresses.
+/// probabilities; `on_steps` hears the step count as the run progresses; `cancel` stops the run
+/// at its next step (its summary then says `cancelled`).
 fn run_single(
     cfg: Config,
     kind: RunKind,
@@ -204,6 +215,7 @@ fn run_single(
     reps: &RepBuilder,
     budget: Budget,
     mut on_steps: impl FnMut(u64),
+    cancel: &Cancel,
 ) -> Result<RunOutcome, EngineError> {
     let inner = Arc::clone(reps);
     let only: RepBuilder = Arc::new(move |c: &Config, k: RunKind| {
@@ -242,7 +254,8 @@ fn run_single(
     };
     let mut started = false;
     // The engine closes the channel when its one run has finished or failed.
-    for e in rx.iter() {
+    let mut stopping = false;
+    while let Some(e) = cancel.recv(&rx, &mut stopping, || handle.send(EngineCommand::Shutdown)) {
         match e {
             EngineEvent::RunStarted { run, .. } if run == name => started = true,
             EngineEvent::Progress { run, steps, .. } if run == name => on_steps(steps),
@@ -430,6 +443,18 @@ pub fn run_sweep(
     progress: &mut dyn Write,
     tty: bool,
 ) -> Result<SweepResult, SweepError> {
+    run_sweep_cancellable(spec, source, reps, progress, tty, &Cancel::never())
+}
+
+/// `run_sweep` that `cancel` can stop: see the module documentation.
+pub fn run_sweep_cancellable(
+    spec: &SweepSpec,
+    source: Arc<dyn DataSource>,
+    reps: RepBuilder,
+    progress: &mut dyn Write,
+    tty: bool,
+    cancel: &Cancel,
+) -> Result<SweepResult, SweepError> {
     let budget = spec.budget;
     let manifest = store::manifest_of(&spec.base, &budget.label());
     let (store, cached) = Store::open(&spec.out, &manifest)?;
@@ -486,6 +511,7 @@ pub fn run_sweep(
                     prog.running.insert(0, steps);
                     prog.draw(false);
                 },
+                cancel,
             )?;
             prog.running.clear();
             // No bar until the points start (total 0 draws nothing).
@@ -500,6 +526,14 @@ pub fn run_sweep(
             let s = out
                 .summary
                 .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
+            if let Some(signal) = cancel.signal().filter(|_| s.status == "cancelled") {
+                prog.line(&format!(
+                    "sweep {}: the baseline was cancelled after {} steps; nothing stored (re-run the same command to start again)",
+                    spec.out.display(),
+                    s.steps
+                ));
+                return Err(SweepError::Interrupted(signal));
+            }
             if s.status != "ok" {
                 return Err(SweepError::Baseline(s.status));
             }
@@ -576,7 +610,7 @@ pub fn run_sweep(
             let (source, reps, stop, pending) = (&source, &reps, &stop, &pending);
             scope.spawn(move || {
                 for j in job_rx.iter() {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::Relaxed) || cancel.is_cancelled() {
                         break;
                     }
                     let mut cfg = pending[j].cfg.clone();
@@ -591,6 +625,7 @@ pub fn run_sweep(
                         |s| {
                             let _ = msg_tx.send(Msg::Steps(j, s));
                         },
+                        cancel,
                     );
                     let _ = msg_tx.send(Msg::Done(j, Box::new(r)));
                 }
@@ -634,6 +669,15 @@ pub fn run_sweep(
                         not_started.insert(p.key(), "the engine ended without a summary".into());
                         continue;
                     };
+                    if s.status == "cancelled" && cancel.is_cancelled() {
+                        // Not stored: the next run of the same command trains it again.
+                        prog.line(&format!(
+                            "{n} {}: cancelled after {} steps (not stored)",
+                            p.key(),
+                            s.steps
+                        ));
+                        continue;
+                    }
                     let delta = match &out.probs {
                         Some(probs) if s.status == "ok" && probs.len() == labels.len() => {
                             metrics::delta_auc_delong(&labels, probs, &base_probs)
@@ -667,19 +711,25 @@ pub fn run_sweep(
     if let Some(e) = fatal {
         return Err(e);
     }
-    let ran = pending.len() - not_started.len();
+    let unfinished = pending
+        .iter()
+        .filter(|p| lookup(&cache, p).is_none() && !not_started.contains_key(&p.key()))
+        .count();
+    let ran = pending.len() - not_started.len() - unfinished;
+    let interrupted = cancel.signal().filter(|_| unfinished > 0);
     let points: Vec<PointRecord> = spec
         .points
         .iter()
         .map(|p| {
             let k = p.key();
-            match lookup(&cache, p) {
-                Some(r) => r,
-                None => not_started_record(
-                    p,
-                    &hash,
-                    not_started.get(&k).map_or("not run", String::as_str),
-                ),
+            match (lookup(&cache, p), not_started.get(&k)) {
+                (Some(r), _) => r,
+                (None, Some(why)) => not_started_record(p, &hash, why),
+                (None, None) if interrupted.is_some() => PointRecord {
+                    status: report::CANCELLED.into(),
+                    ..not_started_record(p, &hash, "")
+                },
+                (None, None) => not_started_record(p, &hash, "not run"),
             }
         })
         .collect();
@@ -707,6 +757,7 @@ pub fn run_sweep(
         reused,
         not_started: not_started.into_iter().collect(),
         files: written,
+        interrupted,
     })
 }
 
@@ -750,7 +801,9 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
     let title = title_of(config);
     let jobs = args.jobs.unwrap_or_else(|| cfg.effective_threads());
     let usage_or_runtime = |e: SweepError| {
-        if e.is_usage() {
+        if let SweepError::Interrupted(signal) = e {
+            CliError::Interrupted(signal)
+        } else if e.is_usage() {
             CliError::usage(e)
         } else {
             CliError::runtime(e)
@@ -765,12 +818,16 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
     let source = crate::data::open_source(&spec.base).map_err(data_error)?;
     let stderr = std::io::stderr();
     let tty = stderr.is_terminal();
-    let result = run_sweep(
+    let signals =
+        crate::signals::Listener::start(&[crate::signals::SIGINT, crate::signals::SIGTERM], true)
+            .map_err(|e| CliError::runtime(anyhow!("cannot listen for signals: {e}")))?;
+    let result = run_sweep_cancellable(
         &spec,
         source,
         crate::train::engine::default_reps(),
         &mut stderr.lock(),
         tty,
+        &signals.cancel(),
     )
     .map_err(usage_or_runtime)?;
     let io = |e: std::io::Error| CliError::runtime(anyhow!("cannot write results: {e}"));
@@ -804,6 +861,20 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(signal) = result.interrupted {
+        let cancelled = result
+            .points
+            .iter()
+            .filter(|p| p.status == report::CANCELLED)
+            .count();
+        eprintln!(
+            "sweep {}: {} point(s) cancelled by {}, not stored: re-run the same command to train them",
+            spec.out.display(),
+            cancelled,
+            crate::signals::name(signal)
+        );
+        return Err(CliError::Interrupted(signal));
+    }
     if let Some((key, why)) = result.not_started.first() {
         return Err(CliError::runtime(anyhow!(
             "{} point(s) could not start (not stored; a re-run tries them again), e.g. {key}: {why}",

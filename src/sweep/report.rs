@@ -9,6 +9,10 @@ use std::fmt::Write as _;
 use super::pareto::pareto_front;
 use super::store::PointRecord;
 
+/// Status of a point a signal stopped (or kept from starting): never stored, listed apart from
+/// the failures.
+pub const CANCELLED: &str = "cancelled";
+
 /// Everything a report is made of.
 pub struct ReportInput<'a> {
     /// Preset or configuration file the sweep started from.
@@ -293,7 +297,20 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         }
     }
     by_representation(&mut s, input.points);
-    let failed: Vec<&PointRecord> = input.points.iter().filter(|p| !p.ok()).collect();
+    let (cancelled, failed): (Vec<&PointRecord>, Vec<&PointRecord>) = input
+        .points
+        .iter()
+        .filter(|p| !p.ok())
+        .partition(|p| p.status == CANCELLED);
+    if !cancelled.is_empty() {
+        let keys: Vec<&str> = cancelled.iter().map(|p| p.key.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "\n{} point(s) cancelled before they finished (not stored: re-running the same command trains them): {}",
+            cancelled.len(),
+            keys.join(", ")
+        );
+    }
     if !failed.is_empty() {
         let _ = writeln!(
             s,
@@ -622,11 +639,21 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
         lx + 120.0,
         ly + 4.0
     );
-    let failed = input.points.len() - plotted.len();
-    if failed > 0 {
+    let cancelled = input
+        .points
+        .iter()
+        .filter(|p| p.status == CANCELLED)
+        .count();
+    let failed = (input.points.len() - plotted.len()).saturating_sub(cancelled);
+    if failed + cancelled > 0 {
+        let what = match (failed, cancelled) {
+            (f, 0) => format!("{f} failed"),
+            (0, c) => format!("{c} cancelled"),
+            (f, c) => format!("{f} failed, {c} cancelled"),
+        };
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#a00\">{failed} failed point(s) not shown</text>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#a00\">{what} point(s) not shown</text>",
             L + pw,
             ly + 4.0
         );
@@ -705,6 +732,31 @@ mod tests {
         assert_eq!(json.as_array().unwrap().len(), 4);
         assert_eq!(json[0]["pareto"], true);
         assert_eq!(json[0]["axes"]["memrec.token_rows"], "a");
+    }
+
+    #[test]
+    fn cancelled_points_are_listed_apart_from_failures() {
+        let base = rec("baseline", 1_000_000, None, "ok");
+        let mut c = rec("c", 30_000, None, CANCELLED);
+        c.auc = None;
+        let points = vec![rec("a", 2_000, Some(-0.05), "ok"), c];
+        let axes = vec!["memrec.token_rows".to_string()];
+        let files = render(&ReportInput {
+            title: "tiny",
+            budget: "steps=5",
+            data_label: "synthetic",
+            axes: &axes,
+            baseline: &base,
+            points: &points,
+        });
+        let get = |n: &str| files.iter().find(|(f, _)| *f == n).unwrap().1.clone();
+        let md = get("summary.md");
+        assert!(
+            md.contains("1 point(s) cancelled before they finished (not stored: re-running the same command trains them): c"),
+            "{md}"
+        );
+        assert!(!md.contains("failed"), "{md}");
+        assert!(get("pareto.svg").contains(">1 cancelled point(s) not shown<"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! `--headless`: the training engine without a terminal. Prints one JSON object per line
 //! (`--json`: `{"type":"eval",...}` per run per evaluation, `{"type":"summary",...}` per run at the
 //! end) or a readable table, writes `--predictions`, and renders `--screen WxH` as text.
+//! SIGINT or SIGTERM stops every run at its next step: the summaries say `cancelled`, the
+//! predictions come from each run's last evaluation (stderr says at which samples) and the exit
+//! code is 128 + the signal; a second signal exits at once.
 //!
 //! Owns: argument checks specific to headless runs and the output formats. Must never: train by
 //! itself (it drives the same `Engine` as the explorer) or print anything but results on stdout
@@ -15,7 +18,8 @@ use anyhow::anyhow;
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
 use crate::data::{DataError, DataSource};
-use crate::report::{EngineEvent, EvalPoint, RunSummary};
+use crate::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
+use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineOptions, RunPredictions};
 
 /// Parse `WxH` (e.g. `120x40`) for `--screen`.
@@ -78,13 +82,17 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     let opts = options(cfg, args)?;
     let screen = args.screen.as_deref().map(parse_screen).transpose()?;
     let source = crate::data::open_source(cfg).map_err(data_error)?;
-    run_with(
+    let signals =
+        crate::signals::Listener::start(&[crate::signals::SIGINT, crate::signals::SIGTERM], true)
+            .map_err(|e| CliError::runtime(anyhow!("cannot listen for signals: {e}")))?;
+    run_cancellable(
         cfg,
         args,
         source,
         opts,
         screen,
         &mut std::io::stdout().lock(),
+        &signals.cancel(),
     )
 }
 
@@ -93,9 +101,23 @@ pub fn run_with(
     cfg: &Config,
     args: &RunArgs,
     source: Arc<dyn DataSource>,
+    opts: EngineOptions,
+    screen: Option<(u16, u16)>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    run_cancellable(cfg, args, source, opts, screen, out, &Cancel::never())
+}
+
+/// `run_with` that `cancel` can stop: every run ends at its next step with status `cancelled`,
+/// the summaries and predictions are still written, and the result is `CliError::Interrupted`.
+pub fn run_cancellable(
+    cfg: &Config,
+    args: &RunArgs,
+    source: Arc<dyn DataSource>,
     mut opts: EngineOptions,
     screen: Option<(u16, u16)>,
     out: &mut dyn Write,
+    cancel: &Cancel,
 ) -> Result<(), CliError> {
     let test_labels = if args.predictions.is_some() {
         Some(source.test_set().map_err(data_error)?.labels)
@@ -123,8 +145,9 @@ pub fn run_with(
         )
         .map_err(io)?;
     }
-    // The engine closes the channel when every run has finished or failed.
-    for e in rx.iter() {
+    // The engine closes the channel when every run has finished or failed (or was cancelled).
+    let mut stopping = false;
+    while let Some(e) = cancel.recv(&rx, &mut stopping, || stop(&handle, cancel)) {
         match &e {
             EngineEvent::Eval(p) => write_eval(out, p, args.json).map_err(io)?,
             EngineEvent::Finished(s) => summaries.push(s.clone()),
@@ -158,6 +181,9 @@ pub fn run_with(
     if let (Some(path), Some(labels)) = (&args.predictions, &test_labels) {
         let preds: Vec<RunPredictions> = prx.try_iter().collect();
         write_predictions(path, labels, &preds)?;
+        if stopping {
+            note_predictions(path, &summaries, &preds);
+        }
     }
     if let Some((w, h)) = screen {
         writeln!(
@@ -168,6 +194,9 @@ pub fn run_with(
         .map_err(io)?;
     }
     out.flush().map_err(io)?;
+    if let Some(signal) = cancel.signal().filter(|_| stopping) {
+        return Err(CliError::Interrupted(signal));
+    }
     if !failures.is_empty() {
         return Err(CliError::runtime(anyhow!(
             "{} run(s) failed: {}",
@@ -176,6 +205,33 @@ pub fn run_with(
         )));
     }
     Ok(())
+}
+
+/// Ask the engine to stop every run at its next step, and say so.
+fn stop(handle: &crate::train::engine::EngineHandle, cancel: &Cancel) {
+    handle.send(EngineCommand::Shutdown);
+    eprintln!(
+        "{}: stopping every run at its next step (again to exit at once, without summaries)",
+        crate::signals::name(cancel.signal().unwrap_or(crate::signals::SIGINT))
+    );
+}
+
+/// After a cancellation, say on stderr which model each run's predictions come from.
+fn note_predictions(path: &Path, summaries: &[RunSummary], preds: &[RunPredictions]) {
+    let mut parts: Vec<String> = preds
+        .iter()
+        .map(|p| format!("{} at {} samples", p.run, p.samples))
+        .collect();
+    for s in summaries {
+        if !preds.iter().any(|p| p.run == s.run) {
+            parts.push(format!("{}: none (no evaluation yet)", s.run));
+        }
+    }
+    eprintln!(
+        "{}: predictions of each run's last evaluation before the stop: {}",
+        path.display(),
+        parts.join(", ")
+    );
 }
 
 fn tagged(kind: &str, v: impl serde::Serialize) -> serde_json::Value {
