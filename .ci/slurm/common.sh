@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034 # sourced; the paths are used by the scripts that source it
-# ci/slurm/common.sh: paths and process helpers shared by up.sh, down.sh and smoke.sh (sourced, never
+# .ci/slurm/common.sh: paths and process helpers shared by up.sh, down.sh and smoke.sh (sourced, never
 # run). It owns the layout of the private state directory and the rule for telling our daemons from
 # anyone else's; it never starts, stops or installs anything by itself.
 

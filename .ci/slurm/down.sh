@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ci/slurm/down.sh: stops the cluster that ci/slurm/up.sh started (its jobs, slurmd, slurmctld,
+# .ci/slurm/down.sh: stops the cluster that .ci/slurm/up.sh started (its jobs, slurmd, slurmctld,
 # munged) and removes its state directory. It signals only processes of that cluster: the pids in its
 # pid files (checked against the program's name) and processes carrying its MEMREC_SLURM_OWNER mark;
 # it never stops a system Slurm or munged. Running it when nothing is up is fine.
@@ -9,7 +9,7 @@
 # Exit: 0 stopped (or nothing to stop), 2 bad usage.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=ci/slurm/common.sh
+# shellcheck source=.ci/slurm/common.sh
 . "$here/common.sh"
 
 keep=0

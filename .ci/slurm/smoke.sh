@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# ci/slurm/smoke.sh: checks that the cluster from ci/slurm/up.sh runs what the Slurm sweep needs: a
+# .ci/slurm/smoke.sh: checks that the cluster from .ci/slurm/up.sh runs what the Slurm sweep needs: a
 # job array, a job that depends on it (afterok), and scancel of one array task (JOB_I) leaving the
 # other tasks alone. It submits real jobs and waits for them by polling scontrol (no accounting, so
-# no sacct). It starts no cluster; run ci/slurm/up.sh first. Its files go to a temporary directory
+# no sacct). It starts no cluster; run .ci/slurm/up.sh first. Its files go to a temporary directory
 # that is removed at the end (kept when a check fails, and named then).
 #
 # Usage: smoke.sh [--timeout SECONDS]   (seconds to wait for each group of jobs, default 120)
 # Exit: 0 all checks passed, 1 a check failed or the cluster is not up, 2 bad usage.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=ci/slurm/common.sh
+# shellcheck source=.ci/slurm/common.sh
 . "$here/common.sh"
 
 timeout=120
