@@ -5,7 +5,7 @@
 //! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -113,9 +113,13 @@ pub struct RunArgs {
     /// Print one JSON object per line instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run.
+    /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run (an
+    /// existing file is refused unless --force; an input file never is a valid output).
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
+    /// Headless: replace an existing --predictions file (never the data, test or configuration file).
+    #[arg(long, requires = "predictions")]
+    pub force: bool,
     /// Headless: after the steps, print the explorer's screen rendered at WxH as text.
     #[arg(long, value_name = "WxH")]
     pub screen: Option<String>,
@@ -136,7 +140,7 @@ pub struct ExportArgs {
     /// Output file (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// Replace the file if it exists.
+    /// Replace the file if it exists (never the data, test or configuration file).
     #[arg(long)]
     pub force: bool,
 }
@@ -251,11 +255,47 @@ impl ConfigArgs {
     }
 }
 
+impl ConfigArgs {
+    /// The files this command reads, with their role: never a valid output, even with --force.
+    pub fn input_files(&self, cfg: &Config) -> Vec<(String, PathBuf)> {
+        let mut files: Vec<(String, PathBuf)> = Vec::new();
+        if let Some(c) = &self.config {
+            files.push(("configuration".into(), c.clone()));
+        }
+        if let Some(p) = &self.preset
+            && Path::new(p).is_file()
+        {
+            files.push(("preset".into(), PathBuf::from(p)));
+        }
+        files.extend(self.data.iter().map(|d| ("data".into(), d.clone())));
+        files.extend(self.test.iter().map(|t| ("test".into(), t.clone())));
+        // A configuration file or a --set may name the data instead of --data.
+        files.extend(cfg.data.train.iter().map(|d| ("data".into(), d.into())));
+        files.extend(cfg.data.test.iter().map(|t| ("test".into(), t.into())));
+        files
+    }
+}
+
+/// Refuse the output file `path` of `flag` before any work (exit 2): see `util::check_output_file`.
+pub fn check_output(
+    flag: &str,
+    path: &Path,
+    inputs: &[(String, PathBuf)],
+    force: bool,
+    example: &str,
+) -> Result<(), CliError> {
+    crate::util::check_output_file(flag, path, inputs, force, example).map_err(CliError::usage)
+}
+
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Some(Command::Export(args)) => {
             let cfg = cli.config.resolve()?;
+            if args.output.as_os_str() != "-" {
+                let inputs = cli.config.input_files(&cfg);
+                check_output("-o", &args.output, &inputs, args.force, "config.ron")?;
+            }
             export(&cfg, args)
         }
         Some(Command::Bench(_)) => {
@@ -277,6 +317,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Sweep(args)) => crate::sweep::run_cli(&cli.config, args, cli.run.json),
         None => {
             let cfg = cli.config.resolve()?;
+            if let (true, Some(p)) = (cli.run.headless, &cli.run.predictions) {
+                // Before the data is read or anything trained.
+                let inputs = cli.config.input_files(&cfg);
+                check_output(
+                    "--predictions",
+                    p,
+                    &inputs,
+                    cli.run.force,
+                    "predictions.tsv",
+                )?;
+            }
             if cli.run.headless {
                 crate::train::headless::run_cli(&cfg, &cli.run)
             } else {

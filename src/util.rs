@@ -147,6 +147,104 @@ fn link_new(tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// Why an output path is refused before any work starts.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(
+        "{flag} {path}: that is the {role} file this command reads ({input}); an input is never replaced, even with --force: choose another path"
+    )]
+    IsInput {
+        flag: String,
+        path: PathBuf,
+        role: String,
+        input: PathBuf,
+    },
+    #[error("{flag} {path}: is a directory; give a file path inside it, e.g. {path}/{example}")]
+    IsDirectory {
+        flag: String,
+        path: PathBuf,
+        example: String,
+    },
+    #[error("{flag} {path}: the folder {dir} does not exist")]
+    NoFolder {
+        flag: String,
+        path: PathBuf,
+        dir: PathBuf,
+    },
+    #[error("{flag} {path}: already exists; add --force to replace it")]
+    Exists { flag: String, path: PathBuf },
+}
+
+/// Check the output file `path` of option `flag` before any work: it is none of `inputs` (role,
+/// path) (never, even with `force`: compared by canonical path and by device and inode, so a
+/// symbolic or hard link to an input is caught too), not a directory, its folder exists, and,
+/// unless `force`, it does not exist yet. `example` names a file for the directory message.
+pub fn check_output_file(
+    flag: &str,
+    path: &Path,
+    inputs: &[(String, PathBuf)],
+    force: bool,
+    example: &str,
+) -> Result<(), OutputError> {
+    if let Some((role, input)) = inputs.iter().find(|(_, i)| same_file(path, i)) {
+        return Err(OutputError::IsInput {
+            flag: flag.into(),
+            path: path.to_path_buf(),
+            role: role.clone(),
+            input: input.clone(),
+        });
+    }
+    if path.is_dir() {
+        return Err(OutputError::IsDirectory {
+            flag: flag.into(),
+            path: path.to_path_buf(),
+            example: example.into(),
+        });
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(OutputError::NoFolder {
+            flag: flag.into(),
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(OutputError::Exists {
+            flag: flag.into(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name the same file: the same absolute path (even if neither exists yet),
+/// the same canonical path (symbolic links and `..` resolved), or the same device and inode (two
+/// hard links of one file).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(x), Ok(y)) = (std::path::absolute(a), std::path::absolute(b))
+        && x == y
+    {
+        return true;
+    }
+    if let (Ok(x), Ok(y)) = (std::fs::canonicalize(a), std::fs::canonicalize(b))
+        && x == y
+    {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    false
+}
+
 /// Environment variable that, when set (to anything), leaves the compute threads unpinned.
 pub const NO_PIN_VAR: &str = "MEMREC_NO_PIN";
 

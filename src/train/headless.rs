@@ -157,7 +157,7 @@ pub fn run_with(
     }
     if let (Some(path), Some(labels)) = (&args.predictions, &test_labels) {
         let preds: Vec<RunPredictions> = prx.try_iter().collect();
-        write_predictions(path, labels, &preds)?;
+        write_predictions(path, labels, &preds, args.force)?;
     }
     if let Some((w, h)) = screen {
         writeln!(
@@ -240,10 +240,13 @@ fn write_summary(out: &mut dyn Write, s: &RunSummary, json: bool) -> std::io::Re
     )
 }
 
+/// Write the predictions file; without `force` a file that appeared since the start is kept (the
+/// start checked that none was there, `cli::check_output`).
 fn write_predictions(
     path: &Path,
     labels: &[f32],
     preds: &[RunPredictions],
+    force: bool,
 ) -> Result<(), CliError> {
     let mut text = String::with_capacity(preds.len() * labels.len() * 24);
     for p in preds {
@@ -252,5 +255,8 @@ fn write_predictions(
             text.push_str(&format!("{}\t{}\t{}\n", p.run, *y as u8, q));
         }
     }
-    crate::util::write_atomic(path, text.as_bytes(), true).map_err(CliError::runtime)
+    crate::util::write_atomic(path, text.as_bytes(), force).map_err(|e| match e {
+        crate::util::WriteError::Exists(_) => CliError::usage(e),
+        other => CliError::runtime(other),
+    })
 }

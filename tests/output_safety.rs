@@ -1,0 +1,222 @@
+//! Nothing lost (issue 17): output paths are checked before anything is read or trained. An
+//! existing `--predictions` file is kept unless `--force`; the data, test and configuration files
+//! are never a valid output, even with `--force` (nor a link to one); `export -o` the same; a
+//! directory given as an output file is named as such.
+//!
+//! The Criteo-format rows here are made up (see `criteo_rows`), never Criteo data.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("memrec-tui").unwrap();
+    c.env_remove("MEMREC_PRESET");
+    c
+}
+
+/// `n` made-up rows in the Criteo format, both labels throughout (every third row clicks).
+fn criteo_rows(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(if i % 3 == 0 { "1" } else { "0" });
+        for j in 0..13 {
+            s.push_str(&format!("\t{}", (i * 7 + j * 3) % 50));
+        }
+        for j in 0..26 {
+            s.push_str(&format!(
+                "\t{:08x}",
+                0xa5a5_0000u32 + ((i % 17) * 26 + j) as u32
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn an_existing_predictions_file_is_kept_unless_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let pred = dir.path().join("pred.tsv");
+    write(&pred, "my notes\n");
+    let run = |force: bool| {
+        let mut c = bin();
+        c.args(["--preset", "tiny", "--headless", "--steps", "3", "--json"])
+            .arg("--predictions")
+            .arg(&pred);
+        if force {
+            c.arg("--force");
+        }
+        c.assert()
+    };
+    // Refused before anything ran: no evaluation was printed.
+    run(false)
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(
+            predicate::str::contains("already exists").and(predicate::str::contains("--force")),
+        );
+    assert_eq!(read(&pred), "my notes\n");
+    run(true).code(0);
+    let text = read(&pred);
+    assert!(text.starts_with("baseline\t"), "{text}");
+}
+
+#[test]
+fn inputs_are_never_an_output_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.tsv");
+    let test = dir.path().join("test.tsv");
+    let cfg = dir.path().join("my.ron");
+    let rows = criteo_rows(200);
+    write(&data, &rows);
+    write(&test, &criteo_rows(60));
+    bin()
+        .args(["export", "--preset", "tiny", "-o"])
+        .arg(&cfg)
+        .assert()
+        .code(0);
+    let cfg_text = read(&cfg);
+    let hard = dir.path().join("hard-link.tsv");
+    std::fs::hard_link(&data, &hard).unwrap();
+    let dotted = dir.path().join("sub/../train.tsv");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+
+    let headless = |extra: &[&std::ffi::OsStr], out: &Path, role: &str| {
+        for force in [false, true] {
+            let mut c = bin();
+            c.args(["--headless", "--steps", "3"])
+                .args(extra)
+                .arg("--predictions")
+                .arg(out);
+            if force {
+                c.arg("--force");
+            }
+            c.assert()
+                .code(2)
+                .stdout(predicate::str::is_empty())
+                .stderr(
+                    predicate::str::contains(format!("the {role} file"))
+                        .and(predicate::str::contains("never replaced")),
+                );
+        }
+    };
+    let tiny_data = [
+        "--preset".as_ref(),
+        "tiny".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ];
+    headless(&tiny_data, &data, "data");
+    headless(&tiny_data, &dotted, "data");
+    headless(&tiny_data, &hard, "data");
+    let with_test = [
+        "--preset".as_ref(),
+        "tiny".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--test".as_ref(),
+        test.as_os_str(),
+    ];
+    headless(&with_test, &test, "test");
+    headless(
+        &["--config".as_ref(), cfg.as_os_str()],
+        &cfg,
+        "configuration",
+    );
+    #[cfg(unix)]
+    {
+        let sym = dir.path().join("sym.ron");
+        std::os::unix::fs::symlink(&cfg, &sym).unwrap();
+        headless(
+            &["--config".as_ref(), cfg.as_os_str()],
+            &sym,
+            "configuration",
+        );
+    }
+
+    // `export` alike.
+    for (args, out, role) in [
+        (
+            vec!["--config".as_ref(), cfg.as_os_str()],
+            &cfg,
+            "configuration",
+        ),
+        (
+            vec![
+                "--preset".as_ref(),
+                "tiny".as_ref(),
+                "--data".as_ref(),
+                data.as_os_str(),
+            ],
+            &data,
+            "data",
+        ),
+    ] {
+        bin()
+            .arg("export")
+            .args(args)
+            .arg("-o")
+            .arg(out)
+            .arg("--force")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("the {role} file")));
+    }
+    assert_eq!(read(&data), rows);
+    assert_eq!(read(&cfg), cfg_text);
+}
+
+#[test]
+fn a_directory_or_a_missing_folder_is_named_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    for force in [false, true] {
+        let mut c = bin();
+        c.args(["export", "--preset", "tiny", "-o"]).arg(dir.path());
+        if force {
+            c.arg("--force");
+        }
+        c.assert().code(2).stderr(
+            predicate::str::contains("is a directory")
+                .and(predicate::str::contains("--force").not()),
+        );
+    }
+    bin()
+        .args([
+            "--preset",
+            "tiny",
+            "--headless",
+            "--steps",
+            "3",
+            "--predictions",
+        ])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("is a directory"));
+    // A folder that does not exist: said at once, not after the training.
+    bin()
+        .args([
+            "--preset",
+            "tiny",
+            "--headless",
+            "--steps",
+            "3",
+            "--predictions",
+        ])
+        .arg(dir.path().join("no/such/pred.tsv"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("does not exist"));
+}
