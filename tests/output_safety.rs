@@ -1,7 +1,8 @@
 //! Nothing lost (issue 17): output paths are checked before anything is read or trained. An
 //! existing `--predictions` file is kept unless `--force`; the data, test and configuration files
 //! are never a valid output, even with `--force` (nor a link to one); `export -o` the same; a
-//! directory given as an output file is named as such.
+//! directory given as an output file is named as such; `sweep --out` writes only into a new or
+//! empty directory or one of its own sweeps.
 //!
 //! The Criteo-format rows here are made up (see `criteo_rows`), never Criteo data.
 
@@ -219,4 +220,41 @@ fn a_directory_or_a_missing_folder_is_named_before_any_work() {
         .code(2)
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("does not exist"));
+}
+
+#[test]
+fn sweep_out_refuses_a_foreign_directory_and_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let u = dir.path().join("u");
+    std::fs::create_dir(&u).unwrap();
+    write(&u.join("summary.md"), "notes\n");
+    let sweep = |out: &Path| {
+        let mut c = bin();
+        c.args([
+            "sweep",
+            "--preset",
+            "tiny",
+            "--steps",
+            "5",
+            "--grid",
+            "memrec.k=1,2",
+            "--out",
+        ])
+        .arg(out);
+        c.assert()
+    };
+    sweep(&u).code(2).stderr(
+        predicate::str::contains(u.display().to_string())
+            .and(predicate::str::contains("sweep.json"))
+            .and(predicate::str::contains("summary.md")),
+    );
+    assert_eq!(read(&u.join("summary.md")), "notes\n");
+    let names: Vec<_> = std::fs::read_dir(&u).unwrap().collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let f = dir.path().join("f.txt");
+    write(&f, "mine\n");
+    sweep(&f)
+        .code(2)
+        .stderr(predicate::str::contains("is a file, not a directory"));
+    assert_eq!(read(&f), "mine\n");
 }

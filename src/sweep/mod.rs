@@ -66,6 +66,8 @@ impl SweepError {
                 | SweepError::Usage(_)
                 | SweepError::Store(StoreError::OtherBase { .. })
                 | SweepError::Store(StoreError::BadManifest { .. })
+                | SweepError::Store(StoreError::NotADirectory { .. })
+                | SweepError::Store(StoreError::NotASweep { .. })
         )
     }
 }
@@ -762,6 +764,8 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
         Some(d) => d.clone(),
         None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, &title),
     };
+    // Before the data is read or anything trained.
+    store::check_dir(&spec.out).map_err(CliError::usage)?;
     let source = crate::data::open_source(&spec.base).map_err(data_error)?;
     let stderr = std::io::stderr();
     let tty = stderr.is_terminal();
