@@ -201,6 +201,15 @@ impl CliError {
     pub fn runtime(e: impl Into<anyhow::Error>) -> Self {
         CliError::Runtime(e.into())
     }
+    /// A data error: exit 2 when the input is at fault (`DataError::is_bad_input`: a missing or
+    /// empty file, say), in every command alike; 1 for a read failure.
+    pub fn data(e: crate::data::DataError) -> Self {
+        if e.is_bad_input() {
+            CliError::usage(e)
+        } else {
+            CliError::runtime(e)
+        }
+    }
 }
 
 impl std::fmt::Display for CliError {

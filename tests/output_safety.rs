@@ -258,3 +258,113 @@ fn sweep_out_refuses_a_foreign_directory_and_a_file() {
         .stderr(predicate::str::contains("is a file, not a directory"));
     assert_eq!(read(&f), "mine\n");
 }
+
+/// Run the explorer with `args`, standard input and output on a fresh pseudo-terminal (so it
+/// gets past its terminal check), standard error captured; returns the exit code and standard
+/// error. A run still going after a minute is killed and fails the test.
+#[cfg(unix)]
+fn explorer(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    let (mut master, mut slave) = (-1, -1);
+    let ws = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two fresh descriptors; null pointers: no name, default attributes.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just returned by openpty and belong to nobody else.
+    let (mut master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            OwnedFd::from_raw_fd(slave),
+        )
+    };
+    // Drain the terminal so a drawing explorer never blocks on a full buffer.
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while matches!(master.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_memrec-tui"))
+        .args(args)
+        .env_remove("MEMREC_PRESET")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the explorer was still running after 60 s: {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn a_missing_or_an_empty_data_file_exits_2_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.tsv");
+    let empty = dir.path().join("empty.tsv");
+    write(&empty, "");
+    for (data, why) in [(&missing, "No such file"), (&empty, "the file is empty")] {
+        let says = || {
+            predicate::str::contains(data.display().to_string()).and(predicate::str::contains(why))
+        };
+        let tiny = ["--preset", "tiny", "--data"];
+        bin()
+            .args(tiny)
+            .arg(data)
+            .args(["--headless", "--steps", "3"])
+            .assert()
+            .code(2)
+            .stderr(says());
+        bin()
+            .args(["sweep", "--steps", "3", "--grid", "memrec.k=1,2", "--out"])
+            .arg(dir.path().join("s"))
+            .args(tiny)
+            .arg(data)
+            .assert()
+            .code(2)
+            .stderr(says());
+        bin().arg("stats").arg(data).assert().code(2).stderr(says());
+        #[cfg(unix)]
+        {
+            let (code, err) = explorer(&[
+                "--preset".as_ref(),
+                "tiny".as_ref(),
+                "--data".as_ref(),
+                data.as_os_str(),
+            ]);
+            assert_eq!(code, Some(2), "{err}");
+            assert!(err.contains(why), "{err}");
+        }
+    }
+}

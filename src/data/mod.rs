@@ -110,6 +110,14 @@ pub const BAD_LINES_SHOWN: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// The file could not be opened (missing, unreadable): bad input.
+    #[error("{path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading failed after the file was opened (including a truncated or corrupt gzip stream).
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -125,6 +133,15 @@ pub enum DataError {
     },
     #[error("{path}: {reason}")]
     Unusable { path: String, reason: String },
+}
+
+impl DataError {
+    /// Whether the input is at fault (a missing, unreadable or empty file, a file without good
+    /// rows, a bad line in `--strict` mode): exit 2 in every command. A read failure after the
+    /// file was opened is a runtime failure (exit 1), as in `stats`.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, DataError::Io { .. })
+    }
 }
 
 /// Rows for training, in a fixed order. Every run opens its own stream, so a restarted run sees

@@ -713,10 +713,7 @@ pub fn run_sweep(
 }
 
 fn data_error(e: DataError) -> CliError {
-    match e {
-        DataError::BadLine { .. } => CliError::usage(e),
-        other => CliError::runtime(other),
-    }
+    CliError::data(e)
 }
 
 /// Name of the sweep's starting point, for titles and the default directory.

@@ -68,10 +68,7 @@ pub fn options(cfg: &Config, args: &RunArgs) -> Result<EngineOptions, CliError> 
 }
 
 fn data_error(e: DataError) -> CliError {
-    match e {
-        DataError::BadLine { .. } => CliError::usage(e),
-        other => CliError::runtime(other),
-    }
+    CliError::data(e)
 }
 
 pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
