@@ -368,3 +368,77 @@ fn a_missing_or_an_empty_data_file_exits_2_everywhere() {
         }
     }
 }
+
+#[test]
+fn a_single_class_test_file_is_a_usage_error_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.tsv");
+    let test = dir.path().join("test.tsv");
+    write(&data, &criteo_rows(200));
+    // Every third row clicks: rows 1, 2, 4, 5, ... never do.
+    let zeros: String = criteo_rows(90)
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    write(&test, &zeros);
+    let says = || {
+        predicate::str::contains(test.display().to_string())
+            .and(predicate::str::contains("all labelled 0"))
+    };
+    let files = ["--preset", "tiny", "--data"];
+    bin()
+        .args(files)
+        .arg(&data)
+        .arg("--test")
+        .arg(&test)
+        .args(["--headless", "--steps", "3", "--json"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(says());
+    bin()
+        .args(["sweep", "--steps", "3", "--grid", "memrec.k=1,2", "--out"])
+        .arg(dir.path().join("s"))
+        .args(files)
+        .arg(&data)
+        .arg("--test")
+        .arg(&test)
+        .assert()
+        .code(2)
+        .stderr(says());
+    assert!(!dir.path().join("s").exists());
+    // The held-out tail of a file alike: 100 rows, the last 20 all without a click.
+    let tail = dir.path().join("tail.tsv");
+    let mut rows = criteo_rows(80);
+    rows.push_str(
+        &zeros
+            .lines()
+            .take(20)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    write(&tail, &rows);
+    bin()
+        .args(files)
+        .arg(&tail)
+        .args(["--headless", "--steps", "3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--test FILE"));
+    // The explorer says so and exits, instead of training runs that can never be evaluated.
+    #[cfg(unix)]
+    {
+        let (code, err) = explorer(&[
+            "--preset".as_ref(),
+            "tiny".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--test".as_ref(),
+            test.as_os_str(),
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("all labelled 0"), "{err}");
+    }
+}

@@ -45,7 +45,7 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
         )));
     }
     let theme = Theme::from_env(args.no_color);
-    let source = crate::data::open_source(cfg).map_err(CliError::data)?;
+    let source = crate::data::open_for_training(cfg).map_err(CliError::data)?;
     let (ev_tx, ev_rx) = unbounded();
     let engine = spawn_engine(cfg, source, ev_tx)?;
     let result = run_terminal(cfg, engine.as_ref(), ev_rx, &theme, args.sweep.clone());

@@ -175,6 +175,41 @@ pub trait DataSource: Send + Sync {
     }
 }
 
+/// `open_source` for a training session: a file's test rows must also hold clicks and
+/// non-clicks, or no AUC can ever be computed; said here, before any training, rather than as runs
+/// failing at their first evaluation. (The engine checks any source again before it starts.)
+pub fn open_for_training(
+    cfg: &crate::config::Config,
+) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
+    let source = open_source(cfg)?;
+    if source.is_synthetic() {
+        return Ok(source);
+    }
+    let labels = source.test_set()?.labels;
+    let clicks = labels.iter().filter(|&&y| y > 0.5).count();
+    if clicks > 0 && clicks < labels.len() {
+        return Ok(source);
+    }
+    let (path, hint) = match (&cfg.data.test, &cfg.data.train) {
+        (Some(t), _) => (t.clone(), String::new()),
+        (None, t) => (
+            t.clone().unwrap_or_default(),
+            format!(
+                " (the file's last rows, data.test_fraction {}; give a --test FILE, or shuffle the file)",
+                cfg.data.test_fraction
+            ),
+        ),
+    };
+    Err(DataError::Unusable {
+        path,
+        reason: format!(
+            "the {} test rows{hint} are all labelled {}: no AUC can be computed; the test rows need both clicks (1) and non-clicks (0)",
+            labels.len(),
+            u8::from(clicks > 0),
+        ),
+    })
+}
+
 /// The data source a configuration asks for.
 pub fn open_source(
     cfg: &crate::config::Config,

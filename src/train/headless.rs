@@ -74,7 +74,7 @@ fn data_error(e: DataError) -> CliError {
 pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     let opts = options(cfg, args)?;
     let screen = args.screen.as_deref().map(parse_screen).transpose()?;
-    let source = crate::data::open_source(cfg).map_err(data_error)?;
+    let source = crate::data::open_for_training(cfg).map_err(data_error)?;
     run_with(
         cfg,
         args,
