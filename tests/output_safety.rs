@@ -442,3 +442,72 @@ fn a_single_class_test_file_is_a_usage_error_before_training() {
         assert!(err.contains("all labelled 0"), "{err}");
     }
 }
+
+#[test]
+fn json_with_a_screen_keeps_stdout_json() {
+    let out = bin()
+        .args([
+            "--preset",
+            "tiny",
+            "--headless",
+            "--steps",
+            "3",
+            "--json",
+            "--screen",
+            "100x30",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.lines().count() >= 2, "{stdout}");
+    for line in stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v.get("type").is_some(), "{line}");
+    }
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("Knobs"),
+        "the screen goes to stderr: {stderr}"
+    );
+}
+
+#[test]
+fn skipped_bad_lines_are_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.tsv");
+    // Two bad lines among the training rows (the first 80% of the file).
+    let mut rows: Vec<String> = criteo_rows(200).lines().map(str::to_string).collect();
+    rows.insert(10, "not a criteo line".into());
+    rows.insert(50, "1\t2".into());
+    write(&data, &(rows.join("\n") + "\n"));
+    for json in [false, true] {
+        let mut c = bin();
+        c.args(["--preset", "tiny", "--headless", "--steps", "3", "--data"])
+            .arg(&data);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.assert().code(0).get_output().clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.matches("skipped").count(), 1, "{stderr}");
+        assert!(stderr.contains("skipped 2 bad input line(s)"), "{stderr}");
+    }
+    // With a separate test file the training rows' bad lines are met while training: once too.
+    let test = dir.path().join("test.tsv");
+    write(&test, &criteo_rows(60));
+    let out = bin()
+        .args(["--preset", "tiny", "--headless", "--steps", "3", "--data"])
+        .arg(&data)
+        .arg("--test")
+        .arg(&test)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.matches("skipped").count(), 1, "{stderr}");
+    assert!(stderr.contains("skipped 2 bad input line(s)"), "{stderr}");
+}

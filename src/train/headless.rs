@@ -14,7 +14,7 @@ use anyhow::anyhow;
 
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
-use crate::data::{DataError, DataSource};
+use crate::data::{BadLines, DataError, DataSource};
 use crate::report::{EngineEvent, EvalPoint, RunSummary};
 use crate::train::engine::{Engine, EngineOptions, RunPredictions};
 
@@ -111,6 +111,7 @@ pub fn run_with(
     let mut events = Vec::new();
     let mut failures = Vec::new();
     let mut summaries: Vec<RunSummary> = Vec::new();
+    let mut notes = BadLineNotes::default();
     if !args.json {
         writeln!(out, "data: {}", cfg.data_label()).map_err(io)?;
         writeln!(
@@ -133,15 +134,8 @@ pub fn run_with(
                 eprintln!("run {run} (generation {generation}) stopped: {message}");
                 failures.push(format!("{run}: {message}"));
             }
-            EngineEvent::DataReady { bad_lines, .. } | EngineEvent::DataIssues(bad_lines)
-                if bad_lines.count > 0 =>
-            {
-                eprintln!(
-                    "skipped {} bad input line(s), e.g. {}",
-                    bad_lines.count,
-                    bad_lines.first.join("; ")
-                );
-            }
+            EngineEvent::DataReady { bad_lines, .. } => notes.opened(bad_lines),
+            EngineEvent::DataIssues(bad_lines) => notes.training(bad_lines),
             _ => {}
         }
         if screen.is_some() {
@@ -149,6 +143,7 @@ pub fn run_with(
         }
     }
     drop(handle);
+    notes.finish();
     for s in &summaries {
         write_summary(out, s, args.json).map_err(io)?;
     }
@@ -157,12 +152,13 @@ pub fn run_with(
         write_predictions(path, labels, &preds, args.force)?;
     }
     if let Some((w, h)) = screen {
-        writeln!(
-            out,
-            "{}",
-            crate::app::render_screen_text(cfg, &events, w, h)
-        )
-        .map_err(io)?;
+        let text = crate::app::render_screen_text(cfg, &events, w, h);
+        // With --json, standard output holds only JSON lines: the screen goes to stderr.
+        if args.json {
+            eprintln!("{text}");
+        } else {
+            writeln!(out, "{text}").map_err(io)?;
+        }
     }
     out.flush().map_err(io)?;
     if !failures.is_empty() {
@@ -173,6 +169,46 @@ pub fn run_with(
         )));
     }
     Ok(())
+}
+
+/// The bad-line notes on stderr, each once. The source's (found while opening it: the whole file
+/// when the test rows are its tail) are printed at once; the training stream's count is
+/// cumulative and, for a split file, a part of those, so it is printed only at the end and only
+/// if it tells something new (a separate --test file's training part).
+#[derive(Default)]
+struct BadLineNotes {
+    shown: BadLines,
+    training: Option<BadLines>,
+}
+
+impl BadLineNotes {
+    fn opened(&mut self, bad: &BadLines) {
+        if bad.count > 0 {
+            eprintln!(
+                "skipped {} bad input line(s), e.g. {}",
+                bad.count,
+                bad.first.join("; ")
+            );
+            self.shown = bad.clone();
+        }
+    }
+
+    fn training(&mut self, bad: &BadLines) {
+        self.training = Some(bad.clone());
+    }
+
+    fn finish(&self) {
+        let Some(bad) = &self.training else { return };
+        let new =
+            bad.count > self.shown.count || bad.first.iter().any(|l| !self.shown.first.contains(l));
+        if bad.count > 0 && new {
+            eprintln!(
+                "skipped {} bad input line(s) of the training rows, e.g. {}",
+                bad.count,
+                bad.first.join("; ")
+            );
+        }
+    }
 }
 
 fn tagged(kind: &str, v: impl serde::Serialize) -> serde_json::Value {
