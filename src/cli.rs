@@ -1,6 +1,6 @@
 //! The command line: argument parsing, configuration assembly (`--preset`/`--config`/`--set` and
-//! the data flags), and the mapping of errors to exit codes (0 ok, 2 bad usage or config or input
-//! in `--strict` mode, 1 runtime failure).
+//! the data flags), the checks of output paths before any work, and the mapping of errors to exit
+//! codes (0 ok, 2 bad usage, config or input, 1 runtime failure).
 //!
 //! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
 
@@ -32,7 +32,8 @@ Environment:\n  \
 NO_COLOR       any non-empty value: monochrome screen (same as --no-color)\n  \
 MEMREC_PRESET  default for --preset\n  \
 MEMREC_NO_PIN  any value: leave the training threads unpinned (by default each is pinned to its\n                 own CPU when the process may use at least as many CPUs as threads)\n\n\
-Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure."
+Exit codes: 0 ok, 2 bad usage, configuration or input (a missing, empty or single-class data file,\n  \
+a bad line with --strict, an output path that would replace a file), 1 runtime failure."
     )
 }
 
