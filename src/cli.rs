@@ -1,11 +1,12 @@
 //! The command line: argument parsing, configuration assembly (`--preset`/`--config`/`--set` and
-//! the data flags), and the mapping of errors to exit codes (0 ok, 2 bad usage or config or input
-//! in `--strict` mode, 1 runtime failure, 128 + the signal when a signal stopped the command).
+//! the data flags), the checks of output paths before any work, and the mapping of errors to exit
+//! codes (0 ok, 2 bad usage, config or input, 1 runtime failure, 128 + the signal when a signal
+//! stopped the command).
 //!
 //! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -32,7 +33,8 @@ Environment:\n  \
 NO_COLOR       any non-empty value: monochrome screen (same as --no-color)\n  \
 MEMREC_PRESET  default for --preset\n  \
 MEMREC_NO_PIN  any value: leave the training threads unpinned (by default each is pinned to its\n                 own CPU when the process may use at least as many CPUs as threads)\n\n\
-Exit codes: 0 ok, 2 bad usage, configuration or input (--strict), 1 runtime failure;\n  \
+Exit codes: 0 ok, 2 bad usage, configuration or input (a missing, empty or single-class data file,\n  \
+a bad line with --strict, an output path that would replace a file), 1 runtime failure;\n  \
 128 + signal when stopped by one: 130 SIGINT, 143 SIGTERM, 129 SIGHUP.\n\n\
 Signals: in the explorer, SIGINT, SIGTERM and SIGHUP restore the terminal and quit as `q` does.\n  \
 Headless runs and sweeps stop every run at its next step on SIGINT or SIGTERM and still print\n  \
@@ -119,9 +121,13 @@ pub struct RunArgs {
     /// Print one JSON object per line instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run.
+    /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run (an
+    /// existing file is refused unless --force; an input file never is a valid output).
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
+    /// Headless: replace an existing --predictions file (never the data, test or configuration file).
+    #[arg(long, requires = "predictions")]
+    pub force: bool,
     /// Headless: after the steps, print the explorer's screen rendered at WxH as text.
     #[arg(long, value_name = "WxH")]
     pub screen: Option<String>,
@@ -142,7 +148,7 @@ pub struct ExportArgs {
     /// Output file (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// Replace the file if it exists.
+    /// Replace the file if it exists (never the data, test or configuration file).
     #[arg(long)]
     pub force: bool,
 }
@@ -206,6 +212,15 @@ impl CliError {
     pub fn runtime(e: impl Into<anyhow::Error>) -> Self {
         CliError::Runtime(e.into())
     }
+    /// A data error: exit 2 when the input is at fault (`DataError::is_bad_input`: a missing or
+    /// empty file, say), in every command alike; 1 for a read failure.
+    pub fn data(e: crate::data::DataError) -> Self {
+        if e.is_bad_input() {
+            CliError::usage(e)
+        } else {
+            CliError::runtime(e)
+        }
+    }
 }
 
 impl std::fmt::Display for CliError {
@@ -264,11 +279,47 @@ impl ConfigArgs {
     }
 }
 
+impl ConfigArgs {
+    /// The files this command reads, with their role: never a valid output, even with --force.
+    pub fn input_files(&self, cfg: &Config) -> Vec<(String, PathBuf)> {
+        let mut files: Vec<(String, PathBuf)> = Vec::new();
+        if let Some(c) = &self.config {
+            files.push(("configuration".into(), c.clone()));
+        }
+        if let Some(p) = &self.preset
+            && Path::new(p).is_file()
+        {
+            files.push(("preset".into(), PathBuf::from(p)));
+        }
+        files.extend(self.data.iter().map(|d| ("data".into(), d.clone())));
+        files.extend(self.test.iter().map(|t| ("test".into(), t.clone())));
+        // A configuration file or a --set may name the data instead of --data.
+        files.extend(cfg.data.train.iter().map(|d| ("data".into(), d.into())));
+        files.extend(cfg.data.test.iter().map(|t| ("test".into(), t.into())));
+        files
+    }
+}
+
+/// Refuse the output file `path` of `flag` before any work (exit 2): see `util::check_output_file`.
+pub fn check_output(
+    flag: &str,
+    path: &Path,
+    inputs: &[(String, PathBuf)],
+    force: bool,
+    example: &str,
+) -> Result<(), CliError> {
+    crate::util::check_output_file(flag, path, inputs, force, example).map_err(CliError::usage)
+}
+
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Some(Command::Export(args)) => {
             let cfg = cli.config.resolve()?;
+            if args.output.as_os_str() != "-" {
+                let inputs = cli.config.input_files(&cfg);
+                check_output("-o", &args.output, &inputs, args.force, "config.ron")?;
+            }
             export(&cfg, args)
         }
         Some(Command::Bench(_)) => {
@@ -290,6 +341,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Sweep(args)) => crate::sweep::run_cli(&cli.config, args, cli.run.json),
         None => {
             let cfg = cli.config.resolve()?;
+            if let (true, Some(p)) = (cli.run.headless, &cli.run.predictions) {
+                // Before the data is read or anything trained.
+                let inputs = cli.config.input_files(&cfg);
+                check_output(
+                    "--predictions",
+                    p,
+                    &inputs,
+                    cli.run.force,
+                    "predictions.tsv",
+                )?;
+            }
             if cli.run.headless {
                 crate::train::headless::run_cli(&cfg, &cli.run)
             } else {

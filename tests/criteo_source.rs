@@ -156,7 +156,7 @@ fn bad_lines_are_counted_or_stop_the_source_in_strict_mode() {
 fn missing_empty_and_unsplittable_files_are_clear_errors() {
     let missing = corpus("no-such-file.tsv");
     match open_source(&config(&missing, None, 0)) {
-        Err(e @ DataError::Io { .. }) => assert!(e.to_string().contains("no-such-file.tsv")),
+        Err(e @ DataError::Open { .. }) => assert!(e.to_string().contains("no-such-file.tsv")),
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("opened a missing file"),
     }

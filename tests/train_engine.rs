@@ -301,3 +301,27 @@ fn pause_stops_steps_and_resume_continues() {
             .any(|e| matches!(e, EngineEvent::Finished(s) if s.status == "cancelled"))
     );
 }
+
+#[test]
+fn single_class_test_rows_stop_the_engine_before_any_training() {
+    // One test row is one class: no AUC can ever be computed.
+    let one_row = PlantedSource {
+        test_rows: 1,
+        ..source()
+    };
+    let events = run_to_end(small_cfg(1), one_row, budget(5));
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            EngineEvent::RunStarted { .. } | EngineEvent::Progress { .. }
+        )),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::RunFailed { run, message, .. }
+            if run == "data" && message.contains("single class"))),
+        "{events:?}"
+    );
+}

@@ -50,7 +50,7 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
         )));
     }
     let theme = Theme::from_env(args.no_color);
-    let source = crate::data::open_source(cfg).map_err(CliError::usage)?;
+    let source = crate::data::open_for_training(cfg).map_err(CliError::data)?;
     // Before the terminal changes: from here on a signal quits through the loop, which restores it.
     let signals = crate::signals::Listener::start(&[SIGINT, SIGTERM, SIGHUP], false)
         .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot listen for signals: {e}")))?;
@@ -271,20 +271,27 @@ fn execute(
 }
 
 /// Write each (name, contents) atomically into `dir`, creating it; an existing `dir` is written
-/// into only with `overwrite` (otherwise the user is asked).
+/// into only with `overwrite` (otherwise the user is asked). Without `overwrite` the directory is
+/// created exclusively, so of two explorers writing the same new report exactly one does.
 pub fn write_report(dir: &Path, files: Vec<(String, String)>, overwrite: bool) -> WriteOutcome {
-    if !overwrite && dir.exists() {
-        return WriteOutcome::Exists {
-            path: dir.to_path_buf(),
-            write: PendingWrite::Report(files),
-        };
-    }
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return WriteOutcome::Failed(format!("cannot create {}: {e}", dir.display()));
+    let created = if overwrite {
+        std::fs::create_dir_all(dir)
+    } else {
+        create_new_dir(dir)
+    };
+    match created {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return WriteOutcome::Exists {
+                path: dir.to_path_buf(),
+                write: PendingWrite::Report(files),
+            };
+        }
+        Err(e) => return WriteOutcome::Failed(format!("cannot create {}: {e}", dir.display())),
     }
     let mut names = Vec::with_capacity(files.len());
     for (name, text) in &files {
-        if let Err(e) = write_atomic(&dir.join(name), text.as_bytes(), true) {
+        if let Err(e) = write_atomic(&dir.join(name), text.as_bytes(), overwrite) {
             return WriteOutcome::Failed(e.to_string());
         }
         names.push(name.clone());
@@ -293,6 +300,14 @@ pub fn write_report(dir: &Path, files: Vec<(String, String)>, overwrite: bool) -
         dir: absolute(dir),
         files: names,
     }
+}
+
+/// Create `dir` (and its missing parents); `AlreadyExists` if `dir` itself exists.
+fn create_new_dir(dir: &Path) -> std::io::Result<()> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::create_dir(dir)
 }
 
 /// Write `text` to the first free `memrec-screen-N.txt` in `dir`.
@@ -318,6 +333,40 @@ fn absolute(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exactly_one_of_concurrent_report_writers_creates_the_directory() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("report");
+            let start = std::sync::Barrier::new(6);
+            let outcomes: Vec<WriteOutcome> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..6)
+                    .map(|i| {
+                        let (target, start) = (&target, &start);
+                        s.spawn(move || {
+                            let files = vec![("summary.md".to_string(), format!("writer {i}"))];
+                            start.wait();
+                            write_report(target, files, false)
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let written = outcomes
+                .iter()
+                .filter(|o| matches!(o, WriteOutcome::ReportWritten { .. }))
+                .count();
+            assert_eq!(written, 1, "round {round}: {outcomes:?}");
+            assert!(
+                outcomes.iter().all(|o| matches!(
+                    o,
+                    WriteOutcome::ReportWritten { .. } | WriteOutcome::Exists { .. }
+                )),
+                "round {round}: {outcomes:?}"
+            );
+        }
+    }
 
     #[test]
     fn screen_dumps_never_overwrite() {

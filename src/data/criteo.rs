@@ -540,7 +540,10 @@ fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool), DataError>
         path: path.display().to_string(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
+    let file = File::open(path).map_err(|source| DataError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(DataError::Unusable {
             path: path.display().to_string(),

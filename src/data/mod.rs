@@ -110,6 +110,14 @@ pub const BAD_LINES_SHOWN: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// The file could not be opened (missing, unreadable): bad input.
+    #[error("{path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading failed after the file was opened (including a truncated or corrupt gzip stream).
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -125,6 +133,15 @@ pub enum DataError {
     },
     #[error("{path}: {reason}")]
     Unusable { path: String, reason: String },
+}
+
+impl DataError {
+    /// Whether the input is at fault (a missing, unreadable or empty file, a file without good
+    /// rows, a bad line in `--strict` mode): exit 2 in every command. A read failure after the
+    /// file was opened is a runtime failure (exit 1), as in `stats`.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, DataError::Io { .. })
+    }
 }
 
 /// Rows for training, in a fixed order. Every run opens its own stream, so a restarted run sees
@@ -156,6 +173,41 @@ pub trait DataSource: Send + Sync {
     fn bad_lines(&self) -> BadLines {
         BadLines::default()
     }
+}
+
+/// `open_source` for a training session: a file's test rows must also hold clicks and
+/// non-clicks, or no AUC can ever be computed; said here, before any training, rather than as runs
+/// failing at their first evaluation. (The engine checks any source again before it starts.)
+pub fn open_for_training(
+    cfg: &crate::config::Config,
+) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
+    let source = open_source(cfg)?;
+    if source.is_synthetic() {
+        return Ok(source);
+    }
+    let labels = source.test_set()?.labels;
+    let clicks = labels.iter().filter(|&&y| y > 0.5).count();
+    if clicks > 0 && clicks < labels.len() {
+        return Ok(source);
+    }
+    let (path, hint) = match (&cfg.data.test, &cfg.data.train) {
+        (Some(t), _) => (t.clone(), String::new()),
+        (None, t) => (
+            t.clone().unwrap_or_default(),
+            format!(
+                " (the file's last rows, data.test_fraction {}; give a --test FILE, or shuffle the file)",
+                cfg.data.test_fraction
+            ),
+        ),
+    };
+    Err(DataError::Unusable {
+        path,
+        reason: format!(
+            "the {} test rows{hint} are all labelled {}: no AUC can be computed; the test rows need both clicks (1) and non-clicks (0)",
+            labels.len(),
+            u8::from(clicks > 0),
+        ),
+    })
 }
 
 /// The data source a configuration asks for.

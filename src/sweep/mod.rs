@@ -74,6 +74,8 @@ impl SweepError {
                 | SweepError::Usage(_)
                 | SweepError::Store(StoreError::OtherBase { .. })
                 | SweepError::Store(StoreError::BadManifest { .. })
+                | SweepError::Store(StoreError::NotADirectory { .. })
+                | SweepError::Store(StoreError::NotASweep { .. })
         )
     }
 }
@@ -762,10 +764,7 @@ pub fn run_sweep_cancellable(
 }
 
 fn data_error(e: DataError) -> CliError {
-    match e {
-        DataError::BadLine { .. } => CliError::usage(e),
-        other => CliError::runtime(other),
-    }
+    CliError::data(e)
 }
 
 /// Name of the sweep's starting point, for titles and the default directory.
@@ -815,7 +814,9 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
         Some(d) => d.clone(),
         None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, &title),
     };
-    let source = crate::data::open_source(&spec.base).map_err(data_error)?;
+    // Before the data is read or anything trained.
+    store::check_dir(&spec.out).map_err(CliError::usage)?;
+    let source = crate::data::open_for_training(&spec.base).map_err(data_error)?;
     let stderr = std::io::stderr();
     let tty = stderr.is_terminal();
     let signals =

@@ -48,6 +48,54 @@ pub enum StoreError {
     BadManifest { path: PathBuf, msg: String },
     #[error("{0}")]
     Write(#[from] crate::util::WriteError),
+    #[error(
+        "--out {dir}: is a file, not a directory; a sweep writes several files into a directory: choose a directory path"
+    )]
+    NotADirectory { dir: PathBuf },
+    #[error(
+        "--out {dir}: the directory is not empty and holds no sweep ({MANIFEST} is missing; it holds {entries}); a sweep would overwrite its files: choose a new or empty directory"
+    )]
+    NotASweep { dir: PathBuf, entries: String },
+}
+
+/// Check that `dir` may hold a sweep before anything runs: it does not exist yet, or is a
+/// directory that is empty or holds this program's sweep (`sweep.json`). Only the lock and the
+/// manifest's temporary file (left by a sweep killed before it wrote its manifest) count as empty.
+pub fn check_dir(dir: &Path) -> Result<(), StoreError> {
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    if !meta.is_dir() {
+        return Err(StoreError::NotADirectory {
+            dir: dir.to_path_buf(),
+        });
+    }
+    if dir.join(MANIFEST).is_file() {
+        return Ok(());
+    }
+    let tmp = format!(".{MANIFEST}.tmp-");
+    let mut foreign: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != LOCK && !n.starts_with(&tmp))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let n = foreign.len();
+    foreign.truncate(3);
+    let mut entries = foreign.join(", ");
+    if n > 3 {
+        entries.push_str(&format!(" and {} more", n - 3));
+    }
+    Err(StoreError::NotASweep {
+        dir: dir.to_path_buf(),
+        entries,
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -147,6 +195,7 @@ impl Store {
     /// Create or reopen `dir` for `manifest`; returns the finished points of this base
     /// configuration (a torn last line, from a kill mid-write, is dropped and repaired).
     pub fn open(dir: &Path, manifest: &Manifest) -> Result<(Store, Vec<PointRecord>), StoreError> {
+        check_dir(dir)?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let lpath = dir.join(LOCK);
         let lock = std::fs::OpenOptions::new()
@@ -469,6 +518,33 @@ mod tests {
         other.seed -= 1;
         other.threads = 3;
         assert!(Store::open(dir.path(), &manifest_of(&other, "steps=5")).is_ok());
+    }
+
+    #[test]
+    fn only_new_empty_or_sweep_directories_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("s");
+        assert!(check_dir(&d).is_ok());
+        std::fs::create_dir(&d).unwrap();
+        assert!(check_dir(&d).is_ok());
+        // A sweep killed before its manifest leaves its lock: still ours.
+        std::fs::write(d.join(LOCK), "").unwrap();
+        assert!(check_dir(&d).is_ok());
+        std::fs::write(d.join("summary.md"), "notes").unwrap();
+        let e = check_dir(&d).unwrap_err().to_string();
+        assert!(e.contains("summary.md") && e.contains(MANIFEST), "{e}");
+        assert!(
+            Store::open(
+                &d,
+                &manifest_of(&Config::from_preset("tiny").unwrap(), "steps=5")
+            )
+            .is_err()
+        );
+        std::fs::write(d.join(MANIFEST), "{}").unwrap();
+        assert!(check_dir(&d).is_ok());
+        let f = dir.path().join("file");
+        std::fs::write(&f, "x").unwrap();
+        assert!(check_dir(&f).unwrap_err().to_string().contains("is a file"));
     }
 
     #[test]

@@ -411,6 +411,15 @@ impl State {
         if test.is_empty() {
             return Err(format!("{}: no test rows", self.source.label()));
         }
+        // One class only: every evaluation would fail; say it once, before any training.
+        let clicks = test.labels.iter().filter(|&&y| y > 0.5).count();
+        if clicks == 0 || clicks == test.len() {
+            return Err(format!(
+                "{}: the {} test rows hold a single class: no AUC can be computed",
+                self.source.label(),
+                test.len()
+            ));
+        }
         self.oracle_auc = test
             .true_prob
             .as_ref()

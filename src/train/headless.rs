@@ -17,7 +17,7 @@ use anyhow::anyhow;
 
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
-use crate::data::{DataError, DataSource};
+use crate::data::{BadLines, DataError, DataSource};
 use crate::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineOptions, RunPredictions};
@@ -72,16 +72,13 @@ pub fn options(cfg: &Config, args: &RunArgs) -> Result<EngineOptions, CliError> 
 }
 
 fn data_error(e: DataError) -> CliError {
-    match e {
-        DataError::BadLine { .. } => CliError::usage(e),
-        other => CliError::runtime(other),
-    }
+    CliError::data(e)
 }
 
 pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     let opts = options(cfg, args)?;
     let screen = args.screen.as_deref().map(parse_screen).transpose()?;
-    let source = crate::data::open_source(cfg).map_err(data_error)?;
+    let source = crate::data::open_for_training(cfg).map_err(data_error)?;
     let signals =
         crate::signals::Listener::start(&[crate::signals::SIGINT, crate::signals::SIGTERM], true)
             .map_err(|e| CliError::runtime(anyhow!("cannot listen for signals: {e}")))?;
@@ -136,6 +133,7 @@ pub fn run_cancellable(
     let mut events = Vec::new();
     let mut failures = Vec::new();
     let mut summaries: Vec<RunSummary> = Vec::new();
+    let mut notes = BadLineNotes::default();
     if !args.json {
         writeln!(out, "data: {}", cfg.data_label()).map_err(io)?;
         writeln!(
@@ -159,15 +157,8 @@ pub fn run_cancellable(
                 eprintln!("run {run} (generation {generation}) stopped: {message}");
                 failures.push(format!("{run}: {message}"));
             }
-            EngineEvent::DataReady { bad_lines, .. } | EngineEvent::DataIssues(bad_lines)
-                if bad_lines.count > 0 =>
-            {
-                eprintln!(
-                    "skipped {} bad input line(s), e.g. {}",
-                    bad_lines.count,
-                    bad_lines.first.join("; ")
-                );
-            }
+            EngineEvent::DataReady { bad_lines, .. } => notes.opened(bad_lines),
+            EngineEvent::DataIssues(bad_lines) => notes.training(bad_lines),
             _ => {}
         }
         if screen.is_some() {
@@ -175,23 +166,25 @@ pub fn run_cancellable(
         }
     }
     drop(handle);
+    notes.finish();
     for s in &summaries {
         write_summary(out, s, args.json).map_err(io)?;
     }
     if let (Some(path), Some(labels)) = (&args.predictions, &test_labels) {
         let preds: Vec<RunPredictions> = prx.try_iter().collect();
-        write_predictions(path, labels, &preds)?;
+        write_predictions(path, labels, &preds, args.force)?;
         if stopping {
             note_predictions(path, &summaries, &preds);
         }
     }
     if let Some((w, h)) = screen {
-        writeln!(
-            out,
-            "{}",
-            crate::app::render_screen_text(cfg, &events, w, h)
-        )
-        .map_err(io)?;
+        let text = crate::app::render_screen_text(cfg, &events, w, h);
+        // With --json, standard output holds only JSON lines: the screen goes to stderr.
+        if args.json {
+            eprintln!("{text}");
+        } else {
+            writeln!(out, "{text}").map_err(io)?;
+        }
     }
     out.flush().map_err(io)?;
     if let Some(signal) = cancel.signal().filter(|_| stopping) {
@@ -232,6 +225,46 @@ fn note_predictions(path: &Path, summaries: &[RunSummary], preds: &[RunPredictio
         path.display(),
         parts.join(", ")
     );
+}
+
+/// The bad-line notes on stderr, each once. The source's (found while opening it: the whole file
+/// when the test rows are its tail) are printed at once; the training stream's count is
+/// cumulative and, for a split file, a part of those, so it is printed only at the end and only
+/// if it tells something new (a separate --test file's training part).
+#[derive(Default)]
+struct BadLineNotes {
+    shown: BadLines,
+    training: Option<BadLines>,
+}
+
+impl BadLineNotes {
+    fn opened(&mut self, bad: &BadLines) {
+        if bad.count > 0 {
+            eprintln!(
+                "skipped {} bad input line(s), e.g. {}",
+                bad.count,
+                bad.first.join("; ")
+            );
+            self.shown = bad.clone();
+        }
+    }
+
+    fn training(&mut self, bad: &BadLines) {
+        self.training = Some(bad.clone());
+    }
+
+    fn finish(&self) {
+        let Some(bad) = &self.training else { return };
+        let new =
+            bad.count > self.shown.count || bad.first.iter().any(|l| !self.shown.first.contains(l));
+        if bad.count > 0 && new {
+            eprintln!(
+                "skipped {} bad input line(s) of the training rows, e.g. {}",
+                bad.count,
+                bad.first.join("; ")
+            );
+        }
+    }
 }
 
 fn tagged(kind: &str, v: impl serde::Serialize) -> serde_json::Value {
@@ -296,10 +329,13 @@ fn write_summary(out: &mut dyn Write, s: &RunSummary, json: bool) -> std::io::Re
     )
 }
 
+/// Write the predictions file; without `force` a file that appeared since the start is kept (the
+/// start checked that none was there, `cli::check_output`).
 fn write_predictions(
     path: &Path,
     labels: &[f32],
     preds: &[RunPredictions],
+    force: bool,
 ) -> Result<(), CliError> {
     let mut text = String::with_capacity(preds.len() * labels.len() * 24);
     for p in preds {
@@ -308,5 +344,8 @@ fn write_predictions(
             text.push_str(&format!("{}\t{}\t{}\n", p.run, *y as u8, q));
         }
     }
-    crate::util::write_atomic(path, text.as_bytes(), true).map_err(CliError::runtime)
+    crate::util::write_atomic(path, text.as_bytes(), force).map_err(|e| match e {
+        crate::util::WriteError::Exists(_) => CliError::usage(e),
+        other => CliError::runtime(other),
+    })
 }
