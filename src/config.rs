@@ -20,6 +20,9 @@ pub const CONFIG_VERSION: u32 = 1;
 /// state beside it).
 pub const MAX_TABLE_BYTES: u64 = 8 << 30;
 
+/// Most distinct values a column can have: Criteo's categorical values are 32-bit ids.
+pub const MAX_CARDINALITY: u64 = 1 << 32;
+
 /// The presets compiled into the binary: (name, RON text).
 pub const PRESETS: &[(&str, &str)] = &[
     ("kaggle", include_str!("../presets/kaggle.ron")),
@@ -497,11 +500,17 @@ impl Config {
                 format!("exactly {NUM_CAT} values, C1..C26"),
             ));
         }
-        if let Some(i) = d.cardinalities.iter().position(|&c| c == 0) {
+        // Criteo values are 32-bit ids, so no column has more than 2^32 distinct values; within
+        // that bound the u64 byte counts below cannot overflow (a column of 2^62 overflowed them).
+        if let Some(i) = d
+            .cardinalities
+            .iter()
+            .position(|&c| !(1..=MAX_CARDINALITY).contains(&c))
+        {
             return Err(ConfigError::invalid(
                 &format!("data.cardinalities[{i}]"),
-                0,
-                "every column has at least 1 distinct value",
+                d.cardinalities[i],
+                "1 to 2^32 distinct values per column (Criteo values are 32-bit)",
             ));
         }
         if !(d.test_fraction > 0.0 && d.test_fraction < 1.0) {
