@@ -1,5 +1,9 @@
 //! Small shared helpers with no better home: atomic file writes, the compute threads' pool.
 
+// The kernels' shared ground (nothing here imports the rest of the crate): the choice of
+// instruction set at run time.
+pub mod simd;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

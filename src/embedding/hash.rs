@@ -268,15 +268,7 @@ impl MemrecHasher {
 
     /// Whether this CPU runs [`MemrecHasher::indices_block_avx512`].
     pub fn simd_available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        crate::util::simd::avx512f() && crate::util::simd::avx512dq()
     }
 
     /// Token rows (`k` of them) then weight rows (`kw`) of a key.

@@ -23,6 +23,8 @@
 //! portable one (a fused chain rather than a 16-lane tree), so bits are the same for any thread
 //! count on one machine, not across instruction sets.
 
+use crate::util::simd;
+
 /// Columns of one `gemm_nn` tile (two AVX-512 vectors).
 const NR: usize = 32;
 /// Rows of one `gemm_nn` tile: 8 x 2 accumulators cover the FMA latency of two ports.
@@ -92,16 +94,9 @@ impl Seg<'_> {
     }
 }
 
-/// Whether the AVX-512 path is used on this machine (read once; also reported by benchmarks).
+/// Whether the AVX-512 path is used on this machine (also reported by benchmarks).
 pub fn uses_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    simd::avx512f()
 }
 
 fn seg_fits(s: &Seg<'_>, m: usize, n: usize) -> bool {
@@ -334,17 +329,10 @@ fn sgd_body(p: &mut [f32], g: &[f32], lr: f32) {
 
 /// SGD on a strip: `p -= lr * g`.
 pub fn sgd(p: &mut [f32], g: &[f32], lr: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if uses_avx512() {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn wide(p: &mut [f32], g: &[f32], lr: f32) {
-            sgd_body(p, g, lr)
-        }
-        // SAFETY: AVX-512F is present; the body is safe code.
-        unsafe { wide(p, g, lr) };
-        return;
-    }
-    sgd_body(p, g, lr)
+    simd::dispatch!(fn(p: &mut [f32], g: &[f32], lr: f32) {
+        ["avx512f"] => sgd_body(p, g, lr),
+        _ => sgd_body(p, g, lr),
+    })
 }
 
 /// Adagrad on a strip: `s += g^2; p -= lr * g / (sqrt(s) + eps)`.
@@ -356,17 +344,10 @@ pub fn adagrad(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
             *p -= lr * g / (s.sqrt() + eps);
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    if uses_avx512() {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn wide(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
-            body(p, g, s, lr, eps)
-        }
-        // SAFETY: AVX-512F is present; the body is safe code.
-        unsafe { wide(p, g, s, lr, eps) };
-        return;
-    }
-    body(p, g, s, lr, eps)
+    simd::dispatch!(fn(p: &mut [f32], g: &[f32], s: &mut [f32], lr: f32, eps: f32) {
+        ["avx512f"] => body(p, g, s, lr, eps),
+        _ => body(p, g, s, lr, eps),
+    })
 }
 
 /// Column sums: `acc[j] += x[r * ld + j]` for every row `r` of `x`, in row order.
@@ -380,17 +361,10 @@ pub fn add_rows(acc: &mut [f32], x: &[f32], ld: usize) {
             }
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    if uses_avx512() {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn wide(acc: &mut [f32], x: &[f32], ld: usize) {
-            body(acc, x, ld)
-        }
-        // SAFETY: AVX-512F is present; the body is safe code.
-        unsafe { wide(acc, x, ld) };
-        return;
-    }
-    body(acc, x, ld)
+    simd::dispatch!(fn(acc: &mut [f32], x: &[f32], ld: usize) {
+        ["avx512f"] => body(acc, x, ld),
+        _ => body(acc, x, ld),
+    })
 }
 
 /// Most vectors `gram16` takes per sample; its buffers are this many rows of 16 floats.

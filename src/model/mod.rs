@@ -781,25 +781,18 @@ fn chunk_pass(
         me.forward_chunk(dense, emb, r, w);
         me.backward_chunk(emb, labels, scale, r, w, grad_emb);
     }
-    #[cfg(target_arch = "x86_64")]
-    if gemm::uses_avx512() {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn wide(
-            me: &Dlrm,
-            dense: &[f32],
-            emb: &[f32],
-            labels: &[f32],
-            scale: f32,
-            w: &mut Workspace,
-            grad_emb: &mut [f32],
-        ) {
-            body(me, dense, emb, labels, scale, w, grad_emb)
-        }
-        // SAFETY: AVX-512F is present; the body is safe code.
-        unsafe { wide(me, dense, emb, labels, scale, w, grad_emb) };
-        return;
-    }
-    body(me, dense, emb, labels, scale, w, grad_emb)
+    crate::util::simd::dispatch!(fn(
+        me: &Dlrm,
+        dense: &[f32],
+        emb: &[f32],
+        labels: &[f32],
+        scale: f32,
+        w: &mut Workspace,
+        grad_emb: &mut [f32],
+    ) {
+        ["avx512f"] => body(me, dense, emb, labels, scale, w, grad_emb),
+        _ => body(me, dense, emb, labels, scale, w, grad_emb),
+    })
 }
 
 /// A raw pointer into one of the model's parameter-sized buffers.
