@@ -34,6 +34,7 @@ use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
 use crate::embedding::OutputShape;
 use crate::embedding::table::AlignedBuf;
+use crate::util::rng::SplitMix64;
 
 /// A batch is cut into at most this many chunks (one workspace each): 64-row chunks up to a
 /// batch of 1024, so a chunk's activations stay in L2 between its forward and backward passes.
@@ -160,31 +161,6 @@ impl GradBlock {
     }
 }
 
-/// Deterministic generator for initialisation: splitmix64 and Box-Muller.
-#[derive(Debug, Clone)]
-pub struct InitRng(u64);
-
-impl InitRng {
-    pub fn new(seed: u64) -> InitRng {
-        InitRng(seed ^ 0x6a09_e667_f3bc_c908)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in (0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    pub fn normal(&mut self, std: f64) -> f32 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-    }
-}
-
 /// The dense part of a DLRM.
 #[derive(Debug, Clone)]
 pub struct Dlrm {
@@ -256,7 +232,7 @@ impl Dlrm {
         let bottom = layers(NUM_DENSE, &model.bottom_mlp, true, &mut n);
         let top = layers(interaction.out_width(dim), &model.top_mlp, false, &mut n);
         let mut params = AlignedBuf::zeros(n);
-        let mut rng = InitRng::new(seed);
+        let mut rng = SplitMix64::salted(seed);
         for l in bottom.iter().chain(&top) {
             let ws = (2.0 / (l.fan_in + l.fan_out) as f64).sqrt();
             // Drawn in row-major order, stored panel-major: the same model as a row-major one.
@@ -1295,7 +1271,7 @@ mod tests {
         let pairs: Vec<(u16, u16)> = (1..=f)
             .flat_map(|i| (0..i).map(move |j| (i as u16, j as u16)))
             .collect();
-        let mut r = InitRng::new(3);
+        let mut r = SplitMix64::salted(3);
         let x: Vec<f32> = (0..rows * d).map(|_| r.normal(1.0)).collect();
         let emb: Vec<f32> = (0..rows * f * d).map(|_| r.normal(1.0)).collect();
         let ow = kind.out_width(d);
