@@ -20,9 +20,10 @@ use crate::cli::CliError;
 use crate::config::Config;
 use crate::data::{NUM_CAT, token_key};
 use crate::embedding::hash::derive_seed;
-use crate::embedding::table::{AlignedBuf, copy_row};
+use crate::embedding::table::copy_row;
 use crate::embedding::{SparseOptimizer, build_compressed};
 use crate::report::LatencyReport;
+use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 
 /// Share of physical memory the full table may take.

@@ -1,7 +1,8 @@
 //! Small shared helpers with no better home: atomic file writes, the compute threads' pool.
 
 // The kernels' shared ground (nothing here imports the rest of the crate): the choice of
-// instruction set at run time, the random generator.
+// instruction set at run time, the random generator, the aligned buffer.
+pub mod aligned;
 pub mod rng;
 pub mod simd;
 

@@ -19,11 +19,12 @@
 use rayon::prelude::*;
 
 use super::hash::{BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, derive_seed};
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with, prefetch_lines};
+use super::table::{RowGroups, RowState, apply_sparse_with, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
 use crate::report::FeatureCollisions;
+use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 
 /// Samples per rayon task: large enough to amortise scheduling (26 * 32 = 832 lookups), small

@@ -455,7 +455,7 @@ fn portable_nn(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{End, GRAM_ROWS, KC, MAX_SEGS, MR, NR, Seg, Start};
-    use crate::embedding::table::AlignedBuf;
+    use crate::util::aligned::AlignedBuf;
     use std::arch::x86_64::*;
     use std::cell::RefCell;
 

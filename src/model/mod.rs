@@ -33,7 +33,7 @@ use gemm::{
 use crate::config::{ModelConfig, Optimizer};
 use crate::data::{NUM_CAT, NUM_DENSE};
 use crate::embedding::OutputShape;
-use crate::embedding::table::AlignedBuf;
+use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 
 /// A batch is cut into at most this many chunks (one workspace each): 64-row chunks up to a
