@@ -263,7 +263,7 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
             break;
         }
     }
-    assert!(loaded, "the sweep's k=1 point was never selected");
+    assert!(loaded, "the sweep's k=1 point was never selected:\n{}", screen.grid().join("\n"));
     // Exporting the knobs in force now writes K 1's name.
     press(b"e");
     let k1 = dir.path().join("memrec-tiny-k1-256.ron");
