@@ -6,8 +6,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use memrec_tui::config::{Config, Layout};
 use memrec_tui::data::{NUM_CAT, token_key};
-use memrec_tui::embedding::hash::SplitMix64;
 use memrec_tui::embedding::{MemRec, Representation, SparseOptimizer};
+use memrec_tui::util::rng::SplitMix64;
 
 fn keys(batch: usize, seed: u64, cards: &[u64]) -> Vec<u64> {
     let mut rng = SplitMix64(seed);

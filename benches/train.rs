@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use memrec_tui::config::{Config, Optimizer};
 use memrec_tui::data::NUM_DENSE;
-use memrec_tui::model::{DenseOpt, Dlrm, InitRng, Interaction};
+use memrec_tui::model::{DenseOpt, Dlrm, Interaction};
+use memrec_tui::util::rng::SplitMix64;
 
 fn main() {
     let threads: usize = std::env::var("MEMREC_THREADS")
@@ -33,9 +34,9 @@ fn main() {
     for inter in [Interaction::Dot { features: 26 }, Interaction::Concat] {
         for &batch in &batches {
             let mut m = Dlrm::new(&cfg.model, inter, Optimizer::Sgd, 1).expect("model");
-            let mut r = InitRng::new(2);
+            let mut r = SplitMix64::salted(2);
             let dense: Vec<f32> = (0..batch * NUM_DENSE)
-                .map(|_| r.uniform() as f32 * 3.0)
+                .map(|_| r.unit_open_f64() as f32 * 3.0)
                 .collect();
             let emb: Vec<f32> = (0..batch * m.emb_width()).map(|_| r.normal(0.1)).collect();
             let labels: Vec<f32> = (0..batch).map(|i| (i % 4 == 0) as u8 as f32).collect();

@@ -19,10 +19,12 @@ use serde::Serialize;
 use crate::cli::CliError;
 use crate::config::Config;
 use crate::data::{NUM_CAT, token_key};
-use crate::embedding::hash::{SplitMix64, derive_seed};
-use crate::embedding::table::{AlignedBuf, copy_row};
+use crate::embedding::hash::derive_seed;
+use crate::embedding::table::copy_row;
 use crate::embedding::{SparseOptimizer, build_compressed};
 use crate::report::LatencyReport;
+use crate::util::aligned::AlignedBuf;
+use crate::util::rng::SplitMix64;
 
 /// Share of physical memory the full table may take.
 const MEM_SHARE: f64 = 0.6;
@@ -318,44 +320,17 @@ fn gather_sample_best<const DM: usize>(
     vs: &[u32],
     os: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { gather_sample_avx512::<DM>(table, d, offsets, vs, os) };
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { gather_sample_avx2::<DM>(table, d, offsets, vs, os) };
-            return;
-        }
-    }
-    gather_sample::<DM>(table, d, offsets, vs, os)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn gather_sample_avx512<const DM: usize>(
-    table: &[f32],
-    d: usize,
-    offsets: &[u32; NUM_CAT],
-    vs: &[u32],
-    os: &mut [f32],
-) {
-    gather_sample::<DM>(table, d, offsets, vs, os)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn gather_sample_avx2<const DM: usize>(
-    table: &[f32],
-    d: usize,
-    offsets: &[u32; NUM_CAT],
-    vs: &[u32],
-    os: &mut [f32],
-) {
-    gather_sample::<DM>(table, d, offsets, vs, os)
+    crate::util::simd::dispatch!(fn<const DM: usize>(
+        table: &[f32],
+        d: usize,
+        offsets: &[u32; NUM_CAT],
+        vs: &[u32],
+        os: &mut [f32],
+    ) {
+        ["avx512f"] => gather_sample::<DM>(table, d, offsets, vs, os),
+        ["avx2"] => gather_sample::<DM>(table, d, offsets, vs, os),
+        _ => gather_sample::<DM>(table, d, offsets, vs, os),
+    })
 }
 
 #[inline(always)]

@@ -1,5 +1,11 @@
 //! Small shared helpers with no better home: atomic file writes, the compute threads' pool.
 
+// The kernels' shared ground (nothing here imports the rest of the crate): the choice of
+// instruction set at run time, the random generator, the aligned buffer.
+pub mod aligned;
+pub mod rng;
+pub mod simd;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

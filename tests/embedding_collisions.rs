@@ -3,9 +3,9 @@
 
 use memrec_tui::config::Layout;
 use memrec_tui::data::{NUM_CAT, token_key};
-use memrec_tui::embedding::hash::SplitMix64;
 use memrec_tui::embedding::{HashingTrick, MemRec, Representation, Uncompressed};
 use memrec_tui::report::FeatureCollisions;
+use memrec_tui::util::rng::SplitMix64;
 
 /// `n` distinct uniformly random values of `feature`.
 fn uniform_keys(feature: usize, n: usize, seed: u64) -> Vec<u64> {

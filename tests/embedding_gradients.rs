@@ -7,10 +7,10 @@
 
 use memrec_tui::config::Layout;
 use memrec_tui::data::{NUM_CAT, token_key};
-use memrec_tui::embedding::hash::SplitMix64;
 use memrec_tui::embedding::{
     HashingTrick, MemRec, Qr, Representation, RobeZ, SparseOptimizer, Uncompressed,
 };
+use memrec_tui::util::rng::SplitMix64;
 
 const CARDS: [u64; NUM_CAT] = [
     5, 3, 40, 7, 2, 9, 11, 4, 3, 6, 8, 30, 5, 5, 7, 20, 3, 6, 4, 2, 25, 3, 3, 9, 4, 6,

@@ -3,11 +3,12 @@
 
 use memrec_tui::config::{BaselineKind, Config, Layout};
 use memrec_tui::data::{NUM_CAT, token_key};
-use memrec_tui::embedding::hash::{MAX_SLOTS, MemrecHasher, SplitMix64, reduce};
+use memrec_tui::embedding::hash::{MAX_SLOTS, MemrecHasher, reduce};
 use memrec_tui::embedding::{
     HashingTrick, MemRec, Representation, SparseOptimizer, Uncompressed, build_baseline,
     build_compressed,
 };
+use memrec_tui::util::rng::SplitMix64;
 use proptest::prelude::*;
 
 fn random_keys(samples: usize, seed: u64, vocab: u64) -> Vec<u64> {

@@ -5,7 +5,8 @@
 //! multiples of the kernel's panels.
 use memrec_tui::config::{ModelConfig, Optimizer};
 use memrec_tui::data::NUM_DENSE;
-use memrec_tui::model::{DenseOpt, Dlrm, InitRng, Interaction};
+use memrec_tui::model::{DenseOpt, Dlrm, Interaction};
+use memrec_tui::util::rng::SplitMix64;
 
 fn model(inter: Interaction, opt: Optimizer) -> Dlrm {
     let cfg = ModelConfig {
@@ -26,9 +27,9 @@ fn run(inter: Interaction, kind: Optimizer, fused: bool, threads: usize, rows: u
         .build()
         .unwrap();
     let mut m = model(inter, kind);
-    let mut r = InitRng::new(21);
+    let mut r = SplitMix64::salted(21);
     let dense: Vec<f32> = (0..rows * NUM_DENSE)
-        .map(|_| r.uniform() as f32 * 3.0)
+        .map(|_| r.unit_open_f64() as f32 * 3.0)
         .collect();
     let emb: Vec<f32> = (0..rows * m.emb_width()).map(|_| r.normal(0.3)).collect();
     let labels: Vec<f32> = (0..rows).map(|i| (i % 4 == 1) as u8 as f32).collect();
@@ -105,8 +106,10 @@ fn the_side_job_runs_once_on_the_finished_representation_gradient() {
         for rows in [0, 64, 600] {
             let mut plain = model(inter, Optimizer::Sgd);
             let mut with = model(inter, Optimizer::Sgd);
-            let mut r = InitRng::new(5);
-            let dense: Vec<f32> = (0..rows * NUM_DENSE).map(|_| r.uniform() as f32).collect();
+            let mut r = SplitMix64::salted(5);
+            let dense: Vec<f32> = (0..rows * NUM_DENSE)
+                .map(|_| r.unit_open_f64() as f32)
+                .collect();
             let emb: Vec<f32> = (0..rows * plain.emb_width())
                 .map(|_| r.normal(0.3))
                 .collect();

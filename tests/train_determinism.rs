@@ -73,7 +73,8 @@ fn one_and_two_threads_agree_on_the_criteo_sample() {
 fn kaggle_dense_steps_are_bit_identical_across_thread_counts() {
     use memrec_tui::config::Optimizer;
     use memrec_tui::data::NUM_DENSE;
-    use memrec_tui::model::{DenseOpt, Dlrm, InitRng, Interaction};
+    use memrec_tui::model::{DenseOpt, Dlrm, Interaction};
+    use memrec_tui::util::rng::SplitMix64;
 
     let cfg = Config::from_preset("kaggle").unwrap();
     for inter in [Interaction::Dot { features: 26 }, Interaction::Concat] {
@@ -84,9 +85,9 @@ fn kaggle_dense_steps_are_bit_identical_across_thread_counts() {
                 .unwrap();
             let mut m = Dlrm::new(&cfg.model, inter, Optimizer::Adagrad, 3).unwrap();
             let rows = 300;
-            let mut r = InitRng::new(9);
+            let mut r = SplitMix64::salted(9);
             let dense: Vec<f32> = (0..rows * NUM_DENSE)
-                .map(|_| r.uniform() as f32 * 3.0)
+                .map(|_| r.unit_open_f64() as f32 * 3.0)
                 .collect();
             let emb: Vec<f32> = (0..rows * m.emb_width()).map(|_| r.normal(0.2)).collect();
             let labels: Vec<f32> = (0..rows).map(|i| (i % 3 == 0) as u8 as f32).collect();

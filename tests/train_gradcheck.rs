@@ -2,7 +2,8 @@
 //! central finite differences of the loss, on a small DLRM in f32.
 use memrec_tui::config::{ModelConfig, Optimizer};
 use memrec_tui::data::NUM_DENSE;
-use memrec_tui::model::{DenseOpt, Dlrm, InitRng, Interaction, chunk_rows};
+use memrec_tui::model::{DenseOpt, Dlrm, Interaction, chunk_rows};
+use memrec_tui::util::rng::SplitMix64;
 
 fn small(interaction: Interaction) -> Dlrm {
     let cfg = ModelConfig {
@@ -14,9 +15,9 @@ fn small(interaction: Interaction) -> Dlrm {
 }
 
 fn inputs(m: &Dlrm, rows: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let mut r = InitRng::new(seed);
+    let mut r = SplitMix64::salted(seed);
     let dense = (0..rows * NUM_DENSE)
-        .map(|_| r.uniform() as f32 * 2.0)
+        .map(|_| r.unit_open_f64() as f32 * 2.0)
         .collect();
     let emb = (0..rows * m.emb_width()).map(|_| r.normal(0.5)).collect();
     let labels = (0..rows).map(|i| (i % 3 == 0) as u8 as f32).collect();

@@ -31,6 +31,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Batch, BatchStream, DataError, DataSource, NUM_CAT, NUM_DENSE, token_key};
+use crate::util::rng::{GOLDEN, SplitMix64, fmix64};
 
 /// Largest Zipf exponent accepted. Criteo's tiny columns (C20: 4 values, one of them almost never
 /// seen) need exponents far above the usual 1-2 for a bounded Zipf to reproduce them.
@@ -271,32 +272,9 @@ pub fn scaled_cardinalities(cards: &[u64], scale: f64) -> Vec<u64> {
 // Hashing. splitmix64 for per-row randomness (one 64-bit state advanced per draw: ~1 ns, passes
 // BigCrush), its finaliser for keyed hashes of (seed, column, rank).
 
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-#[inline(always)]
-fn fmix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[inline(always)]
 fn hash2(a: u64, b: u64) -> u64 {
     fmix64(a ^ fmix64(b.wrapping_add(GOLDEN)))
-}
-
-struct SplitMix(u64);
-impl SplitMix {
-    #[inline(always)]
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(GOLDEN);
-        fmix64(self.0)
-    }
-    /// Uniform in [0, 1) with 53 bits.
-    #[inline(always)]
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
 }
 
 /// A bijection of 32-bit integers keyed by `key` (xor, odd multiplies, xor-shifts are all
@@ -849,7 +827,7 @@ impl Generator {
         keys: &mut [u64],
     ) -> (f64, f64) {
         let block_keys = strata.for_row(&self.cats, index);
-        let mut rng = SplitMix(hash2(self.seed_key, index));
+        let mut rng = SplitMix64(hash2(self.seed_key, index));
         let mut logit = -self.dense_offset;
         let mut lat_sum = [0.0f64; LATENT];
         let mut lat_sq = 0.0f64;
@@ -860,7 +838,7 @@ impl Generator {
             .zip(block_keys)
             .enumerate()
         {
-            let u = stratified_unit(index, block_key, rng.unit());
+            let u = stratified_unit(index, block_key, rng.next_unit_f64());
             // rank 0 stands for "missing": its own token, with its own effect.
             let rank = if u < col.missing {
                 *key = token_key(j, None);
@@ -885,12 +863,12 @@ impl Generator {
         let full: f64 = lat_sum.iter().map(|x| x * x).sum();
         logit += 0.5 * (full - lat_sq);
         for (col, out) in self.dense.iter().zip(dense.iter_mut()) {
-            let u = rng.unit();
+            let u = rng.next_unit_f64();
             let y = col.draw(u);
             logit += col.coef * y;
             *out = y as f32;
         }
-        (logit, rng.unit())
+        (logit, rng.next_unit_f64())
     }
 
     /// Fill `out` with rows `first..first + rows` (global indices), labels and true probabilities.
@@ -1137,10 +1115,10 @@ mod tests {
     #[test]
     fn expected_distinct_matches_sampling() {
         let z = Zipf::new(100_000, 1.05);
-        let mut rng = SplitMix(7);
+        let mut rng = SplitMix64(7);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..8000 {
-            seen.insert(z.sample(rng.unit()));
+            seen.insert(z.sample(rng.next_unit_f64()));
         }
         let e = z.expected_distinct(&[8000.0])[0];
         assert!(
@@ -1223,12 +1201,12 @@ mod tests {
         // Mean distinct count over many small samples, where the tail decides it.
         for z in headed_laws() {
             let (reps, n) = (400, 1500);
-            let mut rng = SplitMix(11);
+            let mut rng = SplitMix64(11);
             let mut total = 0usize;
             for _ in 0..reps {
                 let mut seen = std::collections::BTreeSet::new();
                 for _ in 0..n {
-                    seen.insert(z.sample(rng.unit()));
+                    seen.insert(z.sample(rng.next_unit_f64()));
                 }
                 total += seen.len();
             }
@@ -1270,11 +1248,12 @@ mod tests {
                 let blocks = 300u64;
                 let mut total = 0usize;
                 for block in 0..blocks {
-                    let mut rng = SplitMix(block ^ 0xABC);
+                    let mut rng = SplitMix64(block ^ 0xABC);
                     let mut seen = std::collections::BTreeSet::new();
                     for i in 0..rows {
                         let key = strata_key(99, block);
-                        let u = stratified_unit((block << STRATA_BITS) + i, key, rng.unit());
+                        let u =
+                            stratified_unit((block << STRATA_BITS) + i, key, rng.next_unit_f64());
                         if u >= missing {
                             seen.insert(z.sample((u - missing) / (1.0 - missing)));
                         }
@@ -1307,13 +1286,13 @@ mod tests {
     fn stratified_units_fill_every_stratum_once_per_block_and_look_uniform() {
         let n = 1u64 << STRATA_BITS;
         for block in [0u64, 5, TEST_BASE >> STRATA_BITS] {
-            let mut rng = SplitMix(block);
+            let mut rng = SplitMix64(block);
             let us: Vec<f64> = (0..n)
                 .map(|i| {
                     stratified_unit(
                         (block << STRATA_BITS) + i,
                         strata_key(42, block),
-                        rng.unit(),
+                        rng.next_unit_f64(),
                     )
                 })
                 .collect();

@@ -268,15 +268,7 @@ impl MemrecHasher {
 
     /// Whether this CPU runs [`MemrecHasher::indices_block_avx512`].
     pub fn simd_available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        crate::util::simd::avx512f() && crate::util::simd::avx512dq()
     }
 
     /// Token rows (`k` of them) then weight rows (`kw`) of a key.
@@ -292,42 +284,10 @@ impl MemrecHasher {
     }
 }
 
-/// SplitMix64: a tiny deterministic generator for initialising tables from a seed.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    #[inline]
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 24 bits of precision (exact in f32).
-    #[inline]
-    pub fn next_unit_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
-    }
-
-    /// Uniform in [0, 1) with 53 bits.
-    #[inline]
-    pub fn next_unit_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in [-bound, bound).
-    #[inline]
-    pub fn uniform(&mut self, bound: f32) -> f32 {
-        (2.0 * self.next_unit_f32() - 1.0) * bound
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::rng::SplitMix64;
     use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
     #[test]

@@ -18,14 +18,14 @@
 
 use rayon::prelude::*;
 
-use super::hash::{
-    BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed,
-};
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with, prefetch_lines};
+use super::hash::{BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, derive_seed};
+use super::table::{RowGroups, RowState, apply_sparse_with, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
 use crate::report::FeatureCollisions;
+use crate::util::aligned::AlignedBuf;
+use crate::util::rng::SplitMix64;
 
 /// Samples per rayon task: large enough to amortise scheduling (26 * 32 = 832 lookups), small
 /// enough that 2048-sample batches split evenly over a few threads.
@@ -340,54 +340,22 @@ impl MemRec {
         scale: &mut [f32],
         vsum: &mut [f32],
     ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-            {
-                // SAFETY: the CPU supports AVX-512F and DQ (checked just above).
-                unsafe {
-                    self.kernel_avx512::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
-                };
-                return;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked just above).
-                unsafe {
-                    self.kernel_avx2::<DM, PF, TRAIN>(keys, out, tok_idx, w_idx, scale, vsum)
-                };
-                return;
-            }
-        }
-        self.kernel::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn kernel_avx512<const DM: usize, const PF: bool, const TRAIN: bool>(
-        &self,
-        keys: &[u64],
-        out: &mut [f32],
-        tok_idx: &mut [u32],
-        w_idx: &mut [u32],
-        scale: &mut [f32],
-        vsum: &mut [f32],
-    ) {
-        self.kernel::<DM, PF, TRAIN, true>(keys, out, tok_idx, w_idx, scale, vsum)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn kernel_avx2<const DM: usize, const PF: bool, const TRAIN: bool>(
-        &self,
-        keys: &[u64],
-        out: &mut [f32],
-        tok_idx: &mut [u32],
-        w_idx: &mut [u32],
-        scale: &mut [f32],
-        vsum: &mut [f32],
-    ) {
-        self.kernel::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum)
+        let me = self;
+        crate::util::simd::dispatch!(fn<const DM: usize, const PF: bool, const TRAIN: bool>(
+            me: &MemRec,
+            keys: &[u64],
+            out: &mut [f32],
+            tok_idx: &mut [u32],
+            w_idx: &mut [u32],
+            scale: &mut [f32],
+            vsum: &mut [f32],
+        ) {
+            ["avx512f", "avx512dq"] => {
+                me.kernel::<DM, PF, TRAIN, true>(keys, out, tok_idx, w_idx, scale, vsum)
+            },
+            ["avx2"] => me.kernel::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum),
+            _ => me.kernel::<DM, PF, TRAIN, false>(keys, out, tok_idx, w_idx, scale, vsum),
+        })
     }
 
     /// The fused kernel over one chunk of samples: hash each key once, gather its `k` token
@@ -396,8 +364,8 @@ impl MemRec {
     ///
     /// The keys of a block of 8 samples are hashed first and gathered after, so the row loads
     /// are independent of the hashing and the core can overlap them. The running sums live in
-    /// locals (registers) rather than in the output. With `SIMD` (only instantiated from
-    /// `kernel_avx512`, which checked the CPU) the keys are hashed 8 at a time with AVX-512,
+    /// locals (registers) rather than in the output. With `SIMD` (only instantiated in
+    /// `kernel_best`'s AVX-512 arm, taken after checking the CPU) the keys are hashed 8 at a time with AVX-512,
     /// otherwise one at a time.
     #[inline(always)]
     fn kernel<const DM: usize, const PF: bool, const TRAIN: bool, const SIMD: bool>(
@@ -438,8 +406,8 @@ impl MemRec {
             }
             #[cfg(target_arch = "x86_64")]
             if SIMD {
-                // SAFETY: SIMD is only true in `kernel_avx512`, reached after checking that the
-                // CPU has AVX-512F and DQ.
+                // SAFETY: SIMD is only true in `kernel_best`'s AVX-512 arm, taken after checking
+                // that the CPU has AVX-512F and DQ.
                 unsafe { h.indices_block_avx512(block_keys, &mut idx) };
             } else {
                 h.indices_block(block_keys, &mut idx);
@@ -504,9 +472,9 @@ impl MemRec {
                         ($kc:expr, $kwc:expr) => {
                             if SIMD && DM == 16 {
                                 #[cfg(target_arch = "x86_64")]
-                                // SAFETY: SIMD is only true in `kernel_avx512`, reached after
-                                // checking that the CPU has AVX-512F; indices as in
-                                // `bundled_sample`.
+                                // SAFETY: SIMD is only true in `kernel_best`'s AVX-512 arm,
+                                // taken after checking that the CPU has AVX-512F; indices as
+                                // in `bundled_sample`.
                                 unsafe {
                                     bundled_sample_16_avx512::<$kc, $kwc>(at, acc)
                                 }

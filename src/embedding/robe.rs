@@ -15,13 +15,15 @@
 
 use rayon::prelude::*;
 
-use super::hash::{MAX_SLOTS, SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
+use super::hash::{MAX_SLOTS, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::lookup::check_shapes;
-use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
+use super::table::{RowGroups, RowState, apply_sparse};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
 use crate::report::FeatureCollisions;
+use crate::util::aligned::AlignedBuf;
+use crate::util::rng::SplitMix64;
 
 /// Samples per rayon task.
 const CHUNK: usize = 64;

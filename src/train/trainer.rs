@@ -6,9 +6,9 @@
 
 use crate::config::{Config, Optimizer};
 use crate::data::{Batch, NUM_CAT, NUM_DENSE};
-use crate::embedding::table::AlignedBuf;
 use crate::embedding::{Representation, SparseOptimizer};
 use crate::model::{DenseOpt, Dlrm, Interaction, ModelError, sigmoid, touch_pages};
+use crate::util::aligned::AlignedBuf;
 
 /// Test rows are scored this many at a time, bounding the representation output buffer.
 const EVAL_BLOCK: usize = 4096;
