@@ -11,12 +11,12 @@ use std::hash::{BuildHasher, Hasher};
 
 use rayon::prelude::*;
 
+use super::collisions::FeatureCollisions;
 use super::hash::{SplitMix64, derive_seed, flip_of, hash_key, reduce, xxh3_64_key};
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse, copy_row, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
-use crate::report::FeatureCollisions;
 
 /// Samples per rayon task in the gathers.
 const CHUNK: usize = 64;

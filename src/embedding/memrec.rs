@@ -18,6 +18,7 @@
 
 use rayon::prelude::*;
 
+use super::collisions::FeatureCollisions;
 use super::hash::{
     BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, SplitMix64, derive_seed,
 };
@@ -25,7 +26,6 @@ use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse_with, prefetch_
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
-use crate::report::FeatureCollisions;
 
 /// Samples per rayon task: large enough to amortise scheduling (26 * 32 = 832 lookups), small
 /// enough that 2048-sample batches split evenly over a few threads.

@@ -17,7 +17,7 @@ pub mod table;
 use serde::Serialize;
 
 use crate::config::{BaselineKind, Config, Method};
-use crate::report::FeatureCollisions;
+use collisions::FeatureCollisions;
 
 pub use lookup::{HashingTrick, Uncompressed};
 pub use memrec::MemRec;

@@ -15,13 +15,13 @@
 
 use rayon::prelude::*;
 
+use super::collisions::FeatureCollisions;
 use super::hash::{MAX_SLOTS, SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::lookup::check_shapes;
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
-use crate::report::FeatureCollisions;
 
 /// Samples per rayon task.
 const CHUNK: usize = 64;
