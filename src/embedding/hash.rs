@@ -21,6 +21,34 @@ pub fn hash_key(key: u64, seed: u64) -> u64 {
     xxh3_64_key(key, flip_of(seed))
 }
 
+/// Hasher for sets and maps keyed by token keys: xxh3 of the key (deterministic and fast). Only
+/// for containers whose iteration order never reaches a result (e.g. a set whose size is read).
+#[derive(Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = hash_key(x, self.0);
+    }
+}
+
+/// Builds [`KeyHasher`]s, all with seed 0.
+#[derive(Clone, Copy, Default)]
+pub struct BuildKeyHasher;
+
+impl std::hash::BuildHasher for BuildKeyHasher {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
 /// A seed for table `purpose`, derived from the session seed: different tables and different
 /// session seeds get unrelated hash functions.
 pub fn derive_seed(session_seed: u64, purpose: &str, index: u64) -> u64 {

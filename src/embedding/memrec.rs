@@ -140,9 +140,6 @@ impl MemRec {
     pub fn token_table(&self) -> &[f32] {
         self.token.as_slice()
     }
-    pub fn token_table_mut(&mut self) -> &mut [f32] {
-        self.token.as_mut_slice()
-    }
     /// The weight table (`weight_rows` floats; empty when `kw = 0`).
     pub fn weight_table(&self) -> &[f32] {
         self.weight.as_slice()

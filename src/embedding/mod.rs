@@ -5,24 +5,30 @@
 //! its exact byte count, and its collision statistics. Must never: know about the MLPs, the
 //! trainer's schedule or the UI; allocate per call in a hot loop; divide by a runtime value to
 //! reduce a hash (multiply-shift instead).
+//!
+//! One file per method: `uncompressed`, `hashing` (both on the one-row-per-token core in
+//! `rows`), `memrec`, `qr`, `robe`; `hash`, `table` and `collisions` are what they share.
 
 pub mod collisions;
 pub mod hash;
-pub mod lookup;
+pub mod hashing;
 pub mod memrec;
 pub mod qr;
 pub mod robe;
+mod rows;
 pub mod table;
+pub mod uncompressed;
 
 use serde::Serialize;
 
 use crate::config::{BaselineKind, Config, Method};
 use collisions::FeatureCollisions;
 
-pub use lookup::{HashingTrick, Uncompressed};
+pub use hashing::HashingTrick;
 pub use memrec::MemRec;
 pub use qr::Qr;
 pub use robe::RobeZ;
+pub use uncompressed::Uncompressed;
 
 /// One table of parameters, as allocated.
 #[derive(Debug, Clone, PartialEq, Serialize)]

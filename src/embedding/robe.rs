@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
 use super::hash::{MAX_SLOTS, SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
-use super::lookup::check_shapes;
+use super::rows::check_shapes;
 use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
