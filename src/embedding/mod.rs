@@ -10,6 +10,7 @@
 //! `rows`), `memrec`, `qr`, `robe`; `hash`, `table` and `collisions` are what they share.
 
 pub mod collisions;
+pub mod floor;
 pub mod hash;
 pub mod hashing;
 pub mod memrec;
@@ -120,6 +121,13 @@ pub trait Representation: Send + Sync {
     /// Distinct tokens the representation has stored (the uncompressed vocabulary); `None` for
     /// representations whose size does not depend on the data.
     fn distinct_tokens(&self) -> Option<u64> {
+        None
+    }
+    /// The memory reads a forward of `keys` makes, every index computed now: what
+    /// `floor::gather` times as the lookup's latency floor (`bench`). `None` when the
+    /// representation has no floor plan.
+    fn read_plan(&self, keys: &[u64]) -> Option<floor::ReadPlan<'_>> {
+        let _ = keys;
         None
     }
 }

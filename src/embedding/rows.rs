@@ -13,6 +13,45 @@ use super::table::{AlignedBuf, RowGroups, RowState, apply_sparse};
 use super::{SparseOptimizer, TableInfo};
 use crate::data::NUM_CAT;
 
+/// Evaluate `$body` with `$name` a compile-time constant equal to `$dim` for the common dims (16
+/// = one cache line), else 0 (the run-time length): `dispatch_dim!` for kernels with more
+/// generic parameters than the row length.
+macro_rules! dim_const {
+    ($dim:expr, $name:ident => $body:expr) => {
+        match $dim {
+            4 => {
+                const $name: usize = 4;
+                $body
+            }
+            8 => {
+                const $name: usize = 8;
+                $body
+            }
+            16 => {
+                const $name: usize = 16;
+                $body
+            }
+            32 => {
+                const $name: usize = 32;
+                $body
+            }
+            64 => {
+                const $name: usize = 64;
+                $body
+            }
+            128 => {
+                const $name: usize = 128;
+                $body
+            }
+            _ => {
+                const $name: usize = 0;
+                $body
+            }
+        }
+    };
+}
+pub(super) use dim_const;
+
 /// Samples per rayon task in the gathers.
 pub(super) const CHUNK: usize = 64;
 
