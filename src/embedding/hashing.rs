@@ -2,16 +2,20 @@
 //! rows; the baseline of `baseline.kind = hashing` and one of the compressed methods.
 //!
 //! Owns: the per-feature table sizes and offsets in the stacked buffer, the row of a key (seeded
-//! xxh3-64, reduced by multiply-shift) and the initialisation. The buffer, its backward and its
+//! xxh3-64, reduced by multiply-shift), the initialisation, and the fused forward kernel (built as
+//! MEM-REC's: the keys of 8 samples hashed at once, 8 per AVX-512 vector, then their rows copied
+//! out; rayon over chunks of samples; nothing allocated). The buffer, its backward and its
 //! updates are the shared one-row-per-token core (`rows`). Must never: divide to reduce a hash,
-//! or depend on anything but the key and the seed for a row.
+//! or depend on anything but the key and the seed for a row (the kernel and
+//! `reference_forward` give the same bits).
 
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
-use super::hash::{SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
-use super::rows::{CHUNK, RowTable, check_shapes};
-use super::table::{AlignedBuf, copy_row};
+use super::floor::{Combine, ReadPlan};
+use super::hash::{BLOCK_KEYS, SplitMix64, derive_seed, flip_of, reduce, xxh3_64_key};
+use super::rows::{RowTable, check_shapes, dim_const};
+use super::table::{AlignedBuf, copy_row, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
@@ -26,8 +30,14 @@ pub struct HashingTrick {
     flip: u64,
     sizes: [u64; NUM_CAT],
     offsets: [u64; NUM_CAT],
+    /// `sizes` and `offsets` by position in a block of keys (key `l` is of feature `l % 26`),
+    /// so the kernel loads 8 keys' parameters as one vector.
+    lanes: Box<Lanes>,
     core: RowTable,
 }
+
+/// Per-lane parameters of a block: `[sizes, offsets]`.
+type Lanes = [[u64; BLOCK_KEYS]; 2];
 
 impl HashingTrick {
     pub fn from_config(cfg: &Config) -> HashingTrick {
@@ -65,6 +75,10 @@ impl HashingTrick {
             flip: flip_of(derive_seed(seed, "hashing", 0)),
             sizes,
             offsets,
+            lanes: Box::new([
+                std::array::from_fn(|l| sizes[l % NUM_CAT]),
+                std::array::from_fn(|l| offsets[l % NUM_CAT]),
+            ]),
             core: RowTable::new(dim, table),
         }
     }
@@ -104,23 +118,23 @@ impl Representation for HashingTrick {
         self.core.forget_grouping();
         let mut rows = std::mem::take(&mut self.core.rows);
         rows.resize(keys.len(), 0);
-        let this = &*self;
-        rows.par_chunks_mut(CHUNK * NUM_CAT)
-            .zip(keys.par_chunks(CHUNK * NUM_CAT))
-            .for_each(|(rc, kc)| {
-                for (rs, ks) in rc.chunks_exact_mut(NUM_CAT).zip(kc.chunks_exact(NUM_CAT)) {
-                    for (j, (r, &key)) in rs.iter_mut().zip(ks).enumerate() {
-                        *r = this.row(j, key);
-                    }
-                }
-            });
-        gather(self.core.table.as_slice(), self.dim, &rows, out);
+        self.run::<true>(keys, out, &mut rows);
         self.core.rows = rows;
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
         check_shapes("hashing", keys, out.len(), self.dim);
-        self.core.gather_by(keys, out, |j, key| self.row(j, key));
+        self.run::<false>(keys, out, &mut []);
+    }
+
+    fn read_plan(&self, keys: &[u64]) -> Option<ReadPlan<'_>> {
+        let offsets = keys
+            .iter()
+            .enumerate()
+            .map(|(t, &key)| self.row(t % NUM_CAT, key) * self.dim as u32)
+            .collect();
+        let table = self.core.table.as_slice();
+        ReadPlan::new(table, self.dim, 1, Combine::Sum, offsets, &[], 0, vec![]).ok()
     }
 
     fn prepare_backward(&mut self) {
@@ -152,18 +166,170 @@ impl Representation for HashingTrick {
     }
 }
 
-/// Parallel gather: `out[t]` = row `rows[t]` for every token `t`.
-fn gather(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
-    crate::dispatch_dim!(dim, gather_dm(table, dim, rows, out))
-}
+/// Samples per rayon task: as MEM-REC's kernel (4 blocks of 8 samples).
+const CHUNK: usize = 32;
 
-fn gather_dm<const DM: usize>(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
-    let d = if DM > 0 { DM } else { dim };
-    rows.par_chunks(CHUNK * NUM_CAT)
-        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * d))
-        .for_each(|(rc, oc)| {
-            for (&r, o) in rc.iter().zip(oc.chunks_exact_mut(d)) {
+impl HashingTrick {
+    /// The plain computation the kernel must reproduce bit for bit: one key at a time, its row
+    /// copied out. For tests and as the definition of the output.
+    pub fn reference_forward(&self, keys: &[u64], out: &mut [f32]) {
+        let d = self.dim;
+        let table = self.core.table.as_slice();
+        for (t, (&key, o)) in keys.iter().zip(out.chunks_exact_mut(d)).enumerate() {
+            let r = self.row(t % NUM_CAT, key) as usize;
+            o.copy_from_slice(&table[r * d..][..d]);
+        }
+    }
+
+    /// The fused forward over whole samples; in training, every token's row into `rows`.
+    fn run<const TRAIN: bool>(&self, keys: &[u64], out: &mut [f32], rows: &mut [u32]) {
+        dim_const!(self.dim, DM => drive::<DM, TRAIN>(self, keys, out, rows))
+    }
+
+    /// The rows of a block of keys (whole samples, at most `BLOCK_KEYS`) into `rows`, one key at
+    /// a time.
+    #[inline(always)]
+    fn block_rows(&self, keys: &[u64], rows: &mut [u32; BLOCK_KEYS]) {
+        for (l, (&key, r)) in keys.iter().zip(rows.iter_mut()).enumerate() {
+            *r = self.row(l % NUM_CAT, key);
+        }
+    }
+
+    /// [`HashingTrick::block_rows`] with AVX-512: 8 keys per vector, the same xxh3 and the same
+    /// multiply-shift (`size <= 2^31`, so the 32x32 multiply holds it), the offset added in
+    /// 64 bits and truncated as `row` truncates.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    #[inline]
+    fn block_rows_avx512(&self, keys: &[u64], rows: &mut [u32; BLOCK_KEYS]) {
+        use std::arch::x86_64::*;
+        let n = keys.len().min(BLOCK_KEYS);
+        let [sizes, offsets] = &*self.lanes;
+        for g in 0..n.div_ceil(8) {
+            let lanes = (n - 8 * g).min(8);
+            let mask: __mmask8 = if lanes == 8 { 0xFF } else { (1u8 << lanes) - 1 };
+            // SAFETY: lanes 8g..8g+lanes are inside `keys`; masked-off lanes are not read.
+            let kv = unsafe { _mm512_maskz_loadu_epi64(mask, keys.as_ptr().add(8 * g).cast()) };
+            let h = super::hash::xxh3_64_key_x8(kv, self.flip);
+            // SAFETY: `sizes`, `offsets` and `rows` hold BLOCK_KEYS (a multiple of 8) entries.
+            unsafe {
+                let size = _mm512_loadu_si512(sizes.as_ptr().add(8 * g).cast());
+                let base = _mm512_loadu_si512(offsets.as_ptr().add(8 * g).cast());
+                let r = _mm512_srli_epi64::<32>(_mm512_mul_epu32(_mm512_srli_epi64::<32>(h), size));
+                let r = _mm512_cvtepi64_epi32(_mm512_add_epi64(r, base));
+                _mm256_storeu_si256(rows.as_mut_ptr().add(8 * g).cast(), r);
+            }
+        }
+    }
+
+    /// The kernel compiled for the widest vector unit the CPU has (as `MemRec::kernel_best`).
+    #[inline(always)]
+    fn kernel_best<const DM: usize, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rows: &mut [u32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                // SAFETY: the CPU supports AVX-512F and DQ (checked just above).
+                unsafe { self.kernel_avx512::<DM, TRAIN>(keys, out, rows) };
+                return;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { self.kernel_avx2::<DM, TRAIN>(keys, out, rows) };
+                return;
+            }
+        }
+        self.kernel::<DM, TRAIN, false>(keys, out, rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn kernel_avx512<const DM: usize, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rows: &mut [u32],
+    ) {
+        self.kernel::<DM, TRAIN, true>(keys, out, rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn kernel_avx2<const DM: usize, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rows: &mut [u32],
+    ) {
+        self.kernel::<DM, TRAIN, false>(keys, out, rows)
+    }
+
+    /// The fused kernel over one chunk of samples. Blocks of 8 samples: the next block's keys
+    /// are prefetched, the block's 208 keys hashed (8 at a time with `SIMD`, only instantiated
+    /// from `kernel_avx512`), then its rows copied out; the copies are independent loads the
+    /// core overlaps with each other and with the next block's hashing.
+    #[inline(always)]
+    fn kernel<const DM: usize, const TRAIN: bool, const SIMD: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rec: &mut [u32],
+    ) {
+        let d = if DM > 0 { DM } else { self.dim };
+        let table = self.core.table.as_slice();
+        let mut rows = [0u32; BLOCK_KEYS];
+        for (b, block) in keys.chunks(BLOCK_KEYS).enumerate() {
+            if let Some(next) = keys.get((b + 1) * BLOCK_KEYS..) {
+                prefetch_lines(&next[..next.len().min(BLOCK_KEYS)]);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if SIMD {
+                // SAFETY: SIMD is only true in `kernel_avx512`, reached after checking that the
+                // CPU has AVX-512F and DQ.
+                unsafe { self.block_rows_avx512(block, &mut rows) };
+            } else {
+                self.block_rows(block, &mut rows);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            self.block_rows(block, &mut rows);
+            let n = block.len();
+            let t0 = b * BLOCK_KEYS;
+            if TRAIN {
+                rec[t0..t0 + n].copy_from_slice(&rows[..n]);
+            }
+            for (&r, o) in rows[..n]
+                .iter()
+                .zip(out[t0 * d..(t0 + n) * d].chunks_exact_mut(d))
+            {
                 copy_row::<DM>(o, &table[r as usize * d..][..d]);
             }
-        });
+        }
+    }
+}
+
+/// Split the batch into `CHUNK`-sample tasks and run the fused kernel on each.
+fn drive<const DM: usize, const TRAIN: bool>(
+    h: &HashingTrick,
+    keys: &[u64],
+    out: &mut [f32],
+    rows: &mut [u32],
+) {
+    let d = if DM > 0 { DM } else { h.dim };
+    let per = CHUNK * NUM_CAT;
+    if TRAIN {
+        keys.par_chunks(per)
+            .zip(out.par_chunks_mut(per * d))
+            .zip(rows.par_chunks_mut(per))
+            .for_each(|((kc, oc), rc)| h.kernel_best::<DM, true>(kc, oc, rc));
+    } else {
+        keys.par_chunks(per)
+            .zip(out.par_chunks_mut(per * d))
+            .for_each(|(kc, oc)| h.kernel_best::<DM, false>(kc, oc, &mut []));
+    }
 }
