@@ -198,15 +198,22 @@ fn run<const L: usize>(plan: &ReadPlan, first: usize, out: &mut [f32]) {
                 } else {
                     &mut acc_dynamic[..span]
                 };
-                acc.fill(0.0);
-                for &off in offs {
-                    // SAFETY: as above.
-                    let src = unsafe { rows.get_unchecked(off as usize..off as usize + span) };
-                    for (x, y) in acc.iter_mut().zip(src) {
-                        *x += *y;
+                // The first span is copied (one row: straight to the output), the others added.
+                let at = |off: u32| {
+                    // SAFETY: `off + span <= rows.len()`, checked in `ReadPlan::new`.
+                    unsafe { rows.get_unchecked(off as usize..off as usize + span) }
+                };
+                if let [only] = offs {
+                    super::table::copy_row::<L>(o, at(*only));
+                } else {
+                    super::table::copy_row::<L>(acc, at(offs[0]));
+                    for &off in &offs[1..] {
+                        for (x, y) in acc.iter_mut().zip(at(off)) {
+                            *x += *y;
+                        }
                     }
+                    super::table::copy_row::<L>(o, acc);
                 }
-                super::table::copy_row::<L>(o, acc);
             }
         }
         if plan.scalars > 0 {
