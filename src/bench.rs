@@ -63,6 +63,13 @@ pub struct BenchOutput {
     /// other processes' load, the minimum is closest to what the kernel can do.
     pub memrec_min_ns_per_token: f64,
     pub full_min_ns_per_token: f64,
+    /// The floor of the compressed forward (`embedding::floor`: its reads alone, indices computed
+    /// beforehand), median and fastest batch, ns per token; `null` when not measured (the
+    /// explorer's probe) or the representation has no floor plan.
+    pub floor_ns_per_token: Option<f64>,
+    pub floor_min_ns_per_token: Option<f64>,
+    /// Table bytes the floor reads per token.
+    pub floor_bytes_per_token: Option<f64>,
     /// Forward + backward + sparse SGD update of MEM-REC, tokens per second (median step).
     pub memrec_fwd_bwd_tokens_per_s: f64,
     /// Median forward+backward+update time over median forward time.
@@ -142,10 +149,14 @@ fn run_in_pool(
     let n_pool = pool.keys.len();
     let tokens = b.batch * NUM_CAT;
 
-    // MEM-REC forward.
+    // The compressed forward; for the command, batch by batch after it, its floor (the same
+    // reads with every index computed beforehand, `embedding::floor`), so both see the same
+    // batches under the same load.
     let mut memrec = build_compressed(cfg);
     let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * dim);
     let mut times = Vec::with_capacity(b.batches);
+    let mut floor_times = Vec::with_capacity(b.batches);
+    let mut floor_bytes = 0.0;
     for i in 0..b.warmup + b.batches {
         let keys = &pool.keys[i % n_pool];
         let t0 = Instant::now();
@@ -155,9 +166,21 @@ fn run_in_pool(
         if i >= b.warmup {
             times.push(dt);
         }
+        if let Some(plan) = with_training.then(|| memrec.read_plan(keys)).flatten() {
+            floor_bytes = (plan.bytes_per_source() * plan.sources()) as f64 / keys.len() as f64;
+            let t0 = Instant::now();
+            crate::embedding::floor::gather(&plan, &mut out);
+            let dt = t0.elapsed().as_nanos() as f64;
+            std::hint::black_box(&out);
+            if i >= b.warmup {
+                floor_times.push(dt);
+            }
+        }
     }
     let (mr_med, mr_p99) = median_p99(&mut times);
     let mr_min = times.first().copied().unwrap_or(f64::NAN);
+    let (floor_med, _) = median_p99(&mut floor_times);
+    let floor_min = floor_times.first().copied().unwrap_or(f64::NAN);
 
     // Forward + backward + update (only for the command: the explorer does not need it).
     let (fwd_bwd_tokens_per_s, fwd_bwd_ratio) = if with_training {
@@ -262,6 +285,9 @@ fn run_in_pool(
         full_bytes_measured: measured_bytes,
         full_measured_fits: fits(measured_bytes, &cache),
         memrec_min_ns_per_token: per_token(mr_min),
+        floor_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_med)),
+        floor_min_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_min)),
+        floor_bytes_per_token: (!floor_times.is_empty()).then_some(floor_bytes),
         full_min_ns_per_token: per_token(full_min),
         memrec_fwd_bwd_tokens_per_s: fwd_bwd_tokens_per_s,
         fwd_bwd_over_fwd: fwd_bwd_ratio,
@@ -596,6 +622,17 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         "  fastest batch: {} {:.2} ns/token, uncompressed {:.2} ns/token",
         r.representation, r.memrec_min_ns_per_token, r.full_min_ns_per_token
     );
+    if let (Some(med), Some(min), Some(bytes)) = (
+        r.floor_ns_per_token,
+        r.floor_min_ns_per_token,
+        r.floor_bytes_per_token,
+    ) {
+        println!(
+            "  floor (its {bytes:.0} table bytes per token read, indices computed beforehand): \
+             {med:.2} ns/token, fastest {min:.2}; the kernel is {:.2}x its floor",
+            l.memrec_ns_per_token / med
+        );
+    }
     if !l.full_measured_at_full_size {
         println!(
             "  full tables: {:.1} MiB by formula (4 d sum V), fits {}: too big for this machine, \
