@@ -1,12 +1,14 @@
 //! Criterion benchmarks of the embedding kernels at the kaggle preset's shapes (dim 16,
 //! K = 2, D = 16384, kw = 1, dw = 1024, batch 2048): the fused MEM-REC forward in both layouts,
-//! forward + backward + sparse update (SGD and row-wise Adagrad).
+//! forward + backward + sparse update (SGD and row-wise Adagrad); and the inference forward of
+//! every compressed method at about 4 MiB of table (issue 20's design review: MEM-REC K4
+//! D65536, hashing 4096 rows per feature, QR c = 2048, ROBE-Z 1M floats).
 //! Throughput is in tokens: one (sample, feature) lookup.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use memrec_tui::config::{Config, Layout};
 use memrec_tui::data::{NUM_CAT, token_key};
-use memrec_tui::embedding::{MemRec, Representation, SparseOptimizer};
+use memrec_tui::embedding::{MemRec, Representation, SparseOptimizer, build_compressed};
 use memrec_tui::util::rng::SplitMix64;
 
 fn keys(batch: usize, seed: u64, cards: &[u64]) -> Vec<u64> {
@@ -71,5 +73,52 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The `--set` lines of each method at about 4 MiB of table.
+pub const AT_4MIB: [(&str, &[&str]); 4] = [
+    (
+        "memrec",
+        &[
+            "memrec.method=memrec",
+            "memrec.k=4",
+            "memrec.token_rows=65536",
+        ],
+    ),
+    (
+        "hashing",
+        &["memrec.method=hashing", "memrec.hash_rows=4096"],
+    ),
+    ("qr", &["memrec.method=qr", "memrec.qr_collisions=2048"]),
+    (
+        "robe_z",
+        &["memrec.method=robe_z", "memrec.robe_size=1048576"],
+    ),
+];
+
+fn bench_methods(c: &mut Criterion) {
+    let base = Config::from_preset("kaggle").expect("kaggle preset");
+    let batch = base.bench.batch;
+    let batches: Vec<Vec<u64>> = (0..16)
+        .map(|i| keys(batch, i, &base.data.cardinalities))
+        .collect();
+    let mut g = c.benchmark_group("forward_4mib");
+    g.throughput(Throughput::Elements((batch * NUM_CAT) as u64));
+    for (name, sets) in AT_4MIB {
+        let mut cfg = base.clone();
+        for s in sets {
+            cfg.apply_set(s).expect("a valid --set");
+        }
+        let rep = build_compressed(&cfg);
+        let mut out = vec![0f32; batch * rep.outputs_per_sample() * rep.dim()];
+        let mut i = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % batches.len();
+                rep.forward_eval(&batches[i], &mut out);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_methods);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Lookup latency: the fused MEM-REC kernel against the uncompressed gather at the preset's full
 //! cardinalities, with Zipf-skewed keys. `measure` feeds the explorer's latency panel; `run_cli`
-//! is `memrec-tui bench`.
+//! is `memrec-tui bench`, which also times the compressed forward's floor (`embedding::floor`:
+//! the same batches' reads with every index computed untimed), in its own loop after the kernel's.
 //!
 //! Owns: the timing protocol (a dedicated thread pool of `cfg.effective_threads()`, `warmup`
 //! untimed batches, then `batches` timed ones; median and p99), the full-size table (allocated
@@ -65,6 +66,13 @@ pub struct BenchOutput {
     /// other processes' load, the minimum is closest to what the kernel can do.
     pub memrec_min_ns_per_token: f64,
     pub full_min_ns_per_token: f64,
+    /// The floor of the compressed forward (`embedding::floor`: its reads alone, indices computed
+    /// beforehand), median and fastest batch, ns per token; `null` when not measured (the
+    /// explorer's probe) or the representation has no floor plan.
+    pub floor_ns_per_token: Option<f64>,
+    pub floor_min_ns_per_token: Option<f64>,
+    /// Table bytes the floor reads per token.
+    pub floor_bytes_per_token: Option<f64>,
     /// Forward + backward + sparse SGD update of MEM-REC, tokens per second (median step).
     pub memrec_fwd_bwd_tokens_per_s: f64,
     /// Median forward+backward+update time over median forward time.
@@ -144,7 +152,7 @@ fn run_in_pool(
     let n_pool = pool.keys.len();
     let tokens = b.batch * NUM_CAT;
 
-    // MEM-REC forward.
+    // The compressed forward.
     let mut memrec = build_compressed(cfg);
     let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * dim);
     let mut times = Vec::with_capacity(b.batches);
@@ -158,8 +166,22 @@ fn run_in_pool(
             times.push(dt);
         }
     }
+    // Its floor, for the command: the same batches' reads, indices computed untimed.
+    let (mut floor_times, floor_bytes) = if with_training {
+        time_floor(
+            memrec.as_ref(),
+            &pool.keys,
+            b.warmup + b.batches,
+            b.warmup,
+            &mut out,
+        )
+    } else {
+        (Vec::new(), 0.0)
+    };
     let (mr_med, mr_p99) = median_p99(&mut times);
     let mr_min = times.first().copied().unwrap_or(f64::NAN);
+    let (floor_med, _) = median_p99(&mut floor_times);
+    let floor_min = floor_times.first().copied().unwrap_or(f64::NAN);
 
     // Forward + backward + update (only for the command: the explorer does not need it).
     let (fwd_bwd_tokens_per_s, fwd_bwd_ratio) = if with_training {
@@ -264,6 +286,9 @@ fn run_in_pool(
         full_bytes_measured: measured_bytes,
         full_measured_fits: fits(measured_bytes, &cache),
         memrec_min_ns_per_token: per_token(mr_min),
+        floor_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_med)),
+        floor_min_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_min)),
+        floor_bytes_per_token: (!floor_times.is_empty()).then_some(floor_bytes),
         full_min_ns_per_token: per_token(full_min),
         memrec_fwd_bwd_tokens_per_s: fwd_bwd_tokens_per_s,
         fwd_bwd_over_fwd: fwd_bwd_ratio,
@@ -273,6 +298,48 @@ fn run_in_pool(
             zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ],
     })
+}
+
+/// Batches (plus warm-up) timed in the floor's loop between two rounds of plan building.
+const FLOOR_GROUP: usize = 16;
+
+/// Time `embedding::floor::gather` on the plans of batches `0..total` (cycling through `keys`),
+/// as the kernel was timed: consecutive batches. Plans are built untimed, `FLOOR_GROUP` at a
+/// time; building them evicts part of the caches, so the first batch of each group is run once
+/// untimed before the group is timed. Returns the timed batches past `warmup` (empty when the
+/// representation has no plan) and the table bytes read per token.
+fn time_floor(
+    rep: &dyn crate::embedding::Representation,
+    keys: &[Vec<u64>],
+    total: usize,
+    warmup: usize,
+    out: &mut [f32],
+) -> (Vec<f64>, f64) {
+    let mut times = Vec::with_capacity(total.saturating_sub(warmup));
+    let mut bytes = 0.0;
+    for g in (0..total).step_by(FLOOR_GROUP) {
+        let group: Vec<usize> = (g..total.min(g + FLOOR_GROUP)).collect();
+        let plans: Option<Vec<_>> = group
+            .iter()
+            .map(|&i| rep.read_plan(&keys[i % keys.len()]))
+            .collect();
+        let Some(plans) = plans else {
+            return (Vec::new(), 0.0);
+        };
+        crate::embedding::floor::gather(&plans[0], out);
+        for (&i, plan) in group.iter().zip(&plans) {
+            bytes = (plan.bytes_per_source() * plan.sources()) as f64
+                / keys[i % keys.len()].len() as f64;
+            let t0 = Instant::now();
+            crate::embedding::floor::gather(plan, out);
+            let dt = t0.elapsed().as_nanos() as f64;
+            std::hint::black_box(&*out);
+            if i >= warmup {
+                times.push(dt);
+            }
+        }
+    }
+    (times, bytes)
 }
 
 /// The uncompressed gather being timed: row `offsets[j] + value` of one flat table for every
@@ -571,6 +638,17 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         "  fastest batch: {} {:.2} ns/token, uncompressed {:.2} ns/token",
         r.representation, r.memrec_min_ns_per_token, r.full_min_ns_per_token
     );
+    if let (Some(med), Some(min), Some(bytes)) = (
+        r.floor_ns_per_token,
+        r.floor_min_ns_per_token,
+        r.floor_bytes_per_token,
+    ) {
+        println!(
+            "  floor (its {bytes:.0} table bytes per token read, indices computed beforehand): \
+             {med:.2} ns/token, fastest {min:.2}; the kernel is {:.2}x its floor",
+            l.memrec_ns_per_token / med
+        );
+    }
     if !l.full_measured_at_full_size {
         println!(
             "  full tables: {:.1} MiB by formula (4 d sum V), fits {}: too big for this machine, \

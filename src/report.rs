@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use crate::embedding::TableInfo;
 
+/// Lives with the representations that compute it; re-exported here for the front ends.
+pub use crate::embedding::collisions::FeatureCollisions;
+
 /// Identifies a run within a session: `baseline`, `memrec`, `memrec-2`, ...
 pub type RunName = String;
 
@@ -38,24 +41,6 @@ pub struct DeltaAuc {
     pub delta: f64,
     pub lo: f64,
     pub hi: f64,
-}
-
-/// Collision statistics of one feature's tokens in one representation, observed on the loaded
-/// data next to the formula of `docs/method.md`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FeatureCollisions {
-    pub feature: usize,
-    /// Distinct tokens of this feature in the data looked at.
-    pub distinct: u64,
-    /// Mean distinct tokens sharing a token row (over occupied rows), observed and by formula.
-    pub tokens_per_row: f64,
-    pub tokens_per_row_formula: f64,
-    /// Share of tokens whose whole token-row signature is shared with another token.
-    pub shared_token_signature: f64,
-    pub shared_token_signature_formula: f64,
-    /// Share of tokens whose token-row and weight-row signature is shared with another token.
-    pub shared_full_signature: f64,
-    pub shared_full_signature_formula: f64,
 }
 
 /// Lookup latency of the fused MEM-REC kernel against the uncompressed gather at full size.

@@ -16,9 +16,28 @@
 //! - `shared_full_signature`: the same with the token rows and the kw weight rows:
 //!   `1 - exp(-(n - 1) (K!/D^K) (kw!/dw^kw))`; equal to the token one when kw = 0.
 
+use serde::Serialize;
+
 use super::hash::MAX_SLOTS;
 use crate::data::{NUM_CAT, key_feature};
-use crate::report::FeatureCollisions;
+
+/// Collision statistics of one feature's tokens in one representation, observed on the loaded
+/// data next to the formula of `method.md`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureCollisions {
+    pub feature: usize,
+    /// Distinct tokens of this feature in the data looked at.
+    pub distinct: u64,
+    /// Mean distinct tokens sharing a token row (over occupied rows), observed and by formula.
+    pub tokens_per_row: f64,
+    pub tokens_per_row_formula: f64,
+    /// Share of tokens whose whole token-row signature is shared with another token.
+    pub shared_token_signature: f64,
+    pub shared_token_signature_formula: f64,
+    /// Share of tokens whose token-row and weight-row signature is shared with another token.
+    pub shared_full_signature: f64,
+    pub shared_full_signature_formula: f64,
+}
 
 /// What the statistics need to know about a representation.
 #[derive(Debug, Clone)]

@@ -18,12 +18,13 @@
 
 use rayon::prelude::*;
 
+use super::collisions::FeatureCollisions;
+use super::floor::{Combine, ReadPlan};
 use super::hash::{BLOCK_KEYS, BLOCK_SAMPLES, BlockIndices, MAX_SLOTS, MemrecHasher, derive_seed};
 use super::table::{RowGroups, RowState, apply_sparse_with, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, Layout};
 use crate::data::NUM_CAT;
-use crate::report::FeatureCollisions;
 use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 
@@ -139,9 +140,6 @@ impl MemRec {
     /// The token table, `token_rows x dim`, row-major.
     pub fn token_table(&self) -> &[f32] {
         self.token.as_slice()
-    }
-    pub fn token_table_mut(&mut self) -> &mut [f32] {
-        self.token.as_mut_slice()
     }
     /// The weight table (`weight_rows` floats; empty when `kw = 0`).
     pub fn weight_table(&self) -> &[f32] {
@@ -418,28 +416,8 @@ impl MemRec {
                 let s = b * BLOCK_SAMPLES + bs;
                 // Column of key j of this sample in `idx`.
                 let col0 = bs * NUM_CAT;
-                if TRAIN && PF {
-                    for j in 0..NUM_CAT {
-                        let t = s * NUM_CAT + j;
-                        for (i, slot) in idx[..k].iter().enumerate() {
-                            tok_idx[t * k + i] = slot[col0 + j];
-                        }
-                        for (i, slot) in idx[k..k + kw].iter().enumerate() {
-                            w_idx[t * kw + i] = slot[col0 + j];
-                        }
-                    }
-                } else if TRAIN {
-                    // Bundled: a sample's occurrences form one source, whose order inside it
-                    // changes nothing (see `tok_idx`), so they are kept slot by slot: one copy
-                    // of 26 indices per slot instead of one store per index.
-                    let tk = &mut tok_idx[s * NUM_CAT * k..][..NUM_CAT * k];
-                    for (dst, slot) in tk.chunks_exact_mut(NUM_CAT).zip(&idx[..k]) {
-                        dst.copy_from_slice(&slot[col0..col0 + NUM_CAT]);
-                    }
-                    let tw = &mut w_idx[s * NUM_CAT * kw..][..NUM_CAT * kw];
-                    for (dst, slot) in tw.chunks_exact_mut(NUM_CAT).zip(&idx[k..k + kw]) {
-                        dst.copy_from_slice(&slot[col0..col0 + NUM_CAT]);
-                    }
+                if TRAIN {
+                    record_sample::<PF>(&idx, col0, s, (k, kw), tok_idx, w_idx);
                 }
                 if PF {
                     for j in 0..NUM_CAT {
@@ -505,6 +483,41 @@ impl MemRec {
                     write_scaled::<DM>(&mut out[s * d..][..d], acc, a_all, kw > 0);
                 }
             }
+        }
+    }
+}
+
+/// Keep sample `s`'s indices (its keys start at column `col0` of the block's `idx`) for the
+/// backward: per feature (`PF`), a token's `k` (`kw`) slots in order; bundled, a sample's
+/// occurrences form one source, whose order inside it changes nothing (see `MemRec::tok_idx`),
+/// so they are kept slot by slot: one copy of 26 indices per slot instead of one store per index.
+#[inline(always)]
+fn record_sample<const PF: bool>(
+    idx: &BlockIndices,
+    col0: usize,
+    s: usize,
+    (k, kw): (usize, usize),
+    tok_idx: &mut [u32],
+    w_idx: &mut [u32],
+) {
+    if PF {
+        for j in 0..NUM_CAT {
+            let t = s * NUM_CAT + j;
+            for (i, slot) in idx[..k].iter().enumerate() {
+                tok_idx[t * k + i] = slot[col0 + j];
+            }
+            for (i, slot) in idx[k..k + kw].iter().enumerate() {
+                w_idx[t * kw + i] = slot[col0 + j];
+            }
+        }
+    } else {
+        let tk = &mut tok_idx[s * NUM_CAT * k..][..NUM_CAT * k];
+        for (dst, slot) in tk.chunks_exact_mut(NUM_CAT).zip(&idx[..k]) {
+            dst.copy_from_slice(&slot[col0..col0 + NUM_CAT]);
+        }
+        let tw = &mut w_idx[s * NUM_CAT * kw..][..NUM_CAT * kw];
+        for (dst, slot) in tw.chunks_exact_mut(NUM_CAT).zip(&idx[k..k + kw]) {
+            dst.copy_from_slice(&slot[col0..col0 + NUM_CAT]);
         }
     }
 }
@@ -812,6 +825,36 @@ impl Representation for MemRec {
             });
         }
         t
+    }
+
+    fn read_plan(&self, keys: &[u64]) -> Option<ReadPlan<'_>> {
+        // Per source (a token per feature, a sample bundled): its K token rows and kw weights.
+        let h = &self.hasher;
+        let d = self.dim as u32;
+        let (mut rows, mut weights) = (Vec::new(), Vec::new());
+        let mut slots = [0u32; MAX_SLOTS];
+        for &key in keys {
+            h.indices(key, &mut slots);
+            rows.extend(slots[..h.k].iter().map(|&r| r * d));
+            weights.extend_from_slice(&slots[h.k..h.k + h.kw]);
+        }
+        let per = match self.layout {
+            Layout::Bundled => NUM_CAT,
+            Layout::PerFeature => 1,
+        };
+        let (tok, w) = (self.token.as_slice(), self.weight.as_slice());
+        let (spans, scalars) = (per * h.k, per * h.kw);
+        ReadPlan::new(
+            tok,
+            self.dim,
+            spans,
+            Combine::Sum,
+            rows,
+            w,
+            scalars,
+            weights,
+        )
+        .ok()
     }
 
     fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {

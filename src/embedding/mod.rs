@@ -5,24 +5,31 @@
 //! its exact byte count, and its collision statistics. Must never: know about the MLPs, the
 //! trainer's schedule or the UI; allocate per call in a hot loop; divide by a runtime value to
 //! reduce a hash (multiply-shift instead).
+//!
+//! One file per method: `uncompressed`, `hashing` (both on the one-row-per-token core in
+//! `rows`), `memrec`, `qr`, `robe`; `hash`, `table` and `collisions` are what they share.
 
 pub mod collisions;
+pub mod floor;
 pub mod hash;
-pub mod lookup;
+pub mod hashing;
 pub mod memrec;
 pub mod qr;
 pub mod robe;
+mod rows;
 pub mod table;
+pub mod uncompressed;
 
 use serde::Serialize;
 
 use crate::config::{BaselineKind, Config, Method};
-use crate::report::FeatureCollisions;
+use collisions::FeatureCollisions;
 
-pub use lookup::{HashingTrick, Uncompressed};
+pub use hashing::HashingTrick;
 pub use memrec::MemRec;
 pub use qr::Qr;
 pub use robe::RobeZ;
+pub use uncompressed::Uncompressed;
 
 /// One table of parameters, as allocated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,6 +121,13 @@ pub trait Representation: Send + Sync {
     /// Distinct tokens the representation has stored (the uncompressed vocabulary); `None` for
     /// representations whose size does not depend on the data.
     fn distinct_tokens(&self) -> Option<u64> {
+        None
+    }
+    /// The memory reads a forward of `keys` makes, every index computed now: what
+    /// `floor::gather` times as the lookup's latency floor (`bench`). `None` when the
+    /// representation has no floor plan.
+    fn read_plan(&self, keys: &[u64]) -> Option<floor::ReadPlan<'_>> {
+        let _ = keys;
         None
     }
 }

@@ -9,25 +9,28 @@
 //! Features with `V_j <= c` keep a full table of `V_j` rows (two QR tables would not be smaller).
 //!
 //! Owns: the stacked per-feature tables (one 64-byte-aligned buffer), the exact division by `c`
-//! without a runtime divide (Lemire's fastdiv: a 64-bit reciprocal and one multiply), the
-//! forward, and a backward that takes both factors' gradients from the values forward read, so
+//! without a runtime divide (Lemire's fastdiv: a 64-bit reciprocal and one multiply), the fused
+//! forward kernel (built as MEM-REC's: the keys of 8 samples hashed, reduced and divided at once,
+//! 8 per AVX-512 vector, then each token's two rows multiplied out; rayon over chunks of samples;
+//! nothing allocated), and a backward that takes both factors' gradients from the values forward read, so
 //! updating one factor never feeds into the other's gradient. Must never: divide by a runtime
 //! value in the hot path, or touch rows the batch did not use.
 
 use rayon::prelude::*;
 
-use super::hash::{derive_seed, flip_of, reduce, xxh3_64_key};
-use super::lookup::check_shapes;
-use super::table::{RowGroups, RowState, apply_sparse_with};
+use super::collisions::FeatureCollisions;
+use super::floor::{Combine, ReadPlan};
+use super::hash::{BLOCK_KEYS, derive_seed, flip_of, reduce, xxh3_64_key};
+use super::rows::{check_shapes, dim_const};
+use super::table::{RowGroups, RowState, apply_sparse_with, copy_row, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::{Config, qr_rows};
 use crate::data::{NUM_CAT, key_feature};
-use crate::report::FeatureCollisions;
 use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 
-/// Samples per rayon task in the forward pass.
-const CHUNK: usize = 64;
+/// Samples per rayon task in the forward pass: as MEM-REC's kernel (4 blocks of 8 samples).
+const CHUNK: usize = 32;
 /// Marks "no remainder row" (a feature with a full table).
 const NONE: u32 = u32::MAX;
 
@@ -70,6 +73,9 @@ pub struct Qr {
     base_r: [u32; NUM_CAT],
     /// `[quotient rows, remainder rows]` per feature (`[V_j, 0]` for a full table).
     rows: [[u64; 2]; NUM_CAT],
+    /// `card`, `base_q` and `base_r` by position in a block of keys (key `l` is of feature
+    /// `l % 26`), so the kernel loads 8 keys' parameters as one vector.
+    lanes: Box<[[u64; BLOCK_KEYS]; 3]>,
     table: AlignedBuf,
     state: RowState,
     // What the last `forward_train` read, for the backward pass.
@@ -136,6 +142,11 @@ impl Qr {
             base_q,
             base_r,
             rows,
+            lanes: Box::new([
+                std::array::from_fn(|l| card[l % NUM_CAT]),
+                std::array::from_fn(|l| base_q[l % NUM_CAT] as u64),
+                std::array::from_fn(|l| base_r[l % NUM_CAT] as u64),
+            ]),
             table,
             state: RowState::default(),
             occ_q: Vec::new(),
@@ -172,21 +183,6 @@ impl Qr {
     pub fn table_mut(&mut self) -> &mut [f32] {
         self.table.as_mut_slice()
     }
-
-    fn lookup(&self, j: usize, key: u64, o: &mut [f32]) {
-        let dim = self.dim;
-        let t = self.table.as_slice();
-        let (q, r) = self.rows_of(j, key);
-        let wq = &t[q as usize * dim..][..dim];
-        if r == NONE {
-            o.copy_from_slice(wq);
-        } else {
-            let wr = &t[r as usize * dim..][..dim];
-            for ((o, a), b) in o.iter_mut().zip(wq).zip(wr) {
-                *o = a * b;
-            }
-        }
-    }
 }
 
 impl Representation for Qr {
@@ -202,68 +198,39 @@ impl Representation for Qr {
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
         check_shapes("qr", keys, out.len(), self.dim);
-        let dim = self.dim;
-        let n = keys.len();
-        let (mut occ_q, mut occ_r) = (
-            std::mem::take(&mut self.occ_q),
-            std::mem::take(&mut self.occ_r),
-        );
-        let (mut val_q, mut val_r) = (
-            std::mem::take(&mut self.val_q),
-            std::mem::take(&mut self.val_r),
-        );
-        occ_q.resize(n, 0);
-        occ_r.resize(n, 0);
-        val_q.resize(n * dim, 0.0);
-        val_r.resize(n * dim, 0.0);
-        let this = &*self;
-        let t = this.table.as_slice();
-        let per = CHUNK * NUM_CAT;
-        keys.par_chunks(per)
-            .zip(out.par_chunks_mut(per * dim))
-            .zip(occ_q.par_chunks_mut(per).zip(occ_r.par_chunks_mut(per)))
-            .zip(
-                val_q
-                    .par_chunks_mut(per * dim)
-                    .zip(val_r.par_chunks_mut(per * dim)),
-            )
-            .for_each(|(((kc, oc), (qc, rc)), (vqc, vrc))| {
-                for (i, &key) in kc.iter().enumerate() {
-                    let (q, r) = this.rows_of(i % NUM_CAT, key);
-                    qc[i] = q;
-                    rc[i] = r;
-                    let wq = &t[q as usize * dim..][..dim];
-                    let vq = &mut vqc[i * dim..][..dim];
-                    let vr = &mut vrc[i * dim..][..dim];
-                    let o = &mut oc[i * dim..][..dim];
-                    vq.copy_from_slice(wq);
-                    if r == NONE {
-                        vr.fill(1.0);
-                        o.copy_from_slice(wq);
-                    } else {
-                        vr.copy_from_slice(&t[r as usize * dim..][..dim]);
-                        for ((o, a), b) in o.iter_mut().zip(wq).zip(vr.iter()) {
-                            *o = a * b;
-                        }
-                    }
-                }
-            });
-        self.occ_q = occ_q;
-        self.occ_r = occ_r;
-        self.val_q = val_q;
-        self.val_r = val_r;
+        let (n, dim) = (keys.len(), self.dim);
+        let mut rec = Record {
+            occ_q: std::mem::take(&mut self.occ_q),
+            occ_r: std::mem::take(&mut self.occ_r),
+            val_q: std::mem::take(&mut self.val_q),
+            val_r: std::mem::take(&mut self.val_r),
+        };
+        rec.occ_q.resize(n, 0);
+        rec.occ_r.resize(n, 0);
+        rec.val_q.resize(n * dim, 0.0);
+        rec.val_r.resize(n * dim, 0.0);
+        self.run::<true>(keys, out, &mut rec);
+        self.occ_q = rec.occ_q;
+        self.occ_r = rec.occ_r;
+        self.val_q = rec.val_q;
+        self.val_r = rec.val_r;
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
         check_shapes("qr", keys, out.len(), self.dim);
-        let dim = self.dim;
-        keys.par_chunks(CHUNK * NUM_CAT)
-            .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
-            .for_each(|(kc, oc)| {
-                for (i, (&key, o)) in kc.iter().zip(oc.chunks_exact_mut(dim)).enumerate() {
-                    self.lookup(i % NUM_CAT, key, o);
-                }
-            });
+        self.run::<false>(keys, out, &mut Record::default());
+    }
+
+    fn read_plan(&self, keys: &[u64]) -> Option<ReadPlan<'_>> {
+        let d = self.dim as u32;
+        let mut offsets = Vec::with_capacity(2 * keys.len());
+        for (t, &key) in keys.iter().enumerate() {
+            let (q, r) = self.rows_of(t % NUM_CAT, key);
+            // A full table's one row is read twice (see `floor`).
+            offsets.extend([q * d, if r == NONE { q } else { r } * d]);
+        }
+        let t = self.table.as_slice();
+        ReadPlan::new(t, self.dim, 2, Combine::Sum, offsets, &[], 0, vec![]).ok()
     }
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
@@ -362,6 +329,249 @@ impl Representation for Qr {
             // Virtual rows numbered across features; wraps only past 2^32 indices in total.
             slots[0] = (first[j] + self.index(j, key) as u64) as u32;
         })
+    }
+}
+
+/// What `forward_train` keeps for the backward: per token its two rows (`NONE` for no
+/// remainder row) and the values it read from them (a remainder of ones for a full table).
+#[derive(Default)]
+struct Record {
+    occ_q: Vec<u32>,
+    occ_r: Vec<u32>,
+    val_q: Vec<f32>,
+    val_r: Vec<f32>,
+}
+
+/// One task's part of a [`Record`].
+struct RecordPart<'a> {
+    occ_q: &'a mut [u32],
+    occ_r: &'a mut [u32],
+    val_q: &'a mut [f32],
+    val_r: &'a mut [f32],
+}
+
+impl Qr {
+    /// The plain computation the kernel must reproduce bit for bit: one key at a time, its two
+    /// rows multiplied element by element (or its full-table row copied). For tests and as the
+    /// definition of the output.
+    pub fn reference_forward(&self, keys: &[u64], out: &mut [f32]) {
+        let d = self.dim;
+        let t = self.table.as_slice();
+        for (i, (&key, o)) in keys.iter().zip(out.chunks_exact_mut(d)).enumerate() {
+            let (q, r) = self.rows_of(i % NUM_CAT, key);
+            let wq = &t[q as usize * d..][..d];
+            if r == NONE {
+                o.copy_from_slice(wq);
+            } else {
+                let wr = &t[r as usize * d..][..d];
+                for ((o, a), b) in o.iter_mut().zip(wq).zip(wr) {
+                    *o = a * b;
+                }
+            }
+        }
+    }
+
+    /// The fused forward over whole samples; in training, what the backward needs into `rec`.
+    fn run<const TRAIN: bool>(&self, keys: &[u64], out: &mut [f32], rec: &mut Record) {
+        dim_const!(self.dim, DM => self.drive::<DM, TRAIN>(keys, out, rec))
+    }
+
+    /// Split the batch into `CHUNK`-sample tasks and run the fused kernel on each.
+    fn drive<const DM: usize, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rec: &mut Record,
+    ) {
+        let per = CHUNK * NUM_CAT;
+        let d = self.dim;
+        if TRAIN {
+            (
+                keys.par_chunks(per),
+                out.par_chunks_mut(per * d),
+                rec.occ_q.par_chunks_mut(per),
+                rec.occ_r.par_chunks_mut(per),
+                rec.val_q.par_chunks_mut(per * d),
+                rec.val_r.par_chunks_mut(per * d),
+            )
+                .into_par_iter()
+                .for_each(|(kc, oc, occ_q, occ_r, val_q, val_r)| {
+                    let part = RecordPart {
+                        occ_q,
+                        occ_r,
+                        val_q,
+                        val_r,
+                    };
+                    self.kernel_best::<DM, true>(kc, oc, part)
+                });
+        } else {
+            keys.par_chunks(per)
+                .zip(out.par_chunks_mut(per * d))
+                .for_each(|(kc, oc)| {
+                    let part = RecordPart {
+                        occ_q: &mut [],
+                        occ_r: &mut [],
+                        val_q: &mut [],
+                        val_r: &mut [],
+                    };
+                    self.kernel_best::<DM, false>(kc, oc, part)
+                });
+        }
+    }
+
+    /// The rows (quotient or full, remainder or `NONE`) of a block of keys, one key at a time.
+    #[inline(always)]
+    fn block_rows(&self, keys: &[u64], rows: &mut [[u32; BLOCK_KEYS]; 2]) {
+        for (l, &key) in keys.iter().enumerate().take(BLOCK_KEYS) {
+            (rows[0][l], rows[1][l]) = self.rows_of(l % NUM_CAT, key);
+        }
+    }
+
+    /// [`Qr::block_rows`] with AVX-512, 8 keys per vector: the same xxh3, the reduction to
+    /// `0..V_j` as a 64-bit product (`V_j` may be 2^32), Lemire's division as two 32x32->64
+    /// products (`x < 2^32`, so `(m x) >> 64 = (m_hi x + (m_lo x >> 32)) >> 32` exactly), and a
+    /// blend for the features with a full table.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    #[inline]
+    fn block_rows_avx512(&self, keys: &[u64], rows: &mut [[u32; BLOCK_KEYS]; 2]) {
+        use std::arch::x86_64::*;
+        let n = keys.len().min(BLOCK_KEYS);
+        let [card, base_q, base_r] = &*self.lanes;
+        let m_lo = _mm512_set1_epi64((self.div.m & 0xFFFF_FFFF) as i64);
+        let m_hi = _mm512_set1_epi64((self.div.m >> 32) as i64);
+        let c = _mm512_set1_epi64(self.div.c as i64);
+        let none = _mm512_set1_epi64(NONE as i64);
+        for g in 0..n.div_ceil(8) {
+            let lanes = (n - 8 * g).min(8);
+            let mask: __mmask8 = if lanes == 8 { 0xFF } else { (1u8 << lanes) - 1 };
+            // SAFETY: lanes 8g..8g+lanes are inside `keys`; masked-off lanes are not read. The
+            // lane tables and `rows` hold BLOCK_KEYS (a multiple of 8) entries.
+            let (kv, card, bq, br) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi64(mask, keys.as_ptr().add(8 * g).cast()),
+                    _mm512_loadu_si512(card.as_ptr().add(8 * g).cast()),
+                    _mm512_loadu_si512(base_q.as_ptr().add(8 * g).cast()),
+                    _mm512_loadu_si512(base_r.as_ptr().add(8 * g).cast()),
+                )
+            };
+            let h = super::hash::xxh3_64_key_x8(kv, self.flip);
+            let x = _mm512_srli_epi64::<32>(_mm512_mullo_epi64(_mm512_srli_epi64::<32>(h), card));
+            let q = _mm512_srli_epi64::<32>(_mm512_add_epi64(
+                _mm512_mul_epu32(x, m_hi),
+                _mm512_srli_epi64::<32>(_mm512_mul_epu32(x, m_lo)),
+            ));
+            let r = _mm512_sub_epi64(x, _mm512_mul_epu32(q, c));
+            let full = _mm512_cmpeq_epi64_mask(br, none);
+            let row_q = _mm512_add_epi64(bq, _mm512_mask_blend_epi64(full, q, x));
+            let row_r = _mm512_mask_blend_epi64(full, _mm512_add_epi64(br, r), none);
+            // SAFETY: as above.
+            unsafe {
+                _mm256_storeu_si256(
+                    rows[0].as_mut_ptr().add(8 * g).cast(),
+                    _mm512_cvtepi64_epi32(row_q),
+                );
+                _mm256_storeu_si256(
+                    rows[1].as_mut_ptr().add(8 * g).cast(),
+                    _mm512_cvtepi64_epi32(row_r),
+                );
+            }
+        }
+    }
+
+    /// The kernel compiled for the widest vector unit the CPU has (as `MemRec::kernel_best`).
+    #[inline(always)]
+    fn kernel_best<const DM: usize, const TRAIN: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rec: RecordPart,
+    ) {
+        let me = self;
+        crate::util::simd::dispatch!(fn<const DM: usize, const TRAIN: bool>(
+            me: &Qr,
+            keys: &[u64],
+            out: &mut [f32],
+            rec: RecordPart,
+        ) {
+            ["avx512f", "avx512dq"] => me.kernel::<DM, TRAIN, true>(keys, out, rec),
+            ["avx2"] => me.kernel::<DM, TRAIN, false>(keys, out, rec),
+            _ => me.kernel::<DM, TRAIN, false>(keys, out, rec),
+        })
+    }
+
+    /// The fused kernel over one chunk of samples. Blocks of 8 samples: the next block's keys
+    /// are prefetched, the block's 208 keys hashed and divided (8 at a time with `SIMD`, only
+    /// instantiated from `kernel_avx512`), then each token's rows multiplied out (in training,
+    /// the rows and the values read are kept).
+    #[inline(always)]
+    fn kernel<const DM: usize, const TRAIN: bool, const SIMD: bool>(
+        &self,
+        keys: &[u64],
+        out: &mut [f32],
+        rec: RecordPart,
+    ) {
+        let d = if DM > 0 { DM } else { self.dim };
+        let t = self.table.as_slice();
+        let mut rows = [[0u32; BLOCK_KEYS]; 2];
+        for (b, block) in keys.chunks(BLOCK_KEYS).enumerate() {
+            if let Some(next) = keys.get((b + 1) * BLOCK_KEYS..) {
+                prefetch_lines(&next[..next.len().min(BLOCK_KEYS)]);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if SIMD {
+                // SAFETY: SIMD is only true in `kernel_avx512`, reached after checking that the
+                // CPU has AVX-512F and DQ.
+                unsafe { self.block_rows_avx512(block, &mut rows) };
+            } else {
+                self.block_rows(block, &mut rows);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            self.block_rows(block, &mut rows);
+            let t0 = b * BLOCK_KEYS;
+            let n = block.len();
+            for (l, (&q, &r)) in rows[0][..n].iter().zip(&rows[1][..n]).enumerate() {
+                let i = t0 + l;
+                let wq = &t[q as usize * d..][..d];
+                let o = &mut out[i * d..][..d];
+                if r == NONE {
+                    copy_row::<DM>(o, wq);
+                } else {
+                    mul_rows::<DM>(o, wq, &t[r as usize * d..][..d]);
+                }
+                if TRAIN {
+                    rec.occ_q[i] = q;
+                    rec.occ_r[i] = r;
+                    copy_row::<DM>(&mut rec.val_q[i * d..][..d], wq);
+                    let vr = &mut rec.val_r[i * d..][..d];
+                    if r == NONE {
+                        vr.fill(1.0);
+                    } else {
+                        copy_row::<DM>(vr, &t[r as usize * d..][..d]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `o = a * b`, element by element; with a compile-time length `DM` (> 0) fully unrolled.
+#[inline(always)]
+fn mul_rows<const DM: usize>(o: &mut [f32], a: &[f32], b: &[f32]) {
+    if DM > 0 {
+        if let (Ok(o), Ok(a), Ok(b)) = (
+            <&mut [f32; DM]>::try_from(o),
+            <&[f32; DM]>::try_from(a),
+            <&[f32; DM]>::try_from(b),
+        ) {
+            for c in 0..DM {
+                o[c] = a[c] * b[c];
+            }
+        }
+    } else {
+        for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+            *o = a * b;
+        }
     }
 }
 

@@ -211,10 +211,6 @@ impl RowGroups {
             self.starts.push(self.pairs.len() as u32);
         }
     }
-
-    pub fn distinct_rows(&self) -> usize {
-        self.rows.len()
-    }
 }
 
 /// `apply_sparse_with` where the contribution of source `s` is `contrib[s * dim..][..dim]`.

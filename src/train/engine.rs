@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::config::Config;
 use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
+use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
 use crate::report::{
     DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport, RunSummary,
@@ -248,38 +249,13 @@ struct State {
     /// Baseline test probabilities by samples seen (current generation), for paired ΔAUC.
     baseline_probs: BTreeMap<u64, Arc<Vec<f32>>>,
     /// Tokens seen by the run furthest along: the loaded vocabulary.
+    /// Only its size is read, so its hasher changes no number.
     vocab: HashSet<u64, BuildKeyHasher>,
     vocab_samples: u64,
     /// Keys of the test set and the first training batches, for collision statistics.
     collision_keys: Vec<u64>,
     paused: bool,
     shutdown: bool,
-}
-
-/// A fixed, cheap hasher for token keys (only counts are read, never the iteration order).
-#[derive(Default, Clone, Copy)]
-struct BuildKeyHasher;
-#[derive(Default)]
-struct KeyHasher(u64);
-impl std::hash::BuildHasher for BuildKeyHasher {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        let z = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z ^ (z >> 29)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x100_0000_01B3);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
 impl State {

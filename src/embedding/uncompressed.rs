@@ -1,54 +1,25 @@
-//! One-row-per-token representations: the uncompressed tables (DLRM) over the observed
-//! vocabulary, and the hashing trick.
+//! DLRM's uncompressed tables over the observed vocabulary: the baseline every compressed
+//! method is measured against.
 //!
-//! Owns: the vocabulary ((feature, key) -> row), the row buffer (all features' rows in one
-//! contiguous 64-byte-aligned buffer, FBGEMM style), their gather, backward and updates. Must
-//! never: let a map's iteration order reach a result (the vocabulary is only probed), grow a
-//! vocabulary outside the sequential insertion pass (`insert_missing`, from `forward_train` or
-//! `admit`), or divide to reduce a hash.
-
-use std::hash::{BuildHasher, Hasher};
+//! Owns: the vocabulary ((feature, key) -> row, an open-addressing table probed with prefetches),
+//! the insertion pass that hands out rows in order of first appearance, each new row's
+//! initialisation from its key, and the pipelined training gather. The row buffer, its backward
+//! and its updates are the shared one-row-per-token core (`rows`). Must never: let a map's
+//! iteration order reach a result (the vocabulary is only probed), grow a vocabulary outside the
+//! sequential insertion pass (`insert_missing`, from `forward_train` or `admit`), or divide to
+//! reduce a hash.
 
 use rayon::prelude::*;
 
-use super::hash::{derive_seed, flip_of, hash_key, reduce, xxh3_64_key};
-use super::table::{RowGroups, RowState, apply_sparse, copy_row, prefetch_lines};
+use super::collisions::FeatureCollisions;
+use super::hash::{derive_seed, hash_key};
+use super::rows::{CHUNK, RowTable, check_shapes};
+use super::table::{copy_row, prefetch_lines};
 use super::{OutputShape, Representation, SparseOptimizer, TableInfo};
 use crate::config::Config;
 use crate::data::NUM_CAT;
-use crate::report::FeatureCollisions;
 use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
-
-/// Samples per rayon task in the gathers.
-const CHUNK: usize = 64;
-
-/// Hasher for vocabulary maps keyed by token keys: xxh3 of the key (deterministic, fast; the
-/// maps are never iterated, so its quality only affects speed).
-#[derive(Clone, Copy, Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 = hash_key(x, self.0);
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-pub struct BuildKeyHasher;
-
-impl BuildHasher for BuildKeyHasher {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
 
 /// Every feature's vocabulary in one open-addressing table: (feature, key) -> row.
 ///
@@ -170,22 +141,6 @@ impl Vocab {
     }
 }
 
-/// Parallel gather: `out[t]` = row `rows[t]` for every token `t`.
-fn gather(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
-    crate::dispatch_dim!(dim, gather_dm(table, dim, rows, out))
-}
-
-fn gather_dm<const DM: usize>(table: &[f32], dim: usize, rows: &[u32], out: &mut [f32]) {
-    let d = if DM > 0 { DM } else { dim };
-    rows.par_chunks(CHUNK * NUM_CAT)
-        .zip(out.par_chunks_mut(CHUNK * NUM_CAT * d))
-        .for_each(|(rc, oc)| {
-            for (&r, o) in rc.iter().zip(oc.chunks_exact_mut(d)) {
-                copy_row::<DM>(o, &table[r as usize * d..][..d]);
-            }
-        });
-}
-
 /// Marks a token whose value is not in the vocabulary yet (in `Uncompressed::rows`).
 const MISSING: u32 = EMPTY_ROW;
 /// New rows initialised per rayon task.
@@ -255,22 +210,6 @@ fn lookup_gather_dm<const DM: usize>(
         .sum()
 }
 
-/// Panic with the representation's name unless `keys` is whole samples and `out_len` holds one
-/// `dim` vector per key (a caller bug, never user input).
-pub(super) fn check_shapes(kind: &str, keys: &[u64], out_len: usize, dim: usize) {
-    assert!(
-        keys.len().is_multiple_of(NUM_CAT),
-        "{kind}: {} keys is not a whole number of {NUM_CAT}-key samples",
-        keys.len()
-    );
-    assert_eq!(
-        out_len,
-        keys.len() * dim,
-        "{kind}: output buffer length for {} samples",
-        keys.len() / NUM_CAT
-    );
-}
-
 /// DLRM's uncompressed tables over the vocabulary seen in training, plus one out-of-vocabulary
 /// row per feature for values first seen at evaluation.
 ///
@@ -285,12 +224,8 @@ pub struct Uncompressed {
     seed: u64,
     bounds: [f32; NUM_CAT],
     vocab: Vocab,
-    table: AlignedBuf,
-    state: RowState,
-    rows: Vec<u32>,
-    groups: RowGroups,
-    /// Whether `groups` holds the grouping of `rows` (see `prepare_backward`).
-    grouped: bool,
+    /// Out-of-vocabulary rows first, then one row per value in order of first appearance.
+    core: RowTable,
 }
 
 impl Uncompressed {
@@ -310,28 +245,24 @@ impl Uncompressed {
             seed: derive_seed(seed, "uncompressed.init", 0),
             bounds,
             vocab: Vocab::new(),
-            table: AlignedBuf::zeros(NUM_CAT * dim),
-            state: RowState::default(),
-            rows: Vec::new(),
-            groups: RowGroups::default(),
-            grouped: false,
+            core: RowTable::new(dim, AlignedBuf::zeros(NUM_CAT * dim)),
         }
     }
 
     /// The row buffer: out-of-vocabulary rows first, then one row per value in order of first
     /// appearance.
     pub fn table(&self) -> &[f32] {
-        self.table.as_slice()
+        self.core.table.as_slice()
     }
     pub fn table_mut(&mut self) -> &mut [f32] {
-        self.table.as_mut_slice()
+        self.core.table.as_mut_slice()
     }
     /// Row of a key, if in the vocabulary (`feature` is the key's column).
     pub fn row_of(&self, feature: usize, key: u64) -> Option<u32> {
         (feature < NUM_CAT).then(|| self.vocab.get(feature, key))?
     }
     pub fn optimizer_state(&self) -> &[f32] {
-        &self.state.acc
+        &self.core.state.acc
     }
 
     fn vocab_rows(&self) -> u64 {
@@ -344,10 +275,10 @@ impl Uncompressed {
     /// values depend only on its key.
     fn insert_missing(&mut self, keys: &[u64], marked: &mut Vec<usize>) {
         let dim = self.dim;
-        let first_new = self.table.len() / dim;
+        let first_new = self.core.table.len() / dim;
         let mut fresh: Vec<(u64, usize)> = Vec::new();
         for (t, &key) in keys.iter().enumerate() {
-            if self.rows[t] != MISSING {
+            if self.core.rows[t] != MISSING {
                 continue;
             }
             let j = t % NUM_CAT;
@@ -356,12 +287,12 @@ impl Uncompressed {
             if new {
                 fresh.push((key, j));
             }
-            self.rows[t] = row;
+            self.core.rows[t] = row;
             marked.push(t);
         }
-        self.table.resize((first_new + fresh.len()) * dim);
+        self.core.table.resize((first_new + fresh.len()) * dim);
         let (seed, bounds) = (self.seed, self.bounds);
-        self.table.as_mut_slice()[first_new * dim..]
+        self.core.table.as_mut_slice()[first_new * dim..]
             .par_chunks_mut(INIT_ROWS * dim)
             .zip(fresh.par_chunks(INIT_ROWS))
             .for_each(|(rows, new)| {
@@ -388,7 +319,7 @@ impl Representation for Uncompressed {
 
     fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
         check_shapes("uncompressed", keys, out.len(), self.dim);
-        self.grouped = false;
+        self.core.forget_grouping();
         // Two passes. First, in parallel and read-only, every value already in the vocabulary
         // gets its row, copied straight to the output; the others are marked. Then, in batch
         // order, the marked ones are added: a new value gets the next row at its first
@@ -397,15 +328,15 @@ impl Representation for Uncompressed {
         // the marked outputs. Rows that existed before the step are not changed by it, so
         // copying them before the insertions gives the same output.
         let dim = self.dim;
-        self.rows.resize(keys.len(), 0);
+        self.core.rows.resize(keys.len(), 0);
         let missing = crate::dispatch_dim!(
             dim,
             lookup_gather_dm(
                 &self.vocab,
-                self.table.as_slice(),
+                self.core.table.as_slice(),
                 dim,
                 keys,
-                &mut self.rows,
+                &mut self.core.rows,
                 out
             )
         );
@@ -414,9 +345,9 @@ impl Representation for Uncompressed {
         }
         let mut marked = Vec::with_capacity(missing);
         self.insert_missing(keys, &mut marked);
-        let table = self.table.as_slice();
+        let table = self.core.table.as_slice();
         for t in marked {
-            let r = self.rows[t] as usize;
+            let r = self.core.rows[t] as usize;
             out[t * dim..][..dim].copy_from_slice(&table[r * dim..][..dim]);
         }
     }
@@ -431,74 +362,39 @@ impl Representation for Uncompressed {
         // every value goes through the same insertion pass as in `forward_train`.
         const BLOCK: usize = 4096 * NUM_CAT;
         let mut marked = Vec::new();
-        self.grouped = false;
+        self.core.forget_grouping();
         for block in keys.chunks(BLOCK) {
-            self.rows.clear();
-            self.rows.resize(block.len(), MISSING);
+            self.core.rows.clear();
+            self.core.rows.resize(block.len(), MISSING);
             marked.clear();
             self.insert_missing(block, &mut marked);
         }
-        self.rows.clear();
+        self.core.rows.clear();
     }
 
     fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
         check_shapes("uncompressed", keys, out.len(), self.dim);
-        let dim = self.dim;
-        let table = self.table.as_slice();
-        keys.par_chunks(CHUNK * NUM_CAT)
-            .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
-            .for_each(|(kc, oc)| {
-                for (sample, os) in kc
-                    .chunks_exact(NUM_CAT)
-                    .zip(oc.chunks_exact_mut(NUM_CAT * dim))
-                {
-                    for (j, (&key, o)) in sample.iter().zip(os.chunks_exact_mut(dim)).enumerate() {
-                        let row = self.vocab.get(j, key).unwrap_or(j as u32);
-                        o.copy_from_slice(&table[row as usize * dim..][..dim]);
-                    }
-                }
-            });
+        self.core.gather_by(keys, out, |j, key| {
+            self.vocab.get(j, key).unwrap_or(j as u32)
+        });
     }
 
     fn prepare_backward(&mut self) {
-        self.groups
-            .build(&self.rows, 1, self.table.len() / self.dim);
-        self.grouped = true;
+        self.core.prepare_backward();
     }
 
     fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
-        check_shapes("uncompressed", keys, grad_out.len(), self.dim);
-        row_table_backward(
-            "uncompressed",
-            keys.len(),
-            &self.rows,
-            self.table.as_mut_slice(),
-            self.dim,
-            &mut self.state,
-            (&mut self.groups, &mut self.grouped),
-            grad_out,
-            opt,
-        );
+        self.core
+            .backward_update("uncompressed", keys, grad_out, opt);
     }
 
     fn tables(&self) -> Vec<TableInfo> {
         // One buffer, reported per feature: its vocabulary plus its out-of-vocabulary row.
-        let dim = self.dim as u64;
-        let adagrad = !self.state.acc.is_empty();
         self.vocab
             .per_feature
             .iter()
             .enumerate()
-            .map(|(j, &n)| {
-                let rows = n + 1;
-                TableInfo {
-                    name: format!("C{}", j + 1),
-                    rows,
-                    cols: self.dim,
-                    param_bytes: 4 * dim * rows,
-                    optimizer_bytes: if adagrad { 4 * rows } else { 0 },
-                }
-            })
+            .map(|(j, &n)| self.core.info(format!("C{}", j + 1), n + 1))
             .collect()
     }
 
@@ -509,208 +405,4 @@ impl Representation for Uncompressed {
     fn distinct_tokens(&self) -> Option<u64> {
         Some(self.vocab_rows())
     }
-}
-
-/// The hashing trick: feature j's value goes to row `h(key) mod m_j` of its own table of
-/// `m_j = min(hash_rows, cardinality_j)` rows (multiply-shift, not mod), tables stacked in one
-/// buffer. Init uniform in +-sqrt(1/m_j), as DLRM does for its (hashed) tables.
-#[derive(Debug, Clone)]
-pub struct HashingTrick {
-    dim: usize,
-    /// `flip_of` the hashing seed, computed once (the per-key hash is then one xor and mixing).
-    flip: u64,
-    sizes: [u64; NUM_CAT],
-    offsets: [u64; NUM_CAT],
-    table: AlignedBuf,
-    state: RowState,
-    rows: Vec<u32>,
-    groups: RowGroups,
-    /// Whether `groups` holds the grouping of `rows` (see `prepare_backward`).
-    grouped: bool,
-}
-
-impl HashingTrick {
-    pub fn from_config(cfg: &Config) -> HashingTrick {
-        HashingTrick::new(
-            cfg.model.dim,
-            &cfg.data.cardinalities,
-            cfg.baseline.hash_rows as u64,
-            cfg.seed,
-        )
-    }
-
-    pub fn new(dim: usize, cardinalities: &[u64], hash_rows: u64, seed: u64) -> HashingTrick {
-        let dim = dim.max(1);
-        let mut sizes = [1u64; NUM_CAT];
-        let mut offsets = [0u64; NUM_CAT];
-        let mut total = 0u64;
-        for j in 0..NUM_CAT {
-            let card = cardinalities.get(j).copied().unwrap_or(hash_rows);
-            sizes[j] = hash_rows.min(card).clamp(1, 1 << 31);
-            offsets[j] = total;
-            total += sizes[j];
-        }
-        let mut table = AlignedBuf::zeros(total as usize * dim);
-        let mut rng = SplitMix64(derive_seed(seed, "hashing.init", 0));
-        for j in 0..NUM_CAT {
-            let bound = (1.0 / sizes[j] as f64).sqrt() as f32;
-            let lo = offsets[j] as usize * dim;
-            let hi = lo + sizes[j] as usize * dim;
-            for x in &mut table.as_mut_slice()[lo..hi] {
-                *x = rng.uniform(bound);
-            }
-        }
-        HashingTrick {
-            dim,
-            flip: flip_of(derive_seed(seed, "hashing", 0)),
-            sizes,
-            offsets,
-            table,
-            state: RowState::default(),
-            rows: Vec::new(),
-            groups: RowGroups::default(),
-            grouped: false,
-        }
-    }
-
-    /// Row (in the stacked buffer) of a key of feature `j`.
-    #[inline]
-    pub fn row(&self, j: usize, key: u64) -> u32 {
-        let h = (xxh3_64_key(key, self.flip) >> 32) as u32;
-        (self.offsets[j] + reduce(h, self.sizes[j]) as u64) as u32
-    }
-
-    /// Rows of each feature's table.
-    pub fn sizes(&self) -> &[u64; NUM_CAT] {
-        &self.sizes
-    }
-    pub fn table(&self) -> &[f32] {
-        self.table.as_slice()
-    }
-    pub fn table_mut(&mut self) -> &mut [f32] {
-        self.table.as_mut_slice()
-    }
-}
-
-impl Representation for HashingTrick {
-    fn kind(&self) -> &'static str {
-        "hashing"
-    }
-    fn dim(&self) -> usize {
-        self.dim
-    }
-    fn output_shape(&self) -> OutputShape {
-        OutputShape::PerFeature
-    }
-
-    fn forward_train(&mut self, keys: &[u64], out: &mut [f32]) {
-        check_shapes("hashing", keys, out.len(), self.dim);
-        self.grouped = false;
-        let mut rows = std::mem::take(&mut self.rows);
-        rows.resize(keys.len(), 0);
-        let this = &*self;
-        rows.par_chunks_mut(CHUNK * NUM_CAT)
-            .zip(keys.par_chunks(CHUNK * NUM_CAT))
-            .for_each(|(rc, kc)| {
-                for (rs, ks) in rc.chunks_exact_mut(NUM_CAT).zip(kc.chunks_exact(NUM_CAT)) {
-                    for (j, (r, &key)) in rs.iter_mut().zip(ks).enumerate() {
-                        *r = this.row(j, key);
-                    }
-                }
-            });
-        gather(self.table.as_slice(), self.dim, &rows, out);
-        self.rows = rows;
-    }
-
-    fn forward_eval(&self, keys: &[u64], out: &mut [f32]) {
-        check_shapes("hashing", keys, out.len(), self.dim);
-        let dim = self.dim;
-        let table = self.table.as_slice();
-        keys.par_chunks(CHUNK * NUM_CAT)
-            .zip(out.par_chunks_mut(CHUNK * NUM_CAT * dim))
-            .for_each(|(kc, oc)| {
-                for (sample, os) in kc
-                    .chunks_exact(NUM_CAT)
-                    .zip(oc.chunks_exact_mut(NUM_CAT * dim))
-                {
-                    for (j, (&key, o)) in sample.iter().zip(os.chunks_exact_mut(dim)).enumerate() {
-                        let row = self.row(j, key) as usize;
-                        o.copy_from_slice(&table[row * dim..][..dim]);
-                    }
-                }
-            });
-    }
-
-    fn prepare_backward(&mut self) {
-        self.groups
-            .build(&self.rows, 1, self.table.len() / self.dim);
-        self.grouped = true;
-    }
-
-    fn backward_update(&mut self, keys: &[u64], grad_out: &[f32], opt: SparseOptimizer) {
-        check_shapes("hashing", keys, grad_out.len(), self.dim);
-        row_table_backward(
-            "hashing",
-            keys.len(),
-            &self.rows,
-            self.table.as_mut_slice(),
-            self.dim,
-            &mut self.state,
-            (&mut self.groups, &mut self.grouped),
-            grad_out,
-            opt,
-        );
-    }
-
-    fn tables(&self) -> Vec<TableInfo> {
-        let adagrad = !self.state.acc.is_empty();
-        (0..NUM_CAT)
-            .map(|j| TableInfo {
-                name: format!("C{}", j + 1),
-                rows: self.sizes[j],
-                cols: self.dim,
-                param_bytes: 4 * self.dim as u64 * self.sizes[j],
-                optimizer_bytes: if adagrad { 4 * self.sizes[j] } else { 0 },
-            })
-            .collect()
-    }
-
-    fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {
-        let spec = super::collisions::Spec {
-            k: 1,
-            kw: 0,
-            shared: false,
-            token_rows: self.sizes,
-            weight_rows: 1,
-        };
-        super::collisions::compute(distinct_keys, &spec, |key, slots| {
-            let j = crate::data::key_feature(key).min(NUM_CAT - 1);
-            slots[0] = self.row(j, key);
-        })
-    }
-}
-
-/// Backward of a one-row-per-token table (uncompressed, hashing trick): group the rows the last
-/// `forward_train` recorded and apply the sparse update to them.
-#[allow(clippy::too_many_arguments)]
-fn row_table_backward(
-    name: &str,
-    n_keys: usize,
-    rows: &[u32],
-    table: &mut [f32],
-    dim: usize,
-    state: &mut RowState,
-    (groups, grouped): (&mut RowGroups, &mut bool),
-    grad_out: &[f32],
-    opt: SparseOptimizer,
-) {
-    assert_eq!(
-        n_keys,
-        rows.len(),
-        "{name}: backward_update without a forward_train of the same batch"
-    );
-    if !std::mem::take(grouped) {
-        groups.build(rows, 1, table.len() / dim);
-    }
-    apply_sparse(table, dim, state, groups, grad_out, opt);
 }
