@@ -12,7 +12,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("synthetic");
     for (preset, rows) in [("kaggle", 65_536usize), ("kaggle", 128), ("tiny", 65_536)] {
         let cfg = Config::from_preset(preset).expect("embedded preset");
-        let src = SyntheticSource::new(&cfg);
+        let src = SyntheticSource::new(&cfg.data_options());
         let mut stream = src.open_train().expect("synthetic stream");
         let mut batch = Batch::default();
         group.throughput(Throughput::Elements(rows as u64));

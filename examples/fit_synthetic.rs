@@ -281,7 +281,7 @@ fn main() -> anyhow::Result<()> {
     // Fidelity and oracle AUC of the presets as they are in the tree now.
     for preset in ["kaggle", "terabyte", "tiny"] {
         let cfg = Config::from_preset(preset)?;
-        let src = SyntheticSource::new(&cfg);
+        let src = SyntheticSource::new(&cfg.data_options());
         let mut b = Batch::default();
         src.open_train()?.next_batch(s.rows, &mut b)?;
         let rate = b.labels.iter().sum::<f32>() as f64 / b.len() as f64;
@@ -364,7 +364,7 @@ fn main() -> anyhow::Result<()> {
     // careful one). On a shared machine the wall clock says little, so the process CPU time is
     // printed too: rows per CPU-second is what one free core would do.
     let cfg = Config::from_preset("kaggle")?;
-    let src = SyntheticSource::new(&cfg);
+    let src = SyntheticSource::new(&cfg.data_options());
     let mut stream = src.open_train()?;
     let mut b = Batch::default();
     stream.next_batch(65_536, &mut b)?;

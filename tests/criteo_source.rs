@@ -47,7 +47,7 @@ fn the_sample_splits_into_6400_train_and_1600_test_rows() {
     let Some(sample) = common::criteo_sample() else {
         return;
     };
-    let src = open_source(&config(&sample, None, 0)).unwrap();
+    let src = open_source(&config(&sample, None, 0).data_options()).unwrap();
     assert!(!src.is_synthetic());
     assert_eq!(
         src.label(),
@@ -91,13 +91,13 @@ fn test_rows_caps_the_tail_from_its_start() {
     let Some(sample) = common::criteo_sample() else {
         return;
     };
-    let src = open_source(&config(&sample, None, 100)).unwrap();
+    let src = open_source(&config(&sample, None, 100).data_options()).unwrap();
     assert_eq!(
         src.label(),
         "Criteo file kaggle-sample-train.txt (6,400 train / 100 of 1,600 test rows)"
     );
     let capped = src.test_set().unwrap();
-    let full = open_source(&config(&sample, None, 0))
+    let full = open_source(&config(&sample, None, 0).data_options())
         .unwrap()
         .test_set()
         .unwrap();
@@ -110,21 +110,21 @@ fn test_rows_caps_the_tail_from_its_start() {
 fn a_separate_test_file_gzip_or_not() {
     let train = corpus("good.tsv");
     let test = corpus("valid_gzip_no_extension");
-    let src = open_source(&config(&train, Some(&test), 0)).unwrap();
+    let src = open_source(&config(&train, Some(&test), 0).data_options()).unwrap();
     assert_eq!(
         src.label(),
         "Criteo file good.tsv (train) / valid_gzip_no_extension (5 test rows)"
     );
     assert_eq!(drain(src.as_ref(), 2).len(), 3);
     assert_eq!(src.test_set().unwrap().len(), 5);
-    let src = open_source(&config(&train, Some(&test), 4)).unwrap();
+    let src = open_source(&config(&train, Some(&test), 4).data_options()).unwrap();
     assert_eq!(src.test_set().unwrap().len(), 4);
 }
 
 #[test]
 fn bad_lines_are_counted_or_stop_the_source_in_strict_mode() {
     let path = corpus("wrong_field_count.tsv");
-    let src = open_source(&config(&path, None, 0)).unwrap();
+    let src = open_source(&config(&path, None, 0).data_options()).unwrap();
     // 2 good rows: 1 train, 1 test; both bad lines were seen by the counting pass.
     assert!(
         src.label().ends_with("(1 train / 1 test rows)"),
@@ -141,7 +141,7 @@ fn bad_lines_are_counted_or_stop_the_source_in_strict_mode() {
 
     let mut cfg = config(&path, None, 0);
     cfg.data.strict = true;
-    match open_source(&cfg) {
+    match open_source(&cfg.data_options()) {
         Err(DataError::BadLine {
             line: 2, reason, ..
         }) => {
@@ -155,12 +155,12 @@ fn bad_lines_are_counted_or_stop_the_source_in_strict_mode() {
 #[test]
 fn missing_empty_and_unsplittable_files_are_clear_errors() {
     let missing = corpus("no-such-file.tsv");
-    match open_source(&config(&missing, None, 0)) {
+    match open_source(&config(&missing, None, 0).data_options()) {
         Err(e @ DataError::Open { .. }) => assert!(e.to_string().contains("no-such-file.tsv")),
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("opened a missing file"),
     }
-    let check = |cfg: Config, want: &str| match open_source(&cfg) {
+    let check = |cfg: Config, want: &str| match open_source(&cfg.data_options()) {
         Err(e @ DataError::Unusable { .. }) => {
             assert!(e.to_string().contains(want), "{e}")
         }
@@ -243,7 +243,8 @@ fn every_pass_comes_from_memory_with_the_rows_and_bad_lines_of_the_file() {
     assert_eq!((rows.len(), bad.count), (50, 1));
     assert!(bad.first[0].contains("train.tsv:2"), "{:?}", bad.first);
     for test_file in [Some(&test), None] {
-        let src = open_source(&config(&train, test_file.map(|t| t.as_path()), 0)).unwrap();
+        let src =
+            open_source(&config(&train, test_file.map(|t| t.as_path()), 0).data_options()).unwrap();
         // With the file split, the last 20% are test rows; the bad line is in the training part.
         let n_train = if test_file.is_some() { 50 } else { 40 };
         let (want, want_bad) = streamed(&train, Some(n_train));
@@ -269,7 +270,7 @@ fn a_split_file_keeps_only_its_training_rows() {
     let Some(sample) = common::criteo_sample() else {
         return;
     };
-    let src = open_source(&config(&sample, None, 0)).unwrap();
+    let src = open_source(&config(&sample, None, 0).data_options()).unwrap();
     let kept = drain(src.as_ref(), 128);
     assert_eq!(kept, streamed(&sample, Some(6400)).0);
     let test = src.test_set().unwrap();

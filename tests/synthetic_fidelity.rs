@@ -121,7 +121,7 @@ fn kaggle_preset_reproduces_the_real_sample_column_by_column() {
 
 /// Compare 8,000 rows (as many as the sample has) of the stream of `cfg` with the sample.
 fn compare(cfg: &Config, real: &Stats, report: &mut String, failures: &mut Vec<String>) {
-    let src = SyntheticSource::new(cfg);
+    let src = SyntheticSource::new(&cfg.data_options());
     let mut b = Batch::default();
     src.open_train()
         .expect("synthetic stream")

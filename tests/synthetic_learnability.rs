@@ -54,7 +54,7 @@ fn logistic_auc(src: &SyntheticSource, samples: usize, slot: &dyn Fn(u64) -> u64
 #[test]
 fn tiny_preset_is_learnable_and_compression_hurts() {
     let cfg = Config::from_preset("tiny").expect("embedded preset");
-    let src = SyntheticSource::new(&cfg);
+    let src = SyntheticSource::new(&cfg.data_options());
     let test = src.test_set().expect("test rows");
     let oracle = auc(test.true_prob.as_ref().expect("p"), &test.labels);
     let full = logistic_auc(&src, 300_000, &|k| k);

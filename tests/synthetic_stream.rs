@@ -36,11 +36,14 @@ fn auc_helper_is_right_on_a_known_case() {
 #[test]
 fn same_seed_same_rows_whatever_the_batch_sizes() {
     let cfg = preset("kaggle");
-    let a = rows(&SyntheticSource::new(&cfg), &[3000]);
-    let b = rows(&SyntheticSource::new(&cfg), &[1, 999, 1500, 500]);
+    let a = rows(&SyntheticSource::new(&cfg.data_options()), &[3000]);
+    let b = rows(
+        &SyntheticSource::new(&cfg.data_options()),
+        &[1, 999, 1500, 500],
+    );
     assert_eq!(a, b);
     // Two streams of one source are independent and both start at row 0.
-    let src = SyntheticSource::new(&cfg);
+    let src = SyntheticSource::new(&cfg.data_options());
     let mut s1 = src.open_train().expect("stream");
     let mut s2 = src.open_train().expect("stream");
     let (mut x, mut y) = (Batch::default(), Batch::default());
@@ -54,9 +57,9 @@ fn same_seed_same_rows_whatever_the_batch_sizes() {
 #[test]
 fn different_seed_different_rows() {
     let mut cfg = preset("kaggle");
-    let a = rows(&SyntheticSource::new(&cfg), &[2000]);
+    let a = rows(&SyntheticSource::new(&cfg.data_options()), &[2000]);
     cfg.seed += 1;
-    let b = rows(&SyntheticSource::new(&cfg), &[2000]);
+    let b = rows(&SyntheticSource::new(&cfg.data_options()), &[2000]);
     let same = a.keys.iter().zip(&b.keys).filter(|(x, y)| x == y).count();
     // Frequent values coincide by rank, but their 32-bit values are re-hashed per seed.
     assert!(
@@ -76,7 +79,7 @@ fn thread_count_does_not_change_anything() -> Result<(), Box<dyn std::error::Err
             .build()?;
         Ok(pool.install(|| {
             // Construction included: the bias calibration is parallel too.
-            let src = SyntheticSource::new(&cfg);
+            let src = SyntheticSource::new(&cfg.data_options());
             let train = rows(&src, &[5000, 3]);
             let test = src.test_set().expect("test rows");
             (src.generator().bias(), train, test)
@@ -93,7 +96,7 @@ fn thread_count_does_not_change_anything() -> Result<(), Box<dyn std::error::Err
 #[test]
 fn train_and_test_streams_are_disjoint() {
     let cfg = preset("kaggle");
-    let src = SyntheticSource::new(&cfg);
+    let src = SyntheticSource::new(&cfg.data_options());
     let test = src.test_set().expect("test rows");
     assert_eq!(test.len(), cfg.eval.test_rows);
     // In index space: the test rows start 2^62 rows after the training stream's first row, which
@@ -117,7 +120,7 @@ fn train_and_test_streams_are_disjoint() {
 fn rows_are_well_formed() {
     for name in ["kaggle", "terabyte", "tiny"] {
         let cfg = preset(name);
-        let src = SyntheticSource::new(&cfg);
+        let src = SyntheticSource::new(&cfg.data_options());
         let b = rows(&src, &[4000]);
         assert_eq!(b.dense.len(), 4000 * NUM_DENSE);
         assert_eq!(b.keys.len(), 4000 * NUM_CAT);
@@ -151,7 +154,7 @@ fn rows_are_well_formed() {
 fn click_rate_is_calibrated_and_oracle_auc_is_criteo_like() {
     for (name, lo, hi) in [("kaggle", 0.76, 0.84), ("tiny", 0.76, 0.92)] {
         let cfg = preset(name);
-        let src = SyntheticSource::new(&cfg);
+        let src = SyntheticSource::new(&cfg.data_options());
         let test = src.test_set().expect("test rows");
         let p = test.true_prob.as_ref().expect("true probabilities");
         let n = test.len() as f64;
@@ -211,7 +214,7 @@ fn generator_never_panics_on_unvalidated_parameters() {
     s.cardinality_scale = 0.0;
     cfg.data.cardinalities = vec![0; 26];
     cfg.eval.test_rows = 100;
-    let src = SyntheticSource::new(&cfg);
+    let src = SyntheticSource::new(&cfg.data_options());
     let b = rows(&src, &[2000]);
     assert!(
         b.true_prob

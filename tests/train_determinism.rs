@@ -23,7 +23,7 @@ fn cfg(threads: usize, layout: Layout, data: &str) -> Config {
 }
 
 fn numbers(c: Config) -> Vec<(String, u64, u64, u64, Option<u64>)> {
-    let source = memrec_tui::data::open_source(&c).unwrap();
+    let source = memrec_tui::data::open_source(&c.data_options()).unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let opts = EngineOptions {
         max_steps: Some(25),

@@ -50,7 +50,7 @@ pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
         )));
     }
     let theme = Theme::from_env(args.no_color);
-    let source = crate::data::open_for_training(cfg).map_err(CliError::data)?;
+    let source = crate::data::open_for_training(&cfg.data_options()).map_err(CliError::data)?;
     // Before the terminal changes: from here on a signal quits through the loop, which restores it.
     let signals = crate::signals::Listener::start(&[SIGINT, SIGTERM, SIGHUP], false)
         .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot listen for signals: {e}")))?;

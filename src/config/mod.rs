@@ -6,12 +6,15 @@
 //! error names the field (or file:line:col), the bad value and what is allowed.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::NUM_CAT;
 use crate::data::synthetic::SyntheticParams;
+use crate::data::{DataOptions, NUM_CAT};
+
+/// Which Criteo release the data is shaped like (owned by data; named here for the schema).
+pub use crate::data::Dataset;
 
 mod set;
 mod validate;
@@ -77,16 +80,6 @@ impl ConfigError {
             allowed: allowed.into(),
         }
     }
-}
-
-/// Which Criteo release the data (or the synthetic stream) is shaped like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dataset {
-    /// Criteo Display Advertising Challenge (Kaggle `train.txt`), 7 days, 45.8 M rows.
-    Kaggle,
-    /// Criteo 1TB click logs (`day_0` .. `day_23`), MLPerf hashing of ids mod 40 M.
-    Terabyte,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -425,27 +418,22 @@ impl Config {
 
     /// Human description of the data in use; synthetic data is never presented as Criteo.
     pub fn data_label(&self) -> String {
-        match (&self.data.train, &self.data.test) {
-            (None, _) => format!(
-                "synthetic Criteo-{}-shaped stream (seed {})",
-                match self.data.dataset {
-                    Dataset::Kaggle => "Kaggle",
-                    Dataset::Terabyte => "Terabyte",
-                },
-                self.seed
-            ),
-            (Some(train), None) => format!(
-                "Criteo file {} (last {:.0}% as test)",
-                file_name(train),
-                self.data.test_fraction * 100.0
-            ),
-            (Some(train), Some(test)) => {
-                format!(
-                    "Criteo files {} / test {}",
-                    file_name(train),
-                    file_name(test)
-                )
-            }
+        self.data_options().label()
+    }
+
+    /// What the data constructors need of this configuration.
+    pub fn data_options(&self) -> DataOptions {
+        let d = &self.data;
+        DataOptions {
+            seed: self.seed,
+            dataset: d.dataset,
+            cardinalities: d.cardinalities.clone(),
+            train: d.train.clone(),
+            test: d.test.clone(),
+            test_fraction: d.test_fraction,
+            strict: d.strict,
+            synthetic: d.synthetic.clone(),
+            test_rows: self.eval.test_rows,
         }
     }
 }
@@ -463,13 +451,6 @@ fn hashing_bytes(cardinalities: &[u64], rows: usize, dim: usize) -> u64 {
 pub fn qr_rows(v: u64, c: u64) -> [u64; 2] {
     let v = v.max(1);
     if v <= c { [v, 0] } else { [v.div_ceil(c), c] }
-}
-
-fn file_name(p: &str) -> String {
-    PathBuf::from(p)
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.to_string())
 }
 
 #[cfg(test)]

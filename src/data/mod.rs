@@ -8,10 +8,82 @@ pub mod criteo;
 pub mod stats;
 pub mod synthetic;
 
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use synthetic::SyntheticParams;
+
 /// Dense (integer) columns I1..I13.
 pub const NUM_DENSE: usize = 13;
 /// Categorical columns C1..C26.
 pub const NUM_CAT: usize = 26;
+
+/// Which Criteo release the data (or the synthetic stream) is shaped like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    /// Criteo Display Advertising Challenge (Kaggle `train.txt`), 7 days, 45.8 M rows.
+    Kaggle,
+    /// Criteo 1TB click logs (`day_0` .. `day_23`), MLPerf hashing of ids mod 40 M.
+    Terabyte,
+}
+
+/// What the data constructors need to know of a session: data owns this type and the
+/// configuration builds it (`Config::data_options`), so data never depends on the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataOptions {
+    /// Seed of the synthetic stream.
+    pub seed: u64,
+    pub dataset: Dataset,
+    /// Distinct values per categorical column in the full dataset (the synthetic vocabularies).
+    pub cardinalities: Vec<u64>,
+    /// Criteo TSV to train on; `None` = the synthetic stream.
+    pub train: Option<String>,
+    /// Criteo TSV to test on; `None` = the last `test_fraction` of `train`.
+    pub test: Option<String>,
+    pub test_fraction: f64,
+    /// Stop at the first malformed line instead of skipping and counting it.
+    pub strict: bool,
+    pub synthetic: SyntheticParams,
+    /// Test rows (synthetic: generated; files: at most this many kept, 0 = all).
+    pub test_rows: usize,
+}
+
+impl DataOptions {
+    /// Human description of the data in use; synthetic data is never presented as Criteo.
+    pub fn label(&self) -> String {
+        match (&self.train, &self.test) {
+            (None, _) => format!(
+                "synthetic Criteo-{}-shaped stream (seed {})",
+                match self.dataset {
+                    Dataset::Kaggle => "Kaggle",
+                    Dataset::Terabyte => "Terabyte",
+                },
+                self.seed
+            ),
+            (Some(train), None) => format!(
+                "Criteo file {} (last {:.0}% as test)",
+                file_name(train),
+                self.test_fraction * 100.0
+            ),
+            (Some(train), Some(test)) => {
+                format!(
+                    "Criteo files {} / test {}",
+                    file_name(train),
+                    file_name(test)
+                )
+            }
+        }
+    }
+}
+
+fn file_name(p: &str) -> String {
+    Path::new(p)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.to_string())
+}
 
 /// The well-defined key of a (feature, value) token that every representation hashes or looks up:
 /// the feature index in bits 33.., a presence bit at 32, the 32-bit Criteo value in bits 0..32.
@@ -178,10 +250,8 @@ pub trait DataSource: Send + Sync {
 /// `open_source` for a training session: a file's test rows must also hold clicks and
 /// non-clicks, or no AUC can ever be computed; said here, before any training, rather than as runs
 /// failing at their first evaluation. (The engine checks any source again before it starts.)
-pub fn open_for_training(
-    cfg: &crate::config::Config,
-) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
-    let source = open_source(cfg)?;
+pub fn open_for_training(opts: &DataOptions) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
+    let source = open_source(opts)?;
     if source.is_synthetic() {
         return Ok(source);
     }
@@ -190,13 +260,13 @@ pub fn open_for_training(
     if clicks > 0 && clicks < labels.len() {
         return Ok(source);
     }
-    let (path, hint) = match (&cfg.data.test, &cfg.data.train) {
+    let (path, hint) = match (&opts.test, &opts.train) {
         (Some(t), _) => (t.clone(), String::new()),
         (None, t) => (
             t.clone().unwrap_or_default(),
             format!(
                 " (the file's last rows, data.test_fraction {}; give a --test FILE, or shuffle the file)",
-                cfg.data.test_fraction
+                opts.test_fraction
             ),
         ),
     };
@@ -211,11 +281,9 @@ pub fn open_for_training(
 }
 
 /// The data source a configuration asks for.
-pub fn open_source(
-    cfg: &crate::config::Config,
-) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
-    match cfg.data.train {
-        None => Ok(std::sync::Arc::new(synthetic::SyntheticSource::new(cfg))),
-        Some(_) => Ok(std::sync::Arc::new(criteo::FileSource::open(cfg)?)),
+pub fn open_source(opts: &DataOptions) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
+    match opts.train {
+        None => Ok(std::sync::Arc::new(synthetic::SyntheticSource::new(opts))),
+        Some(_) => Ok(std::sync::Arc::new(criteo::FileSource::open(opts)?)),
     }
 }

@@ -816,7 +816,7 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
     };
     // Before the data is read or anything trained.
     store::check_dir(&spec.out).map_err(CliError::usage)?;
-    let source = crate::data::open_for_training(&spec.base).map_err(data_error)?;
+    let source = crate::data::open_for_training(&spec.base.data_options()).map_err(data_error)?;
     let stderr = std::io::stderr();
     let tty = stderr.is_terminal();
     let signals =

@@ -78,7 +78,7 @@ fn data_error(e: DataError) -> CliError {
 pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
     let opts = options(cfg, args)?;
     let screen = args.screen.as_deref().map(parse_screen).transpose()?;
-    let source = crate::data::open_for_training(cfg).map_err(data_error)?;
+    let source = crate::data::open_for_training(&cfg.data_options()).map_err(data_error)?;
     let signals =
         crate::signals::Listener::start(&[crate::signals::SIGINT, crate::signals::SIGTERM], true)
             .map_err(|e| CliError::runtime(anyhow!("cannot listen for signals: {e}")))?;

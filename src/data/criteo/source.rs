@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use super::parse::ParsedRow;
 use super::reader::{RowReader, merge_bad_lines};
-use crate::data::{BadLines, Batch, BatchStream, DataError, DataSource, NUM_CAT, NUM_DENSE};
+use crate::data::{
+    BadLines, Batch, BatchStream, DataError, DataOptions, DataSource, NUM_CAT, NUM_DENSE,
+};
 
 /// A training set whose parsed rows take at most this many bytes (264 per row: about a million
 /// rows) is parsed once, when the source opens (before any timed step, as the test rows are),
@@ -29,148 +31,157 @@ pub struct FileSource {
     /// Good test rows available before the `eval.test_rows` cap.
     test_available: u64,
     bad: BadLines,
-    dataset: crate::config::Dataset,
+    dataset: crate::data::Dataset,
     /// The training rows, parsed, with the bad lines a pass over them skips, when they fit in
     /// `TRAIN_CACHE_BYTES`.
     cache: Option<Arc<(Batch, BadLines)>>,
 }
 
 impl FileSource {
-    pub fn open(cfg: &crate::config::Config) -> Result<FileSource, DataError> {
-        let train =
-            PathBuf::from(
-                cfg.data
-                    .train
-                    .as_deref()
-                    .ok_or_else(|| DataError::Unusable {
-                        path: "data.train".into(),
-                        reason: "no train file given".into(),
-                    })?,
-            );
-        let strict = cfg.data.strict;
-        let cap = cfg.eval.test_rows as u64;
+    /// Open `opts.train` (and `opts.test`, when given) and read the test rows.
+    pub fn open(opts: &DataOptions) -> Result<FileSource, DataError> {
+        let train = PathBuf::from(opts.train.as_deref().ok_or_else(|| DataError::Unusable {
+            path: "data.train".into(),
+            reason: "no train file given".into(),
+        })?);
+        match opts.test.as_deref() {
+            Some(test_path) => {
+                FileSource::open_with_test_file(opts, train, PathBuf::from(test_path))
+            }
+            None => FileSource::open_holding_out_tail(opts, train),
+        }
+    }
+
+    /// A train file and a separate test file: the train file is only checked (and kept parsed
+    /// when small), not counted.
+    fn open_with_test_file(
+        opts: &DataOptions,
+        train: PathBuf,
+        test_file: PathBuf,
+    ) -> Result<FileSource, DataError> {
+        let strict = opts.strict;
+        let cap = opts.test_rows as u64;
         let mut bad = BadLines::default();
         let mut row = ParsedRow::default();
-        match cfg.data.test.as_deref() {
-            Some(test_path) => {
-                let test_file = PathBuf::from(test_path);
-                // Fail early on a missing or unreadable train file.
-                let mut r = RowReader::open(&train, strict)?;
-                if !r.next_row(&mut row)? {
-                    return Err(r.no_rows_error());
-                }
-                let bad_before_first = r.bad_lines().clone();
-                // Parse the whole training file now if it fits (a file bigger than the budget
-                // on disk is at least as big parsed, unless compressed: stop at the budget).
-                let mut cache = None;
-                let size = std::fs::metadata(&train).map_or(u64::MAX, |m| m.len());
-                if size <= TRAIN_CACHE_BYTES as u64 {
-                    let mut rows = Batch::default();
-                    row.push_to(&mut rows);
-                    let mut fits = true;
-                    while fits && r.next_row(&mut row)? {
-                        fits = parsed_bytes(rows.len() + 1) <= TRAIN_CACHE_BYTES;
-                        row.push_to(&mut rows);
-                    }
-                    if fits {
-                        cache = Some(Arc::new((rows, r.bad_lines().clone())));
-                    }
-                }
-                let mut t = RowReader::open(&test_file, strict)?;
-                let mut test = Batch::default();
-                while (cap == 0 || (test.len() as u64) < cap) && t.next_row(&mut row)? {
-                    row.push_to(&mut test);
-                }
-                if test.is_empty() {
-                    return Err(t.no_rows_error());
-                }
-                merge_bad_lines(&mut bad, &bad_before_first);
-                merge_bad_lines(&mut bad, t.bad_lines());
-                Ok(FileSource {
-                    train,
-                    test_file: Some(test_file),
-                    strict,
-                    train_rows: None,
-                    test_available: test.len() as u64,
-                    test,
-                    bad,
-                    dataset: cfg.data.dataset,
-                    cache,
-                })
+        // Fail early on a missing or unreadable train file.
+        let mut r = RowReader::open(&train, strict)?;
+        if !r.next_row(&mut row)? {
+            return Err(r.no_rows_error());
+        }
+        let bad_before_first = r.bad_lines().clone();
+        // Parse the whole training file now if it fits (a file bigger than the budget
+        // on disk is at least as big parsed, unless compressed: stop at the budget).
+        let mut cache = None;
+        let size = std::fs::metadata(&train).map_or(u64::MAX, |m| m.len());
+        if size <= TRAIN_CACHE_BYTES as u64 {
+            let mut rows = Batch::default();
+            row.push_to(&mut rows);
+            let mut fits = true;
+            while fits && r.next_row(&mut row)? {
+                fits = parsed_bytes(rows.len() + 1) <= TRAIN_CACHE_BYTES;
+                row.push_to(&mut rows);
             }
-            None => {
-                // Pass 1: count the good rows, keeping them while they fit in the cache, with
-                // the good rows before each bad line (to tell the training part's bad lines).
-                let mut r = RowReader::open(&train, strict)?;
-                let mut kept: Option<(Batch, Vec<u64>)> = Some(Default::default());
-                loop {
-                    let bad_before = r.bad_lines().count;
-                    if !r.next_row(&mut row)? {
-                        break;
-                    }
-                    if let Some((rows, bad_at)) = &mut kept {
-                        let skipped = r.bad_lines().count - bad_before;
-                        bad_at.extend((0..skipped).map(|_| rows.len() as u64));
-                        if parsed_bytes(rows.len() + 1) + 8 * bad_at.len() > TRAIN_CACHE_BYTES {
-                            kept = None;
-                        } else {
-                            row.push_to(rows);
-                        }
-                    }
-                }
-                let n = r.rows_read();
-                if n == 0 {
-                    return Err(r.no_rows_error());
-                }
-                merge_bad_lines(&mut bad, r.bad_lines());
-                if n < 2 {
-                    return Err(DataError::Unusable {
-                        path: train.display().to_string(),
-                        reason: format!(
-                            "only {n} good row: cannot hold out a test set (give --test FILE)"
-                        ),
-                    });
-                }
-                let (n_train, n_test) = split_rows(n, cfg.data.test_fraction);
-                let mut cache = None;
-                let mut test = Batch::default();
-                if let Some((mut rows, bad_at)) = kept {
-                    // The test rows are the tail; the training pass would have met the bad
-                    // lines before its last row (a prefix of the file's, first ones included).
-                    let end = if cap == 0 { n } else { (n_train + cap).min(n) };
-                    test.extend_from(&rows, n_train as usize..end as usize);
-                    rows.truncate(n_train as usize);
-                    let count = bad_at.iter().filter(|&&b| b < n_train).count();
-                    let all = r.bad_lines();
-                    let bad = BadLines {
-                        count: count as u64,
-                        first: all.first.iter().take(count).cloned().collect(),
-                    };
-                    cache = Some(Arc::new((rows, bad)));
-                } else {
-                    // Pass 2: the test rows are the tail, from good row `n_train` on.
-                    let mut r = RowReader::open(&train, strict)?;
-                    let mut seen = 0u64;
-                    while (cap == 0 || (test.len() as u64) < cap) && r.next_row(&mut row)? {
-                        if seen >= n_train {
-                            row.push_to(&mut test);
-                        }
-                        seen += 1;
-                    }
-                }
-                Ok(FileSource {
-                    train,
-                    test_file: None,
-                    strict,
-                    train_rows: Some(n_train),
-                    test_available: n_test,
-                    test,
-                    bad,
-                    dataset: cfg.data.dataset,
-                    cache,
-                })
+            if fits {
+                cache = Some(Arc::new((rows, r.bad_lines().clone())));
             }
         }
+        let mut t = RowReader::open(&test_file, strict)?;
+        let mut test = Batch::default();
+        while (cap == 0 || (test.len() as u64) < cap) && t.next_row(&mut row)? {
+            row.push_to(&mut test);
+        }
+        if test.is_empty() {
+            return Err(t.no_rows_error());
+        }
+        merge_bad_lines(&mut bad, &bad_before_first);
+        merge_bad_lines(&mut bad, t.bad_lines());
+        Ok(FileSource {
+            train,
+            test_file: Some(test_file),
+            strict,
+            train_rows: None,
+            test_available: test.len() as u64,
+            test,
+            bad,
+            dataset: opts.dataset,
+            cache,
+        })
+    }
+
+    /// One file: its last `opts.test_fraction` of good rows are the test rows.
+    fn open_holding_out_tail(opts: &DataOptions, train: PathBuf) -> Result<FileSource, DataError> {
+        let strict = opts.strict;
+        let cap = opts.test_rows as u64;
+        let mut bad = BadLines::default();
+        let mut row = ParsedRow::default();
+        // Pass 1: count the good rows, keeping them while they fit in the cache, with
+        // the good rows before each bad line (to tell the training part's bad lines).
+        let mut r = RowReader::open(&train, strict)?;
+        let mut kept: Option<(Batch, Vec<u64>)> = Some(Default::default());
+        loop {
+            let bad_before = r.bad_lines().count;
+            if !r.next_row(&mut row)? {
+                break;
+            }
+            if let Some((rows, bad_at)) = &mut kept {
+                let skipped = r.bad_lines().count - bad_before;
+                bad_at.extend((0..skipped).map(|_| rows.len() as u64));
+                if parsed_bytes(rows.len() + 1) + 8 * bad_at.len() > TRAIN_CACHE_BYTES {
+                    kept = None;
+                } else {
+                    row.push_to(rows);
+                }
+            }
+        }
+        let n = r.rows_read();
+        if n == 0 {
+            return Err(r.no_rows_error());
+        }
+        merge_bad_lines(&mut bad, r.bad_lines());
+        if n < 2 {
+            return Err(DataError::Unusable {
+                path: train.display().to_string(),
+                reason: format!("only {n} good row: cannot hold out a test set (give --test FILE)"),
+            });
+        }
+        let (n_train, n_test) = split_rows(n, opts.test_fraction);
+        let mut cache = None;
+        let mut test = Batch::default();
+        if let Some((mut rows, bad_at)) = kept {
+            // The test rows are the tail; the training pass would have met the bad
+            // lines before its last row (a prefix of the file's, first ones included).
+            let end = if cap == 0 { n } else { (n_train + cap).min(n) };
+            test.extend_from(&rows, n_train as usize..end as usize);
+            rows.truncate(n_train as usize);
+            let count = bad_at.iter().filter(|&&b| b < n_train).count();
+            let all = r.bad_lines();
+            let bad = BadLines {
+                count: count as u64,
+                first: all.first.iter().take(count).cloned().collect(),
+            };
+            cache = Some(Arc::new((rows, bad)));
+        } else {
+            // Pass 2: the test rows are the tail, from good row `n_train` on.
+            let mut r = RowReader::open(&train, strict)?;
+            let mut seen = 0u64;
+            while (cap == 0 || (test.len() as u64) < cap) && r.next_row(&mut row)? {
+                if seen >= n_train {
+                    row.push_to(&mut test);
+                }
+                seen += 1;
+            }
+        }
+        Ok(FileSource {
+            train,
+            test_file: None,
+            strict,
+            train_rows: Some(n_train),
+            test_available: n_test,
+            test,
+            bad,
+            dataset: opts.dataset,
+            cache,
+        })
     }
 
     /// Good rows per training epoch, when known.
@@ -208,8 +219,8 @@ fn file_name(p: &Path) -> String {
 impl DataSource for FileSource {
     fn label(&self) -> String {
         let kind = match self.dataset {
-            crate::config::Dataset::Kaggle => "Criteo",
-            crate::config::Dataset::Terabyte => "Criteo Terabyte",
+            crate::data::Dataset::Kaggle => "Criteo",
+            crate::data::Dataset::Terabyte => "Criteo Terabyte",
         };
         let test = self.test.len() as u64;
         let test = if test < self.test_available {

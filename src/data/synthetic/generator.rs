@@ -93,10 +93,10 @@ impl Generator {
     /// Build from the configuration; the bias is calibrated to `click_rate` on `CALIBRATION_ROWS`
     /// rows (bisection, deterministic). Never panics: out-of-range parameters are clamped (the
     /// configuration has been validated before in every normal path).
-    pub fn new(cfg: &crate::config::Config) -> Generator {
-        let p = &cfg.data.synthetic;
-        let seed_key = fmix64(cfg.seed ^ 0x5EED_C217_E0DA_7A00);
-        let vocab = scaled_cardinalities(&cfg.data.cardinalities, p.cardinality_scale);
+    pub fn new(opts: &crate::data::DataOptions) -> Generator {
+        let p = &opts.synthetic;
+        let seed_key = fmix64(opts.seed ^ 0x5EED_C217_E0DA_7A00);
+        let vocab = scaled_cardinalities(&opts.cardinalities, p.cardinality_scale);
         let at = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
 
         // Per-column importance weights, from hashes of the seed: some columns matter more than

@@ -53,15 +53,15 @@ pub struct SyntheticSource {
 }
 
 impl SyntheticSource {
-    pub fn new(cfg: &crate::config::Config) -> SyntheticSource {
-        let scale = cfg.data.synthetic.cardinality_scale;
-        let mut label = cfg.data_label();
+    pub fn new(opts: &crate::data::DataOptions) -> SyntheticSource {
+        let scale = opts.synthetic.cardinality_scale;
+        let mut label = opts.label();
         if scale < 1.0 {
             label.push_str(&format!(", vocabularies scaled x{scale}"));
         }
         SyntheticSource {
-            generator: Arc::new(Generator::new(cfg)),
-            test_rows: cfg.eval.test_rows,
+            generator: Arc::new(Generator::new(opts)),
+            test_rows: opts.test_rows,
             label,
         }
     }
