@@ -7,7 +7,8 @@
 use super::*;
 
 impl Config {
-    /// Check every cross-field rule; the first violation is returned with its field path.
+    /// Check every rule, section by section in schema order; the first violation is returned
+    /// with its field path.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.version != CONFIG_VERSION {
             return Err(ConfigError::invalid(
@@ -23,6 +24,16 @@ impl Config {
                 "0 (all cores) to 1024",
             ));
         }
+        self.validate_data()?;
+        self.validate_model()?;
+        self.validate_methods()?;
+        self.validate_table_sizes()?;
+        self.validate_training()?;
+        Ok(())
+    }
+
+    /// `data`: the column counts, the split, the files and the synthetic stream.
+    fn validate_data(&self) -> Result<(), ConfigError> {
         let d = &self.data;
         if d.cardinalities.len() != NUM_CAT {
             return Err(ConfigError::invalid(
@@ -70,7 +81,11 @@ impl Config {
         d.synthetic.validate().map_err(|(field, value, allowed)| {
             ConfigError::invalid(&format!("data.synthetic.{field}"), value, allowed)
         })?;
+        Ok(())
+    }
 
+    /// `model`: the dim and the MLP shapes.
+    fn validate_model(&self) -> Result<(), ConfigError> {
         let m = &self.model;
         if !(1..=1024).contains(&m.dim) {
             return Err(ConfigError::invalid("model.dim", m.dim, "1 to 1024"));
@@ -104,7 +119,12 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
 
+    /// `baseline` and `memrec`: each method's knobs in range (ROBE-Z's block divides the dim).
+    fn validate_methods(&self) -> Result<(), ConfigError> {
+        let m = &self.model;
         if self.baseline.kind == BaselineKind::Hashing
             && !(1..=1 << 31).contains(&self.baseline.hash_rows)
         {
@@ -178,7 +198,12 @@ impl Config {
                 format!("memrec.robe_z ({}) to 2^31 floats", r.robe_z),
             ));
         }
+        Ok(())
+    }
 
+    /// Table sizes: refuse what this tool cannot allocate up front.
+    fn validate_table_sizes(&self) -> Result<(), ConfigError> {
+        let (d, m, r) = (&self.data, &self.model, &self.memrec);
         // Tables are allocated up front: refuse sizes this tool cannot hold rather than abort.
         let compressed_bytes = self.compressed_param_bytes();
         if compressed_bytes > MAX_TABLE_BYTES {
@@ -218,7 +243,11 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
 
+    /// `train`, `eval` and `bench`.
+    fn validate_training(&self) -> Result<(), ConfigError> {
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0 && t.lr <= 100.0) {
             return Err(ConfigError::invalid(
