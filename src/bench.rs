@@ -423,7 +423,7 @@ fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT]) -> Pool {
     let syn = &cfg.data.synthetic;
     let cards = &cfg.data.cardinalities;
     let samplers: Vec<Zipf> = (0..NUM_CAT)
-        .map(|j| Zipf::new(cards[j], syn.zipf_exponent[j]))
+        .map(|j| Zipf::new(syn.column_law(j, cards[j])))
         .collect();
     let seed = derive_seed(cfg.seed, "bench.keys", 0);
     let batches: Vec<(Vec<u64>, Vec<u32>)> = (0..n)
@@ -457,18 +457,19 @@ fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT]) -> Pool {
     Pool { keys, values }
 }
 
-/// Zipf-like sampler over `0..n`: rank from the continuous power law with exponent `s` on
-/// [1, n + 1), then an affine permutation so popular values are spread over the table.
+/// Keys over `0..n`: a rank from the synthetic stream's law of the column (data's one Zipf
+/// sampler, with its fitted head), then an affine permutation so popular values are spread over
+/// the table.
 struct Zipf {
+    law: crate::data::synthetic::Zipf,
     n: u64,
-    s: f64,
     mul: u64,
     add: u64,
 }
 
 impl Zipf {
-    fn new(n: u64, s: f64) -> Zipf {
-        let n = n.max(1);
+    fn new(law: crate::data::synthetic::Zipf) -> Zipf {
+        let n = law.vocab();
         let mut mul = 2_654_435_761 % n;
         if mul == 0 {
             mul = 1;
@@ -477,23 +478,15 @@ impl Zipf {
             mul += 1;
         }
         Zipf {
+            law,
             n,
-            s,
             mul,
             add: 12345 % n,
         }
     }
 
     fn sample(&self, rng: &mut SplitMix64) -> u64 {
-        let u = rng.next_unit_f64();
-        let top = (self.n + 1) as f64;
-        let x = if (self.s - 1.0).abs() < 1e-9 {
-            (u * top.ln()).exp()
-        } else {
-            let e = 1.0 - self.s;
-            (1.0 + u * (top.powf(e) - 1.0)).powf(1.0 / e)
-        };
-        let rank = ((x as u64).saturating_sub(1)).min(self.n - 1);
+        let rank = self.law.sample(rng.next_unit_f64()) - 1;
         ((rank as u128 * self.mul as u128 + self.add as u128) % self.n as u128) as u64
     }
 }
@@ -691,7 +684,7 @@ mod tests {
 
     #[test]
     fn zipf_stays_in_range_and_is_skewed() {
-        let z = Zipf::new(1000, 1.0);
+        let z = Zipf::new(crate::data::synthetic::Zipf::new(1000, 1.0));
         let mut rng = SplitMix64(1);
         let mut hits = vec![0u32; 1000];
         for _ in 0..20000 {
