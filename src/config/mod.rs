@@ -16,6 +16,7 @@ use crate::data::{DataOptions, NUM_CAT};
 /// Which Criteo release the data is shaped like (owned by data; named here for the schema).
 pub use crate::data::Dataset;
 
+pub mod knobs;
 mod set;
 mod validate;
 
@@ -68,12 +69,19 @@ pub enum ConfigError {
         value: String,
         allowed: String,
     },
+    /// A knob that cannot step further, said as the explorer says it.
+    #[error("{0}")]
+    Knob(String),
     #[error("cannot write the configuration: {0}")]
     Serialize(String),
 }
 
 impl ConfigError {
-    fn invalid(field: &str, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        field: &str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid {
             field: field.to_string(),
             value: value.to_string(),

@@ -66,6 +66,28 @@ impl Config {
         if path.is_empty() {
             return Err(set_err("empty field path".into()));
         }
+        // A knob's value is read by its type and written by its own setter: no detour through
+        // the whole configuration as JSON.
+        if let Some(knob) = super::knobs::knob_at(path) {
+            let value = knob.kind.parse(arg, path, raw)?;
+            (knob.put)(self, value)?;
+            return Ok(path);
+        }
+        self.set_field_json(arg, path, raw)
+    }
+
+    /// `set_field` for any field: the configuration as JSON, the path walked, the value read by
+    /// the type of the one it replaces, the whole read back.
+    pub(super) fn set_field_json<'a>(
+        &mut self,
+        arg: &str,
+        path: &'a str,
+        raw: &str,
+    ) -> Result<&'a str, ConfigError> {
+        let set_err = |msg: String| ConfigError::Set {
+            arg: arg.to_string(),
+            msg,
+        };
         let mut root = serde_json::to_value(&*self).map_err(|e| set_err(e.to_string()))?;
         let mut slot = &mut root;
         let mut walked = String::new();
@@ -160,7 +182,7 @@ pub fn field_paths() -> Vec<String> {
 
 /// Interpret the text of `--set` guided by the type of the value it replaces, so `name=123`
 /// stays a string while `memrec.k=4` becomes a number.
-fn parse_set_value(raw: &str, current: &serde_json::Value) -> serde_json::Value {
+pub(super) fn parse_set_value(raw: &str, current: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     if matches!(raw, "None" | "none" | "null") {
         return Value::Null;
