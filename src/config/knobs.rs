@@ -362,28 +362,26 @@ pub fn adopt_knobs(from: &Config, into: &mut Config) {
 }
 
 impl KnobKind {
-    /// Read `--set` text for a knob of this kind at `path`: the same reading, and the same
-    /// errors, as any other field (the value's type decides, see `set.rs`).
-    pub fn parse(self, arg: &str, path: &str, raw: &str) -> Result<KnobValue, ConfigError> {
-        let raw = raw.trim();
-        let current = match self {
+    /// A JSON value of this kind, so `--set` text is read for it as for any field of its type.
+    pub fn placeholder(self) -> serde_json::Value {
+        match self {
             KnobKind::Method | KnobKind::Layout | KnobKind::Optimizer => {
                 serde_json::Value::String(String::new())
             }
             KnobKind::Count => serde_json::Value::from(0u64),
             KnobKind::Real => serde_json::Value::from(0.5f64),
-        };
-        let v = super::set::parse_set_value(raw, &current);
-        let err = |e: serde_json::Error| ConfigError::Set {
-            arg: arg.to_string(),
-            msg: format!("`{path}` cannot be `{raw}`: {e}"),
-        };
+        }
+    }
+
+    /// The typed value of `--set` text read as JSON (by the same deserializer as the whole
+    /// configuration, so the same texts are accepted, with the same errors).
+    pub fn read(self, v: serde_json::Value) -> Result<KnobValue, serde_json::Error> {
         Ok(match self {
-            KnobKind::Method => KnobValue::Method(serde_json::from_value(v).map_err(err)?),
-            KnobKind::Layout => KnobValue::Layout(serde_json::from_value(v).map_err(err)?),
-            KnobKind::Optimizer => KnobValue::Optimizer(serde_json::from_value(v).map_err(err)?),
-            KnobKind::Count => KnobValue::Count(serde_json::from_value(v).map_err(err)?),
-            KnobKind::Real => KnobValue::Real(serde_json::from_value(v).map_err(err)?),
+            KnobKind::Method => KnobValue::Method(serde_json::from_value(v)?),
+            KnobKind::Layout => KnobValue::Layout(serde_json::from_value(v)?),
+            KnobKind::Optimizer => KnobValue::Optimizer(serde_json::from_value(v)?),
+            KnobKind::Count => KnobValue::Count(serde_json::from_value(v)?),
+            KnobKind::Real => KnobValue::Real(serde_json::from_value(v)?),
         })
     }
 }

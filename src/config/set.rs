@@ -69,7 +69,12 @@ impl Config {
         // A knob's value is read by its type and written by its own setter: no detour through
         // the whole configuration as JSON.
         if let Some(knob) = super::knobs::knob_at(path) {
-            let value = knob.kind.parse(arg, path, raw)?;
+            let raw = raw.trim();
+            let value = parse_set_value(raw, &knob.kind.placeholder());
+            let value = knob.kind.read(value).map_err(|e| ConfigError::Set {
+                arg: arg.to_string(),
+                msg: format!("`{path}` cannot be `{raw}`: {e}"),
+            })?;
             (knob.put)(self, value)?;
             return Ok(path);
         }
@@ -182,7 +187,7 @@ pub fn field_paths() -> Vec<String> {
 
 /// Interpret the text of `--set` guided by the type of the value it replaces, so `name=123`
 /// stays a string while `memrec.k=4` becomes a number.
-pub(super) fn parse_set_value(raw: &str, current: &serde_json::Value) -> serde_json::Value {
+fn parse_set_value(raw: &str, current: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     if matches!(raw, "None" | "none" | "null") {
         return Value::Null;

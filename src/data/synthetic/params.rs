@@ -108,6 +108,12 @@ impl SyntheticParams {
                 "a share in [0, 1]".into(),
             ));
         }
+        self.validate_categorical()?;
+        self.validate_dense_and_signals()
+    }
+
+    /// The Zipf exponents and fitted heads of the categorical columns.
+    fn validate_categorical(&self) -> Result<(), (String, String, String)> {
         if self.zipf_exponent.len() != NUM_CAT {
             return Err((
                 "zipf_exponent".into(),
@@ -161,6 +167,11 @@ impl SyntheticParams {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The dense quantile tables, the vocabulary scale, the click rate and the signal sizes.
+    fn validate_dense_and_signals(&self) -> Result<(), (String, String, String)> {
         if self.dense_quantiles.len() != NUM_DENSE {
             return Err((
                 "dense_quantiles".into(),
