@@ -23,7 +23,7 @@ use crate::data::{NUM_CAT, token_key};
 use crate::embedding::hash::derive_seed;
 use crate::embedding::table::copy_row;
 use crate::embedding::{SparseOptimizer, build_compressed};
-use crate::report::LatencyReport;
+use crate::train::protocol::LatencyReport;
 use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 

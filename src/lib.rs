@@ -12,7 +12,6 @@ pub mod data;
 pub mod embedding;
 pub mod metrics;
 pub mod model;
-pub mod report;
 pub mod signals;
 pub mod sweep;
 pub mod train;

@@ -14,7 +14,7 @@ use memrec_tui::app::{render_state_text, state_from_events};
 use memrec_tui::config::Config;
 use memrec_tui::data::BadLines;
 use memrec_tui::embedding::TableInfo;
-use memrec_tui::report::{
+use memrec_tui::train::protocol::{
     DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport,
 };
 use memrec_tui::ui::{self, Theme};

@@ -17,7 +17,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use crate::config::Config;
-use crate::report::EngineEvent;
+use crate::train::protocol::EngineEvent;
 use crate::ui::{self, Theme};
 use msg::Msg;
 use state::AppState;

@@ -29,8 +29,8 @@ use super::state::{AppState, PendingWrite};
 use super::update::update;
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
-use crate::report::{EngineCommand, EngineEvent};
 use crate::signals::{Cancel, SIGHUP, SIGINT, SIGTERM};
+use crate::train::protocol::{EngineCommand, EngineEvent};
 use crate::ui::{self, Theme};
 use crate::util::{WriteError, write_atomic};
 

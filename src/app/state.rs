@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::config::{Config, Layout, Method, Optimizer};
 use crate::data::BadLines;
 use crate::embedding::TableInfo;
-use crate::report::{DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunSummary};
+use crate::train::protocol::{DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunSummary};
 
 /// How long knob edits wait for the next edit before the MEM-REC run restarts.
 pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);

@@ -36,9 +36,9 @@ use crate::cli::{CliError, ConfigArgs, SweepArgs};
 use crate::config::Config;
 use crate::data::{DataError, DataSource};
 use crate::metrics;
-use crate::report::{EngineCommand, EngineEvent, RunSummary};
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
+use crate::train::protocol::{EngineCommand, EngineEvent, RunSummary};
 
 pub use grid::{Grid, GridError, Point};
 pub use store::{PointRecord, Store, StoreError};

@@ -20,7 +20,7 @@ use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
 use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
-use crate::report::{
+use crate::train::protocol::{
     DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport, RunSummary,
 };
 use crate::train::trainer::Trainer;

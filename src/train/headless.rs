@@ -18,9 +18,9 @@ use anyhow::anyhow;
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
 use crate::data::{BadLines, DataError, DataSource};
-use crate::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineOptions, RunPredictions};
+use crate::train::protocol::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 
 /// Parse `WxH` (e.g. `120x40`) for `--screen`.
 pub fn parse_screen(s: &str) -> Result<(u16, u16), CliError> {
@@ -275,7 +275,7 @@ fn tagged(kind: &str, v: impl serde::Serialize) -> serde_json::Value {
     v
 }
 
-fn fmt_delta(d: Option<crate::report::DeltaAuc>) -> String {
+fn fmt_delta(d: Option<crate::train::protocol::DeltaAuc>) -> String {
     d.map_or("-".into(), |d| {
         format!("{:+.4} [{:+.4}, {:+.4}]", d.delta, d.lo, d.hi)
     })

@@ -5,4 +5,5 @@
 //! terminal or ratatui types.
 pub mod engine;
 pub mod headless;
+pub mod protocol;
 pub mod trainer;
