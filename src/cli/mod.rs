@@ -5,6 +5,8 @@
 //!
 //! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
 
+pub mod headless;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -353,7 +355,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 )?;
             }
             if cli.run.headless {
-                crate::train::headless::run_cli(&cfg, &cli.run)
+                headless::run_cli(&cfg, &cli.run)
             } else {
                 crate::app::run_cli(&cfg, &cli.run)
             }
