@@ -5,7 +5,6 @@
 //! of it, as are `--headless --json`, `bench` and `export` (`cli`).
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;

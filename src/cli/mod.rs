@@ -326,7 +326,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Some(Command::Bench(_)) => {
             let cfg = cli.config.resolve()?;
-            crate::bench::run_cli(&cfg, cli.run.json)
+            crate::train::latency::run_cli(&cfg, cli.run.json)
         }
         Some(Command::Stats(args)) => {
             let mut files = args.files.clone();

@@ -863,7 +863,7 @@ fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollision
 
 /// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
 fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
-    crate::bench::measure(cfg).map_err(|e| e.to_string())
+    crate::train::latency::measure(cfg).map_err(|e| e.to_string())
 }
 
 /// Samples before a run's first evaluation: an eighth of `eval.every_samples`, so a new user sees

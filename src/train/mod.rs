@@ -4,5 +4,6 @@
 //! Owns: everything between a `DataSource` and the events a front end draws. Must never: hold
 //! terminal or ratatui types.
 pub mod engine;
+pub mod latency;
 pub mod protocol;
 pub mod trainer;
