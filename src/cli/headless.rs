@@ -178,7 +178,7 @@ pub fn run_cancellable(
         }
     }
     if let Some((w, h)) = screen {
-        let text = crate::app::render_screen_text(cfg, &events, w, h);
+        let text = crate::ui::text::render_screen_text(cfg, &events, w, h);
         // With --json, standard output holds only JSON lines: the screen goes to stderr.
         if args.json {
             eprintln!("{text}");
@@ -344,8 +344,5 @@ fn write_predictions(
             text.push_str(&format!("{}\t{}\t{}\n", p.run, *y as u8, q));
         }
     }
-    crate::util::write_atomic(path, text.as_bytes(), force).map_err(|e| match e {
-        crate::util::WriteError::Exists(_) => CliError::usage(e),
-        other => CliError::runtime(other),
-    })
+    crate::util::write_atomic(path, text.as_bytes(), force).map_err(CliError::write)
 }

@@ -1,7 +1,8 @@
 //! Lookup latency: the fused MEM-REC kernel against the uncompressed gather at the preset's full
-//! cardinalities, with Zipf-skewed keys. `measure` feeds the explorer's latency panel; `run_cli`
-//! is `memrec-tui bench`, which also times the compressed forward's floor (`embedding::floor`:
-//! the same batches' reads with every index computed untimed), in its own loop after the kernel's.
+//! cardinalities, with Zipf-skewed keys. `measure` feeds the explorer's latency panel (the engine
+//! calls it); `measure_full` is what `memrec-tui bench` prints, which also times the
+//! compressed forward's floor (`embedding::floor`: the same batches' reads with every index
+//! computed untimed), in its own loop after the kernel's.
 //!
 //! Owns: the timing protocol (a dedicated thread pool of `cfg.effective_threads()`, `warmup`
 //! untimed batches, then `batches` timed ones; median and p99), the full-size table (allocated
@@ -17,7 +18,6 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cli::CliError;
 use crate::config::Config;
 use crate::data::{NUM_CAT, token_key};
 use crate::embedding::hash::derive_seed;
@@ -31,7 +31,7 @@ use crate::util::rng::SplitMix64;
 const MEM_SHARE: f64 = 0.6;
 /// Bytes of pre-generated keys kept at most; longer runs cycle through them.
 const POOL_BYTES: usize = 256 << 20;
-/// Timed forward+backward steps in `run_cli` (each also updates the tables).
+/// Timed forward+backward steps in `measure_full` (each also updates the tables).
 const TRAIN_STEPS: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,12 @@ pub struct BenchOutput {
 /// Measure the fused MEM-REC forward (`cfg.memrec`) against the uncompressed gather.
 pub fn measure(cfg: &Config) -> Result<LatencyReport, BenchError> {
     Ok(run(cfg, false)?.latency)
+}
+
+/// `measure`, plus what `memrec-tui bench` also reports: the compressed forward's floor, the
+/// forward+backward+update throughput, and what the figures were measured on.
+pub fn measure_full(cfg: &Config) -> Result<BenchOutput, BenchError> {
+    run(cfg, true)
 }
 
 struct Pool {
@@ -589,83 +595,6 @@ pub fn fits(bytes: u64, cache: &[Option<u64>; 3]) -> String {
         }
     }
     "DRAM".into()
-}
-
-/// `memrec-tui bench`: a human table, or one JSON line with `--json`.
-pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
-    let r = run(cfg, true).map_err(CliError::runtime)?;
-    if json {
-        let line = serde_json::to_string(&r).map_err(CliError::runtime)?;
-        println!("{line}");
-        return Ok(());
-    }
-    let l = &r.latency;
-    let mb = |b: u64| b as f64 / (1u64 << 20) as f64;
-    println!(
-        "lookup latency, preset {} ({} threads, batch {}, {} timed batches after {} warm-up; \
-         1 token = one (sample, feature) lookup)",
-        r.preset, l.threads, l.batch, l.batches, cfg.bench.warmup
-    );
-    println!(
-        "  {:<46} {:>10} {:>10} {:>12} {:>6}",
-        "", "ns/token", "p99 ns", "MiB", "fits"
-    );
-    println!(
-        "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
-        format!("{} ({})", r.representation, cfg.compressed_knobs()),
-        l.memrec_ns_per_token,
-        l.memrec_p99_ns,
-        mb(l.memrec_bytes),
-        l.memrec_fits
-    );
-    let full_label = if l.full_measured_at_full_size {
-        format!("uncompressed gather ({} rows)", r.full_rows_measured)
-    } else {
-        format!(
-            "uncompressed gather, SCALED ({} rows)",
-            r.full_rows_measured
-        )
-    };
-    println!(
-        "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
-        full_label,
-        l.full_ns_per_token,
-        l.full_p99_ns,
-        mb(r.full_bytes_measured),
-        r.full_measured_fits
-    );
-    println!(
-        "  fastest batch: {} {:.2} ns/token, uncompressed {:.2} ns/token",
-        r.representation, r.memrec_min_ns_per_token, r.full_min_ns_per_token
-    );
-    if let (Some(med), Some(min), Some(bytes)) = (
-        r.floor_ns_per_token,
-        r.floor_min_ns_per_token,
-        r.floor_bytes_per_token,
-    ) {
-        println!(
-            "  floor (its {bytes:.0} table bytes per token read, indices computed beforehand): \
-             {med:.2} ns/token, fastest {min:.2}; the kernel is {:.2}x its floor",
-            l.memrec_ns_per_token / med
-        );
-    }
-    if !l.full_measured_at_full_size {
-        println!(
-            "  full tables: {:.1} MiB by formula (4 d sum V), fits {}: too big for this machine, \
-             gather measured on the scaled table above",
-            mb(l.full_bytes),
-            l.full_fits
-        );
-    }
-    println!(
-        "  speedup {:.1}x; memory {:.0}x smaller; forward+backward+update {:.1} M tokens/s \
-         ({:.1}x the forward time)",
-        l.speedup,
-        l.full_bytes as f64 / l.memrec_bytes.max(1) as f64,
-        r.memrec_fwd_bwd_tokens_per_s / 1e6,
-        r.fwd_bwd_over_fwd
-    );
-    Ok(())
 }
 
 #[cfg(test)]
