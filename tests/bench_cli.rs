@@ -1,6 +1,6 @@
 //! `memrec-tui bench`: the JSON line has the documented fields with sane values, the cache level
 //! each table fits in agrees with the machine's caches (read here from /sys, independently of the
-//! crate), and `bench::measure` (the explorer's latency panel) agrees on what it measured. Small
+//! crate), and `train::latency::measure` (the explorer's latency panel) agrees on what it measured. Small
 //! shapes only: a test never asserts a wall-clock figure.
 
 use assert_cmd::Command;

@@ -125,13 +125,77 @@ fn run_in_pool(
 ) -> Result<BenchOutput, BenchError> {
     let b = &cfg.bench;
     let dim = cfg.model.dim;
-    let cards = &cfg.data.cardinalities;
-    let full_rows: u64 = cards.iter().sum();
+    let full_rows: u64 = cfg.data.cardinalities.iter().sum();
     let full_bytes = cfg.full_uncompressed_bytes();
     let cache = cache_sizes();
+    let shape = full_shape(cfg, full_rows, full_bytes);
+    let pool = make_pool(cfg, &shape.sizes);
+    let tokens = b.batch * NUM_CAT;
+    let c = time_compressed(cfg, &pool, with_training);
+    let (full_med, full_p99, full_min) = time_full(cfg, &shape, &pool, threads)?;
 
-    // The uncompressed table: full size if it fits in the memory budget, else the largest that
-    // does, each feature scaled by the same factor.
+    let per_token = |t: f64| t / tokens as f64;
+    let zipf = &cfg.data.synthetic.zipf_exponent;
+    let memrec_bytes = c.bytes;
+    let has_floor = !c.floor_times.is_empty();
+    let latency = LatencyReport {
+        memrec_ns_per_token: per_token(c.med),
+        memrec_p99_ns: per_token(c.p99),
+        full_ns_per_token: per_token(full_med),
+        full_p99_ns: per_token(full_p99),
+        speedup: full_med / c.med,
+        memrec_bytes,
+        full_bytes,
+        full_measured_at_full_size: shape.rows == full_rows,
+        threads,
+        batch: b.batch,
+        batches: b.batches,
+        memrec_fits: fits(memrec_bytes, &cache),
+        full_fits: fits(full_bytes, &cache),
+    };
+    Ok(BenchOutput {
+        latency,
+        preset: cfg.name.clone(),
+        representation: build_compressed(cfg).kind().to_string(),
+        dim,
+        k: cfg.memrec.k,
+        token_rows: cfg.memrec.token_rows,
+        kw: cfg.memrec.kw,
+        weight_rows: cfg.memrec.weight_rows,
+        full_rows_measured: shape.rows,
+        full_bytes_measured: shape.bytes,
+        full_measured_fits: fits(shape.bytes, &cache),
+        memrec_min_ns_per_token: per_token(c.min),
+        floor_ns_per_token: has_floor.then(|| per_token(c.floor_med)),
+        floor_min_ns_per_token: has_floor.then(|| per_token(c.floor_min)),
+        floor_bytes_per_token: has_floor.then_some(c.floor_bytes),
+        full_min_ns_per_token: per_token(full_min),
+        memrec_fwd_bwd_tokens_per_s: c.fwd_bwd_tokens_per_s,
+        fwd_bwd_over_fwd: c.fwd_bwd_ratio,
+        cache_bytes: cache.map(|c| c.unwrap_or(0)),
+        zipf_exponent_range: [
+            zipf.iter().copied().fold(f64::INFINITY, f64::min),
+            zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ],
+    })
+}
+
+/// The uncompressed table the gather runs on: per-feature rows and offsets into one flat table.
+struct FullShape {
+    sizes: [u64; NUM_CAT],
+    offsets: [u32; NUM_CAT],
+    /// Rows and bytes of the table measured (the full tables' when they fit).
+    rows: u64,
+    bytes: u64,
+    /// The memory budget it had to fit in, for the error when it cannot be allocated.
+    budget: u64,
+}
+
+/// The uncompressed table: full size if it fits in the memory budget, else the largest that
+/// does, each feature scaled by the same factor.
+fn full_shape(cfg: &Config, full_rows: u64, full_bytes: u64) -> FullShape {
+    let dim = cfg.model.dim;
+    let cards = &cfg.data.cardinalities;
     let budget = memory_budget();
     let measured_rows = if full_bytes <= budget {
         full_rows
@@ -151,16 +215,41 @@ fn run_in_pool(
         offsets[j] = total as u32;
         total += sizes[j];
     }
-    let measured_rows = total;
-    let measured_bytes = 4 * dim as u64 * measured_rows;
+    FullShape {
+        sizes,
+        offsets,
+        rows: total,
+        bytes: 4 * dim as u64 * total,
+        budget,
+    }
+}
 
-    let pool = make_pool(cfg, &sizes);
+/// What was timed of the compressed representation, ns per batch.
+struct CompressedTimes {
+    med: f64,
+    p99: f64,
+    min: f64,
+    /// The floor's timed batches (empty when not measured) and its median, fastest, bytes/token.
+    floor_times: Vec<f64>,
+    floor_med: f64,
+    floor_min: f64,
+    floor_bytes: f64,
+    /// Forward+backward+update, tokens per second, and its median over the forward's (0 when
+    /// not measured).
+    fwd_bwd_tokens_per_s: f64,
+    fwd_bwd_ratio: f64,
+    /// Parameter bytes of the representation.
+    bytes: u64,
+}
+
+/// Time the compressed forward on the pool's batches; for the command (`with_training`) also
+/// its floor and forward+backward+update (the explorer does not need them).
+fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> CompressedTimes {
+    let b = &cfg.bench;
     let n_pool = pool.keys.len();
     let tokens = b.batch * NUM_CAT;
-
-    // The compressed forward.
     let mut memrec = build_compressed(cfg);
-    let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * dim);
+    let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * cfg.model.dim);
     let mut times = Vec::with_capacity(b.batches);
     for i in 0..b.warmup + b.batches {
         let keys = &pool.keys[i % n_pool];
@@ -184,8 +273,8 @@ fn run_in_pool(
     } else {
         (Vec::new(), 0.0)
     };
-    let (mr_med, mr_p99) = median_p99(&mut times);
-    let mr_min = times.first().copied().unwrap_or(f64::NAN);
+    let (med, p99) = median_p99(&mut times);
+    let min = times.first().copied().unwrap_or(f64::NAN);
     let (floor_med, _) = median_p99(&mut floor_times);
     let floor_min = floor_times.first().copied().unwrap_or(f64::NAN);
 
@@ -206,20 +295,40 @@ fn run_in_pool(
                 ts.push(dt);
             }
         }
-        let (med, _) = median_p99(&mut ts);
-        (tokens as f64 / (med * 1e-9), med / mr_med)
+        let (step_med, _) = median_p99(&mut ts);
+        (tokens as f64 / (step_med * 1e-9), step_med / med)
     } else {
         (0.0, 0.0)
     };
-    let memrec_bytes = memrec.param_bytes();
-    drop(memrec);
+    CompressedTimes {
+        med,
+        p99,
+        min,
+        floor_times,
+        floor_med,
+        floor_min,
+        floor_bytes,
+        fwd_bwd_tokens_per_s,
+        fwd_bwd_ratio,
+        bytes: memrec.param_bytes(),
+    }
+}
 
-    // The uncompressed gather: one row per (sample, feature), written to a batch x 26 x dim
-    // output like PyTorch's EmbeddingBag with one index per bag. Values chosen so every page is
-    // written (calloc'd zero pages would all map to one physical page and stay in cache).
-    // The uncompressed side depends only on the table shape, the skew and the timing plan, not on
-    // the MEM-REC knobs: measure it once per process and shape, so the explorer's re-measurements
-    // after a knob edit do not re-allocate and re-write gigabytes each time.
+/// Time the uncompressed gather: one row per (sample, feature), written to a batch x 26 x dim
+/// output like PyTorch's EmbeddingBag with one index per bag. Values chosen so every page is
+/// written (calloc'd zero pages would all map to one physical page and stay in cache).
+/// The uncompressed side depends only on the table shape, the skew and the timing plan, not on
+/// the MEM-REC knobs: measure it once per process and shape, so the explorer's re-measurements
+/// after a knob edit do not re-allocate and re-write gigabytes each time.
+fn time_full(
+    cfg: &Config,
+    shape: &FullShape,
+    pool: &Pool,
+    threads: usize,
+) -> Result<GatherTimes, BenchError> {
+    let b = &cfg.bench;
+    let dim = cfg.model.dim;
+    let sizes = &shape.sizes;
     let full_key = format!(
         "{dim}|{sizes:?}|{:?}|{}|{}|{}|{threads}|{}",
         cfg.data.synthetic.zipf_exponent, b.batch, b.batches, b.warmup, cfg.seed
@@ -228,82 +337,38 @@ fn run_in_pool(
         .lock()
         .ok()
         .and_then(|c| c.as_ref().filter(|(k, _)| *k == full_key).map(|(_, v)| *v));
-    let (full_med, full_p99, full_min) = match cached {
-        Some(v) => v,
-        None => {
-            let table = AlignedBuf::try_filled((measured_rows * dim as u64) as usize, |i| {
-                (i % 1021) as f32 * 1e-4
-            })
-            .ok_or(BenchError::Alloc {
-                bytes: measured_bytes,
-                budget,
-                share: MEM_SHARE * 100.0,
-            })?;
-            let mut out = AlignedBuf::zeros(tokens * dim);
-            let mut times = Vec::with_capacity(b.batches);
-            for i in 0..b.warmup + b.batches {
-                let values = &pool.values[i % n_pool];
-                let t0 = Instant::now();
-                full_gather(table.as_slice(), dim, &offsets, values, &mut out);
-                let dt = t0.elapsed().as_nanos() as f64;
-                std::hint::black_box(&out);
-                if i >= b.warmup {
-                    times.push(dt);
-                }
-            }
-            drop(table);
-            let (full_med, full_p99) = median_p99(&mut times);
-            let full_min = times.first().copied().unwrap_or(f64::NAN);
-            let v = (full_med, full_p99, full_min);
-            if let Ok(mut c) = FULL_GATHER_CACHE.lock() {
-                *c = Some((full_key, v));
-            }
-            v
-        }
-    };
-
-    let per_token = |t: f64| t / tokens as f64;
-    let zipf = &cfg.data.synthetic.zipf_exponent;
-    let latency = LatencyReport {
-        memrec_ns_per_token: per_token(mr_med),
-        memrec_p99_ns: per_token(mr_p99),
-        full_ns_per_token: per_token(full_med),
-        full_p99_ns: per_token(full_p99),
-        speedup: full_med / mr_med,
-        memrec_bytes,
-        full_bytes,
-        full_measured_at_full_size: measured_rows == full_rows,
-        threads,
-        batch: b.batch,
-        batches: b.batches,
-        memrec_fits: fits(memrec_bytes, &cache),
-        full_fits: fits(full_bytes, &cache),
-    };
-    Ok(BenchOutput {
-        latency,
-        preset: cfg.name.clone(),
-        representation: build_compressed(cfg).kind().to_string(),
-        dim,
-        k: cfg.memrec.k,
-        token_rows: cfg.memrec.token_rows,
-        kw: cfg.memrec.kw,
-        weight_rows: cfg.memrec.weight_rows,
-        full_rows_measured: measured_rows,
-        full_bytes_measured: measured_bytes,
-        full_measured_fits: fits(measured_bytes, &cache),
-        memrec_min_ns_per_token: per_token(mr_min),
-        floor_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_med)),
-        floor_min_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_min)),
-        floor_bytes_per_token: (!floor_times.is_empty()).then_some(floor_bytes),
-        full_min_ns_per_token: per_token(full_min),
-        memrec_fwd_bwd_tokens_per_s: fwd_bwd_tokens_per_s,
-        fwd_bwd_over_fwd: fwd_bwd_ratio,
-        cache_bytes: cache.map(|c| c.unwrap_or(0)),
-        zipf_exponent_range: [
-            zipf.iter().copied().fold(f64::INFINITY, f64::min),
-            zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        ],
+    if let Some(v) = cached {
+        return Ok(v);
+    }
+    let table = AlignedBuf::try_filled((shape.rows * dim as u64) as usize, |i| {
+        (i % 1021) as f32 * 1e-4
     })
+    .ok_or(BenchError::Alloc {
+        bytes: shape.bytes,
+        budget: shape.budget,
+        share: MEM_SHARE * 100.0,
+    })?;
+    let n_pool = pool.values.len();
+    let mut out = AlignedBuf::zeros(b.batch * NUM_CAT * dim);
+    let mut times = Vec::with_capacity(b.batches);
+    for i in 0..b.warmup + b.batches {
+        let values = &pool.values[i % n_pool];
+        let t0 = Instant::now();
+        full_gather(table.as_slice(), dim, &shape.offsets, values, &mut out);
+        let dt = t0.elapsed().as_nanos() as f64;
+        std::hint::black_box(&out);
+        if i >= b.warmup {
+            times.push(dt);
+        }
+    }
+    drop(table);
+    let (full_med, full_p99) = median_p99(&mut times);
+    let full_min = times.first().copied().unwrap_or(f64::NAN);
+    let v = (full_med, full_p99, full_min);
+    if let Ok(mut c) = FULL_GATHER_CACHE.lock() {
+        *c = Some((full_key, v));
+    }
+    Ok(v)
 }
 
 /// Batches (plus warm-up) timed in the floor's loop between two rounds of plan building.
