@@ -14,9 +14,8 @@ use memrec_tui::app::update::update;
 use memrec_tui::config::Config;
 use memrec_tui::data::BadLines;
 use memrec_tui::embedding::TableInfo;
-use memrec_tui::train::protocol::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport,
-};
+use memrec_tui::embedding::collisions::FeatureCollisions;
+use memrec_tui::train::protocol::{DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport};
 use memrec_tui::ui::text::render_state_text;
 use memrec_tui::ui::{self, Theme};
 use ratatui::Terminal;

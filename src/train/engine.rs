@@ -18,10 +18,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::config::Config;
 use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
+use crate::embedding::collisions::FeatureCollisions;
 use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
 use crate::train::protocol::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport, RunSummary,
+    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunSummary,
 };
 use crate::train::trainer::Trainer;
 
