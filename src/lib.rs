@@ -1,18 +1,18 @@
 //! memrec-tui: an interactive explorer of MEM-REC embedding compression for DLRM.
 //!
-//! The engine (`data`, `embedding`, `model`, `train`, `metrics`, `bench`) knows nothing of the
-//! terminal; `app` (state, messages, update, keymap) and `ui` (one file per panel) are a front end
-//! of it, as are `--headless --json`, `bench` and `export` (`cli`).
+//! The engine (`data`, `embedding`, `model`, `train` with its event protocol and latency probe,
+//! `metrics`) knows nothing of the terminal or the command line; `app` (state, messages, update,
+//! keymap) and `ui` (one file per panel, and the screen as text) are a front end of it. `cli` is
+//! the one front door: every command (the explorer, `--headless`, `bench`, `stats`, `sweep`,
+//! `export`) and the mapping of errors to exit codes live there, and nothing else imports it.
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod embedding;
 pub mod metrics;
 pub mod model;
-pub mod report;
 pub mod signals;
 pub mod sweep;
 pub mod train;

@@ -1,6 +1,6 @@
 //! `memrec-tui bench`: the JSON line has the documented fields with sane values, the cache level
 //! each table fits in agrees with the machine's caches (read here from /sys, independently of the
-//! crate), and `bench::measure` (the explorer's latency panel) agrees on what it measured. Small
+//! crate), and `train::latency::measure` (the explorer's latency panel) agrees on what it measured. Small
 //! shapes only: a test never asserts a wall-clock figure.
 
 use assert_cmd::Command;
@@ -178,7 +178,7 @@ fn measure_reports_the_configuration_it_ran() {
         cfg.apply_set(s[1]).unwrap();
     }
     cfg.threads = 1;
-    let r = memrec_tui::bench::measure(&cfg).unwrap();
+    let r = memrec_tui::train::latency::measure(&cfg).unwrap();
     assert_eq!((r.threads, r.batch, r.batches), (1, 64, 5));
     assert_eq!(r.memrec_bytes, 4 * (256 * 8 + 64));
     assert_eq!(r.memrec_fits, level_for(r.memrec_bytes));

@@ -3,6 +3,7 @@
 
 mod common;
 
+use memrec_tui::cli::stats::render_table;
 use memrec_tui::data::stats;
 
 const CAT_DISTINCT: [u64; 26] = [
@@ -106,7 +107,7 @@ fn max_rows_stops_early_and_estimates_take_over_past_the_cap() {
         (s.categorical[0].distinct, s.categorical[0].distinct_exact),
         (157, true)
     );
-    assert!(stats::render_table(&s).contains(&format!("~{}", {
+    assert!(render_table(&s).contains(&format!("~{}", {
         let d = c3.distinct;
         format!("{},{:03}", d / 1000, d % 1000)
     })));
@@ -118,7 +119,7 @@ fn human_table_and_json_agree() {
         return;
     };
     let s = stats::compute(&[sample], false, 0).unwrap();
-    let t = stats::render_table(&s);
+    let t = render_table(&s);
     assert!(t.contains("rows        8,000\n"));
     assert!(t.contains("clicks      1,728 (click rate 21.60%)"));
     assert!(t.contains("\nC3            4,524      3.31"), "{t}");

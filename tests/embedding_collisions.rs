@@ -3,8 +3,8 @@
 
 use memrec_tui::config::Layout;
 use memrec_tui::data::{NUM_CAT, token_key};
+use memrec_tui::embedding::collisions::FeatureCollisions;
 use memrec_tui::embedding::{HashingTrick, MemRec, Representation, Uncompressed};
-use memrec_tui::report::FeatureCollisions;
 use memrec_tui::util::rng::SplitMix64;
 
 /// `n` distinct uniformly random values of `feature`.

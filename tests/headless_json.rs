@@ -7,10 +7,10 @@ mod support;
 
 use std::sync::Arc;
 
+use memrec_tui::cli::headless::{options, parse_screen, run_with};
 use memrec_tui::cli::{CliError, RunArgs};
 use memrec_tui::config::{Config, Layout};
 use memrec_tui::train::engine::{EngineOptions, default_reps};
-use memrec_tui::train::headless::{options, parse_screen, run_with};
 use support::{PlantedSource, small_cfg, test_reps};
 
 fn args(json: bool) -> RunArgs {

@@ -5,8 +5,8 @@ mod common;
 use std::sync::Arc;
 
 use memrec_tui::config::{Config, Layout};
-use memrec_tui::report::EngineEvent;
 use memrec_tui::train::engine::{Engine, EngineOptions};
+use memrec_tui::train::protocol::EngineEvent;
 
 fn cfg(threads: usize, layout: Layout, data: &str) -> Config {
     let mut c = Config::from_preset("kaggle").unwrap();

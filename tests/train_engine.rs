@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use memrec_tui::config::{Config, Layout};
 use memrec_tui::data::DataSource;
-use memrec_tui::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 use memrec_tui::train::engine::{Engine, EngineOptions, default_reps};
+use memrec_tui::train::protocol::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 use support::{
     PlantedSource, delong_auc, delong_delta, run_with_predictions, small_cfg, test_reps,
 };

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use memrec_tui::config::Config;
 use memrec_tui::data::{Batch, BatchStream, DataError, DataSource, NUM_CAT, NUM_DENSE, token_key};
 use memrec_tui::embedding::{OutputShape, Representation, SparseOptimizer, TableInfo};
-use memrec_tui::report::EngineEvent;
 use memrec_tui::train::engine::{Engine, EngineOptions, RepBuilder, RunKind, RunPredictions};
+use memrec_tui::train::protocol::EngineEvent;
 
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);

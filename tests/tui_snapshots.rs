@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use memrec_tui::app::msg::{Effect, Msg};
 use memrec_tui::app::state::AppState;
+use memrec_tui::app::state_from_events;
 use memrec_tui::app::update::update;
-use memrec_tui::app::{render_state_text, state_from_events};
 use memrec_tui::config::Config;
 use memrec_tui::data::BadLines;
 use memrec_tui::embedding::TableInfo;
-use memrec_tui::report::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport,
-};
+use memrec_tui::embedding::collisions::FeatureCollisions;
+use memrec_tui::train::protocol::{DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport};
+use memrec_tui::ui::text::render_state_text;
 use memrec_tui::ui::{self, Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -403,7 +403,7 @@ fn tiny_sizes_never_panic() {
 fn headless_screen_matches_the_live_state() {
     let cfg = cfg();
     let ev = session(&cfg);
-    let a = memrec_tui::app::render_screen_text(&cfg, &ev, 100, 30);
+    let a = memrec_tui::ui::text::render_screen_text(&cfg, &ev, 100, 30);
     let b = text(&state_from_events(&cfg, &ev), 100, 30);
     assert_eq!(a, b);
     assert_eq!(a.lines().count(), 30);

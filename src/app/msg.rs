@@ -10,7 +10,7 @@ use ratatui::crossterm::event::KeyEvent;
 
 use super::state::PendingWrite;
 use super::sweep::LoadedSweep;
-use crate::report::{EngineCommand, EngineEvent};
+use crate::train::protocol::{EngineCommand, EngineEvent};
 
 /// Everything that can happen to the explorer.
 #[derive(Debug, Clone)]

@@ -14,7 +14,6 @@
 //! is 128 + the signal. A second signal exits at once only after the terminal is restored.
 
 use std::collections::VecDeque;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,10 +26,9 @@ use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use super::msg::{Effect, Msg, WriteOutcome};
 use super::state::{AppState, PendingWrite};
 use super::update::update;
-use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
-use crate::report::{EngineCommand, EngineEvent};
-use crate::signals::{Cancel, SIGHUP, SIGINT, SIGTERM};
+use crate::signals::Cancel;
+use crate::train::protocol::{EngineCommand, EngineEvent};
 use crate::ui::{self, Theme};
 use crate::util::{WriteError, write_atomic};
 
@@ -41,33 +39,20 @@ pub trait EngineLink {
     fn shutdown(self: Box<Self>);
 }
 
-/// Open the explorer on `cfg`: check the terminal, open the data, start the engine, run.
-pub fn run_cli(cfg: &Config, args: &RunArgs) -> Result<(), CliError> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "the explorer needs a terminal, and standard input/output is not one; \
-             use --headless (with --steps N, --json, or --screen 120x40 for a text screen)"
-        )));
-    }
-    let theme = Theme::from_env(args.no_color);
-    let source = crate::data::open_for_training(&cfg.data_options()).map_err(CliError::data)?;
-    // Before the terminal changes: from here on a signal quits through the loop, which restores it.
-    let signals = crate::signals::Listener::start(&[SIGINT, SIGTERM, SIGHUP], false)
-        .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot listen for signals: {e}")))?;
-    let (ev_tx, ev_rx) = unbounded();
-    let engine = spawn_engine(cfg, source, ev_tx)?;
-    let result = run_terminal(
-        cfg,
-        engine.as_ref(),
-        ev_rx,
-        &theme,
-        args.sweep.clone(),
-        signals.cancel(),
-    );
-    // The terminal is restored: a second signal may now end a slow engine shutdown at once.
-    signals.set_exit_on_repeat(true);
-    engine.shutdown();
-    result
+/// Why the explorer stopped other than by quitting: the terminal failed, or a signal quit it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    #[error("cannot set up the terminal: {0}")]
+    Setup(std::io::Error),
+    #[error("{0}")]
+    InputThread(std::io::Error),
+    #[error("cannot draw: {0}")]
+    Draw(std::io::Error),
+    #[error("the terminal input stopped")]
+    InputStopped,
+    /// Quit (cleanly, as `q` does) because of a signal: the exit code is 128 + the signal.
+    #[error("interrupted by {}", crate::signals::name(*.0))]
+    Interrupted(i32),
 }
 
 impl EngineLink for crate::train::engine::EngineHandle {
@@ -80,16 +65,6 @@ impl EngineLink for crate::train::engine::EngineHandle {
     }
 }
 
-fn spawn_engine(
-    cfg: &Config,
-    source: Arc<dyn crate::data::DataSource>,
-    events: Sender<EngineEvent>,
-) -> Result<Box<dyn EngineLink>, CliError> {
-    let handle = crate::train::engine::Engine::spawn(cfg.clone(), source, events)
-        .map_err(CliError::runtime)?;
-    Ok(Box::new(handle))
-}
-
 /// Restores the terminal when dropped: on normal exit, on error returns and during unwinding.
 /// (`ratatui::try_init` also installs a panic hook that restores it before the panic message.)
 struct TerminalGuard {
@@ -97,9 +72,8 @@ struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    fn new() -> Result<TerminalGuard, CliError> {
-        let terminal = ratatui::try_init()
-            .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot set up the terminal: {e}")))?;
+    fn new() -> Result<TerminalGuard, ExploreError> {
+        let terminal = ratatui::try_init().map_err(ExploreError::Setup)?;
         Ok(TerminalGuard { terminal })
     }
 }
@@ -135,14 +109,16 @@ fn input_thread(tx: Sender<Msg>, stop: Arc<AtomicBool>, cancel: Cancel) {
     }
 }
 
-fn run_terminal(
+/// Run the explorer on the terminal until it quits: `engine` already runs and reports on `events`;
+/// `sweep` opens in the Pareto view at start; `cancel`'s signal quits as `q` does.
+pub fn run_terminal(
     cfg: &Config,
     engine: &dyn EngineLink,
     events: Receiver<EngineEvent>,
     theme: &Theme,
     sweep: Option<PathBuf>,
     cancel: Cancel,
-) -> Result<(), CliError> {
+) -> Result<(), ExploreError> {
     let mut guard = TerminalGuard::new()?;
     let (in_tx, in_rx) = unbounded();
     let stop = Arc::new(AtomicBool::new(false));
@@ -151,7 +127,7 @@ fn run_terminal(
         std::thread::Builder::new()
             .name("memrec-input".into())
             .spawn(move || input_thread(in_tx, stop, cancel))
-            .map_err(CliError::runtime)?
+            .map_err(ExploreError::InputThread)?
     };
     let result = main_loop(
         &mut guard.terminal,
@@ -176,7 +152,7 @@ fn main_loop(
     input: Receiver<Msg>,
     theme: &Theme,
     sweep: Option<PathBuf>,
-) -> Result<(), CliError> {
+) -> Result<(), ExploreError> {
     let mut state = AppState::new(cfg.clone());
     let mut events = Some(events);
     let mut queue: VecDeque<Msg> = VecDeque::new();
@@ -193,12 +169,12 @@ fn main_loop(
         if state.quitting {
             return state
                 .interrupted
-                .map_or(Ok(()), |s| Err(CliError::Interrupted(s)));
+                .map_or(Ok(()), |s| Err(ExploreError::Interrupted(s)));
         }
         if state.dirty {
             terminal
                 .draw(|f| ui::draw(f, &state, theme))
-                .map_err(|e| CliError::runtime(anyhow::anyhow!("cannot draw: {e}")))?;
+                .map_err(ExploreError::Draw)?;
             state.dirty = false;
         }
         let tick = state
@@ -208,7 +184,7 @@ fn main_loop(
         select! {
             recv(input) -> m => match m {
                 Ok(m) => queue.push_back(m),
-                Err(_) => return Err(CliError::runtime(anyhow::anyhow!("the terminal input stopped"))),
+                Err(_) => return Err(ExploreError::InputStopped),
             },
             recv(engine_rx) -> e => match e {
                 Ok(ev) => queue.push_back(Msg::Engine(ev)),
@@ -264,7 +240,8 @@ fn execute(
             let size = terminal.size().unwrap_or_default();
             // The dump is text for issue reports and screen readers: monochrome, no escapes.
             let _ = theme;
-            let text = super::render_state_text(state, &Theme::mono(), size.width, size.height);
+            let text =
+                crate::ui::text::render_state_text(state, &Theme::mono(), size.width, size.height);
             Some(Msg::Written(write_screen_dump(Path::new("."), &text)))
         }
     }

@@ -11,7 +11,8 @@ use std::time::Instant;
 use crate::config::{Config, Layout, Method, Optimizer};
 use crate::data::BadLines;
 use crate::embedding::TableInfo;
-use crate::report::{DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunSummary};
+use crate::embedding::collisions::FeatureCollisions;
+use crate::train::protocol::{DeltaAuc, EvalPoint, LatencyReport, RunSummary};
 
 /// How long knob edits wait for the next edit before the MEM-REC run restarts.
 pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);

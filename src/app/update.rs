@@ -16,7 +16,7 @@ use super::state::{
 use super::sweep::{LoadedSweep, differences_outside_knobs, point_config};
 use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
-use crate::report::{EngineCommand, EngineEvent};
+use crate::train::protocol::{EngineCommand, EngineEvent};
 
 /// Apply one message; returns what the runtime must do.
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
@@ -1241,7 +1241,7 @@ mod tests {
             })
         };
         let eval = |run: &str, g, auc: f64, delta: Option<f64>| {
-            Msg::Engine(EngineEvent::Eval(crate::report::EvalPoint {
+            Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
                 run: run.into(),
                 generation: g,
                 samples: 1000,
@@ -1253,7 +1253,7 @@ mod tests {
                 click_rate: 0.25,
                 samples_per_s: 1.0,
                 oracle_auc: None,
-                delta_auc: delta.map(|d| crate::report::DeltaAuc {
+                delta_auc: delta.map(|d| crate::train::protocol::DeltaAuc {
                     delta: d,
                     lo: d - 0.01,
                     hi: d + 0.01,

@@ -18,10 +18,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::config::Config;
 use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
+use crate::embedding::collisions::FeatureCollisions;
 use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
-use crate::report::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, FeatureCollisions, LatencyReport, RunSummary,
+use crate::train::protocol::{
+    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunSummary,
 };
 use crate::train::trainer::Trainer;
 
@@ -863,7 +864,7 @@ fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollision
 
 /// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
 fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
-    crate::bench::measure(cfg).map_err(|e| e.to_string())
+    crate::train::latency::measure(cfg).map_err(|e| e.to_string())
 }
 
 /// Samples before a run's first evaluation: an eighth of `eval.every_samples`, so a new user sees

@@ -1,8 +1,9 @@
 //! Training: side-by-side runs fed the same batches (`engine`), one model's step and inference
-//! (`trainer`), and the headless front end (`headless`).
+//! (`trainer`), and the protocol of events they send (`protocol`).
 //!
 //! Owns: everything between a `DataSource` and the events a front end draws. Must never: hold
 //! terminal or ratatui types.
 pub mod engine;
-pub mod headless;
+pub mod latency;
+pub mod protocol;
 pub mod trainer;

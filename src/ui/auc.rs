@@ -191,7 +191,7 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
     match (base, mem) {
         (None, None) => second.push(Span::styled("pending", theme.muted)),
         _ => {
-            let f = |e: Option<&crate::report::EvalPoint>| {
+            let f = |e: Option<&crate::train::protocol::EvalPoint>| {
                 e.map_or("…".to_string(), |e| format!("{:.4}", e.logloss))
             };
             second.push(Span::styled(

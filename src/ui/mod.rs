@@ -13,6 +13,7 @@ pub mod layout;
 pub mod memory;
 pub mod pareto;
 pub mod runs;
+pub mod text;
 pub mod theme;
 pub mod too_small;
 

@@ -18,9 +18,9 @@ use anyhow::anyhow;
 use crate::cli::{CliError, RunArgs};
 use crate::config::Config;
 use crate::data::{BadLines, DataError, DataSource};
-use crate::report::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineOptions, RunPredictions};
+use crate::train::protocol::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
 
 /// Parse `WxH` (e.g. `120x40`) for `--screen`.
 pub fn parse_screen(s: &str) -> Result<(u16, u16), CliError> {
@@ -178,7 +178,7 @@ pub fn run_cancellable(
         }
     }
     if let Some((w, h)) = screen {
-        let text = crate::app::render_screen_text(cfg, &events, w, h);
+        let text = crate::ui::text::render_screen_text(cfg, &events, w, h);
         // With --json, standard output holds only JSON lines: the screen goes to stderr.
         if args.json {
             eprintln!("{text}");
@@ -275,7 +275,7 @@ fn tagged(kind: &str, v: impl serde::Serialize) -> serde_json::Value {
     v
 }
 
-fn fmt_delta(d: Option<crate::report::DeltaAuc>) -> String {
+fn fmt_delta(d: Option<crate::train::protocol::DeltaAuc>) -> String {
     d.map_or("-".into(), |d| {
         format!("{:+.4} [{:+.4}, {:+.4}]", d.delta, d.lo, d.hi)
     })
@@ -344,8 +344,5 @@ fn write_predictions(
             text.push_str(&format!("{}\t{}\t{}\n", p.run, *y as u8, q));
         }
     }
-    crate::util::write_atomic(path, text.as_bytes(), force).map_err(|e| match e {
-        crate::util::WriteError::Exists(_) => CliError::usage(e),
-        other => CliError::runtime(other),
-    })
+    crate::util::write_atomic(path, text.as_bytes(), force).map_err(CliError::write)
 }

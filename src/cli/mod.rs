@@ -5,7 +5,16 @@
 //!
 //! Owns: nothing but wiring. Must never: hold engine logic; every command calls into the library.
 
-use std::io::Write;
+pub mod bench;
+mod error;
+pub mod explore;
+pub mod export;
+pub mod headless;
+pub mod stats;
+pub mod sweep;
+
+pub use error::CliError;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -187,70 +196,6 @@ pub struct SweepArgs {
     pub jobs: Option<usize>,
 }
 
-/// An error at the binary's edge, with its exit code.
-#[derive(Debug)]
-pub enum CliError {
-    /// Bad usage, configuration or (with --strict) input: exit 2.
-    Usage(anyhow::Error),
-    /// Runtime failure: exit 1.
-    Runtime(anyhow::Error),
-    /// Stopped by a signal (SIGINT, SIGTERM, SIGHUP) after a clean stop: exit 128 + signal.
-    Interrupted(i32),
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Usage(_) => 2,
-            CliError::Runtime(_) => 1,
-            CliError::Interrupted(s) => crate::signals::exit_code(*s),
-        }
-    }
-    pub fn usage(e: impl Into<anyhow::Error>) -> Self {
-        CliError::Usage(e.into())
-    }
-    pub fn runtime(e: impl Into<anyhow::Error>) -> Self {
-        CliError::Runtime(e.into())
-    }
-    /// A data error: exit 2 when the input is at fault (`DataError::is_bad_input`: a missing or
-    /// empty file, say), in every command alike; 1 for a read failure.
-    pub fn data(e: crate::data::DataError) -> Self {
-        if e.is_bad_input() {
-            CliError::usage(e)
-        } else {
-            CliError::runtime(e)
-        }
-    }
-}
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Print the cause chain, but skip a cause whose text the message already includes (our
-        // typed errors put their cause in their own message).
-        let e = match self {
-            CliError::Usage(e) | CliError::Runtime(e) => e,
-            CliError::Interrupted(s) => {
-                return write!(f, "interrupted by {}", crate::signals::name(*s));
-            }
-        };
-        let mut text = e.to_string();
-        for cause in e.chain().skip(1) {
-            let c = cause.to_string();
-            if !text.contains(&c) {
-                text.push_str(": ");
-                text.push_str(&c);
-            }
-        }
-        f.write_str(&text)
-    }
-}
-
-impl From<ConfigError> for CliError {
-    fn from(e: ConfigError) -> Self {
-        CliError::Usage(e.into())
-    }
-}
-
 impl ConfigArgs {
     /// Build the session configuration: the preset or file, then the flags, then every --set.
     pub fn resolve(&self) -> Result<Config, ConfigError> {
@@ -320,11 +265,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 let inputs = cli.config.input_files(&cfg);
                 check_output("-o", &args.output, &inputs, args.force, "config.ron")?;
             }
-            export(&cfg, args)
+            export::run_cli(&cfg, args)
         }
         Some(Command::Bench(_)) => {
             let cfg = cli.config.resolve()?;
-            crate::bench::run_cli(&cfg, cli.run.json)
+            bench::run_cli(&cfg, cli.run.json)
         }
         Some(Command::Stats(args)) => {
             let mut files = args.files.clone();
@@ -336,9 +281,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     "stats needs a Criteo file: memrec-tui stats FILE (or --data FILE)"
                 )));
             }
-            crate::data::stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
+            stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
         }
-        Some(Command::Sweep(args)) => crate::sweep::run_cli(&cli.config, args, cli.run.json),
+        Some(Command::Sweep(args)) => sweep::run_cli(&cli.config, args, cli.run.json),
         None => {
             let cfg = cli.config.resolve()?;
             if let (true, Some(p)) = (cli.run.headless, &cli.run.predictions) {
@@ -353,26 +298,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 )?;
             }
             if cli.run.headless {
-                crate::train::headless::run_cli(&cfg, &cli.run)
+                headless::run_cli(&cfg, &cli.run)
             } else {
-                crate::app::run_cli(&cfg, &cli.run)
+                explore::run_cli(&cfg, &cli.run)
             }
         }
     }
-}
-
-fn export(cfg: &Config, args: &ExportArgs) -> Result<(), CliError> {
-    let text = cfg.to_ron()?;
-    if args.output.as_os_str() == "-" {
-        std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(CliError::runtime)?;
-        return Ok(());
-    }
-    crate::util::write_atomic(&args.output, text.as_bytes(), args.force).map_err(|e| match e {
-        crate::util::WriteError::Exists(_) => CliError::usage(e),
-        other => CliError::runtime(other),
-    })?;
-    eprintln!("wrote {}", args.output.display());
-    Ok(())
 }

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::embedding::TableInfo;
 
-/// Lives with the representations that compute it; re-exported here for the front ends.
-pub use crate::embedding::collisions::FeatureCollisions;
+/// Lives with the representations that compute it (front ends import it from there).
+use crate::embedding::collisions::FeatureCollisions;
 
 /// Identifies a run within a session: `baseline`, `memrec`, `memrec-2`, ...
 pub type RunName = String;

@@ -1,7 +1,8 @@
 //! Lookup latency: the fused MEM-REC kernel against the uncompressed gather at the preset's full
-//! cardinalities, with Zipf-skewed keys. `measure` feeds the explorer's latency panel; `run_cli`
-//! is `memrec-tui bench`, which also times the compressed forward's floor (`embedding::floor`:
-//! the same batches' reads with every index computed untimed), in its own loop after the kernel's.
+//! cardinalities, with Zipf-skewed keys. `measure` feeds the explorer's latency panel (the engine
+//! calls it); `measure_full` is what `memrec-tui bench` prints, which also times the
+//! compressed forward's floor (`embedding::floor`: the same batches' reads with every index
+//! computed untimed), in its own loop after the kernel's.
 //!
 //! Owns: the timing protocol (a dedicated thread pool of `cfg.effective_threads()`, `warmup`
 //! untimed batches, then `batches` timed ones; median and p99), the full-size table (allocated
@@ -17,13 +18,12 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cli::CliError;
 use crate::config::Config;
 use crate::data::{NUM_CAT, token_key};
 use crate::embedding::hash::derive_seed;
 use crate::embedding::table::copy_row;
 use crate::embedding::{SparseOptimizer, build_compressed};
-use crate::report::LatencyReport;
+use crate::train::protocol::LatencyReport;
 use crate::util::aligned::AlignedBuf;
 use crate::util::rng::SplitMix64;
 
@@ -31,7 +31,7 @@ use crate::util::rng::SplitMix64;
 const MEM_SHARE: f64 = 0.6;
 /// Bytes of pre-generated keys kept at most; longer runs cycle through them.
 const POOL_BYTES: usize = 256 << 20;
-/// Timed forward+backward steps in `run_cli` (each also updates the tables).
+/// Timed forward+backward steps in `measure_full` (each also updates the tables).
 const TRAIN_STEPS: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,12 @@ pub fn measure(cfg: &Config) -> Result<LatencyReport, BenchError> {
     Ok(run(cfg, false)?.latency)
 }
 
+/// `measure`, plus what `memrec-tui bench` also reports: the compressed forward's floor, the
+/// forward+backward+update throughput, and what the figures were measured on.
+pub fn measure_full(cfg: &Config) -> Result<BenchOutput, BenchError> {
+    run(cfg, true)
+}
+
 struct Pool {
     /// Token keys per batch, for MEM-REC.
     keys: Vec<Vec<u64>>,
@@ -119,13 +125,77 @@ fn run_in_pool(
 ) -> Result<BenchOutput, BenchError> {
     let b = &cfg.bench;
     let dim = cfg.model.dim;
-    let cards = &cfg.data.cardinalities;
-    let full_rows: u64 = cards.iter().sum();
+    let full_rows: u64 = cfg.data.cardinalities.iter().sum();
     let full_bytes = cfg.full_uncompressed_bytes();
     let cache = cache_sizes();
+    let shape = full_shape(cfg, full_rows, full_bytes);
+    let pool = make_pool(cfg, &shape.sizes);
+    let tokens = b.batch * NUM_CAT;
+    let c = time_compressed(cfg, &pool, with_training);
+    let (full_med, full_p99, full_min) = time_full(cfg, &shape, &pool, threads)?;
 
-    // The uncompressed table: full size if it fits in the memory budget, else the largest that
-    // does, each feature scaled by the same factor.
+    let per_token = |t: f64| t / tokens as f64;
+    let zipf = &cfg.data.synthetic.zipf_exponent;
+    let memrec_bytes = c.bytes;
+    let has_floor = !c.floor_times.is_empty();
+    let latency = LatencyReport {
+        memrec_ns_per_token: per_token(c.med),
+        memrec_p99_ns: per_token(c.p99),
+        full_ns_per_token: per_token(full_med),
+        full_p99_ns: per_token(full_p99),
+        speedup: full_med / c.med,
+        memrec_bytes,
+        full_bytes,
+        full_measured_at_full_size: shape.rows == full_rows,
+        threads,
+        batch: b.batch,
+        batches: b.batches,
+        memrec_fits: fits(memrec_bytes, &cache),
+        full_fits: fits(full_bytes, &cache),
+    };
+    Ok(BenchOutput {
+        latency,
+        preset: cfg.name.clone(),
+        representation: build_compressed(cfg).kind().to_string(),
+        dim,
+        k: cfg.memrec.k,
+        token_rows: cfg.memrec.token_rows,
+        kw: cfg.memrec.kw,
+        weight_rows: cfg.memrec.weight_rows,
+        full_rows_measured: shape.rows,
+        full_bytes_measured: shape.bytes,
+        full_measured_fits: fits(shape.bytes, &cache),
+        memrec_min_ns_per_token: per_token(c.min),
+        floor_ns_per_token: has_floor.then(|| per_token(c.floor_med)),
+        floor_min_ns_per_token: has_floor.then(|| per_token(c.floor_min)),
+        floor_bytes_per_token: has_floor.then_some(c.floor_bytes),
+        full_min_ns_per_token: per_token(full_min),
+        memrec_fwd_bwd_tokens_per_s: c.fwd_bwd_tokens_per_s,
+        fwd_bwd_over_fwd: c.fwd_bwd_ratio,
+        cache_bytes: cache.map(|c| c.unwrap_or(0)),
+        zipf_exponent_range: [
+            zipf.iter().copied().fold(f64::INFINITY, f64::min),
+            zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ],
+    })
+}
+
+/// The uncompressed table the gather runs on: per-feature rows and offsets into one flat table.
+struct FullShape {
+    sizes: [u64; NUM_CAT],
+    offsets: [u32; NUM_CAT],
+    /// Rows and bytes of the table measured (the full tables' when they fit).
+    rows: u64,
+    bytes: u64,
+    /// The memory budget it had to fit in, for the error when it cannot be allocated.
+    budget: u64,
+}
+
+/// The uncompressed table: full size if it fits in the memory budget, else the largest that
+/// does, each feature scaled by the same factor.
+fn full_shape(cfg: &Config, full_rows: u64, full_bytes: u64) -> FullShape {
+    let dim = cfg.model.dim;
+    let cards = &cfg.data.cardinalities;
     let budget = memory_budget();
     let measured_rows = if full_bytes <= budget {
         full_rows
@@ -145,16 +215,41 @@ fn run_in_pool(
         offsets[j] = total as u32;
         total += sizes[j];
     }
-    let measured_rows = total;
-    let measured_bytes = 4 * dim as u64 * measured_rows;
+    FullShape {
+        sizes,
+        offsets,
+        rows: total,
+        bytes: 4 * dim as u64 * total,
+        budget,
+    }
+}
 
-    let pool = make_pool(cfg, &sizes);
+/// What was timed of the compressed representation, ns per batch.
+struct CompressedTimes {
+    med: f64,
+    p99: f64,
+    min: f64,
+    /// The floor's timed batches (empty when not measured) and its median, fastest, bytes/token.
+    floor_times: Vec<f64>,
+    floor_med: f64,
+    floor_min: f64,
+    floor_bytes: f64,
+    /// Forward+backward+update, tokens per second, and its median over the forward's (0 when
+    /// not measured).
+    fwd_bwd_tokens_per_s: f64,
+    fwd_bwd_ratio: f64,
+    /// Parameter bytes of the representation.
+    bytes: u64,
+}
+
+/// Time the compressed forward on the pool's batches; for the command (`with_training`) also
+/// its floor and forward+backward+update (the explorer does not need them).
+fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> CompressedTimes {
+    let b = &cfg.bench;
     let n_pool = pool.keys.len();
     let tokens = b.batch * NUM_CAT;
-
-    // The compressed forward.
     let mut memrec = build_compressed(cfg);
-    let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * dim);
+    let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * cfg.model.dim);
     let mut times = Vec::with_capacity(b.batches);
     for i in 0..b.warmup + b.batches {
         let keys = &pool.keys[i % n_pool];
@@ -178,8 +273,8 @@ fn run_in_pool(
     } else {
         (Vec::new(), 0.0)
     };
-    let (mr_med, mr_p99) = median_p99(&mut times);
-    let mr_min = times.first().copied().unwrap_or(f64::NAN);
+    let (med, p99) = median_p99(&mut times);
+    let min = times.first().copied().unwrap_or(f64::NAN);
     let (floor_med, _) = median_p99(&mut floor_times);
     let floor_min = floor_times.first().copied().unwrap_or(f64::NAN);
 
@@ -200,20 +295,40 @@ fn run_in_pool(
                 ts.push(dt);
             }
         }
-        let (med, _) = median_p99(&mut ts);
-        (tokens as f64 / (med * 1e-9), med / mr_med)
+        let (step_med, _) = median_p99(&mut ts);
+        (tokens as f64 / (step_med * 1e-9), step_med / med)
     } else {
         (0.0, 0.0)
     };
-    let memrec_bytes = memrec.param_bytes();
-    drop(memrec);
+    CompressedTimes {
+        med,
+        p99,
+        min,
+        floor_times,
+        floor_med,
+        floor_min,
+        floor_bytes,
+        fwd_bwd_tokens_per_s,
+        fwd_bwd_ratio,
+        bytes: memrec.param_bytes(),
+    }
+}
 
-    // The uncompressed gather: one row per (sample, feature), written to a batch x 26 x dim
-    // output like PyTorch's EmbeddingBag with one index per bag. Values chosen so every page is
-    // written (calloc'd zero pages would all map to one physical page and stay in cache).
-    // The uncompressed side depends only on the table shape, the skew and the timing plan, not on
-    // the MEM-REC knobs: measure it once per process and shape, so the explorer's re-measurements
-    // after a knob edit do not re-allocate and re-write gigabytes each time.
+/// Time the uncompressed gather: one row per (sample, feature), written to a batch x 26 x dim
+/// output like PyTorch's EmbeddingBag with one index per bag. Values chosen so every page is
+/// written (calloc'd zero pages would all map to one physical page and stay in cache).
+/// The uncompressed side depends only on the table shape, the skew and the timing plan, not on
+/// the MEM-REC knobs: measure it once per process and shape, so the explorer's re-measurements
+/// after a knob edit do not re-allocate and re-write gigabytes each time.
+fn time_full(
+    cfg: &Config,
+    shape: &FullShape,
+    pool: &Pool,
+    threads: usize,
+) -> Result<GatherTimes, BenchError> {
+    let b = &cfg.bench;
+    let dim = cfg.model.dim;
+    let sizes = &shape.sizes;
     let full_key = format!(
         "{dim}|{sizes:?}|{:?}|{}|{}|{}|{threads}|{}",
         cfg.data.synthetic.zipf_exponent, b.batch, b.batches, b.warmup, cfg.seed
@@ -222,82 +337,38 @@ fn run_in_pool(
         .lock()
         .ok()
         .and_then(|c| c.as_ref().filter(|(k, _)| *k == full_key).map(|(_, v)| *v));
-    let (full_med, full_p99, full_min) = match cached {
-        Some(v) => v,
-        None => {
-            let table = AlignedBuf::try_filled((measured_rows * dim as u64) as usize, |i| {
-                (i % 1021) as f32 * 1e-4
-            })
-            .ok_or(BenchError::Alloc {
-                bytes: measured_bytes,
-                budget,
-                share: MEM_SHARE * 100.0,
-            })?;
-            let mut out = AlignedBuf::zeros(tokens * dim);
-            let mut times = Vec::with_capacity(b.batches);
-            for i in 0..b.warmup + b.batches {
-                let values = &pool.values[i % n_pool];
-                let t0 = Instant::now();
-                full_gather(table.as_slice(), dim, &offsets, values, &mut out);
-                let dt = t0.elapsed().as_nanos() as f64;
-                std::hint::black_box(&out);
-                if i >= b.warmup {
-                    times.push(dt);
-                }
-            }
-            drop(table);
-            let (full_med, full_p99) = median_p99(&mut times);
-            let full_min = times.first().copied().unwrap_or(f64::NAN);
-            let v = (full_med, full_p99, full_min);
-            if let Ok(mut c) = FULL_GATHER_CACHE.lock() {
-                *c = Some((full_key, v));
-            }
-            v
-        }
-    };
-
-    let per_token = |t: f64| t / tokens as f64;
-    let zipf = &cfg.data.synthetic.zipf_exponent;
-    let latency = LatencyReport {
-        memrec_ns_per_token: per_token(mr_med),
-        memrec_p99_ns: per_token(mr_p99),
-        full_ns_per_token: per_token(full_med),
-        full_p99_ns: per_token(full_p99),
-        speedup: full_med / mr_med,
-        memrec_bytes,
-        full_bytes,
-        full_measured_at_full_size: measured_rows == full_rows,
-        threads,
-        batch: b.batch,
-        batches: b.batches,
-        memrec_fits: fits(memrec_bytes, &cache),
-        full_fits: fits(full_bytes, &cache),
-    };
-    Ok(BenchOutput {
-        latency,
-        preset: cfg.name.clone(),
-        representation: build_compressed(cfg).kind().to_string(),
-        dim,
-        k: cfg.memrec.k,
-        token_rows: cfg.memrec.token_rows,
-        kw: cfg.memrec.kw,
-        weight_rows: cfg.memrec.weight_rows,
-        full_rows_measured: measured_rows,
-        full_bytes_measured: measured_bytes,
-        full_measured_fits: fits(measured_bytes, &cache),
-        memrec_min_ns_per_token: per_token(mr_min),
-        floor_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_med)),
-        floor_min_ns_per_token: (!floor_times.is_empty()).then(|| per_token(floor_min)),
-        floor_bytes_per_token: (!floor_times.is_empty()).then_some(floor_bytes),
-        full_min_ns_per_token: per_token(full_min),
-        memrec_fwd_bwd_tokens_per_s: fwd_bwd_tokens_per_s,
-        fwd_bwd_over_fwd: fwd_bwd_ratio,
-        cache_bytes: cache.map(|c| c.unwrap_or(0)),
-        zipf_exponent_range: [
-            zipf.iter().copied().fold(f64::INFINITY, f64::min),
-            zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        ],
+    if let Some(v) = cached {
+        return Ok(v);
+    }
+    let table = AlignedBuf::try_filled((shape.rows * dim as u64) as usize, |i| {
+        (i % 1021) as f32 * 1e-4
     })
+    .ok_or(BenchError::Alloc {
+        bytes: shape.bytes,
+        budget: shape.budget,
+        share: MEM_SHARE * 100.0,
+    })?;
+    let n_pool = pool.values.len();
+    let mut out = AlignedBuf::zeros(b.batch * NUM_CAT * dim);
+    let mut times = Vec::with_capacity(b.batches);
+    for i in 0..b.warmup + b.batches {
+        let values = &pool.values[i % n_pool];
+        let t0 = Instant::now();
+        full_gather(table.as_slice(), dim, &shape.offsets, values, &mut out);
+        let dt = t0.elapsed().as_nanos() as f64;
+        std::hint::black_box(&out);
+        if i >= b.warmup {
+            times.push(dt);
+        }
+    }
+    drop(table);
+    let (full_med, full_p99) = median_p99(&mut times);
+    let full_min = times.first().copied().unwrap_or(f64::NAN);
+    let v = (full_med, full_p99, full_min);
+    if let Ok(mut c) = FULL_GATHER_CACHE.lock() {
+        *c = Some((full_key, v));
+    }
+    Ok(v)
 }
 
 /// Batches (plus warm-up) timed in the floor's loop between two rounds of plan building.
@@ -582,83 +653,6 @@ pub fn fits(bytes: u64, cache: &[Option<u64>; 3]) -> String {
         }
     }
     "DRAM".into()
-}
-
-/// `memrec-tui bench`: a human table, or one JSON line with `--json`.
-pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
-    let r = run(cfg, true).map_err(CliError::runtime)?;
-    if json {
-        let line = serde_json::to_string(&r).map_err(CliError::runtime)?;
-        println!("{line}");
-        return Ok(());
-    }
-    let l = &r.latency;
-    let mb = |b: u64| b as f64 / (1u64 << 20) as f64;
-    println!(
-        "lookup latency, preset {} ({} threads, batch {}, {} timed batches after {} warm-up; \
-         1 token = one (sample, feature) lookup)",
-        r.preset, l.threads, l.batch, l.batches, cfg.bench.warmup
-    );
-    println!(
-        "  {:<46} {:>10} {:>10} {:>12} {:>6}",
-        "", "ns/token", "p99 ns", "MiB", "fits"
-    );
-    println!(
-        "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
-        format!("{} ({})", r.representation, cfg.compressed_knobs()),
-        l.memrec_ns_per_token,
-        l.memrec_p99_ns,
-        mb(l.memrec_bytes),
-        l.memrec_fits
-    );
-    let full_label = if l.full_measured_at_full_size {
-        format!("uncompressed gather ({} rows)", r.full_rows_measured)
-    } else {
-        format!(
-            "uncompressed gather, SCALED ({} rows)",
-            r.full_rows_measured
-        )
-    };
-    println!(
-        "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
-        full_label,
-        l.full_ns_per_token,
-        l.full_p99_ns,
-        mb(r.full_bytes_measured),
-        r.full_measured_fits
-    );
-    println!(
-        "  fastest batch: {} {:.2} ns/token, uncompressed {:.2} ns/token",
-        r.representation, r.memrec_min_ns_per_token, r.full_min_ns_per_token
-    );
-    if let (Some(med), Some(min), Some(bytes)) = (
-        r.floor_ns_per_token,
-        r.floor_min_ns_per_token,
-        r.floor_bytes_per_token,
-    ) {
-        println!(
-            "  floor (its {bytes:.0} table bytes per token read, indices computed beforehand): \
-             {med:.2} ns/token, fastest {min:.2}; the kernel is {:.2}x its floor",
-            l.memrec_ns_per_token / med
-        );
-    }
-    if !l.full_measured_at_full_size {
-        println!(
-            "  full tables: {:.1} MiB by formula (4 d sum V), fits {}: too big for this machine, \
-             gather measured on the scaled table above",
-            mb(l.full_bytes),
-            l.full_fits
-        );
-    }
-    println!(
-        "  speedup {:.1}x; memory {:.0}x smaller; forward+backward+update {:.1} M tokens/s \
-         ({:.1}x the forward time)",
-        l.speedup,
-        l.full_bytes as f64 / l.memrec_bytes.max(1) as f64,
-        r.memrec_fwd_bwd_tokens_per_s / 1e6,
-        r.fwd_bwd_over_fwd
-    );
-    Ok(())
 }
 
 #[cfg(test)]
