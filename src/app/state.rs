@@ -416,6 +416,28 @@ impl Metric {
     }
 }
 
+/// Where a point comes from (stable while runs come and go, unlike an index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointId {
+    /// The session's baseline.
+    Baseline,
+    /// A MEM-REC run of this session, by generation.
+    Run(u64),
+    /// The loaded sweep's baseline.
+    SweepBaseline,
+    /// A loaded sweep point, by index into `LoadedSweep::points`.
+    Sweep(usize),
+}
+
+impl PointId {
+    pub fn is_baseline(self) -> bool {
+        matches!(self, PointId::Baseline | PointId::SweepBaseline)
+    }
+    pub fn is_sweep(self) -> bool {
+        matches!(self, PointId::SweepBaseline | PointId::Sweep(_))
+    }
+}
+
 /// A file write waiting for the user's answer because its target exists.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PendingWrite {
@@ -507,7 +529,7 @@ pub struct AppState {
     pub auc_view: AucView,
     pub pareto_metric: Metric,
     /// The Pareto point selected; `None` selects the running MEM-REC run's point.
-    pub pareto_selected: Option<crate::app::pareto::PointId>,
+    pub pareto_selected: Option<PointId>,
     /// The sweep loaded with `o` or `--sweep`.
     pub sweep: Option<crate::app::sweep::LoadedSweep>,
     /// Something changed since the last draw.
