@@ -7,6 +7,7 @@
 mod engine;
 mod files;
 mod keys;
+mod knobs;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -17,7 +18,8 @@ use super::state::{AppState, LatencyKey, LatencyView, Overlay, StatusKind};
 use crate::report::{EngineCommand, EngineEvent};
 use engine::on_engine;
 use files::on_written;
-use keys::{fire_restart, on_action, prompt_key, quit};
+use keys::{on_action, prompt_key, quit};
+use knobs::fire_restart;
 use sweep::{open_sweep, sweep_loaded};
 
 pub use engine::{is_baseline, is_run};

@@ -10,7 +10,7 @@ use super::super::msg::Effect;
 use super::super::pareto::{self, PointId};
 use super::super::state::{AppState, AucView, Focus, LatencyKey, StatusKind};
 use super::super::sweep::{LoadedSweep, differences_outside_knobs, point_config};
-use super::keys::fire_restart;
+use super::knobs::fire_restart;
 use crate::config::Config;
 
 pub(super) fn open_sweep(state: &mut AppState, path: PathBuf, fx: &mut Vec<Effect>) {
