@@ -47,7 +47,7 @@ fn started(run: &str, generation: u64, cfg: &Config) -> EngineEvent {
         ]
     };
     EngineEvent::RunStarted {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         representation: if run == "baseline" {
             "uncompressed".into()
@@ -61,7 +61,7 @@ fn started(run: &str, generation: u64, cfg: &Config) -> EngineEvent {
 
 fn progress(run: &str, generation: u64, samples: u64) -> EngineEvent {
     EngineEvent::Progress {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         samples,
         steps: samples / 128,
@@ -74,7 +74,7 @@ fn progress(run: &str, generation: u64, samples: u64) -> EngineEvent {
 
 fn eval(run: &str, generation: u64, i: u64, auc: f64, delta: Option<f64>) -> EngineEvent {
     EngineEvent::Eval(EvalPoint {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         samples: i * 50_000,
         auc,
@@ -95,7 +95,7 @@ fn eval(run: &str, generation: u64, i: u64, auc: f64, delta: Option<f64>) -> Eng
 
 fn collisions(run: &str, generation: u64) -> EngineEvent {
     EngineEvent::Collisions {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         features: (0..26)
             .map(|f| FeatureCollisions {
@@ -320,7 +320,7 @@ fn engine_failure_is_shown_not_fatal() {
     let cfg = cfg();
     let mut ev = session(&cfg);
     ev.push(EngineEvent::RunFailed {
-        run: "memrec".into(),
+        run: memrec_tui::report::RunId::COMPRESSED,
         generation: 0,
         message: "training loss 12.3 exceeded train.divergence_loss 10".into(),
     });

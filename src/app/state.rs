@@ -8,10 +8,13 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::store::CurveStore;
 use crate::config::{Config, Layout, Method, Optimizer};
 use crate::data::BadLines;
 use crate::embedding::TableInfo;
-use crate::report::{DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunSummary};
+use crate::report::{
+    DeltaAuc, EvalPoint, FeatureCollisions, LatencyReport, RunId, RunStatus, RunSummary,
+};
 
 /// How long knob edits wait for the next edit before the MEM-REC run restarts.
 pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);
@@ -297,23 +300,42 @@ pub struct ProgressView {
     pub loaded_uncompressed_bytes: u64,
 }
 
-/// One run (baseline or MEM-REC) in its current generation, built from engine events.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One run (baseline or MEM-REC) in its current generation, built from engine events. Its
+/// curve is in `AppState::curves`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
-    pub name: String,
+    pub id: RunId,
     pub generation: u64,
     pub representation: String,
     pub tables: Vec<TableInfo>,
     pub progress: Option<ProgressView>,
     pub last_eval: Option<EvalPoint>,
-    /// (samples seen, test AUC), in arrival order.
-    pub curve: Vec<(f64, f64)>,
     pub collisions: Vec<FeatureCollisions>,
     pub failed: Option<String>,
     pub finished: Option<RunSummary>,
 }
 
 impl RunView {
+    /// A run just started: nothing reported yet but its tables.
+    pub fn new(
+        id: RunId,
+        generation: u64,
+        representation: String,
+        tables: Vec<TableInfo>,
+    ) -> RunView {
+        RunView {
+            id,
+            generation,
+            representation,
+            tables,
+            progress: None,
+            last_eval: None,
+            collisions: Vec::new(),
+            failed: None,
+            finished: None,
+        }
+    }
+
     pub fn param_bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.param_bytes).sum()
     }
@@ -335,7 +357,33 @@ impl RunView {
     }
 }
 
-/// One MEM-REC configuration tried this session (one generation of the MEM-REC run).
+/// Where a tried configuration's run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriedStatus {
+    /// The current generation, training.
+    Running,
+    /// A later generation replaced it before it ended.
+    Stopped,
+    /// The engine reported a failure (its summary, with the reason, follows).
+    Failed,
+    /// The engine's summary: finished, cancelled, or the failure's reason.
+    Ended(RunStatus),
+}
+
+impl std::fmt::Display for TriedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TriedStatus::Running => f.pad("running"),
+            TriedStatus::Stopped => f.pad("stopped"),
+            TriedStatus::Failed => f.pad("failed"),
+            TriedStatus::Ended(RunStatus::Ok) => f.pad("finished"),
+            TriedStatus::Ended(s) => s.fmt(f),
+        }
+    }
+}
+
+/// One MEM-REC configuration tried this session (one generation of the MEM-REC run). Its
+/// curve is in `AppState::curves`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriedRun {
     pub generation: u64,
@@ -345,11 +393,9 @@ pub struct TriedRun {
     pub samples: u64,
     pub auc: Option<f64>,
     pub delta: Option<DeltaAuc>,
-    pub curve: Vec<(f64, f64)>,
     /// The run's latest evaluation (AUC interval, logloss, oracle) for the report.
     pub eval: Option<EvalPoint>,
-    /// `running`, `stopped`, `finished`, or `failed: ...`.
-    pub status: String,
+    pub status: TriedStatus,
 }
 
 /// What the Latency panel knows.
@@ -505,6 +551,8 @@ pub struct AppState {
     pub latency_requests: VecDeque<LatencyKey>,
     pub latency_by_key: Vec<(LatencyKey, LatencyReport)>,
     pub runs: Vec<TriedRun>,
+    /// Every run's evaluations, once.
+    pub curves: CurveStore,
     /// Selected row of the Runs table; `None` follows the newest run.
     pub selected_run: Option<usize>,
     /// Generation of the pinned run.
@@ -554,6 +602,7 @@ impl AppState {
             latency_requests: VecDeque::new(),
             latency_by_key: Vec::new(),
             runs: Vec::new(),
+            curves: CurveStore::default(),
             selected_run: None,
             pinned: None,
             focus: Focus::Knobs,
@@ -592,6 +641,17 @@ impl AppState {
                 .unwrap_or(self.runs.len() - 1)
                 .min(self.runs.len() - 1),
         )
+    }
+
+    /// The evaluations of `view`'s run in its current generation.
+    pub fn curve_of(&self, view: &RunView) -> &[(f64, f64)] {
+        self.curves.get(view.id.kind, view.generation)
+    }
+
+    /// The evaluations of a tried configuration's run.
+    pub fn tried_curve(&self, run: &TriedRun) -> &[(f64, f64)] {
+        self.curves
+            .get(crate::report::RunKind::Compressed, run.generation)
     }
 
     pub fn pinned_run(&self) -> Option<&TriedRun> {

@@ -36,7 +36,7 @@ use crate::cli::{CliError, ConfigArgs, SweepArgs};
 use crate::config::Config;
 use crate::data::{DataError, DataSource};
 use crate::metrics;
-use crate::report::{EngineCommand, EngineEvent, RunSummary};
+use crate::report::{EngineCommand, EngineEvent, RunId, RunStatus, RunSummary};
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
 
@@ -228,8 +228,8 @@ fn run_single(
         }
     });
     let name = match kind {
-        RunKind::Baseline => "baseline",
-        RunKind::Memrec => "memrec",
+        RunKind::Baseline => RunId::BASELINE,
+        RunKind::Compressed => RunId::COMPRESSED,
     };
     let (ptx, prx) = crossbeam_channel::unbounded();
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -261,12 +261,9 @@ fn run_single(
         match e {
             EngineEvent::RunStarted { run, .. } if run == name => started = true,
             EngineEvent::Progress { run, steps, .. } if run == name => on_steps(steps),
-            EngineEvent::RunFailed { run, message, .. } => {
-                if run == "data" {
-                    out.data_error = Some(message);
-                } else if run == name && !started {
-                    out.not_started = Some(message);
-                }
+            EngineEvent::EngineFailed { message } => out.data_error = Some(message),
+            EngineEvent::RunFailed { run, message, .. } if run == name && !started => {
+                out.not_started = Some(message);
             }
             EngineEvent::Finished(s) if s.run == name => out.summary = Some(s),
             _ => {}
@@ -275,17 +272,21 @@ fn run_single(
     drop(handle);
     out.probs = prx.try_iter().find(|p| p.run == name).map(|p| p.probs);
     out.seconds = t0.elapsed().as_secs_f64();
-    if let Some(s) = &out.summary
-        && is_data_failure(&s.status)
+    if let Some(RunSummary {
+        status: RunStatus::Failed(why),
+        ..
+    }) = &out.summary
+        && is_data_failure(why)
     {
-        out.data_error = Some(s.status.clone());
+        out.data_error = Some(why.clone());
     }
     Ok(out)
 }
 
 /// Failures of the data rather than of a configuration: they stop the sweep and are not stored.
-fn is_data_failure(status: &str) -> bool {
-    status.starts_with("data error") || status.ends_with("no training rows")
+/// (The engine says so only in the reason's words.)
+fn is_data_failure(why: &str) -> bool {
+    why.starts_with("data error") || why.ends_with("no training rows")
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -331,7 +332,7 @@ fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
         base_hash: base_hash.to_string(),
         config_hash: store::config_hash(&p.cfg),
         axes: p.assignments.clone(),
-        status: format!("not started: {why}"),
+        status: RunStatus::Failed(format!("not started: {why}")),
         ..PointRecord::default()
     }
 }
@@ -528,7 +529,7 @@ pub fn run_sweep_cancellable(
             let s = out
                 .summary
                 .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
-            if let Some(signal) = cancel.signal().filter(|_| s.status == "cancelled") {
+            if let Some(signal) = cancel.signal().filter(|_| s.status == RunStatus::Cancelled) {
                 prog.line(&format!(
                     "sweep {}: the baseline was cancelled after {} steps; nothing stored (re-run the same command to start again)",
                     spec.out.display(),
@@ -536,8 +537,8 @@ pub fn run_sweep_cancellable(
                 ));
                 return Err(SweepError::Interrupted(signal));
             }
-            if s.status != "ok" {
-                return Err(SweepError::Baseline(s.status));
+            if !s.status.is_ok() {
+                return Err(SweepError::Baseline(s.status.to_string()));
             }
             let probs = out
                 .probs
@@ -620,7 +621,7 @@ pub fn run_sweep_cancellable(
                     let _ = msg_tx.send(Msg::Started(j));
                     let r = run_single(
                         cfg,
-                        RunKind::Memrec,
+                        RunKind::Compressed,
                         Arc::clone(source),
                         reps,
                         budget,
@@ -671,7 +672,7 @@ pub fn run_sweep_cancellable(
                         not_started.insert(p.key(), "the engine ended without a summary".into());
                         continue;
                     };
-                    if s.status == "cancelled" && cancel.is_cancelled() {
+                    if s.status == RunStatus::Cancelled && cancel.is_cancelled() {
                         // Not stored: the next run of the same command trains it again.
                         prog.line(&format!(
                             "{n} {}: cancelled after {} steps (not stored)",
@@ -681,7 +682,7 @@ pub fn run_sweep_cancellable(
                         continue;
                     }
                     let delta = match &out.probs {
-                        Some(probs) if s.status == "ok" && probs.len() == labels.len() => {
+                        Some(probs) if s.status.is_ok() && probs.len() == labels.len() => {
                             metrics::delta_auc_delong(&labels, probs, &base_probs)
                         }
                         _ => None,
@@ -728,7 +729,7 @@ pub fn run_sweep_cancellable(
                 (Some(r), _) => r,
                 (None, Some(why)) => not_started_record(p, &hash, why),
                 (None, None) if interrupted.is_some() => PointRecord {
-                    status: report::CANCELLED.into(),
+                    status: RunStatus::Cancelled,
                     ..not_started_record(p, &hash, "")
                 },
                 (None, None) => not_started_record(p, &hash, "not run"),
@@ -866,7 +867,7 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
         let cancelled = result
             .points
             .iter()
-            .filter(|p| p.status == report::CANCELLED)
+            .filter(|p| p.status == RunStatus::Cancelled)
             .count();
         eprintln!(
             "sweep {}: {} point(s) cancelled by {}, not stored: re-run the same command to train them",

@@ -20,8 +20,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
     let base = state.baseline.as_ref();
     let mem = state.memrec.as_ref();
-    let base_curve: &[(f64, f64)] = base.map_or(&[], |b| &b.curve);
-    let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| &m.curve);
+    let base_curve: &[(f64, f64)] = base.map_or(&[], |b| state.curve_of(b));
+    let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| state.curve_of(m));
     // A short chart has no room for a legend box: the legend becomes a text line.
     let text_legend = inner.height < 16;
     let [summary, chart_area] = inner.layout(&Layout::vertical([
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let pinned = state
         .pinned_run()
         .filter(|p| mem.is_none_or(|m| m.generation != p.generation));
-    let pinned_curve: &[(f64, f64)] = pinned.map_or(&[], |p| &p.curve);
+    let pinned_curve: &[(f64, f64)] = pinned.map_or(&[], |p| state.tried_curve(p));
     let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
         [base, mem]
             .into_iter()

@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::{Theme, fmt_bytes, fmt_ns, fmt_ratio, focused, panel};
 use crate::app::pareto::knob_summary;
-use crate::app::state::{AppState, Focus};
+use crate::app::state::{AppState, Focus, TriedStatus};
 
 fn title(state: &AppState) -> String {
     let cur = state.runs.last();
@@ -81,10 +81,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 Cell::from(lat),
             ]);
             if !compact {
-                cells.push(Cell::from(if r.status == "running" {
-                    "live".to_string()
-                } else {
-                    r.status.clone()
+                cells.push(Cell::from(match r.status {
+                    TriedStatus::Running => "live".to_string(),
+                    ref s => s.to_string(),
                 }));
             }
             Row::new(cells).style(style)

@@ -6,40 +6,30 @@
 
 use super::super::state::{
     AppState, DataInfo, LatencyKey, LatencyView, ProgressView, RunView, StatusKind, TriedRun,
+    TriedStatus,
 };
 use crate::embedding::TableInfo;
-use crate::report::EngineEvent;
-
-/// The baseline is named `baseline...`.
-pub fn is_baseline(run: &str) -> bool {
-    run.starts_with("baseline")
-}
-
-/// MEM-REC runs are named `memrec...`; other names (the engine's `data`) are no run of ours.
-pub fn is_run(run: &str) -> bool {
-    is_baseline(run) || run.starts_with("memrec")
-}
+use crate::report::{EngineEvent, EvalPoint, RunId, RunKind, RunSummary};
 
 fn start_run(
     state: &mut AppState,
-    run: &str,
+    run: RunId,
     generation: u64,
     representation: String,
     tables: Vec<TableInfo>,
 ) {
-    let view = RunView {
-        name: run.to_string(),
-        generation,
-        representation,
-        tables,
-        ..RunView::default()
-    };
-    if is_baseline(run) {
+    let view = RunView::new(run, generation, representation, tables);
+    state.curves.reset(run.kind, generation);
+    if run.is_baseline() {
         state.baseline = Some(view);
         return;
     }
-    for r in state.runs.iter_mut().filter(|r| r.status == "running") {
-        r.status = "stopped".into();
+    for r in state
+        .runs
+        .iter_mut()
+        .filter(|r| r.status == TriedStatus::Running)
+    {
+        r.status = TriedStatus::Stopped;
     }
     let cfg = state
         .requested
@@ -54,9 +44,8 @@ fn start_run(
         samples: 0,
         auc: None,
         delta: None,
-        curve: Vec::new(),
         eval: None,
-        status: "running".into(),
+        status: TriedStatus::Running,
     };
     match state.runs.iter_mut().find(|r| r.generation == generation) {
         Some(r) => *r = tried,
@@ -66,31 +55,30 @@ fn start_run(
     state.memrec = Some(view);
 }
 
+/// The view of `run`'s side (the explorer shows one run per side).
+fn view_of(state: &AppState, run: RunId) -> Option<&RunView> {
+    match run.kind {
+        RunKind::Baseline => state.baseline.as_ref(),
+        RunKind::Compressed => state.memrec.as_ref(),
+    }
+}
+
 /// The view of `run` at `generation`: `None` for a stale generation; an event of a newer
 /// generation than known starts that generation.
-fn view_mut<'a>(state: &'a mut AppState, run: &str, generation: u64) -> Option<&'a mut RunView> {
-    if !is_run(run) {
-        return None;
-    }
-    let known = if is_baseline(run) {
-        &state.baseline
-    } else {
-        &state.memrec
-    };
-    match known {
+fn view_mut(state: &mut AppState, run: RunId, generation: u64) -> Option<&mut RunView> {
+    match view_of(state, run) {
         Some(v) if v.generation > generation => return None,
         Some(v) if v.generation == generation => {}
         _ => start_run(state, run, generation, String::new(), Vec::new()),
     }
-    if is_baseline(run) {
-        state.baseline.as_mut()
-    } else {
-        state.memrec.as_mut()
+    match run.kind {
+        RunKind::Baseline => state.baseline.as_mut(),
+        RunKind::Compressed => state.memrec.as_mut(),
     }
 }
 
-fn tried_mut<'a>(state: &'a mut AppState, run: &str, generation: u64) -> Option<&'a mut TriedRun> {
-    if is_baseline(run) {
+fn tried_mut(state: &mut AppState, run: RunId, generation: u64) -> Option<&mut TriedRun> {
+    if run.is_baseline() {
         return None;
     }
     state.runs.iter_mut().find(|r| r.generation == generation)
@@ -123,15 +111,9 @@ pub(super) fn on_engine(state: &mut AppState, ev: EngineEvent) {
             tables,
             compression_full: _,
         } => {
-            let stale = if is_baseline(&run) {
-                &state.baseline
-            } else {
-                &state.memrec
-            }
-            .as_ref()
-            .is_some_and(|v| v.generation > generation);
-            if !stale && is_run(&run) {
-                start_run(state, &run, generation, representation, tables);
+            let stale = view_of(state, run).is_some_and(|v| v.generation > generation);
+            if !stale {
+                start_run(state, run, generation, representation, tables);
             }
         }
         EngineEvent::Progress {
@@ -144,7 +126,7 @@ pub(super) fn on_engine(state: &mut AppState, ev: EngineEvent) {
             distinct_tokens,
             loaded_uncompressed_bytes,
         } => {
-            if let Some(v) = view_mut(state, &run, generation) {
+            if let Some(v) = view_mut(state, run, generation) {
                 v.progress = Some(ProgressView {
                     samples,
                     steps,
@@ -153,33 +135,18 @@ pub(super) fn on_engine(state: &mut AppState, ev: EngineEvent) {
                     distinct_tokens,
                     loaded_uncompressed_bytes,
                 });
-                if let Some(t) = tried_mut(state, &run, generation) {
+                if let Some(t) = tried_mut(state, run, generation) {
                     t.samples = samples;
                 }
             }
         }
-        EngineEvent::Eval(p) => {
-            let (run, generation) = (p.run.clone(), p.generation);
-            let point = (p.samples as f64, p.auc);
-            let (auc, delta, samples) = (p.auc, p.delta_auc, p.samples);
-            if let Some(v) = view_mut(state, &run, generation) {
-                v.curve.push(point);
-                v.last_eval = Some(p.clone());
-                if let Some(t) = tried_mut(state, &run, generation) {
-                    t.curve.push(point);
-                    t.auc = Some(auc);
-                    t.delta = delta;
-                    t.samples = t.samples.max(samples);
-                    t.eval = Some(p);
-                }
-            }
-        }
+        EngineEvent::Eval(p) => on_eval(state, p),
         EngineEvent::Collisions {
             run,
             generation,
             features,
         } => {
-            if let Some(v) = view_mut(state, &run, generation) {
+            if let Some(v) = view_mut(state, run, generation) {
                 v.collisions = features;
             }
         }
@@ -202,53 +169,65 @@ pub(super) fn on_engine(state: &mut AppState, ev: EngineEvent) {
             );
             state.latency = LatencyView::Failed(message);
         }
+        EngineEvent::EngineFailed { message } => {
+            // The engine itself stopped (e.g. the data could not be read); the wording names
+            // the data, as the screen always did.
+            let text = format!("the engine stopped (data): {message}");
+            state.set_status(StatusKind::Error, text.clone());
+            state.engine_error = Some(text);
+        }
         EngineEvent::RunFailed {
             run,
             generation,
             message,
-        } => {
-            if !is_run(&run) {
-                // Not a run: the engine itself stopped (e.g. the data could not be read).
-                let text = format!("the engine stopped ({run}): {message}");
-                state.set_status(StatusKind::Error, text.clone());
-                state.engine_error = Some(text);
-                return;
-            }
-            let label = if is_baseline(&run) {
-                "baseline"
-            } else {
-                "MEM-REC"
-            };
-            if let Some(v) = view_mut(state, &run, generation) {
-                v.failed = Some(message.clone());
-                if let Some(t) = tried_mut(state, &run, generation) {
-                    t.status = "failed".into();
-                }
-                state.set_status(
-                    StatusKind::Error,
-                    format!("{label} run stopped: {message} (change a knob or press r)"),
-                );
-            }
+        } => on_run_failed(state, run, generation, message),
+        EngineEvent::Finished(summary) => on_finished(state, summary),
+    }
+}
+
+/// One evaluation: the curve store, the run's view and its Runs row.
+fn on_eval(state: &mut AppState, p: EvalPoint) {
+    let (run, generation) = (p.run, p.generation);
+    let (auc, delta, samples) = (p.auc, p.delta_auc, p.samples);
+    let Some(v) = view_mut(state, run, generation) else {
+        return;
+    };
+    v.last_eval = Some(p.clone());
+    state.curves.push(run.kind, generation, samples as f64, auc);
+    if let Some(t) = tried_mut(state, run, generation) {
+        t.auc = Some(auc);
+        t.delta = delta;
+        t.samples = t.samples.max(samples);
+        t.eval = Some(p);
+    }
+}
+
+fn on_run_failed(state: &mut AppState, run: RunId, generation: u64, message: String) {
+    let label = match run.kind {
+        RunKind::Baseline => "baseline",
+        RunKind::Compressed => "MEM-REC",
+    };
+    if let Some(v) = view_mut(state, run, generation) {
+        v.failed = Some(message.clone());
+        if let Some(t) = tried_mut(state, run, generation) {
+            t.status = TriedStatus::Failed;
         }
-        EngineEvent::Finished(summary) => {
-            let (run, status) = (summary.run.clone(), summary.status.clone());
-            let generation = if is_baseline(&run) {
-                state.baseline.as_ref().map(|v| v.generation)
-            } else {
-                state.memrec.as_ref().map(|v| v.generation)
-            };
-            if let Some(g) = generation {
-                if let Some(v) = view_mut(state, &run, g) {
-                    v.finished = Some(summary);
-                }
-                if let Some(t) = tried_mut(state, &run, g) {
-                    t.status = if status == "ok" {
-                        "finished".into()
-                    } else {
-                        status
-                    };
-                }
-            }
-        }
+        state.set_status(
+            StatusKind::Error,
+            format!("{label} run stopped: {message} (change a knob or press r)"),
+        );
+    }
+}
+
+fn on_finished(state: &mut AppState, summary: RunSummary) {
+    let (run, status) = (summary.run, summary.status.clone());
+    let Some(g) = view_of(state, run).map(|v| v.generation) else {
+        return;
+    };
+    if let Some(v) = view_mut(state, run, g) {
+        v.finished = Some(summary);
+    }
+    if let Some(t) = tried_mut(state, run, g) {
+        t.status = TriedStatus::Ended(status);
     }
 }

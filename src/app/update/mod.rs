@@ -22,7 +22,6 @@ use keys::{on_action, prompt_key, quit};
 use knobs::fire_restart;
 use sweep::{open_sweep, sweep_loaded};
 
-pub use engine::{is_baseline, is_run};
 pub use files::{default_export_path, default_report_dir, next_free_name};
 
 /// Apply one message; returns what the runtime must do.

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::app::msg::WriteOutcome;
 use crate::app::pareto::{self, PointId};
-use crate::app::state::{AucView, Focus, Knob, Metric, PendingWrite};
+use crate::app::state::{AucView, Focus, Knob, Metric, PendingWrite, TriedStatus};
 use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
+use crate::report::RunId;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
@@ -293,7 +294,7 @@ fn runs_track_generations_and_ignore_stale_events() {
     let mut s = state();
     let started = |g| {
         Msg::Engine(EngineEvent::RunStarted {
-            run: "memrec".into(),
+            run: RunId::COMPRESSED,
             generation: g,
             representation: "memrec-bundled".into(),
             tables: vec![],
@@ -312,13 +313,13 @@ fn runs_track_generations_and_ignore_stale_events() {
     assert_eq!(s.running.memrec.k, 3);
     assert!(!s.knob_pending(Knob::K));
     assert_eq!(s.runs.len(), 2);
-    assert_eq!(s.runs[0].status, "stopped");
+    assert_eq!(s.runs[0].status, TriedStatus::Stopped);
     assert_eq!(s.runs[1].cfg.memrec.k, 3);
     // A late progress event of generation 0 does not touch generation 1.
     update(
         &mut s,
         Msg::Engine(EngineEvent::Progress {
-            run: "memrec".into(),
+            run: RunId::COMPRESSED,
             generation: 0,
             samples: 99,
             steps: 1,
@@ -342,9 +343,7 @@ fn a_data_failure_is_an_engine_error_not_a_run() {
     let mut s = state();
     update(
         &mut s,
-        Msg::Engine(EngineEvent::RunFailed {
-            run: "data".into(),
-            generation: 0,
+        Msg::Engine(EngineEvent::EngineFailed {
             message: "x.tsv: no such file".into(),
         }),
     );
@@ -368,9 +367,9 @@ fn code(c: KeyCode) -> Msg {
 fn two_runs() -> AppState {
     let mut s = state();
     let t0 = Instant::now();
-    let started = |run: &str, g| {
+    let started = |run: RunId, g| {
         Msg::Engine(EngineEvent::RunStarted {
-            run: run.into(),
+            run,
             generation: g,
             representation: "r".into(),
             tables: vec![TableInfo {
@@ -383,9 +382,9 @@ fn two_runs() -> AppState {
             compression_full: 1.0,
         })
     };
-    let eval = |run: &str, g, auc: f64, delta: Option<f64>| {
+    let eval = |run: RunId, g, auc: f64, delta: Option<f64>| {
         Msg::Engine(EngineEvent::Eval(crate::report::EvalPoint {
-            run: run.into(),
+            run,
             generation: g,
             samples: 1000,
             auc,
@@ -403,14 +402,14 @@ fn two_runs() -> AppState {
             }),
         }))
     };
-    update(&mut s, started("baseline", 0));
-    update(&mut s, started("memrec", 0));
-    update(&mut s, eval("baseline", 0, 0.75, None));
-    update(&mut s, eval("memrec", 0, 0.74, Some(-0.01)));
+    update(&mut s, started(RunId::BASELINE, 0));
+    update(&mut s, started(RunId::COMPRESSED, 0));
+    update(&mut s, eval(RunId::BASELINE, 0, 0.75, None));
+    update(&mut s, eval(RunId::COMPRESSED, 0, 0.74, Some(-0.01)));
     update(&mut s, key('+', t0));
     update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
-    update(&mut s, started("memrec", 1));
-    update(&mut s, eval("memrec", 1, 0.745, Some(-0.005)));
+    update(&mut s, started(RunId::COMPRESSED, 1));
+    update(&mut s, eval(RunId::COMPRESSED, 1, 0.745, Some(-0.005)));
     s
 }
 
