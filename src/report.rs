@@ -194,15 +194,19 @@ pub struct DeltaAuc {
     pub hi: f64,
 }
 
-/// Lookup latency of the fused MEM-REC kernel against the uncompressed gather at full size.
+/// Lookup latency of the compressed run's fused kernel (whichever method) against the
+/// uncompressed gather at full size. The JSON keeps the `memrec_` names users already parse.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LatencyReport {
-    pub memrec_ns_per_token: f64,
-    pub memrec_p99_ns: f64,
+    #[serde(rename = "memrec_ns_per_token")]
+    pub compressed_ns_per_token: f64,
+    #[serde(rename = "memrec_p99_ns")]
+    pub compressed_p99_ns: f64,
     pub full_ns_per_token: f64,
     pub full_p99_ns: f64,
     pub speedup: f64,
-    pub memrec_bytes: u64,
+    #[serde(rename = "memrec_bytes")]
+    pub compressed_bytes: u64,
     pub full_bytes: u64,
     /// False when the full tables could not be allocated and the gather ran on a smaller table.
     pub full_measured_at_full_size: bool,
@@ -210,7 +214,8 @@ pub struct LatencyReport {
     pub batch: usize,
     pub batches: usize,
     /// Cache level each side fits in, read from the machine (`L1`, `L2`, `L3`, `DRAM`).
-    pub memrec_fits: String,
+    #[serde(rename = "memrec_fits")]
+    pub compressed_fits: String,
     pub full_fits: String,
 }
 
@@ -244,7 +249,7 @@ pub struct RunSummary {
 pub enum EngineCommand {
     /// Cancel the MEM-REC run and start a new generation from sample 0 with this configuration
     /// (its `memrec`, `model` and `train` sections); the baseline keeps training.
-    RestartMemrec(Box<crate::config::Config>),
+    RestartCompressed(Box<crate::config::Config>),
     /// Restart every run from sample 0.
     RestartAll,
     /// Pause (true) or resume (false) training; a paused engine uses no CPU.

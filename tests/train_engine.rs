@@ -257,7 +257,7 @@ fn restarting_memrec_replays_the_same_batches_and_leaves_the_baseline_alone() {
         if !restarted
             && matches!(&e, EngineEvent::Eval(p) if p.run == RunId::COMPRESSED && p.samples == 2000)
         {
-            h.send(EngineCommand::RestartMemrec(Box::new(small_cfg(2))));
+            h.send(EngineCommand::RestartCompressed(Box::new(small_cfg(2))));
             restarted = true;
         }
         events.push(e);

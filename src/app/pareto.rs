@@ -191,7 +191,10 @@ pub fn selected_index(state: &AppState, points: &[ParetoPoint]) -> Option<usize>
     if points.is_empty() {
         return None;
     }
-    let running = state.memrec.as_ref().map(|m| PointId::Run(m.generation));
+    let running = state
+        .compressed
+        .as_ref()
+        .map(|m| PointId::Run(m.generation));
     state
         .pareto_selected
         .and_then(|id| points.iter().position(|p| p.id == id))

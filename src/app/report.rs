@@ -200,7 +200,7 @@ fn runs_table(state: &AppState, s: &mut String) {
         let latency = state.latency_for(c).map_or("not measured".into(), |l| {
             format!(
                 "{:.1} / {:.1} ns ({:.1}x)",
-                l.memrec_ns_per_token, l.full_ns_per_token, l.speedup
+                l.compressed_ns_per_token, l.full_ns_per_token, l.speedup
             )
         });
         let _ = writeln!(

@@ -285,7 +285,7 @@ impl LatencyKey {
 }
 
 /// Whether two configurations train the same MEM-REC run.
-pub fn same_memrec_run(a: &Config, b: &Config) -> bool {
+pub fn same_compressed_run(a: &Config, b: &Config) -> bool {
     a.memrec == b.memrec && a.model == b.model && a.train == b.train
 }
 
@@ -545,7 +545,8 @@ pub struct AppState {
     pub requested: VecDeque<Config>,
     pub data: Option<DataInfo>,
     pub baseline: Option<RunView>,
-    pub memrec: Option<RunView>,
+    /// The compressed run (whichever method) in its current generation.
+    pub compressed: Option<RunView>,
     pub latency: LatencyView,
     /// Latency measurements asked for and not yet answered, oldest first.
     pub latency_requests: VecDeque<LatencyKey>,
@@ -597,7 +598,7 @@ impl AppState {
             requested: VecDeque::new(),
             data: None,
             baseline: None,
-            memrec: None,
+            compressed: None,
             latency: LatencyView::Waiting,
             latency_requests: VecDeque::new(),
             latency_by_key: Vec::new(),
@@ -679,7 +680,7 @@ impl AppState {
 
     /// Training throughput of all runs together, from their latest progress.
     pub fn samples_per_s(&self) -> f64 {
-        [&self.baseline, &self.memrec]
+        [&self.baseline, &self.compressed]
             .into_iter()
             .flatten()
             .filter_map(|r| r.progress.as_ref())

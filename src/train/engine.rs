@@ -88,7 +88,7 @@ pub struct EngineOptions {
     /// End the engine (and the event stream) when every run has finished or failed.
     pub exit_when_done: bool,
     /// Extra MEM-REC configurations, run as `memrec-2`, `memrec-3`, ...
-    pub extra_memrec: Vec<Config>,
+    pub extra_compressed: Vec<Config>,
     /// Where final test-row probabilities go, if anyone wants them.
     pub predictions: Option<Sender<RunPredictions>>,
     pub reps: RepBuilder,
@@ -100,7 +100,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("max_steps", &self.max_steps)
             .field("max_epochs", &self.max_epochs)
             .field("exit_when_done", &self.exit_when_done)
-            .field("extra_memrec", &self.extra_memrec.len())
+            .field("extra_compressed", &self.extra_compressed.len())
             .field("predictions", &self.predictions.is_some())
             .finish_non_exhaustive()
     }
@@ -112,7 +112,7 @@ impl Default for EngineOptions {
             max_steps: None,
             max_epochs: None,
             exit_when_done: false,
-            extra_memrec: Vec::new(),
+            extra_compressed: Vec::new(),
             predictions: None,
             reps: default_reps(),
         }
@@ -294,7 +294,7 @@ impl State {
             (RunId::BASELINE, self.cfg.clone()),
             (RunId::COMPRESSED, self.cfg.clone()),
         ];
-        for (slot, c) in (2..).zip(&self.opts.extra_memrec) {
+        for (slot, c) in (2..).zip(&self.opts.extra_compressed) {
             specs.push((RunId::compressed(slot), c.clone()));
         }
         for (id, cfg) in specs {
@@ -490,11 +490,11 @@ impl State {
                     self.start_run(id, cfg, generation + 1);
                 }
             }
-            EngineCommand::RestartMemrec(next) => {
+            EngineCommand::RestartCompressed(next) => {
                 let Some(i) = self.runs.iter().position(|r| r.id == RunId::COMPRESSED) else {
                     let generation = 1;
                     let mut cfg = self.cfg.clone();
-                    adopt_memrec(&mut cfg, &next);
+                    adopt_compressed(&mut cfg, &next);
                     self.start_run(RunId::COMPRESSED, cfg, generation);
                     return;
                 };
@@ -502,7 +502,7 @@ impl State {
                     self.finish(i, RunStatus::Cancelled);
                 }
                 let mut cfg = self.runs[i].cfg.clone();
-                adopt_memrec(&mut cfg, &next);
+                adopt_compressed(&mut cfg, &next);
                 let generation = self.runs[i].generation + 1;
                 self.start_run(RunId::COMPRESSED, cfg, generation);
             }
@@ -841,7 +841,7 @@ impl State {
 }
 
 /// Take the sections a MEM-REC restart may change.
-fn adopt_memrec(cfg: &mut Config, next: &Config) {
+fn adopt_compressed(cfg: &mut Config, next: &Config) {
     cfg.memrec = next.memrec.clone();
     cfg.model = next.model.clone();
     cfg.train = next.train.clone();

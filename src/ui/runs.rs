@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         );
         return;
     }
-    let current = state.memrec.as_ref().map(|m| m.generation);
+    let current = state.compressed.as_ref().map(|m| m.generation);
     let body: Vec<Row> = state
         .runs
         .iter()
@@ -63,11 +63,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             });
             let lat = state
                 .latency_for(&r.cfg)
-                .map_or("…".to_string(), |l| fmt_ns(l.memrec_ns_per_token));
+                .map_or("…".to_string(), |l| fmt_ns(l.compressed_ns_per_token));
             let style = if state.pinned == Some(r.generation) {
                 theme.pinned
             } else if Some(r.generation) == current {
-                theme.memrec
+                theme.compressed
             } else {
                 theme.value
             };

@@ -52,14 +52,14 @@ fn start_run(
         None => state.runs.push(tried),
     }
     state.collisions_scroll = 0;
-    state.memrec = Some(view);
+    state.compressed = Some(view);
 }
 
 /// The view of `run`'s side (the explorer shows one run per side).
 fn view_of(state: &AppState, run: RunId) -> Option<&RunView> {
     match run.kind {
         RunKind::Baseline => state.baseline.as_ref(),
-        RunKind::Compressed => state.memrec.as_ref(),
+        RunKind::Compressed => state.compressed.as_ref(),
     }
 }
 
@@ -73,7 +73,7 @@ fn view_mut(state: &mut AppState, run: RunId, generation: u64) -> Option<&mut Ru
     }
     match run.kind {
         RunKind::Baseline => state.baseline.as_mut(),
-        RunKind::Compressed => state.memrec.as_mut(),
+        RunKind::Compressed => state.compressed.as_mut(),
     }
 }
 

@@ -223,7 +223,7 @@ fn move_in_focus(state: &mut AppState, delta: i64) {
         }
         Focus::Collisions => {
             let rows = state
-                .memrec
+                .compressed
                 .as_ref()
                 .map_or(0, |m| m.collisions.len().saturating_sub(1)) as i64;
             state.collisions_scroll =

@@ -5,7 +5,7 @@
 
 use super::super::msg::Effect;
 use super::super::state::{
-    AppState, DEBOUNCE, Knob, LatencyKey, LatencyView, StatusKind, same_memrec_run,
+    AppState, DEBOUNCE, Knob, LatencyKey, LatencyView, StatusKind, same_compressed_run,
 };
 use crate::config::Method;
 use crate::report::EngineCommand;
@@ -41,7 +41,7 @@ pub(super) fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant
 pub(super) fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
     state.restart_deadline = None;
     let latest = state.requested.back().unwrap_or(&state.running);
-    if same_memrec_run(latest, &state.cfg) {
+    if same_compressed_run(latest, &state.cfg) {
         state.latency_stale = false;
         state.set_status(
             StatusKind::Info,
@@ -50,7 +50,7 @@ pub(super) fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
         return;
     }
     let cfg = state.cfg.clone();
-    fx.push(Effect::Engine(EngineCommand::RestartMemrec(Box::new(
+    fx.push(Effect::Engine(EngineCommand::RestartCompressed(Box::new(
         cfg.clone(),
     ))));
     state.requested.push_back(cfg.clone());

@@ -22,7 +22,7 @@ fn state() -> AppState {
 
 fn restarts(fx: &[Effect]) -> usize {
     fx.iter()
-        .filter(|e| matches!(e, Effect::Engine(EngineCommand::RestartMemrec(_))))
+        .filter(|e| matches!(e, Effect::Engine(EngineCommand::RestartCompressed(_))))
         .count()
 }
 
@@ -44,9 +44,9 @@ fn knob_edits_are_debounced_into_one_restart() {
     assert_eq!(restarts(&fx), 0, "fired before the debounce deadline");
     fx.extend(update(&mut s, Msg::Tick(t0 + Duration::from_millis(600))));
     assert_eq!(restarts(&fx), 1);
-    let Some(Effect::Engine(EngineCommand::RestartMemrec(cfg))) = fx
+    let Some(Effect::Engine(EngineCommand::RestartCompressed(cfg))) = fx
         .iter()
-        .find(|e| matches!(e, Effect::Engine(EngineCommand::RestartMemrec(_))))
+        .find(|e| matches!(e, Effect::Engine(EngineCommand::RestartCompressed(_))))
     else {
         unreachable!()
     };
@@ -329,8 +329,8 @@ fn runs_track_generations_and_ignore_stale_events() {
             loaded_uncompressed_bytes: 1,
         }),
     );
-    assert_eq!(s.memrec.as_ref().unwrap().generation, 1);
-    assert!(s.memrec.as_ref().unwrap().progress.is_none());
+    assert_eq!(s.compressed.as_ref().unwrap().generation, 1);
+    assert!(s.compressed.as_ref().unwrap().progress.is_none());
     // Pin the first run from the Runs panel.
     update(&mut s, key('l', t0));
     update(&mut s, key('k', t0));
@@ -347,7 +347,7 @@ fn a_data_failure_is_an_engine_error_not_a_run() {
             message: "x.tsv: no such file".into(),
         }),
     );
-    assert!(s.memrec.is_none() && s.runs.is_empty());
+    assert!(s.compressed.is_none() && s.runs.is_empty());
     assert!(s.engine_error.as_deref().unwrap().contains("no such file"));
 }
 
@@ -481,7 +481,7 @@ fn arrows_select_and_enter_loads_a_run_into_the_knobs() {
     assert!(st.text.contains("baseline is not a MEM-REC"), "{}", st.text);
     update(&mut s, key('j', t));
     let fx = update(&mut s, code(KeyCode::Enter));
-    let Some(Effect::Engine(EngineCommand::RestartMemrec(cfg))) = fx.first() else {
+    let Some(Effect::Engine(EngineCommand::RestartCompressed(cfg))) = fx.first() else {
         panic!("{fx:?}")
     };
     assert_eq!(cfg.memrec.k, 2);
