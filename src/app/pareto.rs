@@ -9,7 +9,7 @@
 
 /// Lives with the selection it names; re-exported for the view's callers.
 pub use super::state::PointId;
-use super::state::{AppState, Metric, TriedRun, TriedStatus};
+use super::state::{AppState, Metric, TriedRun};
 use crate::config::{Config, Layout, Method};
 use crate::sweep::pareto::pareto_front;
 use crate::sweep::store::PointRecord;
@@ -98,7 +98,7 @@ fn run_point(r: &TriedRun, metric: Metric) -> Option<ParetoPoint> {
         value,
         interval,
         auc: r.auc,
-        ok: r.status != TriedStatus::Failed,
+        ok: !r.status.is_failed(),
         front: false,
     })
 }

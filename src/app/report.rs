@@ -274,7 +274,7 @@ fn run_record(r: &TriedRun) -> PointRecord {
         key: format!("run #{} {}", r.generation, knob_summary(&r.cfg)),
         representation: format!("memrec-{}", r.cfg.memrec.layout.as_str()),
         // Evaluated and not failed: a result to plot (the plot leaves out the others).
-        status: if r.status == TriedStatus::Failed {
+        status: if r.status.is_failed() {
             RunStatus::Failed("failed".into())
         } else {
             RunStatus::Ok

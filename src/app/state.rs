@@ -370,6 +370,16 @@ pub enum TriedStatus {
     Ended(RunStatus),
 }
 
+impl TriedStatus {
+    /// The run stopped on an error, whether or not its summary has arrived.
+    pub fn is_failed(&self) -> bool {
+        matches!(
+            self,
+            TriedStatus::Failed | TriedStatus::Ended(RunStatus::Failed(_))
+        )
+    }
+}
+
 impl std::fmt::Display for TriedStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -8,7 +8,7 @@ use crate::app::pareto::{self, PointId};
 use crate::app::state::{AucView, Focus, Knob, Metric, PendingWrite, TriedStatus};
 use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
-use crate::report::RunId;
+use crate::report::{RunId, RunStatus};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
@@ -460,6 +460,51 @@ fn pareto_points_are_ordered_by_bytes_with_the_front_marked() {
     let front: Vec<bool> = pts.iter().map(|p| p.front).collect();
     assert_eq!(front, vec![true, false, false]);
     assert_eq!(pts[2].value, -0.005);
+}
+
+#[test]
+fn a_failed_run_stays_off_the_front_after_its_summary_arrives() {
+    let mut s = two_runs();
+    let message = "training loss is NaN: the run diverged".to_string();
+    update(
+        &mut s,
+        Msg::Engine(EngineEvent::RunFailed {
+            run: RunId::COMPRESSED,
+            generation: 1,
+            message: message.clone(),
+        }),
+    );
+    // The engine follows every failure with the run's summary, its status the reason.
+    update(
+        &mut s,
+        Msg::Engine(EngineEvent::Finished(crate::report::RunSummary {
+            run: RunId::COMPRESSED,
+            representation: "r".into(),
+            samples: 1000,
+            steps: 10,
+            auc: 0.745,
+            auc_lo: 0.735,
+            auc_hi: 0.755,
+            logloss: 0.5,
+            oracle_auc: None,
+            delta_auc: None,
+            table_bytes: 3200,
+            optimizer_bytes: 0,
+            tables: vec![],
+            compression_full: 1.0,
+            compression_loaded: 1.0,
+            samples_per_s: 1.0,
+            status: RunStatus::Failed(message.clone()),
+        })),
+    );
+    assert_eq!(
+        s.runs[1].status,
+        TriedStatus::Ended(RunStatus::Failed(message))
+    );
+    assert!(s.runs[1].status.is_failed());
+    let pts = pareto::points(&s);
+    let run1 = pts.iter().find(|p| p.id == PointId::Run(1)).unwrap();
+    assert!(!run1.ok, "a failed run is shown, never on the front");
 }
 
 #[test]
