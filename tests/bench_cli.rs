@@ -180,10 +180,10 @@ fn measure_reports_the_configuration_it_ran() {
     cfg.threads = 1;
     let r = memrec_tui::train::latency::measure(&cfg).unwrap();
     assert_eq!((r.threads, r.batch, r.batches), (1, 64, 5));
-    assert_eq!(r.memrec_bytes, 4 * (256 * 8 + 64));
-    assert_eq!(r.memrec_fits, level_for(r.memrec_bytes));
+    assert_eq!(r.compressed_bytes, 4 * (256 * 8 + 64));
+    assert_eq!(r.compressed_fits, level_for(r.compressed_bytes));
     assert_eq!(r.full_fits, level_for(r.full_bytes));
-    let ratio = r.full_ns_per_token / r.memrec_ns_per_token;
+    let ratio = r.full_ns_per_token / r.compressed_ns_per_token;
     assert!(
         (r.speedup / ratio - 1.0).abs() < 1e-9,
         "{} vs {ratio}",

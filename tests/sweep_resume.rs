@@ -14,6 +14,7 @@ use memrec_tui::config::Config;
 use memrec_tui::data::DataSource;
 use memrec_tui::sweep::{Budget, SweepError, SweepResult, SweepSpec, run_sweep};
 use memrec_tui::train::engine::{EngineOptions, RepBuilder, default_reps};
+use memrec_tui::train::protocol::RunId;
 use support::{PlantedSource, delong_delta, run_with_predictions, small_cfg, test_reps};
 
 fn planted() -> PlantedSource {
@@ -102,8 +103,9 @@ fn resumed_sweep_reruns_nothing_and_grows_by_one_point() {
             ..EngineOptions::default()
         };
         let (_, preds) = run_with_predictions(point_cfg, planted(), opts);
-        let probs = |run: &str| preds.iter().find(|x| x.run == run).unwrap().probs.clone();
-        let (delta, half) = delong_delta(&labels, &probs("memrec"), &probs("baseline"));
+        let probs = |run: RunId| preds.iter().find(|x| x.run == run).unwrap().probs.clone();
+        let (delta, half) =
+            delong_delta(&labels, &probs(RunId::COMPRESSED), &probs(RunId::BASELINE));
         let (want, got) = ((delta, delta - half, delta + half), (d, lo, hi));
         assert!(
             (want.0 - got.0).abs() < 1e-9
@@ -199,7 +201,10 @@ fn diverged_points_are_stored_failed_and_off_the_front() {
     let r = sweep_doubles(&cfg, "memrec.token_rows=4,16", dir.path(), Some(5)).unwrap();
     assert!(r.baseline.ok());
     for p in &r.points {
-        assert!(!p.ok() && p.status.contains("diverged"), "{p:?}");
+        assert!(
+            !p.ok() && p.status.to_string().contains("diverged"),
+            "{p:?}"
+        );
         assert_eq!(p.delta_auc, None);
     }
     let csv = std::fs::read_to_string(dir.path().join("points.csv")).unwrap();
@@ -227,7 +232,7 @@ fn points_that_cannot_start_are_retried() {
     let inner = test_reps(None);
     // A builder that cannot build MEM-REC tables of 16 rows.
     let picky: memrec_tui::train::engine::RepBuilder = Arc::new(move |c, k| {
-        if k == memrec_tui::train::engine::RunKind::Memrec && c.memrec.token_rows == 16 {
+        if k == memrec_tui::train::engine::RunKind::Compressed && c.memrec.token_rows == 16 {
             Err("16 rows are not supported here".into())
         } else {
             inner(c, k)
@@ -235,7 +240,12 @@ fn points_that_cannot_start_are_retried() {
     });
     let r = run_sweep(&spec, source(), picky, &mut Vec::new(), false).unwrap();
     assert_eq!(r.not_started.len(), 1);
-    assert!(r.points[1].status.contains("16 rows are not supported"));
+    assert!(
+        r.points[1]
+            .status
+            .to_string()
+            .contains("16 rows are not supported")
+    );
     let r = run_sweep(&spec, source(), test_reps(None), &mut Vec::new(), false).unwrap();
     assert_eq!((r.ran, r.reused), (1, 1));
     assert!(r.points.iter().all(|p| p.ok()));

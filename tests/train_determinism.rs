@@ -35,7 +35,7 @@ fn numbers(c: Config) -> Vec<(String, u64, u64, u64, Option<u64>)> {
         .iter()
         .filter_map(|e| match e {
             EngineEvent::Eval(p) => Some((
-                p.run.clone(),
+                p.run.to_string(),
                 p.samples,
                 p.auc.to_bits(),
                 p.logloss.to_bits(),

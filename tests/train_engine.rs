@@ -10,7 +10,9 @@ use std::time::Duration;
 use memrec_tui::config::{Config, Layout};
 use memrec_tui::data::DataSource;
 use memrec_tui::train::engine::{Engine, EngineOptions, default_reps};
-use memrec_tui::train::protocol::{EngineCommand, EngineEvent, EvalPoint, RunSummary};
+use memrec_tui::train::protocol::{
+    EngineCommand, EngineEvent, EvalPoint, RunId, RunStatus, RunSummary,
+};
 use support::{
     PlantedSource, delong_auc, delong_delta, run_with_predictions, small_cfg, test_reps,
 };
@@ -32,7 +34,7 @@ fn budget(steps: u64) -> EngineOptions {
     }
 }
 
-fn evals(events: &[EngineEvent], run: &str) -> Vec<EvalPoint> {
+fn evals(events: &[EngineEvent], run: RunId) -> Vec<EvalPoint> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -42,7 +44,7 @@ fn evals(events: &[EngineEvent], run: &str) -> Vec<EvalPoint> {
         .collect()
 }
 
-fn summary(events: &[EngineEvent], run: &str) -> RunSummary {
+fn summary(events: &[EngineEvent], run: RunId) -> RunSummary {
     events
         .iter()
         .find_map(|e| match e {
@@ -92,9 +94,9 @@ fn one_or_two_threads_give_identical_metrics() {
         };
         let a = run_to_end(cfg(1), source(), real.clone());
         let b = run_to_end(cfg(2), source(), real);
-        assert_eq!(summary(&a, "baseline").representation, "uncompressed");
-        assert_eq!(summary(&a, "memrec").representation, kind);
-        for run in ["baseline", "memrec"] {
+        assert_eq!(summary(&a, RunId::BASELINE).representation, "uncompressed");
+        assert_eq!(summary(&a, RunId::COMPRESSED).representation, kind);
+        for run in [RunId::BASELINE, RunId::COMPRESSED] {
             let (ea, eb) = (evals(&a, run), evals(&b, run));
             assert_eq!(
                 ea.len(),
@@ -103,8 +105,16 @@ fn one_or_two_threads_give_identical_metrics() {
             );
             assert_eq!(numbers(&ea), numbers(&eb), "{kind} {run}");
         }
-        let d1 = evals(&a, "memrec").last().unwrap().delta_auc.unwrap();
-        let d2 = evals(&b, "memrec").last().unwrap().delta_auc.unwrap();
+        let d1 = evals(&a, RunId::COMPRESSED)
+            .last()
+            .unwrap()
+            .delta_auc
+            .unwrap();
+        let d2 = evals(&b, RunId::COMPRESSED)
+            .last()
+            .unwrap()
+            .delta_auc
+            .unwrap();
         assert_eq!(d1.delta.to_bits(), d2.delta.to_bits(), "{kind}");
     }
 }
@@ -125,25 +135,28 @@ fn the_delong_of_this_test_by_hand() {
 #[test]
 fn the_model_learns_the_planted_clicks() {
     let (ev, preds) = run_with_predictions(small_cfg(2), source(), budget(150));
-    let s = summary(&ev, "baseline");
-    assert_eq!((s.status.as_str(), s.steps, s.samples), ("ok", 150, 15_000));
+    let s = summary(&ev, RunId::BASELINE);
+    assert_eq!(
+        (s.status.clone(), s.steps, s.samples),
+        (RunStatus::Ok, 150, 15_000)
+    );
     let oracle = s.oracle_auc.unwrap();
     assert!(
         s.auc > 0.7 && s.auc <= oracle + 0.02,
         "auc {} oracle {oracle}",
         s.auc
     );
-    let m = summary(&ev, "memrec");
+    let m = summary(&ev, RunId::COMPRESSED);
     let d = m.delta_auc.expect("paired ΔAUC at the same samples");
     assert!((d.delta - (m.auc - s.auc)).abs() < 1e-12);
     // The intervals, against DeLong's computed here from the final test predictions.
     let labels = source().test_set().unwrap().labels;
-    let probs = |run: &str| {
+    let probs = |run: RunId| {
         let p = preds.iter().find(|p| p.run == run).unwrap();
         assert_eq!((p.samples, p.probs.len()), (15_000, labels.len()), "{run}");
         p.probs.clone()
     };
-    let (pb, pm) = (probs("baseline"), probs("memrec"));
+    let (pb, pm) = (probs(RunId::BASELINE), probs(RunId::COMPRESSED));
     for (sum, p) in [(&s, &pb), (&m, &pm)] {
         let (auc, half) = delong_auc(&labels, p);
         let want = (auc, auc - half, auc + half);
@@ -192,20 +205,25 @@ fn a_diverging_run_stops_alone_with_a_message() {
     let failed: Vec<_> = ev
         .iter()
         .filter_map(|e| match e {
-            EngineEvent::RunFailed { run, message, .. } => Some((run.clone(), message.clone())),
+            EngineEvent::RunFailed { run, message, .. } => Some((*run, message.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!(failed[0].0, "memrec");
+    assert_eq!(failed[0].0, RunId::COMPRESSED);
     assert!(
         failed[0].1.contains("diverged") && failed[0].1.contains("train.lr"),
         "{}",
         failed[0].1
     );
-    assert_eq!(summary(&ev, "baseline").status, "ok");
-    assert_eq!(summary(&ev, "baseline").steps, 40);
-    assert!(summary(&ev, "memrec").status.contains("diverged"));
+    assert_eq!(summary(&ev, RunId::BASELINE).status, RunStatus::Ok);
+    assert_eq!(summary(&ev, RunId::BASELINE).steps, 40);
+    assert!(
+        summary(&ev, RunId::COMPRESSED)
+            .status
+            .to_string()
+            .contains("diverged")
+    );
 }
 
 #[test]
@@ -222,9 +240,12 @@ fn epochs_budget_counts_passes_over_a_finite_source() {
         test_rows: 500,
     };
     let ev = run_to_end(small_cfg(2), src, opts);
-    let s = summary(&ev, "baseline");
+    let s = summary(&ev, RunId::BASELINE);
     // 1050 rows at batch 100: 11 steps per pass (the last one short).
-    assert_eq!((s.steps, s.samples, s.status.as_str()), (22, 2100, "ok"));
+    assert_eq!(
+        (s.steps, s.samples, s.status.clone()),
+        (22, 2100, RunStatus::Ok)
+    );
 }
 
 #[test]
@@ -236,31 +257,31 @@ fn restarting_memrec_replays_the_same_batches_and_leaves_the_baseline_alone() {
     let mut restarted = false;
     for e in rx.iter() {
         if !restarted
-            && matches!(&e, EngineEvent::Eval(p) if p.run == "memrec" && p.samples == 2000)
+            && matches!(&e, EngineEvent::Eval(p) if p.run == RunId::COMPRESSED && p.samples == 2000)
         {
-            h.send(EngineCommand::RestartMemrec(Box::new(small_cfg(2))));
+            h.send(EngineCommand::RestartCompressed(Box::new(small_cfg(2))));
             restarted = true;
         }
         events.push(e);
     }
     assert!(h.shutdown());
     assert_eq!(
-        numbers(&evals(&events, "baseline")),
-        numbers(&evals(&reference, "baseline"))
+        numbers(&evals(&events, RunId::BASELINE)),
+        numbers(&evals(&reference, RunId::BASELINE))
     );
-    let gen2: Vec<EvalPoint> = evals(&events, "memrec")
+    let gen2: Vec<EvalPoint> = evals(&events, RunId::COMPRESSED)
         .into_iter()
         .filter(|p| p.generation == 2)
         .collect();
     assert!(!gen2.is_empty());
-    let first = evals(&reference, "memrec");
+    let first = evals(&reference, RunId::COMPRESSED);
     // Same config from sample 0: the same batches in the same order give the same numbers.
     assert_eq!(numbers(&gen2), numbers(&first[..gen2.len()]));
     assert!(events.iter().any(
-        |e| matches!(e, EngineEvent::Finished(s) if s.run == "memrec" && s.status == "cancelled")
+        |e| matches!(e, EngineEvent::Finished(s) if s.run == RunId::COMPRESSED && s.status == RunStatus::Cancelled)
     ));
     assert!(events.iter().any(
-        |e| matches!(e, EngineEvent::RunStarted { run, generation: 2, .. } if run == "memrec")
+        |e| matches!(e, EngineEvent::RunStarted { run, generation: 2, .. } if *run == RunId::COMPRESSED)
     ));
 }
 
@@ -298,7 +319,7 @@ fn pause_stops_steps_and_resume_continues() {
     let rest: Vec<_> = rx.iter().collect();
     assert!(
         rest.iter()
-            .any(|e| matches!(e, EngineEvent::Finished(s) if s.status == "cancelled"))
+            .any(|e| matches!(e, EngineEvent::Finished(s) if s.status == RunStatus::Cancelled))
     );
 }
 
@@ -320,8 +341,8 @@ fn single_class_test_rows_stop_the_engine_before_any_training() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, EngineEvent::RunFailed { run, message, .. }
-            if run == "data" && message.contains("single class"))),
+            .any(|e| matches!(e, EngineEvent::EngineFailed { message }
+            if message.contains("single class"))),
         "{events:?}"
     );
 }

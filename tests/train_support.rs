@@ -140,14 +140,14 @@ pub fn test_reps(nan_memrec_after: Option<u64>) -> RepBuilder {
             RunKind::Baseline => {
                 HashedRep::new(cfg.model.dim, 64, OutputShape::PerFeature, cfg.seed)
             }
-            RunKind::Memrec => HashedRep::new(
+            RunKind::Compressed => HashedRep::new(
                 cfg.model.dim,
                 cfg.memrec.token_rows,
                 OutputShape::Bundled,
                 cfg.seed,
             ),
         };
-        if kind == RunKind::Memrec {
+        if kind == RunKind::Compressed {
             r.nan_after = nan_memrec_after;
         }
         Ok(Box::new(r) as Box<dyn Representation>)

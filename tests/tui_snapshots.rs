@@ -47,7 +47,7 @@ fn started(run: &str, generation: u64, cfg: &Config) -> EngineEvent {
         ]
     };
     EngineEvent::RunStarted {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         representation: if run == "baseline" {
             "uncompressed".into()
@@ -61,7 +61,7 @@ fn started(run: &str, generation: u64, cfg: &Config) -> EngineEvent {
 
 fn progress(run: &str, generation: u64, samples: u64) -> EngineEvent {
     EngineEvent::Progress {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         samples,
         steps: samples / 128,
@@ -74,7 +74,7 @@ fn progress(run: &str, generation: u64, samples: u64) -> EngineEvent {
 
 fn eval(run: &str, generation: u64, i: u64, auc: f64, delta: Option<f64>) -> EngineEvent {
     EngineEvent::Eval(EvalPoint {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         samples: i * 50_000,
         auc,
@@ -95,7 +95,7 @@ fn eval(run: &str, generation: u64, i: u64, auc: f64, delta: Option<f64>) -> Eng
 
 fn collisions(run: &str, generation: u64) -> EngineEvent {
     EngineEvent::Collisions {
-        run: run.into(),
+        run: run.parse().expect("a run name"),
         generation,
         features: (0..26)
             .map(|f| FeatureCollisions {
@@ -114,18 +114,18 @@ fn collisions(run: &str, generation: u64) -> EngineEvent {
 
 fn latency() -> EngineEvent {
     EngineEvent::Latency(LatencyReport {
-        memrec_ns_per_token: 3.1,
-        memrec_p99_ns: 4.9,
+        compressed_ns_per_token: 3.1,
+        compressed_p99_ns: 4.9,
         full_ns_per_token: 41.7,
         full_p99_ns: 96.0,
         speedup: 13.45,
-        memrec_bytes: 1_052_672,
+        compressed_bytes: 1_052_672,
         full_bytes: 2_160_804_928,
         full_measured_at_full_size: true,
         threads: 2,
         batch: 2048,
         batches: 200,
-        memrec_fits: "L2".into(),
+        compressed_fits: "L2".into(),
         full_fits: "DRAM".into(),
     })
 }
@@ -175,7 +175,7 @@ fn edited_session() -> AppState {
     update(&mut s, key('+', t0));
     let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
     let restarted = fx.iter().find_map(|e| match e {
-        Effect::Engine(EngineCommand::RestartMemrec(c)) => Some(c.as_ref().clone()),
+        Effect::Engine(EngineCommand::RestartCompressed(c)) => Some(c.as_ref().clone()),
         _ => None,
     });
     let new_cfg = restarted.expect("a restart after the debounce");
@@ -320,7 +320,7 @@ fn engine_failure_is_shown_not_fatal() {
     let cfg = cfg();
     let mut ev = session(&cfg);
     ev.push(EngineEvent::RunFailed {
-        run: "memrec".into(),
+        run: memrec_tui::train::protocol::RunId::COMPRESSED,
         generation: 0,
         message: "training loss 12.3 exceeded train.divergence_loss 10".into(),
     });
@@ -626,7 +626,7 @@ fn enter_on_a_sweep_point_loads_its_configuration_and_restarts_memrec() {
     assert_eq!(s.pareto_selected, Some(PointId::Sweep(target)));
     let fx = update(&mut s, code(KeyCode::Enter));
     let restart = fx.iter().find_map(|e| match e {
-        Effect::Engine(EngineCommand::RestartMemrec(c)) => Some(c.as_ref().clone()),
+        Effect::Engine(EngineCommand::RestartCompressed(c)) => Some(c.as_ref().clone()),
         _ => None,
     });
     let c = restart.unwrap_or_else(|| panic!("no restart: {fx:?} {:?}", s.status));
@@ -775,7 +775,7 @@ fn report_holds_the_sessions_numbers() {
     let l = s.latency_for(&s.runs[0].cfg).unwrap();
     let lat = format!(
         "{:.1} / {:.1} ns",
-        l.memrec_ns_per_token, l.full_ns_per_token
+        l.compressed_ns_per_token, l.full_ns_per_token
     );
     assert!(md.contains(&lat), "{lat}:\n{md}");
     assert!(

@@ -10,6 +10,7 @@ pub mod pareto;
 pub mod report;
 pub mod runtime;
 pub mod state;
+pub mod store;
 pub mod sweep;
 pub mod update;
 

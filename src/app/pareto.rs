@@ -7,32 +7,12 @@
 //! their labels. Must never: draw, or change state; the view and `update` both read from here so
 //! what is selected is what is drawn.
 
+/// Lives with the selection it names; re-exported for the view's callers.
+pub use super::state::PointId;
 use super::state::{AppState, Metric, TriedRun};
 use crate::config::{Config, Layout, Method};
 use crate::sweep::pareto::pareto_front;
 use crate::sweep::store::PointRecord;
-
-/// Where a point comes from (stable while runs come and go, unlike an index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PointId {
-    /// The session's baseline.
-    Baseline,
-    /// A MEM-REC run of this session, by generation.
-    Run(u64),
-    /// The loaded sweep's baseline.
-    SweepBaseline,
-    /// A loaded sweep point, by index into `LoadedSweep::points`.
-    Sweep(usize),
-}
-
-impl PointId {
-    pub fn is_baseline(self) -> bool {
-        matches!(self, PointId::Baseline | PointId::SweepBaseline)
-    }
-    pub fn is_sweep(self) -> bool {
-        matches!(self, PointId::SweepBaseline | PointId::Sweep(_))
-    }
-}
 
 /// One point of the view.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +98,7 @@ fn run_point(r: &TriedRun, metric: Metric) -> Option<ParetoPoint> {
         value,
         interval,
         auc: r.auc,
-        ok: r.status != "failed",
+        ok: !r.status.is_failed(),
         front: false,
     })
 }
@@ -211,7 +191,10 @@ pub fn selected_index(state: &AppState, points: &[ParetoPoint]) -> Option<usize>
     if points.is_empty() {
         return None;
     }
-    let running = state.memrec.as_ref().map(|m| PointId::Run(m.generation));
+    let running = state
+        .compressed
+        .as_ref()
+        .map(|m| PointId::Run(m.generation));
     state
         .pareto_selected
         .and_then(|id| points.iter().position(|p| p.id == id))

@@ -11,10 +11,11 @@
 use std::fmt::Write as _;
 
 use super::pareto::{self, PointId, knob_summary};
-use super::state::{AppState, Metric, TriedRun};
+use super::state::{AppState, Metric, TriedRun, TriedStatus};
 use crate::config::{Config, Method};
 use crate::sweep::report::{ReportInput, SvgText, human_bytes, nice_step, pareto_svg, xml};
 use crate::sweep::store::PointRecord;
+use crate::train::protocol::RunStatus;
 
 pub const REPORT_MD: &str = "report.md";
 pub const AUC_SVG: &str = "auc.svg";
@@ -42,11 +43,10 @@ fn bytes(b: u64) -> String {
     }
 }
 
-fn status_word(r: &TriedRun) -> &str {
-    if r.status == "running" {
-        "live"
-    } else {
-        &r.status
+fn status_word(r: &TriedRun) -> String {
+    match r.status {
+        TriedStatus::Running => "live".into(),
+        ref s => s.to_string(),
     }
 }
 
@@ -134,7 +134,7 @@ fn markdown(state: &AppState) -> String {
                 samples,
                 match (&b.failed, &b.finished) {
                     (Some(m), _) => format!("failed: {m}"),
-                    (None, Some(f)) => f.status.clone(),
+                    (None, Some(f)) => f.status.to_string(),
                     (None, None) => "live".into(),
                 }
             );
@@ -200,7 +200,7 @@ fn runs_table(state: &AppState, s: &mut String) {
         let latency = state.latency_for(c).map_or("not measured".into(), |l| {
             format!(
                 "{:.1} / {:.1} ns ({:.1}x)",
-                l.memrec_ns_per_token, l.full_ns_per_token, l.speedup
+                l.compressed_ns_per_token, l.full_ns_per_token, l.speedup
             )
         });
         let _ = writeln!(
@@ -237,7 +237,7 @@ fn runs_table(state: &AppState, s: &mut String) {
             auc,
             delta,
             latency,
-            cell(status_word(r))
+            cell(&status_word(r))
         );
     }
     let _ = writeln!(s);
@@ -274,10 +274,10 @@ fn run_record(r: &TriedRun) -> PointRecord {
         key: format!("run #{} {}", r.generation, knob_summary(&r.cfg)),
         representation: format!("memrec-{}", r.cfg.memrec.layout.as_str()),
         // Evaluated and not failed: a result to plot (the plot leaves out the others).
-        status: if r.status == "failed" {
-            "failed".into()
+        status: if r.status.is_failed() {
+            RunStatus::Failed("failed".into())
         } else {
-            "ok".into()
+            RunStatus::Ok
         },
         samples: r.samples,
         table_bytes: r.param_bytes,
@@ -355,7 +355,7 @@ fn auc_svg(state: &AppState) -> String {
     const T: f64 = 60.0;
     const B: f64 = 60.0;
     let (pw, ph) = (W - L - R, H - T - B);
-    let base: &[(f64, f64)] = state.baseline.as_ref().map_or(&[], |b| &b.curve);
+    let base: &[(f64, f64)] = state.baseline.as_ref().map_or(&[], |b| state.curve_of(b));
     let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
         state
             .baseline
@@ -369,11 +369,11 @@ fn auc_svg(state: &AppState) -> String {
     let runs: Vec<(String, &[(f64, f64)])> = state
         .runs
         .iter()
-        .filter(|r| !r.curve.is_empty())
+        .filter(|r| !state.tried_curve(r).is_empty())
         .map(|r| {
             (
                 format!("MEM-REC #{} {}", r.generation, knob_summary(&r.cfg)),
-                r.curve.as_slice(),
+                state.tried_curve(r),
             )
         })
         .collect();

@@ -8,11 +8,12 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::store::CurveStore;
 use crate::config::{Config, Layout, Method, Optimizer};
 use crate::data::BadLines;
 use crate::embedding::TableInfo;
 use crate::embedding::collisions::FeatureCollisions;
-use crate::train::protocol::{DeltaAuc, EvalPoint, LatencyReport, RunSummary};
+use crate::train::protocol::{DeltaAuc, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary};
 
 /// How long knob edits wait for the next edit before the MEM-REC run restarts.
 pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);
@@ -283,7 +284,7 @@ impl LatencyKey {
 }
 
 /// Whether two configurations train the same MEM-REC run.
-pub fn same_memrec_run(a: &Config, b: &Config) -> bool {
+pub fn same_compressed_run(a: &Config, b: &Config) -> bool {
     a.memrec == b.memrec && a.model == b.model && a.train == b.train
 }
 
@@ -298,23 +299,42 @@ pub struct ProgressView {
     pub loaded_uncompressed_bytes: u64,
 }
 
-/// One run (baseline or MEM-REC) in its current generation, built from engine events.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One run (baseline or MEM-REC) in its current generation, built from engine events. Its
+/// curve is in `AppState::curves`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
-    pub name: String,
+    pub id: RunId,
     pub generation: u64,
     pub representation: String,
     pub tables: Vec<TableInfo>,
     pub progress: Option<ProgressView>,
     pub last_eval: Option<EvalPoint>,
-    /// (samples seen, test AUC), in arrival order.
-    pub curve: Vec<(f64, f64)>,
     pub collisions: Vec<FeatureCollisions>,
     pub failed: Option<String>,
     pub finished: Option<RunSummary>,
 }
 
 impl RunView {
+    /// A run just started: nothing reported yet but its tables.
+    pub fn new(
+        id: RunId,
+        generation: u64,
+        representation: String,
+        tables: Vec<TableInfo>,
+    ) -> RunView {
+        RunView {
+            id,
+            generation,
+            representation,
+            tables,
+            progress: None,
+            last_eval: None,
+            collisions: Vec::new(),
+            failed: None,
+            finished: None,
+        }
+    }
+
     pub fn param_bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.param_bytes).sum()
     }
@@ -336,7 +356,43 @@ impl RunView {
     }
 }
 
-/// One MEM-REC configuration tried this session (one generation of the MEM-REC run).
+/// Where a tried configuration's run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriedStatus {
+    /// The current generation, training.
+    Running,
+    /// A later generation replaced it before it ended.
+    Stopped,
+    /// The engine reported a failure (its summary, with the reason, follows).
+    Failed,
+    /// The engine's summary: finished, cancelled, or the failure's reason.
+    Ended(RunStatus),
+}
+
+impl TriedStatus {
+    /// The run stopped on an error, whether or not its summary has arrived.
+    pub fn is_failed(&self) -> bool {
+        matches!(
+            self,
+            TriedStatus::Failed | TriedStatus::Ended(RunStatus::Failed(_))
+        )
+    }
+}
+
+impl std::fmt::Display for TriedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TriedStatus::Running => f.pad("running"),
+            TriedStatus::Stopped => f.pad("stopped"),
+            TriedStatus::Failed => f.pad("failed"),
+            TriedStatus::Ended(RunStatus::Ok) => f.pad("finished"),
+            TriedStatus::Ended(s) => s.fmt(f),
+        }
+    }
+}
+
+/// One MEM-REC configuration tried this session (one generation of the MEM-REC run). Its
+/// curve is in `AppState::curves`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriedRun {
     pub generation: u64,
@@ -346,11 +402,9 @@ pub struct TriedRun {
     pub samples: u64,
     pub auc: Option<f64>,
     pub delta: Option<DeltaAuc>,
-    pub curve: Vec<(f64, f64)>,
     /// The run's latest evaluation (AUC interval, logloss, oracle) for the report.
     pub eval: Option<EvalPoint>,
-    /// `running`, `stopped`, `finished`, or `failed: ...`.
-    pub status: String,
+    pub status: TriedStatus,
 }
 
 /// What the Latency panel knows.
@@ -417,6 +471,28 @@ impl Metric {
     }
 }
 
+/// Where a point comes from (stable while runs come and go, unlike an index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointId {
+    /// The session's baseline.
+    Baseline,
+    /// A MEM-REC run of this session, by generation.
+    Run(u64),
+    /// The loaded sweep's baseline.
+    SweepBaseline,
+    /// A loaded sweep point, by index into `LoadedSweep::points`.
+    Sweep(usize),
+}
+
+impl PointId {
+    pub fn is_baseline(self) -> bool {
+        matches!(self, PointId::Baseline | PointId::SweepBaseline)
+    }
+    pub fn is_sweep(self) -> bool {
+        matches!(self, PointId::SweepBaseline | PointId::Sweep(_))
+    }
+}
+
 /// A file write waiting for the user's answer because its target exists.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PendingWrite {
@@ -478,12 +554,15 @@ pub struct AppState {
     pub requested: VecDeque<Config>,
     pub data: Option<DataInfo>,
     pub baseline: Option<RunView>,
-    pub memrec: Option<RunView>,
+    /// The compressed run (whichever method) in its current generation.
+    pub compressed: Option<RunView>,
     pub latency: LatencyView,
     /// Latency measurements asked for and not yet answered, oldest first.
     pub latency_requests: VecDeque<LatencyKey>,
     pub latency_by_key: Vec<(LatencyKey, LatencyReport)>,
     pub runs: Vec<TriedRun>,
+    /// Every run's evaluations, once.
+    pub curves: CurveStore,
     /// Selected row of the Runs table; `None` follows the newest run.
     pub selected_run: Option<usize>,
     /// Generation of the pinned run.
@@ -508,7 +587,7 @@ pub struct AppState {
     pub auc_view: AucView,
     pub pareto_metric: Metric,
     /// The Pareto point selected; `None` selects the running MEM-REC run's point.
-    pub pareto_selected: Option<crate::app::pareto::PointId>,
+    pub pareto_selected: Option<PointId>,
     /// The sweep loaded with `o` or `--sweep`.
     pub sweep: Option<crate::app::sweep::LoadedSweep>,
     /// Something changed since the last draw.
@@ -528,11 +607,12 @@ impl AppState {
             requested: VecDeque::new(),
             data: None,
             baseline: None,
-            memrec: None,
+            compressed: None,
             latency: LatencyView::Waiting,
             latency_requests: VecDeque::new(),
             latency_by_key: Vec::new(),
             runs: Vec::new(),
+            curves: CurveStore::default(),
             selected_run: None,
             pinned: None,
             focus: Focus::Knobs,
@@ -573,6 +653,17 @@ impl AppState {
         )
     }
 
+    /// The evaluations of `view`'s run in its current generation.
+    pub fn curve_of(&self, view: &RunView) -> &[(f64, f64)] {
+        self.curves.get(view.id.kind, view.generation)
+    }
+
+    /// The evaluations of a tried configuration's run.
+    pub fn tried_curve(&self, run: &TriedRun) -> &[(f64, f64)] {
+        self.curves
+            .get(crate::train::protocol::RunKind::Compressed, run.generation)
+    }
+
     pub fn pinned_run(&self) -> Option<&TriedRun> {
         let g = self.pinned?;
         self.runs.iter().find(|r| r.generation == g)
@@ -598,7 +689,7 @@ impl AppState {
 
     /// Training throughput of all runs together, from their latest progress.
     pub fn samples_per_s(&self) -> f64 {
-        [&self.baseline, &self.memrec]
+        [&self.baseline, &self.compressed]
             .into_iter()
             .flatten()
             .filter_map(|r| r.progress.as_ref())

@@ -29,10 +29,10 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
     println!(
         "  {:<46} {:>10.2} {:>10.2} {:>12.2} {:>6}",
         format!("{} ({})", r.representation, cfg.compressed_knobs()),
-        l.memrec_ns_per_token,
-        l.memrec_p99_ns,
-        mb(l.memrec_bytes),
-        l.memrec_fits
+        l.compressed_ns_per_token,
+        l.compressed_p99_ns,
+        mb(l.compressed_bytes),
+        l.compressed_fits
     );
     let full_label = if l.full_measured_at_full_size {
         format!("uncompressed gather ({} rows)", r.full_rows_measured)
@@ -62,7 +62,7 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         println!(
             "  floor (its {bytes:.0} table bytes per token read, indices computed beforehand): \
              {med:.2} ns/token, fastest {min:.2}; the kernel is {:.2}x its floor",
-            l.memrec_ns_per_token / med
+            l.compressed_ns_per_token / med
         );
     }
     if !l.full_measured_at_full_size {
@@ -77,7 +77,7 @@ pub fn run_cli(cfg: &Config, json: bool) -> Result<(), CliError> {
         "  speedup {:.1}x; memory {:.0}x smaller; forward+backward+update {:.1} M tokens/s \
          ({:.1}x the forward time)",
         l.speedup,
-        l.full_bytes as f64 / l.memrec_bytes.max(1) as f64,
+        l.full_bytes as f64 / l.compressed_bytes.max(1) as f64,
         r.memrec_fwd_bwd_tokens_per_s / 1e6,
         r.fwd_bwd_over_fwd
     );

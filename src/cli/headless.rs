@@ -157,6 +157,11 @@ pub fn run_cancellable(
                 eprintln!("run {run} (generation {generation}) stopped: {message}");
                 failures.push(format!("{run}: {message}"));
             }
+            // Worded as when the engine reported it as a run named `data`: output unchanged.
+            EngineEvent::EngineFailed { message } => {
+                eprintln!("run data (generation 0) stopped: {message}");
+                failures.push(format!("data: {message}"));
+            }
             EngineEvent::DataReady { bad_lines, .. } => notes.opened(bad_lines),
             EngineEvent::DataIssues(bad_lines) => notes.training(bad_lines),
             _ => {}

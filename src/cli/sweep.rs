@@ -12,6 +12,7 @@ use anyhow::anyhow;
 
 use super::{CliError, ConfigArgs, SweepArgs};
 use crate::sweep::{Budget, PointRecord, SweepSpec, run_sweep_cancellable, store};
+use crate::train::protocol::RunStatus;
 
 /// Name of the sweep's starting point, for titles and the default directory.
 fn title_of(config: &ConfigArgs) -> String {
@@ -102,7 +103,7 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
         let cancelled = result
             .points
             .iter()
-            .filter(|p| p.status == crate::sweep::report::CANCELLED)
+            .filter(|p| p.status == RunStatus::Cancelled)
             .count();
         eprintln!(
             "sweep {}: {} point(s) cancelled by {}, not stored: re-run the same command to train them",

@@ -35,7 +35,7 @@ use crate::data::DataSource;
 use crate::metrics;
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
-use crate::train::protocol::{EngineCommand, EngineEvent, RunSummary};
+use crate::train::protocol::{EngineCommand, EngineEvent, RunId, RunStatus, RunSummary};
 
 pub use grid::{Grid, GridError, Point};
 pub use store::{PointRecord, Store, StoreError};
@@ -225,8 +225,8 @@ fn run_single(
         }
     });
     let name = match kind {
-        RunKind::Baseline => "baseline",
-        RunKind::Memrec => "memrec",
+        RunKind::Baseline => RunId::BASELINE,
+        RunKind::Compressed => RunId::COMPRESSED,
     };
     let (ptx, prx) = crossbeam_channel::unbounded();
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -258,12 +258,9 @@ fn run_single(
         match e {
             EngineEvent::RunStarted { run, .. } if run == name => started = true,
             EngineEvent::Progress { run, steps, .. } if run == name => on_steps(steps),
-            EngineEvent::RunFailed { run, message, .. } => {
-                if run == "data" {
-                    out.data_error = Some(message);
-                } else if run == name && !started {
-                    out.not_started = Some(message);
-                }
+            EngineEvent::EngineFailed { message } => out.data_error = Some(message),
+            EngineEvent::RunFailed { run, message, .. } if run == name && !started => {
+                out.not_started = Some(message);
             }
             EngineEvent::Finished(s) if s.run == name => out.summary = Some(s),
             _ => {}
@@ -272,17 +269,21 @@ fn run_single(
     drop(handle);
     out.probs = prx.try_iter().find(|p| p.run == name).map(|p| p.probs);
     out.seconds = t0.elapsed().as_secs_f64();
-    if let Some(s) = &out.summary
-        && is_data_failure(&s.status)
+    if let Some(RunSummary {
+        status: RunStatus::Failed(why),
+        ..
+    }) = &out.summary
+        && is_data_failure(why)
     {
-        out.data_error = Some(s.status.clone());
+        out.data_error = Some(why.clone());
     }
     Ok(out)
 }
 
 /// Failures of the data rather than of a configuration: they stop the sweep and are not stored.
-fn is_data_failure(status: &str) -> bool {
-    status.starts_with("data error") || status.ends_with("no training rows")
+/// (The engine says so only in the reason's words.)
+fn is_data_failure(why: &str) -> bool {
+    why.starts_with("data error") || why.ends_with("no training rows")
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -328,7 +329,7 @@ fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
         base_hash: base_hash.to_string(),
         config_hash: store::config_hash(&p.cfg),
         axes: p.assignments.clone(),
-        status: format!("not started: {why}"),
+        status: RunStatus::Failed(format!("not started: {why}")),
         ..PointRecord::default()
     }
 }
@@ -525,7 +526,7 @@ pub fn run_sweep_cancellable(
             let s = out
                 .summary
                 .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
-            if let Some(signal) = cancel.signal().filter(|_| s.status == "cancelled") {
+            if let Some(signal) = cancel.signal().filter(|_| s.status == RunStatus::Cancelled) {
                 prog.line(&format!(
                     "sweep {}: the baseline was cancelled after {} steps; nothing stored (re-run the same command to start again)",
                     spec.out.display(),
@@ -533,8 +534,8 @@ pub fn run_sweep_cancellable(
                 ));
                 return Err(SweepError::Interrupted(signal));
             }
-            if s.status != "ok" {
-                return Err(SweepError::Baseline(s.status));
+            if !s.status.is_ok() {
+                return Err(SweepError::Baseline(s.status.to_string()));
             }
             let probs = out
                 .probs
@@ -617,7 +618,7 @@ pub fn run_sweep_cancellable(
                     let _ = msg_tx.send(Msg::Started(j));
                     let r = run_single(
                         cfg,
-                        RunKind::Memrec,
+                        RunKind::Compressed,
                         Arc::clone(source),
                         reps,
                         budget,
@@ -668,7 +669,7 @@ pub fn run_sweep_cancellable(
                         not_started.insert(p.key(), "the engine ended without a summary".into());
                         continue;
                     };
-                    if s.status == "cancelled" && cancel.is_cancelled() {
+                    if s.status == RunStatus::Cancelled && cancel.is_cancelled() {
                         // Not stored: the next run of the same command trains it again.
                         prog.line(&format!(
                             "{n} {}: cancelled after {} steps (not stored)",
@@ -678,7 +679,7 @@ pub fn run_sweep_cancellable(
                         continue;
                     }
                     let delta = match &out.probs {
-                        Some(probs) if s.status == "ok" && probs.len() == labels.len() => {
+                        Some(probs) if s.status.is_ok() && probs.len() == labels.len() => {
                             metrics::delta_auc_delong(&labels, probs, &base_probs)
                         }
                         _ => None,
@@ -725,7 +726,7 @@ pub fn run_sweep_cancellable(
                 (Some(r), _) => r,
                 (None, Some(why)) => not_started_record(p, &hash, why),
                 (None, None) if interrupted.is_some() => PointRecord {
-                    status: report::CANCELLED.into(),
+                    status: RunStatus::Cancelled,
                     ..not_started_record(p, &hash, "")
                 },
                 (None, None) => not_started_record(p, &hash, "not run"),

@@ -8,10 +8,7 @@ use std::fmt::Write as _;
 
 use super::pareto::pareto_front;
 use super::store::PointRecord;
-
-/// Status of a point a signal stopped (or kept from starting): never stored, listed apart from
-/// the failures.
-pub const CANCELLED: &str = "cancelled";
+use crate::train::protocol::RunStatus;
 
 /// Everything a report is made of.
 pub struct ReportInput<'a> {
@@ -108,7 +105,7 @@ fn csv(input: &ReportInput, front: &[usize]) -> String {
             .map(|a| csv_field(axis_value(p, a)))
             .collect();
         row.extend([
-            csv_field(&p.status),
+            csv_field(&p.status.to_string()),
             p.samples.to_string(),
             p.steps.to_string(),
             p.table_bytes.to_string(),
@@ -270,7 +267,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
             fmt_delta(p),
             fmt_opt(p.logloss, 4),
             fmt_opt(p.samples_per_s, 0),
-            p.status.replace('|', "/"),
+            p.status.to_string().replace('|', "/"),
         ]);
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
@@ -301,7 +298,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         .points
         .iter()
         .filter(|p| !p.ok())
-        .partition(|p| p.status == CANCELLED);
+        .partition(|p| p.status == RunStatus::Cancelled);
     if !cancelled.is_empty() {
         let keys: Vec<&str> = cancelled.iter().map(|p| p.key.as_str()).collect();
         let _ = writeln!(
@@ -642,7 +639,7 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
     let cancelled = input
         .points
         .iter()
-        .filter(|p| p.status == CANCELLED)
+        .filter(|p| p.status == RunStatus::Cancelled)
         .count();
     let failed = (input.points.len() - plotted.len()).saturating_sub(cancelled);
     if failed + cancelled > 0 {
@@ -737,7 +734,7 @@ mod tests {
     #[test]
     fn cancelled_points_are_listed_apart_from_failures() {
         let base = rec("baseline", 1_000_000, None, "ok");
-        let mut c = rec("c", 30_000, None, CANCELLED);
+        let mut c = rec("c", 30_000, None, "cancelled");
         c.auc = None;
         let points = vec![rec("a", 2_000, Some(-0.05), "ok"), c];
         let axes = vec!["memrec.token_rows".to_string()];

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::train::protocol::RunStatus;
 
 pub const MANIFEST: &str = "sweep.json";
 pub const POINTS: &str = "points.jsonl";
@@ -120,7 +121,7 @@ pub struct PointRecord {
     pub axes: Vec<(String, String)>,
     pub representation: String,
     /// `ok`, or why the run stopped (divergence, NaN, a representation that cannot be built).
-    pub status: String,
+    pub status: RunStatus,
     pub samples: u64,
     pub steps: u64,
     pub table_bytes: u64,
@@ -142,7 +143,7 @@ pub struct PointRecord {
 
 impl PointRecord {
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        self.status.is_ok()
     }
 }
 
@@ -459,7 +460,7 @@ mod tests {
             config_hash: String::new(),
             axes: vec![("memrec.k".into(), "2".into())],
             representation: "memrec".into(),
-            status: "ok".into(),
+            status: RunStatus::Ok,
             samples: 10,
             steps: 1,
             table_bytes: 100,

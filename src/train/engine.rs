@@ -22,7 +22,7 @@ use crate::embedding::collisions::FeatureCollisions;
 use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
 use crate::train::protocol::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunSummary,
+    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
 };
 use crate::train::trainer::Trainer;
 
@@ -52,12 +52,8 @@ pub enum EngineError {
     Thread(#[source] std::io::Error),
 }
 
-/// Which side of the comparison a run is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Baseline,
-    Memrec,
-}
+/// Lives with the run identity in the protocol; re-exported for representation builders.
+pub use crate::train::protocol::RunKind;
 
 /// Builds the representation of a run from its configuration.
 pub type RepBuilder =
@@ -68,7 +64,7 @@ pub fn default_reps() -> RepBuilder {
     Arc::new(|cfg: &Config, kind: RunKind| {
         Ok(match kind {
             RunKind::Baseline => crate::embedding::build_baseline(cfg),
-            RunKind::Memrec => crate::embedding::build_compressed(cfg),
+            RunKind::Compressed => crate::embedding::build_compressed(cfg),
         })
     })
 }
@@ -76,7 +72,7 @@ pub fn default_reps() -> RepBuilder {
 /// Test-row probabilities of a run at its final evaluation (headless `--predictions`).
 #[derive(Debug, Clone)]
 pub struct RunPredictions {
-    pub run: String,
+    pub run: RunId,
     pub generation: u64,
     pub samples: u64,
     pub probs: Vec<f32>,
@@ -92,7 +88,7 @@ pub struct EngineOptions {
     /// End the engine (and the event stream) when every run has finished or failed.
     pub exit_when_done: bool,
     /// Extra MEM-REC configurations, run as `memrec-2`, `memrec-3`, ...
-    pub extra_memrec: Vec<Config>,
+    pub extra_compressed: Vec<Config>,
     /// Where final test-row probabilities go, if anyone wants them.
     pub predictions: Option<Sender<RunPredictions>>,
     pub reps: RepBuilder,
@@ -104,7 +100,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("max_steps", &self.max_steps)
             .field("max_epochs", &self.max_epochs)
             .field("exit_when_done", &self.exit_when_done)
-            .field("extra_memrec", &self.extra_memrec.len())
+            .field("extra_compressed", &self.extra_compressed.len())
             .field("predictions", &self.predictions.is_some())
             .finish_non_exhaustive()
     }
@@ -116,7 +112,7 @@ impl Default for EngineOptions {
             max_steps: None,
             max_epochs: None,
             exit_when_done: false,
-            extra_memrec: Vec::new(),
+            extra_compressed: Vec::new(),
             predictions: None,
             reps: default_reps(),
         }
@@ -208,13 +204,12 @@ impl Engine {
 #[derive(Debug, Clone, PartialEq)]
 enum Status {
     Training,
-    Done(String),
+    Done(RunStatus),
     Failed(String),
 }
 
 struct Run {
-    name: String,
-    kind: RunKind,
+    id: RunId,
     generation: u64,
     cfg: Config,
     trainer: Trainer,
@@ -292,22 +287,18 @@ impl State {
 
     fn run(&mut self, rx: Receiver<EngineCommand>) {
         if let Err(message) = self.prepare() {
-            self.emit(EngineEvent::RunFailed {
-                run: "data".into(),
-                generation: 0,
-                message,
-            });
+            self.emit(EngineEvent::EngineFailed { message });
             return;
         }
         let mut specs = vec![
-            ("baseline".to_string(), RunKind::Baseline, self.cfg.clone()),
-            ("memrec".to_string(), RunKind::Memrec, self.cfg.clone()),
+            (RunId::BASELINE, self.cfg.clone()),
+            (RunId::COMPRESSED, self.cfg.clone()),
         ];
-        for (i, c) in self.opts.extra_memrec.iter().enumerate() {
-            specs.push((format!("memrec-{}", i + 2), RunKind::Memrec, c.clone()));
+        for (slot, c) in (2..).zip(&self.opts.extra_compressed) {
+            specs.push((RunId::compressed(slot), c.clone()));
         }
-        for (name, kind, cfg) in specs {
-            self.start_run(name, kind, cfg, 1);
+        for (id, cfg) in specs {
+            self.start_run(id, cfg, 1);
         }
         while !self.shutdown {
             // Commands first: a restart or pause takes effect between batches.
@@ -377,7 +368,7 @@ impl State {
         }
         for i in 0..self.runs.len() {
             if self.runs[i].status == Status::Training {
-                self.finish(i, "cancelled".into());
+                self.finish(i, RunStatus::Cancelled);
             }
         }
     }
@@ -415,8 +406,8 @@ impl State {
         Ok(())
     }
 
-    fn start_run(&mut self, name: String, kind: RunKind, cfg: Config, generation: u64) {
-        let built = (self.opts.reps)(&cfg, kind)
+    fn start_run(&mut self, id: RunId, cfg: Config, generation: u64) {
+        let built = (self.opts.reps)(&cfg, id.kind)
             .and_then(|rep| Trainer::new(&cfg, rep).map_err(|e| e.to_string()))
             .and_then(|t| {
                 self.source
@@ -428,7 +419,7 @@ impl State {
             Ok(x) => x,
             Err(message) => {
                 self.emit(EngineEvent::RunFailed {
-                    run: name,
+                    run: id,
                     generation,
                     message,
                 });
@@ -443,20 +434,19 @@ impl State {
         let tables = trainer.rep.tables();
         let bytes = trainer.table_bytes().max(1);
         self.emit(EngineEvent::RunStarted {
-            run: name.clone(),
+            run: id,
             generation,
             representation: trainer.rep.kind().to_string(),
             tables,
             compression_full: cfg.full_uncompressed_bytes() as f64 / bytes as f64,
         });
-        if kind == RunKind::Baseline {
+        if id.is_baseline() {
             self.baseline_probs.clear();
         }
         let first_eval = first_eval_samples(cfg.eval.every_samples);
         let batch_rows = cfg.train.batch;
         let run = Run {
-            name,
-            kind,
+            id,
             generation,
             cfg,
             trainer,
@@ -477,7 +467,7 @@ impl State {
             bad_lines_seen: 0,
             collisions_pending: true,
         };
-        match self.runs.iter().position(|r| r.name == run.name) {
+        match self.runs.iter().position(|r| r.id == run.id) {
             Some(i) => self.runs[i] = run,
             None => self.runs.push(run),
         }
@@ -491,30 +481,30 @@ impl State {
                 let specs: Vec<_> = self
                     .runs
                     .iter()
-                    .map(|r| (r.name.clone(), r.kind, r.cfg.clone(), r.generation))
+                    .map(|r| (r.id, r.cfg.clone(), r.generation))
                     .collect();
-                for (i, (name, kind, cfg, generation)) in specs.into_iter().enumerate() {
+                for (i, (id, cfg, generation)) in specs.into_iter().enumerate() {
                     if self.runs[i].status == Status::Training {
-                        self.finish(i, "cancelled".into());
+                        self.finish(i, RunStatus::Cancelled);
                     }
-                    self.start_run(name, kind, cfg, generation + 1);
+                    self.start_run(id, cfg, generation + 1);
                 }
             }
-            EngineCommand::RestartMemrec(next) => {
-                let Some(i) = self.runs.iter().position(|r| r.name == "memrec") else {
+            EngineCommand::RestartCompressed(next) => {
+                let Some(i) = self.runs.iter().position(|r| r.id == RunId::COMPRESSED) else {
                     let generation = 1;
                     let mut cfg = self.cfg.clone();
-                    adopt_memrec(&mut cfg, &next);
-                    self.start_run("memrec".into(), RunKind::Memrec, cfg, generation);
+                    adopt_compressed(&mut cfg, &next);
+                    self.start_run(RunId::COMPRESSED, cfg, generation);
                     return;
                 };
                 if self.runs[i].status == Status::Training {
-                    self.finish(i, "cancelled".into());
+                    self.finish(i, RunStatus::Cancelled);
                 }
                 let mut cfg = self.runs[i].cfg.clone();
-                adopt_memrec(&mut cfg, &next);
+                adopt_compressed(&mut cfg, &next);
                 let generation = self.runs[i].generation + 1;
-                self.start_run("memrec".into(), RunKind::Memrec, cfg, generation);
+                self.start_run(RunId::COMPRESSED, cfg, generation);
             }
             EngineCommand::MeasureLatency(cfg) => {
                 // Training is paused for the measurement: this thread is the only one stepping.
@@ -547,7 +537,7 @@ impl State {
                 return;
             }
             if self.opts.max_epochs.is_some_and(|e| run.epochs >= e) {
-                self.finish(i, "ok".into());
+                self.finish(i, RunStatus::Ok);
                 return;
             }
             match self.source.open_train() {
@@ -616,7 +606,7 @@ impl State {
             self.evaluate(i);
         }
         if budget_done && self.runs[i].status == Status::Training {
-            self.finish(i, "ok".into());
+            self.finish(i, RunStatus::Ok);
         }
     }
 
@@ -670,7 +660,7 @@ impl State {
         run.collisions_pending = false;
         let features = collisions_of(run.trainer.rep.as_ref(), &self.collision_keys);
         let e = EngineEvent::Collisions {
-            run: run.name.clone(),
+            run: run.id,
             generation: run.generation,
             features,
         };
@@ -691,7 +681,7 @@ impl State {
         run.progress_mark = (run.train_time, run.samples);
         run.last_progress = Instant::now();
         let e = EngineEvent::Progress {
-            run: run.name.clone(),
+            run: run.id,
             generation: run.generation,
             samples: run.samples,
             steps: run.steps,
@@ -743,12 +733,12 @@ impl State {
         };
         let (mean_prediction, click_rate) = metrics::calibration(labels, &probs);
         let probs = Arc::new(probs);
-        let delta_auc = match run.kind {
+        let delta_auc = match run.id.kind {
             RunKind::Baseline => {
                 self.baseline_probs.insert(run.samples, Arc::clone(&probs));
                 None
             }
-            RunKind::Memrec => self.baseline_probs.get(&run.samples).and_then(|b| {
+            RunKind::Compressed => self.baseline_probs.get(&run.samples).and_then(|b| {
                 metrics::delta_auc_delong(labels, &probs, b).map(|d| DeltaAuc {
                     delta: d.delta,
                     lo: d.lo,
@@ -759,7 +749,7 @@ impl State {
         let run = &mut self.runs[i];
         let (t, n) = run.since_eval;
         let point = EvalPoint {
-            run: run.name.clone(),
+            run: run.id,
             generation: run.generation,
             samples: run.samples,
             auc: a.auc,
@@ -786,16 +776,16 @@ impl State {
         let run = &mut self.runs[i];
         run.status = Status::Failed(message.clone());
         let e = EngineEvent::RunFailed {
-            run: run.name.clone(),
+            run: run.id,
             generation: run.generation,
             message: message.clone(),
         };
         self.emit(e);
-        self.summarise(i, message);
+        self.summarise(i, RunStatus::Failed(message));
     }
 
-    fn finish(&mut self, i: usize, status: String) {
-        if status == "ok" {
+    fn finish(&mut self, i: usize, status: RunStatus) {
+        if status == RunStatus::Ok {
             // The summary reports the model as it ends, not as it was at the last evaluation.
             self.evaluate(i);
             if matches!(self.runs[i].status, Status::Failed(_)) {
@@ -806,7 +796,7 @@ impl State {
         self.summarise(i, status);
     }
 
-    fn summarise(&mut self, i: usize, status: String) {
+    fn summarise(&mut self, i: usize, status: RunStatus) {
         let d = self.runs[i].cfg.model.dim as u64;
         let distinct = self.distinct_tokens();
         let run = &self.runs[i];
@@ -816,7 +806,7 @@ impl State {
         let denom = table_bytes.max(1) as f64;
         let secs = run.train_time.as_secs_f64();
         let summary = RunSummary {
-            run: run.name.clone(),
+            run: run.id,
             representation: run.trainer.rep.kind().to_string(),
             samples: run.samples,
             steps: run.steps,
@@ -840,7 +830,7 @@ impl State {
         };
         if let (Some(tx), Some(p), Some(e)) = (&self.opts.predictions, &run.last_probs, &e) {
             let _ = tx.send(RunPredictions {
-                run: run.name.clone(),
+                run: run.id,
                 generation: run.generation,
                 samples: e.samples,
                 probs: p.as_ref().clone(),
@@ -851,7 +841,7 @@ impl State {
 }
 
 /// Take the sections a MEM-REC restart may change.
-fn adopt_memrec(cfg: &mut Config, next: &Config) {
+fn adopt_compressed(cfg: &mut Config, next: &Config) {
     cfg.memrec = next.memrec.clone();
     cfg.model = next.model.clone();
     cfg.train = next.train.clone();

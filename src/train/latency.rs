@@ -139,18 +139,18 @@ fn run_in_pool(
     let memrec_bytes = c.bytes;
     let has_floor = !c.floor_times.is_empty();
     let latency = LatencyReport {
-        memrec_ns_per_token: per_token(c.med),
-        memrec_p99_ns: per_token(c.p99),
+        compressed_ns_per_token: per_token(c.med),
+        compressed_p99_ns: per_token(c.p99),
         full_ns_per_token: per_token(full_med),
         full_p99_ns: per_token(full_p99),
         speedup: full_med / c.med,
-        memrec_bytes,
+        compressed_bytes: memrec_bytes,
         full_bytes,
         full_measured_at_full_size: shape.rows == full_rows,
         threads,
         batch: b.batch,
         batches: b.batches,
-        memrec_fits: fits(memrec_bytes, &cache),
+        compressed_fits: fits(memrec_bytes, &cache),
         full_fits: fits(full_bytes, &cache),
     };
     Ok(BenchOutput {

@@ -19,9 +19,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         return;
     }
     let base = state.baseline.as_ref();
-    let mem = state.memrec.as_ref();
-    let base_curve: &[(f64, f64)] = base.map_or(&[], |b| &b.curve);
-    let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| &m.curve);
+    let mem = state.compressed.as_ref();
+    let base_curve: &[(f64, f64)] = base.map_or(&[], |b| state.curve_of(b));
+    let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| state.curve_of(m));
     // A short chart has no room for a legend box: the legend becomes a text line.
     let text_legend = inner.height < 16;
     let [summary, chart_area] = inner.layout(&Layout::vertical([
@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             Span::styled("⣀ baseline (uncompressed)", theme.baseline),
             Span::styled(
                 format!("  • {}", super::compressed_label(state)),
-                theme.memrec,
+                theme.compressed,
             ),
             Span::styled(
                 if state.pinned_run().is_some() {
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let pinned = state
         .pinned_run()
         .filter(|p| mem.is_none_or(|m| m.generation != p.generation));
-    let pinned_curve: &[(f64, f64)] = pinned.map_or(&[], |p| &p.curve);
+    let pinned_curve: &[(f64, f64)] = pinned.map_or(&[], |p| state.tried_curve(p));
     let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
         [base, mem]
             .into_iter()
@@ -124,7 +124,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             ))
             .marker(Marker::Dot)
             .graph_type(GraphType::Line)
-            .style(theme.memrec)
+            .style(theme.compressed)
             .data(mem_curve),
     );
     let chart = Chart::new(datasets)
@@ -161,7 +161,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 
 fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<'a>> {
     let base = state.baseline.as_ref().and_then(|b| b.last_eval.as_ref());
-    let mem = state.memrec.as_ref().and_then(|m| m.last_eval.as_ref());
+    let mem = state.compressed.as_ref().and_then(|m| m.last_eval.as_ref());
     let mut first = vec![Span::styled(
         if narrow {
             "ΔAUC ".to_string()
@@ -201,7 +201,7 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
             second.push(Span::styled(" / ", theme.muted));
             second.push(Span::styled(
                 format!("{} {}", f(mem), super::compressed_label(state)),
-                theme.memrec,
+                theme.compressed,
             ));
             if let Some(m) = mem.filter(|_| !narrow) {
                 second.push(Span::styled(
@@ -211,7 +211,7 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
             }
         }
     }
-    let failed = state.memrec.as_ref().and_then(|m| m.failed.as_ref());
+    let failed = state.compressed.as_ref().and_then(|m| m.failed.as_ref());
     if let Some(msg) = state.engine_error.as_ref().or(failed) {
         second = vec![Span::styled(format!("stopped: {msg}"), theme.status_error)];
     }

@@ -17,7 +17,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         "Collisions per feature: observed / formula"
     };
     let block = panel(title, is_focused, theme);
-    let feats = state.memrec.as_ref().map_or(&[][..], |m| &m.collisions[..]);
+    let feats = state
+        .compressed
+        .as_ref()
+        .map_or(&[][..], |m| &m.collisions[..]);
     if feats.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(

@@ -14,7 +14,7 @@ use crate::app::state::{AppState, StatusKind};
 fn state_word(state: &AppState) -> &'static str {
     if state.engine_error.is_some() {
         "✖ engine stopped"
-    } else if [&state.baseline, &state.memrec]
+    } else if [&state.baseline, &state.compressed]
         .into_iter()
         .all(|r| r.as_ref().is_some_and(|r| r.failed.is_some()))
     {

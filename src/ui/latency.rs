@@ -66,9 +66,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                     Paragraph::new(vec![
                         row(
                             super::compressed_label(state),
-                            r.memrec_ns_per_token,
-                            r.memrec_p99_ns,
-                            theme.memrec,
+                            r.compressed_ns_per_token,
+                            r.compressed_p99_ns,
+                            theme.compressed,
                         ),
                         row("uncomp", r.full_ns_per_token, r.full_p99_ns, theme.baseline),
                         Line::from(vec![
@@ -99,9 +99,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                     } else {
                         super::compressed_label(state)
                     },
-                    r.memrec_ns_per_token,
-                    r.memrec_p99_ns,
-                    theme.memrec,
+                    r.compressed_ns_per_token,
+                    r.compressed_p99_ns,
+                    theme.compressed,
                 ),
                 row(
                     "uncompressed",

@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         false,
         theme,
     );
-    let Some(m) = state.memrec.as_ref().filter(|m| !m.tables.is_empty()) else {
+    let Some(m) = state.compressed.as_ref().filter(|m| !m.tables.is_empty()) else {
         let p = Paragraph::new(Line::styled(
             format!("waiting for the {} run…", super::compressed_label(state)),
             theme.muted,
@@ -51,11 +51,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         Line::from(vec![
             Span::styled(format!("{label:<label_w$}"), theme.label),
             Span::styled(format!("{value:>10}"), theme.value),
-            Span::styled(format!(" {extra:>7}"), theme.memrec),
+            Span::styled(format!(" {extra:>7}"), theme.compressed),
         ])
     };
     let fits = match &state.latency {
-        LatencyView::Ready(r) => (r.memrec_fits.clone(), r.full_fits.clone()),
+        LatencyView::Ready(r) => (r.compressed_fits.clone(), r.full_fits.clone()),
         LatencyView::Waiting if state.latency_requests.is_empty() && !state.first_latency_due => {
             ("not measured".into(), "not measured".into())
         }
@@ -124,7 +124,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 Span::styled("fits in  ", theme.label),
                 Span::styled(
                     format!("{} {}", super::compressed_label(state), fits.0),
-                    theme.memrec,
+                    theme.compressed,
                 ),
                 Span::styled(" · ", theme.muted),
                 Span::styled(format!("full {}", fits.1), theme.baseline),

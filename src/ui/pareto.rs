@@ -88,7 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             format!("{FRONT} {}", word("Pareto front", "front")),
             theme.good,
         ),
-        Span::styled(format!("{gap}{RUN} run"), theme.memrec),
+        Span::styled(format!("{gap}{RUN} run"), theme.compressed),
         Span::styled(
             format!("{gap}{BASELINE} {}", word("baseline", "base")),
             theme.baseline,
@@ -165,7 +165,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
     let of_kind =
         |m: char| -> Vec<(f64, f64)> { points.iter().filter(|p| marker(p) == m).map(xy).collect() };
     let kinds = [
-        (RUN, of_kind(RUN), theme.memrec),
+        (RUN, of_kind(RUN), theme.compressed),
         (SWEEP, of_kind(SWEEP), theme.value),
         (SWEEP_BASELINE, of_kind(SWEEP_BASELINE), theme.value),
         (BASELINE, of_kind(BASELINE), theme.baseline),

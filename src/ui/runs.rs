@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::{Theme, fmt_bytes, fmt_ns, fmt_ratio, focused, panel};
 use crate::app::pareto::knob_summary;
-use crate::app::state::{AppState, Focus};
+use crate::app::state::{AppState, Focus, TriedStatus};
 
 fn title(state: &AppState) -> String {
     let cur = state.runs.last();
@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         );
         return;
     }
-    let current = state.memrec.as_ref().map(|m| m.generation);
+    let current = state.compressed.as_ref().map(|m| m.generation);
     let body: Vec<Row> = state
         .runs
         .iter()
@@ -63,11 +63,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             });
             let lat = state
                 .latency_for(&r.cfg)
-                .map_or("…".to_string(), |l| fmt_ns(l.memrec_ns_per_token));
+                .map_or("…".to_string(), |l| fmt_ns(l.compressed_ns_per_token));
             let style = if state.pinned == Some(r.generation) {
                 theme.pinned
             } else if Some(r.generation) == current {
-                theme.memrec
+                theme.compressed
             } else {
                 theme.value
             };
@@ -81,10 +81,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 Cell::from(lat),
             ]);
             if !compact {
-                cells.push(Cell::from(if r.status == "running" {
-                    "live".to_string()
-                } else {
-                    r.status.clone()
+                cells.push(Cell::from(match r.status {
+                    TriedStatus::Running => "live".to_string(),
+                    ref s => s.to_string(),
                 }));
             }
             Row::new(cells).style(style)

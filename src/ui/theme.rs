@@ -20,7 +20,8 @@ pub struct Theme {
     pub pending: Style,
     pub selected: Style,
     pub baseline: Style,
-    pub memrec: Style,
+    /// The compressed run (whichever method).
+    pub compressed: Style,
     pub pinned: Style,
     pub oracle: Style,
     pub good: Style,
@@ -47,7 +48,7 @@ impl Theme {
                 .bg(Color::DarkGray)
                 .add_modifier(Modifier::BOLD),
             baseline: fg(Color::Cyan),
-            memrec: fg(Color::LightGreen).add_modifier(Modifier::BOLD),
+            compressed: fg(Color::LightGreen).add_modifier(Modifier::BOLD),
             pinned: fg(Color::Magenta),
             oracle: fg(Color::Gray),
             good: fg(Color::Green),
@@ -74,7 +75,7 @@ impl Theme {
             pending: m(Modifier::UNDERLINED),
             selected: m(Modifier::REVERSED),
             baseline: plain,
-            memrec: m(Modifier::BOLD),
+            compressed: m(Modifier::BOLD),
             pinned: m(Modifier::UNDERLINED),
             oracle: plain,
             good: m(Modifier::BOLD),

@@ -1,0 +1,251 @@
+//! What each key means: the keymap's actions, the path prompt, knob edits and the debounced
+//! restart they lead to.
+//!
+//! Owns: focus, overlays and knob edits. Must never: read the clock (time comes in the message).
+
+use std::path::PathBuf;
+
+use super::super::keymap::{self, Action};
+use super::super::msg::Effect;
+use super::super::pareto;
+use super::super::state::{AppState, AucView, Focus, Knob, Metric, Overlay, StatusKind};
+use super::files::{export, next_free_name, report, write_effect};
+use super::knobs::{edit_knob, fire_restart};
+use super::sweep::{load_selected_point, open_sweep};
+use crate::train::protocol::EngineCommand;
+
+/// A key while the path prompt is open: text edits the path; Enter opens it; Esc cancels.
+pub(super) fn prompt_key(
+    state: &mut AppState,
+    ev: &ratatui::crossterm::event::KeyEvent,
+    fx: &mut Vec<Effect>,
+) {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    if keymap::dispatch(ev) == Some(Action::Quit) && ev.code != KeyCode::Char('q') {
+        // Ctrl-C still quits; a plain `q` is part of a path.
+        quit(state, fx);
+        return;
+    }
+    let Overlay::Prompt { input } = &mut state.overlay else {
+        return;
+    };
+    let plain = !ev
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match ev.code {
+        KeyCode::Esc => {
+            state.overlay = Overlay::None;
+            state.set_status(StatusKind::Info, "open sweep cancelled");
+        }
+        KeyCode::Enter => {
+            let path = input.trim().to_string();
+            state.overlay = Overlay::None;
+            if path.is_empty() {
+                state.set_status(StatusKind::Error, "no sweep directory given");
+            } else {
+                open_sweep(state, PathBuf::from(path), fx);
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        // Paths are short; a runaway paste is cut rather than grown without bound.
+        KeyCode::Char(c) if plain && input.chars().count() < 4096 => input.push(c),
+        _ => {}
+    }
+}
+
+pub(super) fn on_action(
+    state: &mut AppState,
+    action: Action,
+    at: std::time::Instant,
+    fx: &mut Vec<Effect>,
+) {
+    if action == Action::Quit {
+        quit(state, fx);
+        return;
+    }
+    match state.overlay.clone() {
+        Overlay::Help { scroll } => {
+            let last = keymap::help_lines().len().saturating_sub(1) as u16;
+            match action {
+                Action::Up => {
+                    state.overlay = Overlay::Help {
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                Action::Down => {
+                    state.overlay = Overlay::Help {
+                        scroll: (scroll + 1).min(last),
+                    }
+                }
+                Action::Help | Action::Back => state.overlay = Overlay::None,
+                _ => {}
+            }
+            return;
+        }
+        Overlay::ConfirmOverwrite { path, write } => {
+            match action {
+                Action::Yes => {
+                    state.overlay = Overlay::None;
+                    fx.push(write_effect(path, write, true));
+                }
+                Action::No => {
+                    state.overlay = Overlay::None;
+                    fx.push(write_effect(next_free_name(&path), write, false));
+                }
+                Action::Back => {
+                    state.overlay = Overlay::None;
+                    state.set_status(StatusKind::Info, "export cancelled");
+                }
+                _ => {}
+            }
+            return;
+        }
+        // Keys reach the prompt before the keymap (see `update`).
+        Overlay::Prompt { .. } => return,
+        Overlay::None => {}
+    }
+    match action {
+        Action::Quit | Action::Back => quit(state, fx),
+        Action::Help => state.overlay = Overlay::Help { scroll: 0 },
+        Action::Up => move_in_focus(state, -1),
+        Action::Down => move_in_focus(state, 1),
+        Action::FocusNext => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
+        Action::FocusPrev => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
+        Action::Increase => edit_knob(state, 1, at),
+        Action::Decrease => edit_knob(state, -1, at),
+        Action::IncreaseCoarse => edit_knob(state, 2, at),
+        Action::DecreaseCoarse => edit_knob(state, -2, at),
+        Action::Pause => {
+            state.paused = !state.paused;
+            fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
+            let text = if state.paused {
+                "paused (Space resumes)"
+            } else {
+                "training resumed"
+            };
+            state.set_status(StatusKind::Info, text);
+        }
+        Action::Restart => {
+            if state.restart_deadline.is_some() {
+                fire_restart(state, fx);
+            }
+            fx.push(Effect::Engine(EngineCommand::RestartAll));
+            state.set_status(StatusKind::Info, "restarting every run from sample 0");
+        }
+        Action::Export => export(state, fx),
+        Action::ScreenDump => fx.push(Effect::WriteScreenDump),
+        Action::Pin => pin(state),
+        Action::Report => report(state, fx),
+        Action::ToggleView => toggle_view(state),
+        Action::ToggleMetric => {
+            if state.auc_view != AucView::Pareto {
+                state.set_status(
+                    StatusKind::Info,
+                    "a switches the Pareto view's axis: press v first",
+                );
+                return;
+            }
+            state.pareto_metric = match state.pareto_metric {
+                Metric::Auc => Metric::DeltaAuc,
+                Metric::DeltaAuc => Metric::Auc,
+            };
+            state.set_status(
+                StatusKind::Info,
+                format!(
+                    "Pareto view: {} against table bytes",
+                    state.pareto_metric.label()
+                ),
+            );
+        }
+        Action::OpenSweep => {
+            let input = state
+                .sweep
+                .as_ref()
+                .map_or_else(String::new, |s| s.dir.display().to_string());
+            state.overlay = Overlay::Prompt { input };
+        }
+        Action::Select => {
+            if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
+                load_selected_point(state, fx);
+            }
+        }
+        Action::Yes | Action::No => {}
+    }
+}
+
+fn toggle_view(state: &mut AppState) {
+    match state.auc_view {
+        AucView::Curves => {
+            state.auc_view = AucView::Pareto;
+            state.focus = Focus::Pareto;
+            state.set_status(
+                StatusKind::Info,
+                "Pareto view: ↑↓ select a point, Enter loads it, a AUC/ΔAUC, o opens a sweep, v back to curves",
+            );
+        }
+        AucView::Pareto => {
+            state.auc_view = AucView::Curves;
+            if state.focus == Focus::Pareto {
+                state.focus = Focus::Knobs;
+            }
+            state.set_status(StatusKind::Info, "AUC curves");
+        }
+    }
+}
+
+pub(super) fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.quitting = true;
+    fx.push(Effect::Quit);
+}
+
+fn move_in_focus(state: &mut AppState, delta: i64) {
+    match state.focus {
+        Focus::Knobs => {
+            let n = Knob::visible(&state.cfg).len() as i64;
+            state.knob = (state.knob as i64 + delta).rem_euclid(n) as usize;
+        }
+        Focus::Runs => {
+            if let Some(cur) = state.selected_run_index() {
+                let last = state.runs.len() - 1;
+                let next = (cur as i64 + delta).clamp(0, last as i64) as usize;
+                // Back on the newest row: follow new runs again.
+                state.selected_run = if next == last { None } else { Some(next) };
+            }
+        }
+        Focus::Pareto => {
+            let points = pareto::points(state);
+            if let Some(cur) = pareto::selected_index(state, &points) {
+                let next = (cur as i64 + delta).clamp(0, points.len() as i64 - 1) as usize;
+                state.pareto_selected = Some(points[next].id);
+            }
+        }
+        Focus::Collisions => {
+            let rows = state
+                .compressed
+                .as_ref()
+                .map_or(0, |m| m.collisions.len().saturating_sub(1)) as i64;
+            state.collisions_scroll =
+                (state.collisions_scroll as i64 + delta).clamp(0, rows.max(0)) as u16;
+        }
+    }
+}
+
+fn pin(state: &mut AppState) {
+    let Some(i) = state.selected_run_index() else {
+        state.set_status(StatusKind::Error, "no run to pin yet");
+        return;
+    };
+    let g = state.runs[i].generation;
+    if state.pinned == Some(g) {
+        state.pinned = None;
+        state.set_status(StatusKind::Info, format!("run #{g} unpinned"));
+    } else {
+        state.pinned = Some(g);
+        state.set_status(
+            StatusKind::Info,
+            format!("run #{g} pinned: the AUC chart and the Runs title compare against it"),
+        );
+    }
+}

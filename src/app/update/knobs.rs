@@ -1,0 +1,86 @@
+//! Knob edits and the debounced restart of the compressed run they lead to.
+//!
+//! Owns: when the compressed run restarts and with what. Must never: read the clock (time
+//! comes in the message).
+
+use super::super::msg::Effect;
+use super::super::state::{
+    AppState, DEBOUNCE, Knob, LatencyKey, LatencyView, StatusKind, same_compressed_run,
+};
+use crate::config::Method;
+use crate::train::protocol::EngineCommand;
+
+pub(super) fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant) {
+    let knobs = Knob::visible(&state.cfg);
+    let knob = knobs[state.knob.min(knobs.len() - 1)];
+    match knob.stepped(&state.cfg, steps) {
+        Ok(next) => {
+            let before = knob.value(&state.cfg);
+            state.cfg = next;
+            if knob.affects_latency() {
+                state.latency_stale = true;
+            }
+            state.restart_deadline = Some(at + DEBOUNCE);
+            state.set_status(
+                StatusKind::Info,
+                format!(
+                    "{} {} → {}: {} restarts when you stop typing",
+                    knob.field(),
+                    before,
+                    knob.value(&state.cfg),
+                    state.cfg.memrec.method.label()
+                ),
+            );
+        }
+        Err(e) => state.set_status(StatusKind::Error, e),
+    }
+}
+
+/// The debounce deadline passed: restart MEM-REC with the knobs in force (and re-measure
+/// latency if a kernel knob changed), unless the edits came back to what is already training.
+pub(super) fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.restart_deadline = None;
+    let latest = state.requested.back().unwrap_or(&state.running);
+    if same_compressed_run(latest, &state.cfg) {
+        state.latency_stale = false;
+        state.set_status(
+            StatusKind::Info,
+            "knobs are back to the configuration already training: no restart",
+        );
+        return;
+    }
+    let cfg = state.cfg.clone();
+    fx.push(Effect::Engine(EngineCommand::RestartCompressed(Box::new(
+        cfg.clone(),
+    ))));
+    state.requested.push_back(cfg.clone());
+    if state.latency_stale {
+        state.latency_stale = false;
+        let key = LatencyKey::of(&cfg);
+        match state.latency_by_key.iter().find(|(k, _)| *k == key) {
+            // Measured earlier this session: show it again rather than measure twice.
+            Some((_, report)) => state.latency = LatencyView::Ready(report.clone()),
+            None => {
+                state.latency_requests.push_back(key);
+                fx.push(Effect::Engine(EngineCommand::MeasureLatency(Box::new(cfg))));
+            }
+        }
+    }
+    state.set_status(
+        StatusKind::Info,
+        format!(
+            "{} restarting: {}, dim {}, {}{} lr {}, batch {}",
+            state.cfg.memrec.method.label(),
+            state.cfg.compressed_knobs(),
+            state.cfg.model.dim,
+            if state.cfg.memrec.method == Method::Memrec {
+                format!("{}, ", state.cfg.memrec.layout.as_str())
+            } else {
+                String::new()
+            },
+            state.cfg.train.optimizer.as_str(),
+            state.cfg.train.lr,
+            state.cfg.train.batch
+        ),
+    );
+}
