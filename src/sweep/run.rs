@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -235,7 +236,7 @@ fn point_line(r: &PointRecord) -> String {
         "{}: AUC {}, {delta}, tables {}, {:.1} s",
         r.key,
         r.auc.map_or("-".into(), |a| format!("{a:.4}")),
-        report::human_bytes(r.table_bytes as f64),
+        crate::util::units::fmt_bytes(r.table_bytes),
         r.seconds
     )
 }
@@ -289,10 +290,14 @@ pub fn run_sweep_cancellable(
         .test_set()
         .map_err(|e| SweepError::Data(e.to_string()))?
         .labels;
-    let total_threads = spec.base.effective_threads().max(1);
-    let max_steps = match budget {
-        Budget::Steps(n) => Some(n),
-        Budget::Epochs(_) => None,
+    let ctx = Ctx {
+        spec,
+        source: &source,
+        reps: &reps,
+        cancel,
+        store: &store,
+        hash: &hash,
+        labels: &labels,
     };
     let mut prog = Progress {
         out: progress,
@@ -301,7 +306,10 @@ pub fn run_sweep_cancellable(
         total: 1,
         done: 0,
         running: BTreeMap::new(),
-        max_steps,
+        max_steps: match budget {
+            Budget::Steps(n) => Some(n),
+            Budget::Epochs(_) => None,
+        },
         t0: Instant::now(),
         last: None,
         drawn: false,
@@ -314,81 +322,7 @@ pub fn run_sweep_cancellable(
         .zip(store.load_baseline_probs(&labels));
     let (baseline, base_probs) = match cached_baseline {
         Some(x) => x,
-        None => {
-            prog.line(&format!(
-                "sweep {}: training the baseline once ({}, {} threads)",
-                spec.out.display(),
-                budget.describe(),
-                total_threads
-            ));
-            prog.running.insert(0, 0);
-            let mut cfg = spec.base.clone();
-            cfg.threads = total_threads;
-            let out = run_single(
-                cfg,
-                RunKind::Baseline,
-                Arc::clone(&source),
-                &reps,
-                budget,
-                |steps| {
-                    prog.running.insert(0, steps);
-                    prog.draw(false);
-                },
-                cancel,
-            )?;
-            prog.running.clear();
-            // No bar until the points start (total 0 draws nothing).
-            prog.total = 0;
-            prog.clear();
-            if let Some(m) = out.data_error {
-                return Err(SweepError::Data(m));
-            }
-            if let Some(m) = out.not_started {
-                return Err(SweepError::Baseline(m));
-            }
-            let s = out
-                .summary
-                .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
-            if let Some(signal) = cancel.signal().filter(|_| s.status == "cancelled") {
-                prog.line(&format!(
-                    "sweep {}: the baseline was cancelled after {} steps; nothing stored (re-run the same command to start again)",
-                    spec.out.display(),
-                    s.steps
-                ));
-                return Err(SweepError::Interrupted(signal));
-            }
-            if s.status != "ok" {
-                return Err(SweepError::Baseline(s.status));
-            }
-            let probs = out
-                .probs
-                .filter(|p| p.len() == labels.len())
-                .ok_or_else(|| {
-                    SweepError::Baseline(format!(
-                        "no test predictions for the {} test rows",
-                        labels.len()
-                    ))
-                })?;
-            store.save_baseline_probs(&labels, &probs)?;
-            let rec = record_of(
-                store::BASELINE_KEY,
-                store::config_hash(&spec.base),
-                &[],
-                &hash,
-                &s,
-                None,
-                out.seconds,
-            );
-            let rec = store.append(&rec)?;
-            prog.line(&format!(
-                "baseline ({}): AUC {}, tables {}, {:.1} s",
-                rec.representation,
-                rec.auc.map_or("-".into(), |a| format!("{a:.4}")),
-                report::human_bytes(rec.table_bytes as f64),
-                rec.seconds
-            ));
-            (rec, probs)
-        }
+        None => train_baseline(&ctx, &mut prog)?,
     };
 
     let pending: Vec<&Point> = spec
@@ -396,7 +330,153 @@ pub fn run_sweep_cancellable(
         .iter()
         .filter(|p| lookup(&cache, p).is_none())
         .collect();
-    let reused = spec.points.len() - pending.len();
+    let not_started = run_points(&ctx, &mut prog, &pending, &base_probs, &mut cache)?;
+    let unfinished = pending
+        .iter()
+        .filter(|p| lookup(&cache, p).is_none() && !not_started.contains_key(&p.key()))
+        .count();
+    let ran = pending.len() - not_started.len() - unfinished;
+    let interrupted = cancel.signal().filter(|_| unfinished > 0);
+    let points: Vec<PointRecord> = spec
+        .points
+        .iter()
+        .map(|p| {
+            let k = p.key();
+            match (lookup(&cache, p), not_started.get(&k)) {
+                (Some(r), _) => r,
+                (None, Some(why)) => not_started_record(p, &hash, why),
+                (None, None) if interrupted.is_some() => PointRecord {
+                    status: report::CANCELLED.into(),
+                    ..not_started_record(p, &hash, "")
+                },
+                (None, None) => not_started_record(p, &hash, "not run"),
+            }
+        })
+        .collect();
+    let files = write_report(spec, &baseline, &points)?;
+    Ok(SweepResult {
+        baseline,
+        points,
+        ran,
+        reused: spec.points.len() - pending.len(),
+        not_started: not_started.into_iter().collect(),
+        files,
+        interrupted,
+    })
+}
+
+/// What every step of a sweep reads: the spec, the data, the store and the baseline's test rows.
+struct Ctx<'a> {
+    spec: &'a SweepSpec,
+    source: &'a Arc<dyn DataSource>,
+    reps: &'a RepBuilder,
+    cancel: &'a Cancel,
+    store: &'a Store,
+    /// The store's base hash, stamped on every record.
+    hash: &'a str,
+    /// Labels of the test rows, in the order of every run's predictions.
+    labels: &'a [f32],
+}
+
+/// Train the baseline once (all threads), store its record and test-row predictions, and return
+/// them; a cancelled, failed or prediction-less baseline stops the sweep.
+fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f32>), SweepError> {
+    let (spec, budget, cancel, labels) = (ctx.spec, ctx.spec.budget, ctx.cancel, ctx.labels);
+    let total_threads = spec.base.effective_threads().max(1);
+    prog.line(&format!(
+        "sweep {}: training the baseline once ({}, {} threads)",
+        spec.out.display(),
+        budget.describe(),
+        total_threads
+    ));
+    prog.running.insert(0, 0);
+    let mut cfg = spec.base.clone();
+    cfg.threads = total_threads;
+    let out = run_single(
+        cfg,
+        RunKind::Baseline,
+        Arc::clone(ctx.source),
+        ctx.reps,
+        budget,
+        |steps| {
+            prog.running.insert(0, steps);
+            prog.draw(false);
+        },
+        cancel,
+    )?;
+    prog.running.clear();
+    // No bar until the points start (total 0 draws nothing).
+    prog.total = 0;
+    prog.clear();
+    if let Some(m) = out.data_error {
+        return Err(SweepError::Data(m));
+    }
+    if let Some(m) = out.not_started {
+        return Err(SweepError::Baseline(m));
+    }
+    let s = out
+        .summary
+        .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
+    if let Some(signal) = cancel.signal().filter(|_| s.status == "cancelled") {
+        prog.line(&format!(
+            "sweep {}: the baseline was cancelled after {} steps; nothing stored (re-run the same command to start again)",
+            spec.out.display(),
+            s.steps
+        ));
+        return Err(SweepError::Interrupted(signal));
+    }
+    if s.status != "ok" {
+        return Err(SweepError::Baseline(s.status));
+    }
+    let probs = out
+        .probs
+        .filter(|p| p.len() == labels.len())
+        .ok_or_else(|| {
+            SweepError::Baseline(format!(
+                "no test predictions for the {} test rows",
+                labels.len()
+            ))
+        })?;
+    ctx.store.save_baseline_probs(labels, &probs)?;
+    let rec = record_of(
+        store::BASELINE_KEY,
+        store::config_hash(&spec.base),
+        &[],
+        ctx.hash,
+        &s,
+        None,
+        out.seconds,
+    );
+    let rec = ctx.store.append(&rec)?;
+    prog.line(&format!(
+        "baseline ({}): AUC {}, tables {}, {:.1} s",
+        rec.representation,
+        rec.auc.map_or("-".into(), |a| format!("{a:.4}")),
+        crate::util::units::fmt_bytes(rec.table_bytes),
+        rec.seconds
+    ));
+    Ok((rec, probs))
+}
+
+/// What a worker tells the thread that owns the progress and the store.
+enum Msg {
+    Started(usize),
+    Steps(usize, u64),
+    Done(usize, Box<Result<RunOutcome, EngineError>>),
+}
+
+/// Train the `pending` points over `--jobs` engines sharing the threads, storing each finished
+/// point in `cache` (and the store) as it ends; returns the points that could not start, with the
+/// reason. The first engine, data or store error stops the workers and is returned.
+fn run_points(
+    ctx: &Ctx,
+    prog: &mut Progress,
+    pending: &[&Point],
+    base_probs: &[f32],
+    cache: &mut BTreeMap<String, PointRecord>,
+) -> Result<BTreeMap<String, String>, SweepError> {
+    let (spec, budget, cancel) = (ctx.spec, ctx.spec.budget, ctx.cancel);
+    let total_threads = spec.base.effective_threads().max(1);
     let jobs = spec.jobs.min(pending.len()).max(1);
     let threads = (total_threads / jobs).max(1);
     prog.phase = "points";
@@ -406,17 +486,12 @@ pub fn run_sweep_cancellable(
         "sweep {}: {} point(s), {} already done, {} to run ({} engine(s) x {} thread(s))",
         spec.out.display(),
         spec.points.len(),
-        reused,
+        spec.points.len() - pending.len(),
         pending.len(),
         jobs,
         threads
     ));
 
-    enum Msg {
-        Started(usize),
-        Steps(usize, u64),
-        Done(usize, Box<Result<RunOutcome, EngineError>>),
-    }
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<usize>();
     for i in 0..pending.len() {
         let _ = job_tx.send(i);
@@ -430,7 +505,7 @@ pub fn run_sweep_cancellable(
         for _ in 0..jobs {
             let job_rx = job_rx.clone();
             let msg_tx = msg_tx.clone();
-            let (source, reps, stop, pending) = (&source, &reps, &stop, &pending);
+            let (source, reps, stop) = (ctx.source, ctx.reps, &stop);
             scope.spawn(move || {
                 for j in job_rx.iter() {
                     if stop.load(Ordering::Relaxed) || cancel.is_cancelled() {
@@ -468,104 +543,106 @@ pub fn run_sweep_cancellable(
                 Msg::Done(j, r) => {
                     prog.running.remove(&j);
                     prog.done += 1;
-                    let p = pending[j];
-                    let out = match *r {
-                        Ok(o) => o,
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            fatal.get_or_insert(SweepError::Engine(e));
-                            continue;
-                        }
+                    let finished = PointDone {
+                        p: pending[j],
+                        base_probs,
+                        cache: &mut *cache,
+                        not_started: &mut not_started,
                     };
-                    if let Some(m) = out.data_error {
+                    if let Err(e) = point_done(ctx, prog, finished, *r) {
                         stop.store(true, Ordering::Relaxed);
-                        fatal.get_or_insert(SweepError::Data(m));
-                        continue;
+                        fatal.get_or_insert(e);
                     }
-                    let n = format!("[{}/{}]", prog.done, prog.total);
-                    if let Some(m) = out.not_started {
-                        prog.line(&format!("{n} {}: could not start: {m}", p.key()));
-                        not_started.insert(p.key(), m);
-                        continue;
-                    }
-                    let Some(s) = out.summary else {
-                        not_started.insert(p.key(), "the engine ended without a summary".into());
-                        continue;
-                    };
-                    if s.status == "cancelled" && cancel.is_cancelled() {
-                        // Not stored: the next run of the same command trains it again.
-                        prog.line(&format!(
-                            "{n} {}: cancelled after {} steps (not stored)",
-                            p.key(),
-                            s.steps
-                        ));
-                        continue;
-                    }
-                    let delta = match &out.probs {
-                        Some(probs) if s.status == "ok" && probs.len() == labels.len() => {
-                            metrics::delta_auc_delong(&labels, probs, &base_probs)
-                        }
-                        _ => None,
-                    };
-                    let rec = record_of(
-                        &p.key(),
-                        store::config_hash(&p.cfg),
-                        &p.assignments,
-                        &hash,
-                        &s,
-                        delta,
-                        out.seconds,
-                    );
-                    let rec = match store.append(&rec) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            fatal.get_or_insert(e.into());
-                            continue;
-                        }
-                    };
-                    prog.line(&format!("{n} {}", point_line(&rec)));
-                    cache.insert(rec.key.clone(), rec);
                 }
             }
         }
     });
     prog.clear();
-    if let Some(e) = fatal {
-        return Err(e);
+    match fatal {
+        Some(e) => Err(e),
+        None => Ok(not_started),
     }
-    let unfinished = pending
-        .iter()
-        .filter(|p| lookup(&cache, p).is_none() && !not_started.contains_key(&p.key()))
-        .count();
-    let ran = pending.len() - not_started.len() - unfinished;
-    let interrupted = cancel.signal().filter(|_| unfinished > 0);
-    let points: Vec<PointRecord> = spec
-        .points
-        .iter()
-        .map(|p| {
-            let k = p.key();
-            match (lookup(&cache, p), not_started.get(&k)) {
-                (Some(r), _) => r,
-                (None, Some(why)) => not_started_record(p, &hash, why),
-                (None, None) if interrupted.is_some() => PointRecord {
-                    status: report::CANCELLED.into(),
-                    ..not_started_record(p, &hash, "")
-                },
-                (None, None) => not_started_record(p, &hash, "not run"),
-            }
-        })
-        .collect();
+}
+
+/// A point whose engine has ended, and where its outcome goes.
+struct PointDone<'a> {
+    p: &'a Point,
+    base_probs: &'a [f32],
+    cache: &'a mut BTreeMap<String, PointRecord>,
+    not_started: &'a mut BTreeMap<String, String>,
+}
+
+/// Store the outcome `r` of `d.p`'s run: its record (with ΔAUC against the baseline) in the store
+/// and the cache, or its reason in `not_started`; a cancelled run is left unstored. An error
+/// returned stops the sweep.
+fn point_done(
+    ctx: &Ctx,
+    prog: &mut Progress,
+    d: PointDone,
+    r: Result<RunOutcome, EngineError>,
+) -> Result<(), SweepError> {
+    let p = d.p;
+    let out = r?;
+    if let Some(m) = out.data_error {
+        return Err(SweepError::Data(m));
+    }
+    let n = format!("[{}/{}]", prog.done, prog.total);
+    if let Some(m) = out.not_started {
+        prog.line(&format!("{n} {}: could not start: {m}", p.key()));
+        d.not_started.insert(p.key(), m);
+        return Ok(());
+    }
+    let Some(s) = out.summary else {
+        d.not_started
+            .insert(p.key(), "the engine ended without a summary".into());
+        return Ok(());
+    };
+    if s.status == "cancelled" && ctx.cancel.is_cancelled() {
+        // Not stored: the next run of the same command trains it again.
+        prog.line(&format!(
+            "{n} {}: cancelled after {} steps (not stored)",
+            p.key(),
+            s.steps
+        ));
+        return Ok(());
+    }
+    let delta = match &out.probs {
+        Some(probs) if s.status == "ok" && probs.len() == ctx.labels.len() => {
+            metrics::delta_auc_delong(ctx.labels, probs, d.base_probs)
+        }
+        _ => None,
+    };
+    let rec = record_of(
+        &p.key(),
+        store::config_hash(&p.cfg),
+        &p.assignments,
+        ctx.hash,
+        &s,
+        delta,
+        out.seconds,
+    );
+    let rec = ctx.store.append(&rec)?;
+    prog.line(&format!("{n} {}", point_line(&rec)));
+    d.cache.insert(rec.key.clone(), rec);
+    Ok(())
+}
+
+/// Render the report of `points` and write its files into the sweep directory (atomically).
+fn write_report(
+    spec: &SweepSpec,
+    baseline: &PointRecord,
+    points: &[PointRecord],
+) -> Result<Vec<PathBuf>, SweepError> {
     let axes: Vec<String> = spec.grid.axes.iter().map(|a| a.path.clone()).collect();
-    let budget_text = budget.describe();
+    let budget_text = spec.budget.describe();
     let data_label = spec.base.data_label();
     let files = report::render(&report::ReportInput {
         title: &spec.title,
         budget: &budget_text,
         data_label: &data_label,
         axes: &axes,
-        baseline: &baseline,
-        points: &points,
+        baseline,
+        points,
     });
     let mut written = Vec::new();
     for (name, text) in files {
@@ -573,13 +650,5 @@ pub fn run_sweep_cancellable(
         crate::util::write_atomic(&path, text.as_bytes(), true).map_err(StoreError::from)?;
         written.push(path);
     }
-    Ok(SweepResult {
-        baseline,
-        points,
-        ran,
-        reused,
-        not_started: not_started.into_iter().collect(),
-        files: written,
-        interrupted,
-    })
+    Ok(written)
 }
