@@ -1,10 +1,13 @@
 //! Small shared helpers with no better home: atomic file writes, the compute threads' pool.
 
 // The kernels' shared ground (nothing here imports the rest of the crate): the choice of
-// instruction set at run time, the random generator, the aligned buffer.
+// instruction set at run time, the random generator, the aligned buffer; and the one byte
+// formatter and chart module of every screen and report.
 pub mod aligned;
 pub mod rng;
 pub mod simd;
+pub mod svg;
+pub mod units;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use memrec_tui::app::msg::{Effect, Msg};
 use memrec_tui::app::state::AppState;
 use memrec_tui::app::state_from_events;
 use memrec_tui::app::update::update;
-use memrec_tui::config::Config;
+use memrec_tui::config::{BaselineKind, Config};
 use memrec_tui::data::BadLines;
 use memrec_tui::embedding::TableInfo;
 use memrec_tui::embedding::collisions::FeatureCollisions;
@@ -371,6 +371,19 @@ fn colour_theme_distinguishes_runs_by_marker_and_label() {
     assert!(t.contains("⣀ baseline (uncompressed)") && t.contains("• MEM-REC #0"));
 }
 
+/// The legend names the baseline that runs: a hashing baseline is not called uncompressed.
+#[test]
+fn auc_legend_names_the_hashing_baseline() {
+    let mut cfg = cfg();
+    cfg.baseline.kind = BaselineKind::Hashing;
+    let s = state_from_events(&cfg, &session(&cfg));
+    for (w, h) in [(120, 40), (80, 24)] {
+        let t = text(&s, w, h);
+        assert!(t.contains("baseline (hashing)"), "{t}");
+        assert!(!t.contains("baseline (uncompressed)"), "{t}");
+    }
+}
+
 #[test]
 fn tiny_sizes_never_panic() {
     let cfg = cfg();
@@ -564,7 +577,7 @@ fn pareto_view_120x40_and_80x24() {
     assert!(big.contains("Pareto front") && big.contains('*'), "{big}");
     // The selection follows the running run (#1: K2 D32k) and says whether it is on the front.
     assert!(
-        big.contains("@ ΔAUC -0.0013 [-0.0034, +0.0008] · 2.1 MB · on the front (*) · run #1 K2"),
+        big.contains("@ ΔAUC -0.0013 [-0.0034, +0.0008] · 2.00 MiB · on the front (*) · run #1 K2"),
         "{big}"
     );
     insta::assert_snapshot!("pareto_120x40", big);

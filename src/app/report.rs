@@ -13,9 +13,11 @@ use std::fmt::Write as _;
 use super::pareto::{self, PointId, knob_summary};
 use super::state::{AppState, Metric, TriedRun, TriedStatus};
 use crate::config::{Config, Method};
-use crate::sweep::report::{ReportInput, SvgText, human_bytes, nice_step, pareto_svg, xml};
+use crate::sweep::report::{ReportInput, SvgText, pareto_svg};
 use crate::sweep::store::PointRecord;
 use crate::train::protocol::RunStatus;
+use crate::util::svg::{Chart, Legend, Margins, Marker, nice_step};
+use crate::util::units::fmt_bytes;
 
 pub const REPORT_MD: &str = "report.md";
 pub const AUC_SVG: &str = "auc.svg";
@@ -34,12 +36,12 @@ fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or("-".into(), |x| format!("{x:.prec$}"))
 }
 
-/// `1.05 MB (1048576 B)`: the SI unit of the sweep report, and the exact count.
+/// `1.00 MiB (1048577 B)`: the binary unit of every report, and the exact count.
 fn bytes(b: u64) -> String {
-    if b < 1000 {
-        human_bytes(b as f64)
+    if b < 1024 {
+        fmt_bytes(b)
     } else {
-        format!("{} ({b} B)", human_bytes(b as f64))
+        format!("{} ({b} B)", fmt_bytes(b))
     }
 }
 
@@ -179,7 +181,7 @@ fn runs_table(state: &AppState, s: &mut String) {
         .collect();
     let _ = writeln!(
         s,
-        "| | run | K | token rows D | kw | weight rows dw | dim | layout | optimizer | lr | batch | method | table bytes | optimizer bytes | compression | samples | AUC [95% CI] | ΔAUC [95% CI] | latency MEM-REC / uncompressed | status |"
+        "| | run | K | token rows D | kw | weight rows dw | dim | layout | optimizer | lr | batch | method | table parameter bytes | optimizer state bytes | compression | samples | AUC [95% CI] | ΔAUC [95% CI] | latency MEM-REC / uncompressed | status |"
     );
     let _ = writeln!(s, "|{}", "---|".repeat(20));
     for r in &state.runs {
@@ -348,13 +350,6 @@ const DASHES: [&str; 5] = ["6,3", "2,3", "8,3,2,3", "12,4", "1,2"];
 const COLOURS: [&str; 5] = ["#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
 fn auc_svg(state: &AppState) -> String {
-    const W: f64 = 980.0;
-    const H: f64 = 520.0;
-    const L: f64 = 80.0;
-    const R: f64 = 350.0;
-    const T: f64 = 60.0;
-    const B: f64 = 60.0;
-    let (pw, ph) = (W - L - R, H - T - B);
     let base: &[(f64, f64)] = state.baseline.as_ref().map_or(&[], |b| state.curve_of(b));
     let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
         state
@@ -377,34 +372,28 @@ fn auc_svg(state: &AppState) -> String {
             )
         })
         .collect();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let data_label = state
         .data
         .as_ref()
         .map_or_else(|| state.running.data_label(), |d| d.label.clone());
-    let _ = writeln!(
-        s,
-        r##"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Test AUC over samples seen ({})</text><text x="{}" y="42" text-anchor="middle" fill="#444">{}</text>"##,
-        W / 2.0,
-        xml(&state.cfg.name),
-        W / 2.0,
-        xml(&data_label)
+    let margins = Margins {
+        left: 80.0,
+        right: 350.0,
+        top: 60.0,
+        bottom: 60.0,
+    };
+    let mut c = Chart::new(
+        980.0,
+        520.0,
+        margins,
+        &format!("Test AUC over samples seen ({})", state.cfg.name),
+        &data_label,
+        42.0,
     );
     let all = base.iter().chain(runs.iter().flat_map(|(_, c)| c.iter()));
     let x_max = all.clone().map(|p| p.0).fold(0.0, f64::max);
     if x_max <= 0.0 {
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">no evaluation yet</text></svg>"#,
-            W / 2.0,
-            H / 2.0
-        );
-        return s;
+        return c.empty("no evaluation yet");
     }
     let (mut y0, mut y1) = all
         .map(|p| p.1)
@@ -418,110 +407,50 @@ fn auc_svg(state: &AppState) -> String {
         y1 += 0.005;
     }
     let pad = (y1 - y0) * 0.06;
-    let (y0, y1) = (y0 - pad, y1 + pad);
-    let sx = |v: f64| L + v / x_max * pw;
-    let sy = |v: f64| T + (y1 - v) / (y1 - y0) * ph;
-    let _ = writeln!(
-        s,
-        "<rect x=\"{L}\" y=\"{T}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>"
-    );
-    let xstep = nice_step(x_max, 6.0);
-    let mut v = 0.0;
-    while v <= x_max + 1e-9 {
-        let x = sx(v);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            T + ph,
-            T + ph + 18.0,
-            crate::ui::fmt_count(v)
-        );
-        v += xstep;
-    }
-    let ystep = nice_step(y1 - y0, 8.0);
-    let mut v = (y0 / ystep).ceil() * ystep;
-    while v <= y1 + 1e-12 {
-        let y = sy(v);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.3}</text>",
-            L + pw,
-            L - 6.0,
-            y + 4.0
-        );
-        v += ystep;
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">training samples seen</text><text transform="translate(20,{:.1}) rotate(-90)" text-anchor="middle">test AUC</text>"#,
-        L + pw / 2.0,
-        H - 18.0,
-        T + ph / 2.0
-    );
-    let path = |c: &[(f64, f64)]| -> String {
-        c.iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    // Legend entries: (label, stroke, dash, marker).
+    c.plot((0.0, x_max), (y0 - pad, y1 + pad));
+    c.x_ticks_linear(nice_step(x_max, 6.0), crate::ui::fmt_count);
+    c.y_ticks(nice_step(y1 - y0 + 2.0 * pad, 8.0), false, |v| {
+        format!("{v:.3}")
+    });
+    c.axis_titles("training samples seen", 18.0, "test AUC", 20.0);
+    // Legend entries: (label, stroke, dash).
     let mut legend: Vec<(String, &str, &str)> = Vec::new();
     if let Some(o) = oracle {
-        let y = sy(o);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#555\" stroke-dasharray=\"2,6\"/>",
-            L + pw
-        );
+        c.hline(o, "#555", "2,6");
         legend.push((format!("oracle AUC {o:.4}"), "#555", "2,6"));
     }
     if !base.is_empty() {
-        let _ = writeln!(
-            s,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>",
-            path(base)
-        );
-        for &(x, y) in base {
-            let _ = writeln!(
-                s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1f77b4\"/>",
-                sx(x),
-                sy(y)
-            );
+        c.polyline(base, "#1f77b4", 2.0, "");
+        for &p in base {
+            let dot = Marker {
+                fill: "#1f77b4",
+                stroke: "",
+            };
+            c.marker(p, 3.0, dot, None);
         }
-        let name = state.baseline.as_ref().map_or("baseline".into(), |b| {
-            format!("baseline ({})", b.representation)
-        });
-        legend.push((name, "#1f77b4", ""));
+        legend.push((baseline_name(state), "#1f77b4", ""));
     }
-    for (i, (label, c)) in runs.iter().enumerate() {
+    for (i, (label, curve)) in runs.iter().enumerate() {
         let (dash, colour) = (DASHES[i % DASHES.len()], COLOURS[i % COLOURS.len()]);
-        let _ = writeln!(
-            s,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" stroke-dasharray=\"{dash}\"/>",
-            path(c)
-        );
+        c.polyline(curve, colour, 1.5, dash);
         legend.push((label.clone(), colour, dash));
     }
+    let (_, t, r, _) = c.area();
     for (i, (label, stroke, dash)) in legend.iter().enumerate() {
-        let y = T + 10.0 + i as f64 * 18.0;
-        let x = L + pw + 12.0;
-        let _ = writeln!(
-            s,
-            "<line x1=\"{x}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{stroke}\" stroke-width=\"2\"{}/><text x=\"{}\" y=\"{}\" font-size=\"11\">{}</text>",
-            x + 24.0,
-            if dash.is_empty() {
-                String::new()
-            } else {
-                format!(" stroke-dasharray=\"{dash}\"")
-            },
-            x + 28.0,
-            y + 4.0,
-            xml(label)
-        );
+        let y = t + 10.0 + i as f64 * 18.0;
+        c.legend(r + 12.0, y, Legend::Line(stroke, dash), label);
     }
-    s.push_str("</svg>\n");
-    s
+    c.finish()
+}
+
+/// The baseline's legend entry, naming its representation as the run reported it (e.g.
+/// `baseline (hashing)`), or as the running configuration says before it started.
+fn baseline_name(state: &AppState) -> String {
+    let kind = state.baseline.as_ref().map_or_else(
+        || crate::ui::baseline_label(state).to_string(),
+        |b| b.representation.clone(),
+    );
+    format!("baseline ({kind})")
 }
 
 /// A MEM-REC knob's cell: its value, or `-` when the run uses another method.

@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 use super::pareto::pareto_front;
 use super::store::PointRecord;
 use crate::train::protocol::RunStatus;
+use crate::util::svg::{Chart, Legend, Margins, Marker, nice_step};
+use crate::util::units::{ByteAxis, fmt_bytes};
 
 /// Everything a report is made of.
 pub struct ReportInput<'a> {
@@ -50,7 +52,10 @@ pub fn front_of(points: &[PointRecord]) -> Vec<usize> {
     pareto_front(&pairs)
 }
 
-/// Columns of `points.csv` after the axis columns.
+/// Columns of `points.csv` after the axis columns. Bytes: `table_bytes` counts the compressed
+/// tables' parameters, `optimizer_bytes` their optimizer state, `table_and_optimizer_bytes` both
+/// (what the explorer's Runs panel shows); the last column was added after the others, so
+/// readers of the older columns by position are unaffected.
 pub const CSV_COLUMNS: &[&str] = &[
     "status",
     "samples",
@@ -67,6 +72,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "logloss",
     "samples_per_s",
     "pareto",
+    "table_and_optimizer_bytes",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -120,6 +126,7 @@ fn csv(input: &ReportInput, front: &[usize]) -> String {
             num(p.logloss),
             num(p.samples_per_s),
             front.contains(&i).to_string(),
+            (p.table_bytes + p.optimizer_bytes).to_string(),
         ]);
         out.push_str(&row.join(","));
         out.push('\n');
@@ -152,31 +159,6 @@ fn json(input: &ReportInput, front: &[usize]) -> String {
     s
 }
 
-/// `bytes` with an SI unit (1 MB = 10^6 bytes: the plot's decades).
-pub fn human_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut x = bytes;
-    let mut u = 0;
-    while x >= 1000.0 && u + 1 < UNITS.len() {
-        x /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{x:.0} B")
-    } else if x >= 100.0 {
-        format!("{x:.0} {}", UNITS[u])
-    } else {
-        // Three significant digits.
-        let n = if x >= 10.0 {
-            format!("{x:.1}")
-        } else {
-            format!("{x:.2}")
-        };
-        let n = n.trim_end_matches('0').trim_end_matches('.');
-        format!("{n} {}", UNITS[u])
-    }
-}
-
 fn fmt_opt(v: Option<f64>, prec: usize) -> String {
     v.map_or("-".into(), |x| format!("{x:.prec$}"))
 }
@@ -189,7 +171,8 @@ fn fmt_delta(p: &PointRecord) -> String {
     }
 }
 
-/// Memory budgets of the summary: the powers of ten from the smallest point up to the largest.
+/// Memory budgets of the summary: the powers of 8 (1 KiB, 8 KiB, 64 KiB...: about a decade
+/// apart, round in binary units) from the smallest point up to the largest.
 pub fn budgets(points: &[PointRecord]) -> Vec<u64> {
     let ok: Vec<u64> = points
         .iter()
@@ -201,11 +184,11 @@ pub fn budgets(points: &[PointRecord]) -> Vec<u64> {
     };
     let mut b = 1u64;
     while b < lo {
-        b = b.saturating_mul(10);
+        b = b.saturating_mul(8);
     }
     let mut out = vec![b];
     while b < hi && out.len() < 8 {
-        b = b.saturating_mul(10);
+        b = b.saturating_mul(8);
         out.push(b);
     }
     out
@@ -224,14 +207,14 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         fmt_opt(b.auc_lo, 4),
         fmt_opt(b.auc_hi, 4),
         fmt_opt(b.logloss, 4),
-        human_bytes(b.table_bytes as f64),
-        human_bytes(b.optimizer_bytes as f64),
+        fmt_bytes(b.table_bytes),
+        fmt_bytes(b.optimizer_bytes),
         b.status
     );
     let _ = writeln!(
         s,
         "ΔAUC is each point's test AUC minus the baseline's on the same test rows, with the DeLong 95% interval of the paired difference. \
-         Bytes are the MEM-REC tables (optimizer state separately); 1 MB = 10^6 bytes. ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC).\n"
+         Bytes are the compressed tables' parameters (optimizer state separately), in binary units (1 KiB = 1024 bytes, 1 MiB = 1024 KiB). ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC).\n"
     );
     let mut order: Vec<usize> = (0..input.points.len()).collect();
     order.sort_by_key(|&i| (input.points[i].table_bytes, i));
@@ -240,8 +223,8 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
     head.extend(
         [
             "representation",
-            "table bytes",
-            "optimizer",
+            "table parameters",
+            "optimizer state",
             "compression",
             "AUC",
             "ΔAUC [95% CI]",
@@ -259,8 +242,8 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         row.extend(input.axes.iter().map(|a| axis_value(p, a).to_string()));
         row.extend([
             p.representation.clone(),
-            human_bytes(p.table_bytes as f64),
-            human_bytes(p.optimizer_bytes as f64),
+            fmt_bytes(p.table_bytes),
+            fmt_bytes(p.optimizer_bytes),
             p.compression_full
                 .map_or("-".into(), |c| format!("{c:.0}x")),
             fmt_opt(p.auc, 4),
@@ -285,12 +268,12 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
                 Some(p) => format!(
                     "{} | {} | {}",
                     p.key,
-                    human_bytes(p.table_bytes as f64),
+                    fmt_bytes(p.table_bytes),
                     fmt_delta(p)
                 ),
                 None => "none fits | - | -".into(),
             };
-            let _ = writeln!(s, "| ≤ {} | {cells} |", human_bytes(budget as f64));
+            let _ = writeln!(s, "| ≤ {} | {cells} |", fmt_bytes(budget));
         }
     }
     by_representation(&mut s, input.points);
@@ -367,7 +350,7 @@ fn by_representation(s: &mut String, points: &[PointRecord]) {
                     format!(
                         "{} ({}, {:.0}x)",
                         fmt_delta(p),
-                        human_bytes(p.table_bytes as f64),
+                        fmt_bytes(p.table_bytes),
                         p.compression_full.unwrap_or(0.0)
                     )
                 })
@@ -375,31 +358,6 @@ fn by_representation(s: &mut String, points: &[PointRecord]) {
             .collect();
         let _ = writeln!(s, "| {kind} | {} |", cells.join(" | "));
     }
-}
-
-/// `s` escaped for SVG/XML text and attributes.
-pub fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A step of 1, 2 or 5 times a power of ten giving about `n` ticks over `span`.
-pub fn nice_step(span: f64, n: f64) -> f64 {
-    let raw = (span / n).max(1e-12);
-    let p = 10f64.powf(raw.log10().floor());
-    let m = raw / p;
-    let k = if m <= 1.0 {
-        1.0
-    } else if m <= 2.0 {
-        2.0
-    } else if m <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    k * p
 }
 
 /// The wording of the Pareto plot: the sweep's by default; other front ends (the explorer's
@@ -426,66 +384,55 @@ pub fn pareto_svg(input: &ReportInput, text: &SvgText) -> String {
     svg(input, &front_of(input.points), text)
 }
 
+/// Markers of the plot: points off the front, and on it.
+const POINT: Marker = Marker {
+    fill: "#1f77b4",
+    stroke: "#0d3b66",
+};
+const FRONT: Marker = Marker {
+    fill: "#d62728",
+    stroke: "#7a1010",
+};
+
 fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
-    const W: f64 = 820.0;
-    const H: f64 = 520.0;
-    const L: f64 = 90.0;
-    const R: f64 = 30.0;
-    const T: f64 = 70.0;
-    const B: f64 = 70.0;
-    let pw = W - L - R;
-    let ph = H - T - B;
     let plotted: Vec<(usize, &PointRecord)> = input
         .points
         .iter()
         .enumerate()
         .filter(|(_, p)| p.ok() && p.delta_auc.is_some_and(f64::is_finite) && p.table_bytes > 0)
         .collect();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">{} ({}, {})</text>"#,
-        W / 2.0,
-        xml(text.heading),
-        xml(input.title),
-        xml(input.budget)
-    );
     let b = input.baseline;
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"44\" text-anchor=\"middle\" fill=\"#444\">baseline {}: AUC {}, {}; {}</text>",
-        W / 2.0,
-        xml(&b.representation),
-        fmt_opt(b.auc, 4),
-        human_bytes(b.table_bytes as f64),
-        xml(input.data_label)
+    let margins = Margins {
+        left: 90.0,
+        right: 30.0,
+        top: 70.0,
+        bottom: 70.0,
+    };
+    let mut c = Chart::new(
+        820.0,
+        520.0,
+        margins,
+        &format!("{} ({}, {})", text.heading, input.title, input.budget),
+        &format!(
+            "baseline {}: AUC {}, {} table parameters; {}",
+            b.representation,
+            fmt_opt(b.auc, 4),
+            fmt_bytes(b.table_bytes),
+            input.data_label
+        ),
+        44.0,
     );
     if plotted.is_empty() {
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">no successful point to plot</text></svg>"#,
-            W / 2.0,
-            H / 2.0
-        );
-        return s;
+        return c.empty("no successful point to plot");
     }
-    // x: log10 bytes over whole decades; y: ΔAUC intervals and 0.
-    let lx: Vec<f64> = plotted
-        .iter()
-        .map(|(_, p)| (p.table_bytes as f64).log10())
-        .collect();
-    let x0 = lx.iter().cloned().fold(f64::INFINITY, f64::min).floor();
-    let mut x1 = lx.iter().cloned().fold(f64::NEG_INFINITY, f64::max).ceil();
-    if x1 <= x0 {
-        x1 = x0 + 1.0;
-    }
-    let mut y0 = 0.0f64;
-    let mut y1 = 0.0f64;
+    // x: log2 bytes over labelled powers of two; y: ΔAUC intervals and 0.
+    let bytes = plotted.iter().map(|(_, p)| p.table_bytes);
+    let axis = ByteAxis::new(
+        bytes.clone().min().unwrap_or(1),
+        bytes.max().unwrap_or(1),
+        8,
+    );
+    let (mut y0, mut y1) = (0.0f64, 0.0f64);
     for (_, p) in &plotted {
         for v in [p.delta_auc, p.delta_lo, p.delta_hi].into_iter().flatten() {
             if v.is_finite() {
@@ -499,142 +446,52 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
         y1 += 0.005;
     }
     let pad = (y1 - y0) * 0.06;
-    let (y0, y1) = (y0 - pad, y1 + pad);
-    let sx = |v: f64| L + (v - x0) / (x1 - x0) * pw;
-    let sy = |v: f64| T + (y1 - v) / (y1 - y0) * ph;
-    // Axes frame, decade grid and labels.
-    let _ = writeln!(
-        s,
-        "<rect x=\"{L}\" y=\"{T}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>"
-    );
-    let mut d = x0;
-    while d <= x1 + 1e-9 {
-        let x = sx(d);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            T + ph,
-            T + ph + 18.0,
-            human_bytes(10f64.powf(d))
-        );
-        // Minor ticks at 2..9 times the decade.
-        if d + 1.0 <= x1 + 1e-9 {
-            for m in 2..10 {
-                let xm = sx(d + (m as f64).log10());
-                let _ = writeln!(
-                    s,
-                    "<line x1=\"{xm:.1}\" y1=\"{:.1}\" x2=\"{xm:.1}\" y2=\"{:.1}\" stroke=\"#888\"/>",
-                    T + ph,
-                    T + ph - 4.0
-                );
-            }
+    c.plot((axis.lo as f64, axis.hi as f64), (y0 - pad, y1 + pad));
+    c.x_ticks_bytes(&axis);
+    c.y_ticks(nice_step(y1 - y0 + 2.0 * pad, 8.0), true, |v| {
+        if v == 0.0 {
+            "0".to_string()
+        } else {
+            format!("{v:+.4}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
         }
-        d += 1.0;
-    }
-    let step = nice_step(y1 - y0, 8.0);
-    let mut v = (y0 / step).ceil() * step;
-    while v <= y1 + 1e-12 {
-        let y = sy(v);
-        let zero = v.abs() < step * 1e-6;
-        let _ = writeln!(
-            s,
-            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{}\"{}/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            L + pw,
-            if zero { "#555" } else { "#ddd" },
-            if zero {
-                " stroke-dasharray=\"5,4\""
-            } else {
-                ""
-            },
-            L - 6.0,
-            y + 4.0,
-            if zero {
-                "0".to_string()
-            } else {
-                format!("{v:+.4}")
-                    .trim_end_matches('0')
-                    .trim_end_matches('.')
-                    .to_string()
-            }
-        );
-        v += step;
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">MEM-REC table bytes (log scale; 1 MB = 10^6 bytes)</text>"#,
-        L + pw / 2.0,
-        H - 22.0
+    });
+    c.axis_titles(
+        "compressed table parameter bytes (log scale; 1 KiB = 1024 bytes)",
+        22.0,
+        "ΔAUC vs baseline (95% DeLong interval)",
+        22.0,
     );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(22,{:.1}) rotate(-90)" text-anchor="middle">ΔAUC vs baseline (95% DeLong interval)</text>"#,
-        T + ph / 2.0
-    );
+    let xy = |p: &PointRecord| (ByteAxis::pos(p.table_bytes), p.delta_auc.unwrap_or(0.0));
     // Error bars and markers of every point.
     for (i, p) in &plotted {
-        let x = sx((p.table_bytes as f64).log10());
-        let dy = sy(p.delta_auc.unwrap_or(0.0));
         if let (Some(lo), Some(hi)) = (p.delta_lo, p.delta_hi)
             && lo.is_finite()
             && hi.is_finite()
         {
-            let (a, c) = (sy(hi), sy(lo));
-            let _ = writeln!(
-                s,
-                "<path d=\"M{x:.1},{a:.1}V{c:.1}M{:.1},{a:.1}H{:.1}M{:.1},{c:.1}H{:.1}\" stroke=\"#7a8fb0\" fill=\"none\"/>",
-                x - 3.0,
-                x + 3.0,
-                x - 3.0,
-                x + 3.0
-            );
+            c.error_bar(xy(p).0, lo, hi, "#7a8fb0");
         }
         let on = front.contains(i);
-        let _ = writeln!(
-            s,
-            "<circle cx=\"{x:.1}\" cy=\"{dy:.1}\" r=\"{}\" fill=\"{}\" stroke=\"{}\"><title>{}: {} bytes, ΔAUC {}</title></circle>",
-            if on { 5 } else { 4 },
-            if on { "#d62728" } else { "#1f77b4" },
-            if on { "#7a1010" } else { "#0d3b66" },
-            xml(&p.key),
-            p.table_bytes,
-            xml(&fmt_delta(p))
-        );
+        let tip = format!("{}: {} bytes, ΔAUC {}", p.key, p.table_bytes, fmt_delta(p));
+        let (r, style) = if on { (5.0, FRONT) } else { (4.0, POINT) };
+        c.marker(xy(p), r, style, Some(&tip));
     }
     // The front, connected by increasing bytes.
-    let pts: Vec<String> = front
-        .iter()
-        .map(|&i| {
-            let p = &input.points[i];
-            format!(
-                "{:.1},{:.1}",
-                sx((p.table_bytes as f64).log10()),
-                sy(p.delta_auc.unwrap_or(0.0))
-            )
-        })
-        .collect();
-    if pts.len() > 1 {
-        let _ = writeln!(
-            s,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\"/>",
-            pts.join(" ")
-        );
+    let line: Vec<(f64, f64)> = front.iter().map(|&i| xy(&input.points[i])).collect();
+    if line.len() > 1 {
+        c.polyline(&line, "#d62728", 1.5, "");
     }
     // Legend, in a row between the subtitle and the plot (never over the data).
-    let lx = L + 6.0;
-    let ly = T - 14.0;
-    let _ = writeln!(
-        s,
-        "<circle cx=\"{lx}\" cy=\"{ly}\" r=\"4\" fill=\"#1f77b4\" stroke=\"#0d3b66\"/><text x=\"{}\" y=\"{}\">{}</text>",
-        lx + 10.0,
-        ly + 4.0,
-        xml(text.point)
-    );
-    let _ = writeln!(
-        s,
-        "<circle cx=\"{}\" cy=\"{ly}\" r=\"5\" fill=\"#d62728\" stroke=\"#7a1010\"/><text x=\"{}\" y=\"{}\">Pareto front (max ΔAUC for min bytes), error bars: 95% interval</text>",
+    let (l, t, r, _) = c.area();
+    let (lx, ly) = (l + 6.0, t - 14.0);
+    c.legend(lx, ly, Legend::Dot(4.0, POINT), text.point);
+    c.legend(
         lx + 110.0,
-        lx + 120.0,
-        ly + 4.0
+        ly,
+        Legend::Dot(5.0, FRONT),
+        "Pareto front (max ΔAUC for min bytes), error bars: 95% interval",
     );
     let cancelled = input
         .points
@@ -648,15 +505,9 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
             (0, c) => format!("{c} cancelled"),
             (f, c) => format!("{f} failed, {c} cancelled"),
         };
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#a00\">{what} point(s) not shown</text>",
-            L + pw,
-            ly + 4.0
-        );
+        c.note_right(r, ly + 4.0, "#a00", &format!("{what} point(s) not shown"));
     }
-    s.push_str("</svg>\n");
-    s
+    c.finish()
 }
 
 #[cfg(test)]
@@ -713,18 +564,22 @@ mod tests {
             lines[0],
             format!("memrec.token_rows,{}", CSV_COLUMNS.join(","))
         );
-        assert!(lines[1].ends_with(",true") && lines[2].ends_with(",true"));
-        assert!(lines[3].ends_with(",false") && lines[4].ends_with(",false"));
+        // a: 2000 table bytes + 250 optimizer bytes, on the front.
+        assert!(lines[1].ends_with(",true,2250") && lines[2].ends_with(",true,45000"));
+        assert!(lines[3].ends_with(",false,33750") && lines[4].ends_with(",false,562"));
         assert!(lines[4].contains("\"training loss is NaN, \"\"diverged\"\"\""));
         let md = get("summary.md");
         assert!(md.contains("| ★ | a |") && md.contains("| ★ | b |"), "{md}");
-        assert!(md.contains("| ≤ 10 KB | a |"), "{md}");
+        assert!(md.contains("| ≤ 4.00 KiB | a |"), "{md}");
         assert!(md.contains("1 point(s) failed"), "{md}");
         let svg = get("pareto.svg");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<circle").count(), 3 + 2, "3 points + legend");
         assert!(svg.contains("&lt;test&gt;") && svg.contains("polyline"));
-        assert!(svg.contains(">1 KB<") && svg.contains(">100 KB<"), "{svg}");
+        assert!(
+            svg.contains(">1.00 KiB<") && svg.contains(">64.0 KiB<"),
+            "{svg}"
+        );
         let json: serde_json::Value = serde_json::from_str(&get("points.json")).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 4);
         assert_eq!(json[0]["pareto"], true);
@@ -799,17 +654,11 @@ mod tests {
 
     #[test]
     fn bytes_and_budgets() {
-        assert_eq!(human_bytes(999.0), "999 B");
-        assert_eq!(human_bytes(1000.0), "1 KB");
-        assert_eq!(human_bytes(1536.0), "1.54 KB");
-        assert_eq!(human_bytes(26_624.0), "26.6 KB");
-        assert_eq!(human_bytes(2.5e6), "2.5 MB");
-        assert_eq!(human_bytes(250e9), "250 GB");
         let pts = [
             rec("a", 2_000, Some(0.0), "ok"),
             rec("b", 40_000, Some(0.0), "ok"),
         ];
-        assert_eq!(budgets(&pts), vec![10_000, 100_000]);
+        assert_eq!(budgets(&pts), vec![4096, 32_768, 262_144]);
         assert!(budgets(&[]).is_empty());
     }
 }

@@ -31,7 +31,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mut lines = summary_lines(state, theme, inner.width < 70);
     if text_legend {
         lines.push(Line::from(vec![
-            Span::styled("⣀ baseline (uncompressed)", theme.baseline),
+            Span::styled(
+                format!("⣀ baseline ({})", super::baseline_label(state)),
+                theme.baseline,
+            ),
             Span::styled(
                 format!("  • {}", super::compressed_label(state)),
                 theme.compressed,
@@ -109,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
     datasets.push(
         Dataset::default()
-            .name("⣀ baseline (uncompressed)")
+            .name(format!("⣀ baseline ({})", super::baseline_label(state)))
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(theme.baseline)

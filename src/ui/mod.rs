@@ -22,6 +22,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
 use crate::app::state::{AppState, AucView, Focus, Overlay, PendingWrite};
+use crate::config::BaselineKind;
 pub use theme::Theme;
 
 /// Draw the whole screen for `state`.
@@ -77,25 +78,8 @@ pub(crate) fn focused(state: &AppState, f: Focus) -> bool {
     state.focus == f
 }
 
-/// `1.00 MiB`, `4.0 KiB`, `512 B`.
-pub fn fmt_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else if v >= 100.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else if v >= 10.0 {
-        format!("{v:.1} {}", UNITS[u])
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
-}
+/// Bytes on screen: the crate's one formatter (binary units).
+pub use crate::util::units::fmt_bytes;
 
 /// `950`, `12.3k`, `1.20M`.
 pub fn fmt_count(n: f64) -> String {
@@ -141,16 +125,20 @@ pub fn compressed_label(state: &AppState) -> &'static str {
     state.running.memrec.method.label()
 }
 
+/// The running baseline's kind, as legends name it: `uncompressed` or `hashing`.
+pub fn baseline_label(state: &AppState) -> &'static str {
+    match state.running.baseline.kind {
+        BaselineKind::Uncompressed => "uncompressed",
+        BaselineKind::Hashing => "hashing",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn units() {
-        assert_eq!(fmt_bytes(512), "512 B");
-        assert_eq!(fmt_bytes(4096), "4.00 KiB");
-        assert_eq!(fmt_bytes(1 << 20), "1.00 MiB");
-        assert_eq!(fmt_bytes(2_160_804_928), "2.01 GiB");
         assert_eq!(fmt_count(12_345.0), "12.3k");
         assert_eq!(fmt_count(1_200_000.0), "1.20M");
         assert_eq!(fmt_ratio(2014.2), "2014x");

@@ -12,7 +12,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
 use super::{Theme, focused, panel};
 use crate::app::pareto::{self, ParetoPoint, PointId};
 use crate::app::state::{AppState, Focus, Metric};
-use crate::sweep::report::human_bytes;
+use crate::util::units::{ByteAxis, fmt_bytes};
 
 /// Markers by kind; the legend line spells them out.
 const FRONT: char = '*';
@@ -144,13 +144,15 @@ struct View<'a> {
 fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
     let (state, points, selected, theme) = (v.state, v.points, v.selected, v.theme);
     let metric = state.pareto_metric;
-    let xy = |p: &ParetoPoint| ((p.bytes as f64).log10(), p.value);
-    let lx = points.iter().map(|p| xy(p).0);
-    let x0 = lx.clone().fold(f64::INFINITY, f64::min).floor();
-    let mut x1 = lx.fold(f64::NEG_INFINITY, f64::max).ceil();
-    if x1 <= x0 {
-        x1 = x0 + 1.0;
-    }
+    let xy = |p: &ParetoPoint| (ByteAxis::pos(p.bytes), p.value);
+    // Labelled powers of two, as many as fit (a label is at most 8 columns and a space); the
+    // chart spaces labels evenly, as the ticks are.
+    let axis = ByteAxis::new(
+        points.iter().map(|p| p.bytes).min().unwrap_or(1),
+        points.iter().map(|p| p.bytes).max().unwrap_or(1),
+        (area.width as usize / 10).max(2),
+    );
+    let (x0, x1) = (axis.lo as f64, axis.hi as f64);
     let (mut y0, mut y1) = points
         .iter()
         .map(|p| p.value)
@@ -202,19 +204,10 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
                 .data(&sel),
         );
     }
-    // A label per decade when they fit, else the two ends and the middle (evenly spaced, as
-    // the chart places them).
-    let decades = (x1 - x0).round() as usize;
-    let x_labels: Vec<Span> = if (decades + 1) * 8 <= area.width as usize {
-        (0..=decades)
-            .map(|d| Span::raw(human_bytes(10f64.powf(x0 + d as f64))))
-            .collect()
-    } else {
-        [x0, (x0 + x1) / 2.0, x1]
-            .into_iter()
-            .map(|e| Span::raw(human_bytes(10f64.powf(e))))
-            .collect()
-    };
+    let x_labels: Vec<Span> = axis
+        .ticks()
+        .map(|e| Span::raw(ByteAxis::label(e)))
+        .collect();
     let chart = Chart::new(datasets)
         .x_axis(
             Axis::default()
@@ -248,11 +241,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, v: &View) {
         let first = vec![
             Span::styled(format!("{SELECTED} "), theme.pinned),
             Span::styled(
-                format!(
-                    "{} · {} · ",
-                    value_text(metric, p),
-                    human_bytes(p.bytes as f64)
-                ),
+                format!("{} · {} · ", value_text(metric, p), fmt_bytes(p.bytes)),
                 theme.value,
             ),
             if p.front {
