@@ -99,8 +99,3 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     }
     fx
 }
-
-/// Lines of the help overlay, for scroll bounds (the panel renders the same list).
-pub fn help_len() -> usize {
-    keymap::help_lines().len()
-}
