@@ -87,7 +87,8 @@ pub enum Command {
     Sweep(SweepArgs),
 }
 
-/// How the configuration is assembled: preset or file, then the data flags, then every --set in order.
+/// How the configuration is assembled: preset or file, then the data flags, then every --set (all
+/// applied, then the result validated once).
 #[derive(Debug, Clone, Args, Default)]
 pub struct ConfigArgs {
     /// Preset name (kaggle, terabyte, tiny) or path to a preset .ron file.
@@ -96,7 +97,8 @@ pub struct ConfigArgs {
     /// Configuration file written by `export` (or by `e` in the explorer).
     #[arg(long, global = true, value_name = "FILE", conflicts_with = "preset")]
     pub config: Option<PathBuf>,
-    /// Override one configuration field, e.g. --set memrec.k=4 (repeatable, applied in order).
+    /// Override one configuration field, e.g. --set memrec.k=4 (repeatable: all are applied, later
+    /// ones winning, then the result is validated once).
     #[arg(long = "set", global = true, value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
     /// Criteo TSV (plain or .gz) to train on instead of the synthetic stream.

@@ -221,6 +221,13 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
     vec![Line::from(first), Line::from(second)]
 }
 
+/// Every run of this session has stopped on an error (and none evaluated): nothing will come.
+fn every_run_failed(state: &AppState) -> bool {
+    let runs = [state.baseline.as_ref(), state.compressed.as_ref()];
+    runs.iter().any(Option::is_some)
+        && runs.iter().flatten().all(|r| r.failed.is_some())
+}
+
 fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let cfg = &state.running;
     let mut lines = vec![Line::raw("")];
@@ -229,6 +236,16 @@ fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) 
             lines.push(Line::styled("no evaluation: the engine stopped", theme.bad));
             lines.push(Line::styled(
                 "see the message above; q quits, --headless shows the same error",
+                theme.muted,
+            ));
+        }
+        _ if every_run_failed(state) => {
+            lines.push(Line::styled(
+                "no evaluation: every run stopped before its first",
+                theme.bad,
+            ));
+            lines.push(Line::styled(
+                "the reason is above; change a knob to train again, r restarts every run, q quits",
                 theme.muted,
             ));
         }
