@@ -224,8 +224,7 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
 /// Every run of this session has stopped on an error (and none evaluated): nothing will come.
 fn every_run_failed(state: &AppState) -> bool {
     let runs = [state.baseline.as_ref(), state.compressed.as_ref()];
-    runs.iter().any(Option::is_some)
-        && runs.iter().flatten().all(|r| r.failed.is_some())
+    runs.iter().any(Option::is_some) && runs.iter().flatten().all(|r| r.failed.is_some())
 }
 
 fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
