@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::super::keymap::{self, Action};
 use super::super::msg::Effect;
 use super::super::pareto;
-use super::super::state::{AppState, AucView, Focus, Knob, Metric, Overlay, StatusKind};
+use super::super::state::{AppState, AucView, Focus, Metric, Overlay, StatusKind};
 use super::files::{export, next_free_name, report, write_effect};
 use super::knobs::{edit_knob, fire_restart};
 use super::sweep::{load_selected_point, open_sweep};
@@ -203,7 +203,7 @@ pub(super) fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
 fn move_in_focus(state: &mut AppState, delta: i64) {
     match state.focus {
         Focus::Knobs => {
-            let n = Knob::visible(&state.cfg).len() as i64;
+            let n = crate::config::knobs::visible(&state.cfg).len() as i64;
             state.knob = (state.knob as i64 + delta).rem_euclid(n) as usize;
         }
         Focus::Runs => {
