@@ -11,18 +11,7 @@ use super::{Theme, fmt_bytes, fmt_ratio, panel};
 use crate::app::state::{AppState, LatencyView};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
-    let block = panel(
-        if compact {
-            "Memory".to_string()
-        } else {
-            format!(
-                "Memory (ratio = uncompressed / {})",
-                super::compressed_label(state)
-            )
-        },
-        false,
-        theme,
-    );
+    let block = panel(title(state, compact), false, theme);
     let Some(m) = state.compressed.as_ref().filter(|m| !m.tables.is_empty()) else {
         let p = Paragraph::new(Line::styled(
             format!("waiting for the {} run…", super::compressed_label(state)),
@@ -54,14 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             Span::styled(format!(" {extra:>7}"), theme.compressed),
         ])
     };
-    let fits = match &state.latency {
-        LatencyView::Ready(r) => (r.compressed_fits.clone(), r.full_fits.clone()),
-        LatencyView::Waiting if state.latency_requests.is_empty() && !state.first_latency_due => {
-            ("not measured".into(), "not measured".into())
-        }
-        LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
-        LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
-    };
+    let fits = fits_of(state);
     let mut lines = Vec::new();
     if compact {
         lines.push(row(
@@ -136,4 +118,28 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         });
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The panel's title: what the ratio divides by, when there is room to say it.
+fn title(state: &AppState, compact: bool) -> String {
+    if compact {
+        "Memory".to_string()
+    } else {
+        format!(
+            "Memory (ratio = uncompressed / {})",
+            super::compressed_label(state)
+        )
+    }
+}
+
+/// The cache level each side fits in, from the latency report (or why it is not known yet).
+fn fits_of(state: &AppState) -> (String, String) {
+    match &state.latency {
+        LatencyView::Ready(r) => (r.compressed_fits.clone(), r.full_fits.clone()),
+        LatencyView::Waiting if state.latency_requests.is_empty() && !state.first_latency_due => {
+            ("not measured".into(), "not measured".into())
+        }
+        LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
+        LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
+    }
 }
