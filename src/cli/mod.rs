@@ -181,7 +181,7 @@ pub struct SweepArgs {
     pub action: Option<sweep_cluster::SweepAction>,
     /// Planning and Slurm (`--plan`, `--slurm`, ...).
     #[command(flatten)]
-    pub cluster: sweep_cluster::ClusterArgs,
+    pub cluster: Box<sweep_cluster::ClusterArgs>,
     /// The grid: `;`-separated axes PATH=V1,V2,... or PATH=A..B (powers of two from A to B) or
     /// PATH=A..B:xN (A, A*N, ... up to B), over memrec.*, model.* and train.* fields, e.g.
     /// "memrec.k=1,2,4;memrec.token_rows=4096..262144". Several grids joined by `|` run one

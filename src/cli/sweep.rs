@@ -15,7 +15,7 @@ use crate::sweep::{Budget, PointRecord, SweepSpec, run_sweep_cancellable, store}
 use crate::train::protocol::RunStatus;
 
 /// Name of the sweep's starting point, for titles and the default directory.
-pub(super) fn title_of(config: &ConfigArgs) -> String {
+fn title_of(config: &ConfigArgs) -> String {
     match (&config.config, &config.preset) {
         (Some(path), _) => Path::new(path)
             .file_stem()
@@ -29,7 +29,7 @@ pub(super) fn title_of(config: &ConfigArgs) -> String {
 
 /// `memrec-tui sweep`.
 pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), CliError> {
-    if let Some(r) = super::sweep_cluster::dispatch(config, args, json) {
+    if let Some(r) = super::sweep_cluster::dispatch(config, args, json, &title_of(config)) {
         return r;
     }
     let grid = args

@@ -97,12 +97,20 @@ pub struct DirArgs {
 }
 
 /// The cluster's part of `sweep`, if the arguments ask for it.
-pub fn dispatch(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Option<Result<(), CliError>> {
+/// `title` names the sweep (its preset or configuration file).
+pub fn dispatch(
+    config: &ConfigArgs,
+    args: &SweepArgs,
+    json: bool,
+    title: &str,
+) -> Option<Result<(), CliError>> {
     match &args.action {
         Some(SweepAction::RunPoint(a)) => Some(run_point(config, a, json)),
         Some(SweepAction::Status(a)) => Some(status(&a.dir, json)),
         Some(SweepAction::Report(a)) => Some(report(&a.dir, json)),
-        None if args.cluster.slurm || args.cluster.plan => Some(plan_or_submit(config, args, json)),
+        None if args.cluster.slurm || args.cluster.plan => {
+            Some(plan_or_submit(config, args, json, title))
+        }
         None if args.cluster.cpus_per_task.is_some() => Some(Err(CliError::usage(anyhow!(
             "--cpus-per-task is for --plan or --slurm; a local sweep uses --threads and --jobs"
         )))),
@@ -187,7 +195,12 @@ fn mib(bytes: u64) -> u64 {
 }
 
 /// `sweep ... --plan` and `sweep ... --slurm`.
-fn plan_or_submit(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), CliError> {
+fn plan_or_submit(
+    config: &ConfigArgs,
+    args: &SweepArgs,
+    json: bool,
+    title: &str,
+) -> Result<(), CliError> {
     let c = &args.cluster;
     // Before anything is written or measured.
     if c.slurm && !c.dry_run && slurm::find_sbatch().is_none() {
@@ -209,17 +222,16 @@ fn plan_or_submit(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(
         .grid
         .clone()
         .ok_or_else(|| CliError::usage(anyhow!("sweep needs --grid SPEC (see --help)")))?;
-    let title = super::sweep::title_of(config);
     let cpus = c
         .cpus_per_task
         .unwrap_or(if cfg.threads > 0 { cfg.threads } else { 1 });
     if cpus == 0 {
         return Err(CliError::usage(anyhow!("--cpus-per-task 0: at least 1")));
     }
-    let mut spec = SweepSpec::new(cfg, &grid, budget, PathBuf::new(), 1, &title)?;
+    let mut spec = SweepSpec::new(cfg, &grid, budget, PathBuf::new(), 1, title)?;
     spec.out = match &args.out {
         Some(d) => d.clone(),
-        None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, &title),
+        None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, title),
     };
     let plan = Plan::of(&spec, &grid);
     let mut existed = false;
@@ -442,27 +454,7 @@ fn submit(
     let workdir = std::env::current_dir()
         .map_err(|e| CliError::runtime(anyhow!("cannot read the current directory: {e}")))?;
     let scripts = slurm::write_scripts(dir, plan, opts, &bin, &workdir)?;
-    let n = plan.points.len();
-    // What to submit: everything, or (--resume) what failed or is missing.
-    let (run_baseline, after, indices) = if c.resume && existed {
-        let (states, _) = slurm::status(dir, plan);
-        let base = &states[0].1;
-        let after = match base {
-            State::Queued(j) | State::Running(j) => Some(j.clone()),
-            _ => None,
-        };
-        let idx: Vec<usize> = states[1..]
-            .iter()
-            .filter(|(_, s)| s.needs_run())
-            .filter_map(|(slot, _)| match slot {
-                Slot::Point(i) => Some(*i),
-                Slot::Baseline => None,
-            })
-            .collect();
-        (base.needs_run(), after, idx)
-    } else {
-        (true, None, (0..n).collect())
-    };
+    let (run_baseline, after, indices) = what_to_submit(dir, plan, c.resume && existed);
     if !run_baseline && indices.is_empty() {
         eprintln!(
             "sweep {}: nothing to resubmit (every point is done, queued or running; `memrec-tui sweep status {}`)",
@@ -474,37 +466,13 @@ fn submit(
     let array = slurm::array_spec(&indices, opts.max_running);
     let dep = |b: &str| format!("--dependency=afterok:{b}");
     if c.dry_run {
-        eprintln!(
-            "sweep {}: wrote {}, {} and {} (dry run: nothing submitted); to submit:",
-            dir.display(),
-            dir.join(plan::PLAN).display(),
-            scripts.baseline.display(),
-            scripts.points.display()
-        );
-        let mut out = std::io::stdout().lock();
-        let b = after.clone().unwrap_or_else(|| "$BASELINE_JOB".into());
-        let mut lines = Vec::new();
-        if run_baseline {
-            lines.push(format!(
-                "BASELINE_JOB=$(sbatch --parsable {})",
-                scripts.baseline.display()
-            ));
-        }
-        if !indices.is_empty() {
-            let d = if run_baseline || after.is_some() {
-                format!("{} ", dep(&b))
-            } else {
-                String::new()
-            };
-            lines.push(format!(
-                "sbatch --parsable {d}--array={array} {}",
-                scripts.points.display()
-            ));
-        }
-        for l in lines {
-            writeln!(out, "{l}").map_err(|e| CliError::runtime(anyhow!("{e}")))?;
-        }
-        return Ok(());
+        let dry = DryRun {
+            run_baseline,
+            after: after.as_deref(),
+            indices: &indices,
+            array: &array,
+        };
+        return print_dry_run(dir, &scripts, &dry);
     }
     for slot in std::iter::once(Slot::Baseline)
         .filter(|_| run_baseline)
@@ -551,6 +519,72 @@ fn submit(
         dir.display(),
         dir.display()
     );
+    Ok(())
+}
+
+/// What to submit: the baseline or not, the job the points wait for if it is queued or running,
+/// and the point indices: everything, or (`resume`) what failed or is missing.
+fn what_to_submit(dir: &Path, plan: &Plan, resume: bool) -> (bool, Option<String>, Vec<usize>) {
+    if !resume {
+        return (true, None, (0..plan.points.len()).collect());
+    }
+    let (states, _) = slurm::status(dir, plan);
+    let base = &states[0].1;
+    let after = match base {
+        State::Queued(j) | State::Running(j) => Some(j.clone()),
+        _ => None,
+    };
+    let idx: Vec<usize> = states[1..]
+        .iter()
+        .filter(|(_, s)| s.needs_run())
+        .filter_map(|(slot, _)| match slot {
+            Slot::Point(i) => Some(*i),
+            Slot::Baseline => None,
+        })
+        .collect();
+    (base.needs_run(), after, idx)
+}
+
+/// What `--dry-run` would have submitted.
+struct DryRun<'a> {
+    run_baseline: bool,
+    after: Option<&'a str>,
+    indices: &'a [usize],
+    array: &'a str,
+}
+
+/// The sbatch commands a submission would run, on stdout (the files are written already).
+fn print_dry_run(dir: &Path, scripts: &slurm::Scripts, d: &DryRun) -> Result<(), CliError> {
+    eprintln!(
+        "sweep {}: wrote {}, {} and {} (dry run: nothing submitted); to submit:",
+        dir.display(),
+        dir.join(plan::PLAN).display(),
+        scripts.baseline.display(),
+        scripts.points.display()
+    );
+    let mut lines = Vec::new();
+    if d.run_baseline {
+        lines.push(format!(
+            "BASELINE_JOB=$(sbatch --parsable {})",
+            scripts.baseline.display()
+        ));
+    }
+    if !d.indices.is_empty() {
+        let dep = match (d.run_baseline, d.after) {
+            (true, _) => "--dependency=afterok:$BASELINE_JOB ".to_string(),
+            (false, Some(b)) => format!("--dependency=afterok:{b} "),
+            (false, None) => String::new(),
+        };
+        lines.push(format!(
+            "sbatch --parsable {dep}--array={} {}",
+            d.array,
+            scripts.points.display()
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        writeln!(out, "{l}").map_err(|e| CliError::runtime(anyhow!("{e}")))?;
+    }
     Ok(())
 }
 
