@@ -45,7 +45,7 @@ slurm_sps=() local_sps=() slurm_s=() local_s=()
 for ((r = 1; r <= REPEAT; r++)); do
   s=$work/slurm$r l=$work/local$r
   # Through Slurm: the baseline job, then the point's array task after it.
-  "$BIN" "${args[@]}" --out "$s" --slurm --time 60 --cpus-per-task "$THREADS" >/dev/null
+  "$BIN" "${args[@]}" --out "$s" --slurm --time 60 --cpus-per-task "$THREADS" >/dev/null 2>&1
   for ((i = 0; i < 3600; i++)); do
     [ -s "$s/points/0000.json" ] && break
     if [ -e "$s/points/0000.failed" ] || [ -e "$s/points/baseline.failed" ]; then
