@@ -12,6 +12,7 @@ pub mod export;
 pub mod headless;
 pub mod stats;
 pub mod sweep;
+pub mod sweep_cluster;
 
 pub use error::CliError;
 
@@ -175,14 +176,21 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
+    /// A planned (Slurm) sweep's steps: `run-point`, `status`, `report`.
+    #[command(subcommand)]
+    pub action: Option<sweep_cluster::SweepAction>,
+    /// Planning and Slurm (`--plan`, `--slurm`, ...).
+    #[command(flatten)]
+    pub cluster: Box<sweep_cluster::ClusterArgs>,
     /// The grid: `;`-separated axes PATH=V1,V2,... or PATH=A..B (powers of two from A to B) or
     /// PATH=A..B:xN (A, A*N, ... up to B), over memrec.*, model.* and train.* fields, e.g.
     /// "memrec.k=1,2,4;memrec.token_rows=4096..262144". Several grids joined by `|` run one
     /// after the other, e.g. one per compression method with its own knobs:
     /// "memrec.token_rows=1024..65536 | memrec.method=qr;memrec.qr_collisions=1024..16384".
     #[arg(long, value_name = "SPEC")]
-    pub grid: String,
+    pub grid: Option<String>,
     /// Stop every run after N optimizer steps (batches).
     #[arg(long, value_name = "N", conflicts_with = "epochs")]
     pub steps: Option<u64>,
