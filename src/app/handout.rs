@@ -478,7 +478,7 @@ pub fn markdown(
             "*Measured in this run* ({}; budget {} samples; the step went on {}: {}; it took {:.0} s):\n",
             r.knobs,
             (step.budget as f64 * scale).ceil() as u64,
-            step.go_on,
+            step.go_on.scaled(scale),
             if r.reached {
                 "reached".to_string()
             } else {

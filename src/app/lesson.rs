@@ -141,7 +141,7 @@ impl LessonSession {
         }
         Err(format!(
             "this step goes on {}: {}",
-            self.current().go_on,
+            self.current().go_on.scaled(self.scale),
             p.text
         ))
     }

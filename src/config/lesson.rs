@@ -151,6 +151,18 @@ impl Figure {
     }
 }
 
+impl GoOn {
+    /// The condition with its sample counts multiplied by `scale` (at least 1 sample).
+    pub fn scaled(self, scale: f64) -> GoOn {
+        let f = |n: u64| ((n as f64 * scale).ceil() as u64).max(1);
+        match self {
+            GoOn::Samples(n) => GoOn::Samples(f(n)),
+            GoOn::DeltaExcludesZero(n) => GoOn::DeltaExcludesZero(f(n)),
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for GoOn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
