@@ -328,7 +328,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "L",
         action: Action::Lessons,
         description: "pick a lesson (↑↓, Enter starts it); Esc in a lesson leaves it, keeping the knobs",
-        hint: "L lessons",
+        hint: "",
         group: Group::Lesson,
     },
     Binding {
