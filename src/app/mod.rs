@@ -4,7 +4,9 @@
 //! Owns: the explorer's behaviour. Must never: train (the engine does, on its own threads) or
 //! draw outside `ui::draw`.
 
+pub mod handout;
 pub mod keymap;
+pub mod lesson;
 pub mod msg;
 pub mod pareto;
 pub mod report;

@@ -267,6 +267,10 @@ pub enum Overlay {
     Prompt {
         input: String,
     },
+    /// The lesson picker (`L`): the embedded lessons, one selected.
+    Lessons {
+        selected: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +343,8 @@ pub struct AppState {
     pub pareto_selected: Option<PointId>,
     /// The sweep loaded with `o` or `--sweep`.
     pub sweep: Option<crate::app::sweep::LoadedSweep>,
+    /// The lesson being taught, if any (`memrec-tui lesson NAME`, or `L`).
+    pub lesson: Option<super::lesson::LessonSession>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -380,6 +386,7 @@ impl AppState {
             pareto_metric: Metric::DeltaAuc,
             pareto_selected: None,
             sweep: None,
+            lesson: None,
             dirty: true,
             cfg,
         }

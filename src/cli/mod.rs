@@ -10,6 +10,7 @@ mod error;
 pub mod explore;
 pub mod export;
 pub mod headless;
+pub mod lesson;
 pub mod stats;
 pub mod sweep;
 pub mod sweep_cluster;
@@ -80,6 +81,11 @@ pub enum Command {
     Bench(BenchArgs),
     /// Write a complete, valid configuration as RON.
     Export(ExportArgs),
+    /// Guided lessons for a class. Without NAME: the list (name, minutes, title). With NAME (or
+    /// a lesson .ron file): the explorer in lesson mode (n or → next step, b or ← back, Esc
+    /// leaves keeping the knobs). With --headless: every step without a terminal and a
+    /// Markdown handout of the figures measured.
+    Lesson(LessonArgs),
     /// Dataset statistics of a Criteo file: rows, bad lines, click rate, per-feature distinct values,
     /// missing rates and a fitted Zipf skew.
     Stats(StatsArgs),
@@ -163,6 +169,28 @@ pub struct ExportArgs {
     /// Replace the file if it exists (never the data, test or configuration file).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LessonArgs {
+    /// Lesson name (`memrec-tui lesson` lists them) or path to a lesson .ron file.
+    #[arg(value_name = "NAME|PATH")]
+    pub name: Option<String>,
+    /// Run every step without a terminal, each for its budget, and write the handout.
+    #[arg(long, requires = "name")]
+    pub headless: bool,
+    /// Headless: write the handout (Markdown) here and each step's AUC chart beside it
+    /// (FILE-step-N.svg); an existing file is refused unless --force. Without it, the
+    /// Markdown goes to standard output.
+    #[arg(long, value_name = "FILE", requires = "headless")]
+    pub handout: Option<PathBuf>,
+    /// Replace an existing handout and its charts (never the lesson file).
+    #[arg(long, requires = "handout")]
+    pub force: bool,
+    /// Train this share (above 0, at most 1) of every step's budget and sample counts: a quick
+    /// check, not the lesson (the handout says so).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub budget_scale: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -294,6 +322,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
         }
         Some(Command::Sweep(args)) => sweep::run_cli(&cli.config, args, cli.run.json),
+        Some(Command::Lesson(args)) => lesson::run_cli(&cli.config, args, &cli.run),
         None => {
             let cfg = cli.config.resolve()?;
             if let (true, Some(p)) = (cli.run.headless, &cli.run.predictions) {

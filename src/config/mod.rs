@@ -17,6 +17,7 @@ use crate::data::{DataOptions, NUM_CAT};
 pub use crate::data::Dataset;
 
 pub mod knobs;
+pub mod lesson;
 mod set;
 mod validate;
 

@@ -10,6 +10,7 @@ pub mod help;
 pub mod knobs;
 pub mod latency;
 pub mod layout;
+pub mod lesson;
 pub mod memory;
 pub mod pareto;
 pub mod runs;
@@ -43,6 +44,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     collisions::draw(frame, a.collisions, state, theme, a.compact);
     footer::draw_status(frame, a.status, state, theme);
     footer::draw_keys(frame, a.footer, theme);
+    if let Some(l) = &state.lesson {
+        lesson::draw(frame, &a, state, l, theme);
+    }
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => help::draw(frame, area, *scroll, theme),
@@ -54,6 +58,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
             help::draw_confirm(frame, area, path, what, theme)
         }
         Overlay::Prompt { input } => help::draw_prompt(frame, area, input, theme),
+        Overlay::Lessons { selected } => lesson::draw_picker(frame, area, *selected, theme),
     }
 }
 

@@ -104,10 +104,30 @@ pub(super) fn on_action(
         }
         // Keys reach the prompt before the keymap (see `update`).
         Overlay::Prompt { .. } => return,
+        Overlay::Lessons { selected } => {
+            super::lesson::picker_key(state, action, selected, fx);
+            return;
+        }
         Overlay::None => {}
+    }
+    if state.lesson.is_some() {
+        match action {
+            Action::No | Action::Forward => return super::lesson::next_step(state, fx),
+            Action::StepBack | Action::Backward => return super::lesson::prev_step(state, fx),
+            Action::Back => return super::lesson::leave_lesson(state),
+            Action::Restart => return super::lesson::restart_lesson(state, fx),
+            _ => {}
+        }
     }
     match action {
         Action::Quit | Action::Back => quit(state, fx),
+        Action::Forward => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
+        Action::Backward => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
+        Action::StepBack => state.set_status(
+            StatusKind::Info,
+            "b goes back a step in a lesson: L picks one",
+        ),
+        Action::Lessons => state.overlay = Overlay::Lessons { selected: 0 },
         Action::Help => state.overlay = Overlay::Help { scroll: 0 },
         Action::Up => move_in_focus(state, -1),
         Action::Down => move_in_focus(state, 1),

@@ -8,6 +8,7 @@ mod engine;
 mod files;
 mod keys;
 mod knobs;
+mod lesson;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ use knobs::fire_restart;
 use sweep::{open_sweep, sweep_loaded};
 
 pub use files::{default_export_path, default_report_dir, next_free_name};
+pub use lesson::{leave_lesson, next_step, prev_step, start_lesson};
 
 /// Apply one message; returns what the runtime must do.
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
@@ -53,6 +55,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             let evaluated = matches!(ev, EngineEvent::Eval(_));
             on_engine(state, ev);
+            lesson::after_event(state, &mut fx);
             if evaluated && state.first_latency_due {
                 state.first_latency_due = false;
                 if state.latency == LatencyView::Waiting && state.latency_requests.is_empty() {
