@@ -59,6 +59,13 @@ pub fn run_cli(config: &ConfigArgs, args: &LessonArgs, run: &RunArgs) -> Result<
     apply_seed_threads(&mut lesson, config);
     let lesson = Arc::new(lesson);
     if !args.headless {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            return Err(CliError::usage(anyhow!(
+                "a lesson in the explorer needs a terminal, and standard input/output is not one; \
+                 use `memrec-tui lesson {name} --headless [--handout FILE]`"
+            )));
+        }
         let start = crate::app::runtime::LessonStart {
             lesson: Arc::clone(&lesson),
             scale: args.budget_scale,
