@@ -185,7 +185,6 @@ fn list(json: bool) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::runtime(anyhow!("cannot write: {e}"));
     for (name, text) in LESSONS {
         let l = parse_lesson(text, &format!("presets/lessons/{name}.ron"))?;
-        let budget: u64 = l.steps().iter().map(|s| s.budget).sum();
         if json {
             let v = serde_json::json!({
                 "name": name,
@@ -198,12 +197,11 @@ fn list(json: bool) -> Result<(), CliError> {
         } else {
             writeln!(
                 out,
-                "{name:<16} {:>3} min  {} ({} steps, preset {}, step budgets {} samples in all)",
+                "{name:<16} {:>3} min  {} ({} steps, preset {})",
                 l.lesson.minutes,
                 l.lesson.title,
                 l.steps().len(),
-                l.lesson.preset,
-                budget
+                l.lesson.preset
             )
             .map_err(io)?;
         }
