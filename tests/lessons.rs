@@ -594,3 +594,24 @@ fn the_handout_is_never_overwritten() {
     );
     assert_eq!(std::fs::read_to_string(&md).unwrap(), "mine");
 }
+
+#[test]
+fn without_a_terminal_a_lesson_points_to_headless() {
+    let out = bin()
+        .args(["lesson", "basics"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("lesson basics --headless"), "{err}");
+    // A lesson brings its own configuration.
+    let out = bin()
+        .args(["lesson", "basics", "--headless", "--set", "memrec.k=3"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("its own configuration"), "{err}");
+}

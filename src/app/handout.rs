@@ -120,6 +120,7 @@ fn figure(
         Figure::Collisions => collisions_figure(state, l),
         Figure::Latency => latency_figure(state, latency_note),
         Figure::Machine => machine_figure(l, machine),
+        Figure::Runs => runs_figure(state),
         Figure::FullData(n) => full_data_figure(state, l, machine, n),
     }
 }
@@ -352,6 +353,35 @@ fn latency_figure(state: &AppState, note: Option<&str>) -> FigureText {
             ),
         ],
     )
+}
+
+fn runs_figure(state: &AppState) -> FigureText {
+    let runs: Vec<_> = state.runs.iter().filter(|r| r.eval.is_some()).collect();
+    if runs.is_empty() {
+        return missing(Figure::Runs, "configurations tried: none evaluated yet");
+    }
+    let mut lines = vec![
+        "every configuration tried, each against the baseline after the same number of samples:"
+            .to_string(),
+    ];
+    for r in runs {
+        let Some(e) = &r.eval else { continue };
+        let delta = e.delta_auc.map_or("ΔAUC -".to_string(), |d| {
+            format!("ΔAUC {:+.4} [{:+.4}, {:+.4}]", d.delta, d.lo, d.hi)
+        });
+        let latency = state.latency_for(&r.cfg).map_or(String::new(), |l| {
+            format!(", lookup {:.1} ns per value", l.compressed_ns_per_token)
+        });
+        lines.push(format!(
+            "#{} {}: tables {}, after {} samples AUC {:.4}, {delta}{latency}",
+            r.generation,
+            knob_line(&r.cfg),
+            fmt_bytes(r.param_bytes),
+            e.samples,
+            e.auc
+        ));
+    }
+    text(Figure::Runs, lines)
 }
 
 fn machine_figure(l: &LessonSession, m: &Machine) -> FigureText {

@@ -59,6 +59,13 @@ pub fn run_cli(config: &ConfigArgs, args: &LessonArgs, run: &RunArgs) -> Result<
     apply_seed_threads(&mut lesson, config);
     let lesson = Arc::new(lesson);
     if !args.headless {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            return Err(CliError::usage(anyhow!(
+                "a lesson in the explorer needs a terminal, and standard input/output is not one; \
+                 use `memrec-tui lesson {name} --headless [--handout FILE]`"
+            )));
+        }
         let start = crate::app::runtime::LessonStart {
             lesson: Arc::clone(&lesson),
             scale: args.budget_scale,
@@ -178,7 +185,6 @@ fn list(json: bool) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::runtime(anyhow!("cannot write: {e}"));
     for (name, text) in LESSONS {
         let l = parse_lesson(text, &format!("presets/lessons/{name}.ron"))?;
-        let budget: u64 = l.steps().iter().map(|s| s.budget).sum();
         if json {
             let v = serde_json::json!({
                 "name": name,
@@ -191,12 +197,11 @@ fn list(json: bool) -> Result<(), CliError> {
         } else {
             writeln!(
                 out,
-                "{name:<16} {:>3} min  {} ({} steps, preset {}, step budgets {} samples in all)",
+                "{name:<16} {:>3} min  {} ({} steps, preset {})",
                 l.lesson.minutes,
                 l.lesson.title,
                 l.steps().len(),
-                l.lesson.preset,
-                budget
+                l.lesson.preset
             )
             .map_err(io)?;
         }

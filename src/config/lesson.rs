@@ -131,6 +131,9 @@ pub enum Figure {
     Latency,
     /// This machine's memory and caches against the lesson preset's full-size tables.
     Machine,
+    /// Every compressed configuration tried so far: bytes, samples, AUC, ΔAUC at equal samples
+    /// and latency where measured (the Runs panel, as a table).
+    Runs,
     /// The training time one pass over this many samples (the full dataset the lesson's claim
     /// is about, as the lesson file quotes it) would take at this run's measured rate, and
     /// the memory its uncompressed baseline would need.
@@ -146,6 +149,7 @@ impl Figure {
             Figure::Collisions => "collisions",
             Figure::Latency => "latency",
             Figure::Machine => "machine",
+            Figure::Runs => "runs",
             Figure::FullData(_) => "full_data",
         }
     }

@@ -1,82 +1,13 @@
-//! A lesson in progress: which step is on, which compressed run counts for it, whether its
-//! condition has held, and the progress line the lesson box shows ("waiting: 312k of 500k
-//! samples"). Pure: `update` (app/update/lesson.rs) moves it, the explorer and the headless
-//! handout read it.
+//! The step's condition on the explorer's state: which compressed run counts, its samples, the
+//! progress line, and whether the step may go on.
 //!
-//! Owns: the meaning of a step's condition on the explorer's state. Must never: change the
-//! configuration or talk to the engine (update does, through the knob table and its effects), or
-//! read the clock.
+//! Owns: the meaning of a condition. Must never: change the state.
 
-use std::sync::Arc;
-
-use super::state::{AppState, RunView};
-use crate::config::Config;
-use crate::config::lesson::{GoOn, LoadedLesson, Step};
-
-/// A lesson being taught (or run headless).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LessonSession {
-    pub lesson: Arc<LoadedLesson>,
-    /// The step on screen.
-    pub step: usize,
-    /// The generation of the compressed run from which on it counts for this step (set when
-    /// the step asked for a restart); `None`: the run in force counts.
-    pub from_generation: Option<u64>,
-    /// Whether each step's condition has held since the step was last entered.
-    pub reached: Vec<bool>,
-    /// Multiplier of every budget and sample count: 1 in class; smaller for a quick check
-    /// (`--budget-scale`), which the handout states.
-    pub scale: f64,
-}
-
-/// Where the step on screen stands.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepProgress {
-    /// The condition holds now.
-    pub met: bool,
-    /// Samples the counting compressed run has seen.
-    pub samples: u64,
-    /// The step's budget in samples (scaled).
-    pub budget: u64,
-    /// One line for the lesson box: "waiting: 312k of 500k samples", "ready: n goes on".
-    pub text: String,
-}
+use super::{LessonSession, StepProgress};
+use crate::app::state::{AppState, RunView};
+use crate::config::lesson::GoOn;
 
 impl LessonSession {
-    pub fn new(lesson: Arc<LoadedLesson>, scale: f64) -> LessonSession {
-        let n = lesson.steps().len();
-        LessonSession {
-            lesson,
-            step: 0,
-            from_generation: None,
-            reached: vec![false; n],
-            scale,
-        }
-    }
-
-    pub fn current(&self) -> &Step {
-        &self.lesson.steps()[self.step.min(self.lesson.steps().len() - 1)]
-    }
-
-    /// The configuration the step asks for (the lesson's base with every step's knobs so far).
-    pub fn config(&self) -> &Config {
-        &self.lesson.configs[self.step.min(self.lesson.configs.len() - 1)]
-    }
-
-    pub fn is_last(&self) -> bool {
-        self.step + 1 >= self.lesson.steps().len()
-    }
-
-    /// A count of the lesson file, scaled (at least 1).
-    pub fn scaled(&self, n: u64) -> u64 {
-        ((n as f64 * self.scale).ceil() as u64).max(1)
-    }
-
-    /// The step's budget in samples, scaled.
-    pub fn budget(&self) -> u64 {
-        self.scaled(self.current().budget)
-    }
-
     /// The compressed run that counts for this step, once it has started.
     pub fn counting_run<'a>(&self, state: &'a AppState) -> Option<&'a RunView> {
         state
@@ -158,7 +89,6 @@ impl LessonSession {
         evaluated && (reached || p.samples >= p.budget)
     }
 }
-
 /// Samples a run has seen, from its latest progress or evaluation.
 pub fn run_samples(run: &RunView) -> u64 {
     let p = run.progress.as_ref().map_or(0, |p| p.samples);
@@ -229,7 +159,17 @@ fn confused_progress(run: Option<&RunView>, below: u64) -> (bool, String) {
     }
 }
 
-/// `950`, `12.3k`, `1.20M` (the screen's count format).
+/// `950`, `12.3k`, `1.20M` (the screen's count format, `ui::fmt_count`, which draws from this
+/// module's state and so cannot be imported here).
 fn count(n: u64) -> String {
-    crate::ui::fmt_count(n as f64)
+    let x = n as f64;
+    if x >= 1e9 {
+        format!("{:.2}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{n}")
+    }
 }
