@@ -65,50 +65,8 @@ pub(super) fn on_action(
         quit(state, fx);
         return;
     }
-    match state.overlay.clone() {
-        Overlay::Help { scroll } => {
-            let last = keymap::help_lines().len().saturating_sub(1) as u16;
-            match action {
-                Action::Up => {
-                    state.overlay = Overlay::Help {
-                        scroll: scroll.saturating_sub(1),
-                    }
-                }
-                Action::Down => {
-                    state.overlay = Overlay::Help {
-                        scroll: (scroll + 1).min(last),
-                    }
-                }
-                Action::Help | Action::Back => state.overlay = Overlay::None,
-                _ => {}
-            }
-            return;
-        }
-        Overlay::ConfirmOverwrite { path, write } => {
-            match action {
-                Action::Yes => {
-                    state.overlay = Overlay::None;
-                    fx.push(write_effect(path, write, true));
-                }
-                Action::No => {
-                    state.overlay = Overlay::None;
-                    fx.push(write_effect(next_free_name(&path), write, false));
-                }
-                Action::Back => {
-                    state.overlay = Overlay::None;
-                    state.set_status(StatusKind::Info, "export cancelled");
-                }
-                _ => {}
-            }
-            return;
-        }
-        // Keys reach the prompt before the keymap (see `update`).
-        Overlay::Prompt { .. } => return,
-        Overlay::Lessons { selected } => {
-            super::lesson::picker_key(state, action, selected, fx);
-            return;
-        }
-        Overlay::None => {}
+    if on_overlay_action(state, action, fx) {
+        return;
     }
     if state.lesson.is_some() {
         match action {
@@ -137,16 +95,7 @@ pub(super) fn on_action(
         Action::Decrease => edit_knob(state, -1, at),
         Action::IncreaseCoarse => edit_knob(state, 2, at),
         Action::DecreaseCoarse => edit_knob(state, -2, at),
-        Action::Pause => {
-            state.paused = !state.paused;
-            fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
-            let text = if state.paused {
-                "paused (Space resumes)"
-            } else {
-                "training resumed"
-            };
-            state.set_status(StatusKind::Info, text);
-        }
+        Action::Pause => toggle_pause(state, fx),
         Action::Restart => {
             if state.restart_deadline.is_some() {
                 fire_restart(state, fx);
@@ -159,26 +108,7 @@ pub(super) fn on_action(
         Action::Pin => pin(state),
         Action::Report => report(state, fx),
         Action::ToggleView => toggle_view(state),
-        Action::ToggleMetric => {
-            if state.auc_view != AucView::Pareto {
-                state.set_status(
-                    StatusKind::Info,
-                    "a switches the Pareto view's axis: press v first",
-                );
-                return;
-            }
-            state.pareto_metric = match state.pareto_metric {
-                Metric::Auc => Metric::DeltaAuc,
-                Metric::DeltaAuc => Metric::Auc,
-            };
-            state.set_status(
-                StatusKind::Info,
-                format!(
-                    "Pareto view: {} against table bytes",
-                    state.pareto_metric.label()
-                ),
-            );
-        }
+        Action::ToggleMetric => toggle_metric(state),
         Action::OpenSweep => {
             let input = state
                 .sweep
@@ -193,6 +123,88 @@ pub(super) fn on_action(
         }
         Action::Yes | Action::No => {}
     }
+}
+
+/// Keys while an overlay is open: the overlay takes them all (true), or
+/// none is open (false).
+fn on_overlay_action(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
+    match state.overlay.clone() {
+        Overlay::Help { scroll } => {
+            let last = keymap::help_lines().len().saturating_sub(1) as u16;
+            match action {
+                Action::Up => {
+                    state.overlay = Overlay::Help {
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                Action::Down => {
+                    state.overlay = Overlay::Help {
+                        scroll: (scroll + 1).min(last),
+                    }
+                }
+                Action::Help | Action::Back => state.overlay = Overlay::None,
+                _ => {}
+            }
+            true
+        }
+        Overlay::ConfirmOverwrite { path, write } => {
+            match action {
+                Action::Yes => {
+                    state.overlay = Overlay::None;
+                    fx.push(write_effect(path, write, true));
+                }
+                Action::No => {
+                    state.overlay = Overlay::None;
+                    fx.push(write_effect(next_free_name(&path), write, false));
+                }
+                Action::Back => {
+                    state.overlay = Overlay::None;
+                    state.set_status(StatusKind::Info, "export cancelled");
+                }
+                _ => {}
+            }
+            true
+        }
+        // Keys reach the prompt before the keymap (see `update`).
+        Overlay::Prompt { .. } => true,
+        Overlay::Lessons { selected } => {
+            super::lesson::picker_key(state, action, selected, fx);
+            true
+        }
+        Overlay::None => false,
+    }
+}
+fn toggle_pause(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.paused = !state.paused;
+    fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
+    let text = if state.paused {
+        "paused (Space resumes)"
+    } else {
+        "training resumed"
+    };
+    state.set_status(StatusKind::Info, text);
+}
+
+/// `a`: the Pareto view's vertical axis, AUC or ΔAUC.
+fn toggle_metric(state: &mut AppState) {
+    if state.auc_view != AucView::Pareto {
+        state.set_status(
+            StatusKind::Info,
+            "a switches the Pareto view's axis: press v first",
+        );
+        return;
+    }
+    state.pareto_metric = match state.pareto_metric {
+        Metric::Auc => Metric::DeltaAuc,
+        Metric::DeltaAuc => Metric::Auc,
+    };
+    state.set_status(
+        StatusKind::Info,
+        format!(
+            "Pareto view: {} against table bytes",
+            state.pareto_metric.label()
+        ),
+    );
 }
 
 fn toggle_view(state: &mut AppState) {
