@@ -30,6 +30,7 @@ fn title_of(config: &ConfigArgs) -> String {
 /// `memrec-tui sweep`.
 pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), CliError> {
     let cfg = config.resolve()?;
+    super::check_data(&cfg)?;
     let budget = match (args.steps, args.epochs) {
         (Some(s), None) => Budget::Steps(s),
         (None, Some(e)) => Budget::Epochs(e),
