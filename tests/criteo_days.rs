@@ -181,7 +181,7 @@ fn rows_takes_the_first_rows_of_the_training_stream() {
 
     // One file: the cap applies to the training part; the held-out tail stays the same.
     let sample = common::criteo_sample().unwrap();
-    let mut cfg = config(&[sample.clone()], None);
+    let mut cfg = config(std::slice::from_ref(&sample), None);
     cfg.data.max_rows = 1000;
     let src = open_source(&cfg.data_options()).unwrap();
     assert_eq!(drain(src.as_ref()), parsed(&lines[..1000]));

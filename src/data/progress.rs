@@ -86,17 +86,23 @@ impl Progress {
         }
         if let Some(bar) = &self.bar {
             bar.set_position(bytes.min(self.total_bytes));
-            bar.set_message(format!("{} rows", super::criteo::thousands(rows)));
+            bar.set_message(status(
+                rows,
+                bytes,
+                self.total_bytes,
+                self.start.elapsed().as_secs_f64(),
+            ));
         }
     }
 
     fn make_bar(&self) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(Some(self.total_bytes), draw_target(true, true));
-        let style = ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        // Speed and ETA over the whole pass (indicatif's own estimate would start when the bar
+        // appears, after `SHOW_AFTER`, and read the bytes already done as instantaneous).
+        let style =
+            ProgressStyle::with_template("{prefix} [{wide_bar}] {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(self.what.clone());
         bar
@@ -115,6 +121,29 @@ impl Progress {
     }
 }
 
+/// `1,234 rows, 56.7 MB/s, ETA 8s`: the speed in file bytes (as stored) per second since the pass
+/// began, the ETA from the bytes left of the files' size.
+pub fn status(rows: u64, bytes: u64, total_bytes: u64, elapsed_s: f64) -> String {
+    let rows = super::criteo::thousands(rows);
+    if bytes == 0 || elapsed_s <= 0.0 {
+        return format!("{rows} rows");
+    }
+    let rate = bytes as f64 / elapsed_s;
+    let left = total_bytes.saturating_sub(bytes) as f64 / rate;
+    let eta = if left >= 3600.0 {
+        format!(
+            "{}h{:02}m",
+            (left / 3600.0) as u64,
+            (left % 3600.0 / 60.0) as u64
+        )
+    } else if left >= 60.0 {
+        format!("{}m{:02}s", (left / 60.0) as u64, (left % 60.0) as u64)
+    } else {
+        format!("{}s", left.ceil() as u64)
+    };
+    format!("{rows} rows, {:.1} MB/s, ETA {eta}", rate / 1e6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +155,19 @@ mod tests {
         assert!(!should_draw(false, true), "--quiet or --json: hidden");
         assert!(ProgressBar::with_draw_target(Some(1), draw_target(true, false)).is_hidden());
         assert!(ProgressBar::with_draw_target(Some(1), draw_target(false, true)).is_hidden());
+    }
+
+    #[test]
+    fn status_says_rows_speed_and_eta_from_the_file_sizes() {
+        assert_eq!(
+            status(1_234_567, 50_000_000, 150_000_000, 2.0),
+            "1,234,567 rows, 25.0 MB/s, ETA 4s"
+        );
+        assert_eq!(
+            status(1, 1_000_000, 1_000_000_000, 1.0),
+            "1 rows, 1.0 MB/s, ETA 16m39s"
+        );
+        assert_eq!(status(5, 0, 10, 1.0), "5 rows");
     }
 
     #[test]
