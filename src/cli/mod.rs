@@ -108,12 +108,19 @@ pub struct ConfigArgs {
     /// ones winning, then the result is validated once).
     #[arg(long = "set", global = true, value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
-    /// Criteo TSV (plain or .gz) to train on instead of the synthetic stream.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// Criteo TSV to test on (default: the last data.test_fraction of --data).
+    /// Criteo TSV files (plain or .gz) to train on instead of the synthetic stream, streamed in
+    /// the order given; globs ('day_*.gz', quoted) are expanded in natural order (day_2 before
+    /// day_10). With several files and no --test, the last file holds the test rows (as MLPerf
+    /// tests on the last day). Give it after any subcommand, or end the list with another flag.
+    #[arg(long, global = true, value_name = "FILE|GLOB", num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Criteo TSV to test on (default: the last of several --data files, or the last
+    /// data.test_fraction of a single one).
     #[arg(long, global = true, value_name = "FILE", requires = "data")]
     pub test: Option<PathBuf>,
+    /// Train on the first N good rows of the training stream only (data.max_rows; 0 = all).
+    #[arg(long, global = true, value_name = "N")]
+    pub rows: Option<u64>,
     /// Stop at the first malformed input line (exit 2) instead of skipping and counting it.
     #[arg(long, global = true)]
     pub strict: bool,
@@ -136,9 +143,13 @@ pub struct RunArgs {
     /// Headless: stop after E passes over the training file (files only).
     #[arg(long, value_name = "E")]
     pub epochs: Option<u64>,
-    /// Print one JSON object per line instead of a table.
+    /// Print one JSON object per line instead of a table (no progress bars either).
     #[arg(long, global = true)]
     pub json: bool,
+    /// No progress bars on stderr while reading data files (they show only on a terminal, for
+    /// passes that take more than 2 s).
+    #[arg(long, global = true)]
+    pub quiet: bool,
     /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run (an
     /// existing file is refused unless --force; an input file never is a valid output).
     #[arg(long, value_name = "FILE")]
@@ -195,10 +206,10 @@ pub struct LessonArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StatsArgs {
-    /// Criteo TSV files (plain or .gz); defaults to --data.
+    /// Criteo TSV files (plain or .gz) or globs, read in order; defaults to --data.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Stop after this many rows (0 = all).
+    /// Stop after this many rows (0 = all; --rows N says the same).
     #[arg(long, default_value_t = 0)]
     pub max_rows: u64,
 }
@@ -242,9 +253,13 @@ impl ConfigArgs {
             (None, Some(p)) => Config::from_preset(p)?,
             (None, None) => Config::from_preset("kaggle")?,
         };
-        if let Some(d) = &self.data {
-            cfg.data.train = Some(d.display().to_string());
+        if let Some((first, more)) = self.data.split_first() {
+            cfg.data.train = Some(first.display().to_string());
+            cfg.data.more_train = more.iter().map(|d| d.display().to_string()).collect();
             cfg.data.test = self.test.as_ref().map(|t| t.display().to_string());
+        }
+        if let Some(n) = self.rows {
+            cfg.data.max_rows = n;
         }
         if self.strict {
             cfg.data.strict = true;
@@ -278,9 +293,35 @@ impl ConfigArgs {
         files.extend(self.test.iter().map(|t| ("test".into(), t.clone())));
         // A configuration file or a --set may name the data instead of --data.
         files.extend(cfg.data.train.iter().map(|d| ("data".into(), d.into())));
+        files.extend(
+            cfg.data
+                .more_train
+                .iter()
+                .map(|d| ("data".into(), d.into())),
+        );
         files.extend(cfg.data.test.iter().map(|t| ("test".into(), t.into())));
+        // And the files its globs match.
+        let opts = cfg.data_options();
+        if let Ok(found) =
+            crate::data::criteo::DataFiles::resolve(&opts.train, opts.test.as_deref())
+        {
+            files.extend(found.test_file().map(|t| ("test".into(), t.to_path_buf())));
+            files.extend(found.train.into_iter().map(|d| ("data".into(), d)));
+        }
         files
     }
+}
+
+/// Every data file of `cfg` exists and every glob matches: checked before anything runs (exit 2
+/// naming the missing file or the empty glob).
+pub fn check_data(cfg: &Config) -> Result<(), CliError> {
+    let opts = cfg.data_options();
+    if opts.train.is_empty() {
+        return Ok(());
+    }
+    crate::data::criteo::DataFiles::resolve(&opts.train, opts.test.as_deref())
+        .map(|_| ())
+        .map_err(CliError::data)
 }
 
 /// Refuse the output file `path` of `flag` before any work (exit 2): see `util::check_output_file`.
@@ -296,6 +337,7 @@ pub fn check_output(
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    crate::data::progress::set_enabled(!cli.run.quiet && !cli.run.json);
     match &cli.command {
         Some(Command::Export(args)) => {
             let cfg = cli.config.resolve()?;
@@ -310,21 +352,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             bench::run_cli(&cfg, cli.run.json)
         }
         Some(Command::Stats(args)) => {
-            let mut files = args.files.clone();
-            if files.is_empty() {
-                files.extend(cli.config.data.iter().cloned());
+            let mut given = args.files.clone();
+            if given.is_empty() {
+                given.extend(cli.config.data.iter().cloned());
             }
-            if files.is_empty() {
+            if given.is_empty() {
                 return Err(CliError::usage(anyhow::anyhow!(
                     "stats needs a Criteo file: memrec-tui stats FILE (or --data FILE)"
                 )));
             }
-            stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
+            let given: Vec<String> = given.iter().map(|f| f.display().to_string()).collect();
+            let files = crate::data::criteo::expand_files(&given).map_err(CliError::data)?;
+            let max_rows = match (args.max_rows, cli.config.rows) {
+                (0, Some(n)) => n,
+                (n, _) => n,
+            };
+            stats::run_cli(&files, cli.config.strict, max_rows, cli.run.json)
         }
         Some(Command::Sweep(args)) => sweep::run_cli(&cli.config, args, cli.run.json),
         Some(Command::Lesson(args)) => lesson::run_cli(&cli.config, args, &cli.run),
         None => {
             let cfg = cli.config.resolve()?;
+            check_data(&cfg)?;
             if let (true, Some(p)) = (cli.run.headless, &cli.run.predictions) {
                 // Before the data is read or anything trained.
                 let inputs = cli.config.input_files(&cfg);

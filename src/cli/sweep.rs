@@ -37,6 +37,7 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
         .as_deref()
         .ok_or_else(|| CliError::usage(anyhow!("sweep needs --grid SPEC (see --help)")))?;
     let cfg = config.resolve()?;
+    super::check_data(&cfg)?;
     let budget = match (args.steps, args.epochs) {
         (Some(s), None) => Budget::Steps(s),
         (None, Some(e)) => Budget::Epochs(e),
