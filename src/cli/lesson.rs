@@ -42,11 +42,12 @@ pub fn run_cli(config: &ConfigArgs, args: &LessonArgs, run: &RunArgs) -> Result<
     };
     if config.preset.is_some()
         || config.config.is_some()
-        || config.data.is_some()
+        || !config.data.is_empty()
+        || config.rows.is_some()
         || !config.sets.is_empty()
     {
         return Err(CliError::usage(anyhow!(
-            "a lesson brings its own configuration: --preset, --config, --data and --set do not apply (--seed and --threads do)"
+            "a lesson brings its own configuration: --preset, --config, --data, --rows and --set do not apply (--seed and --threads do)"
         )));
     }
     if !(args.budget_scale > 0.0 && args.budget_scale <= 1.0) {
