@@ -215,3 +215,29 @@ fn io_errors_name_the_file_once() {
     );
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+/// `export` heads the RON with its provenance as comments, and the file still loads.
+#[test]
+fn exported_ron_carries_provenance_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("p.ron");
+    let mut c = assert_cmd::Command::cargo_bin("memrec-tui").unwrap();
+    c.env_remove("MEMREC_PRESET")
+        .args(["export", "--preset", "tiny", "--set", "memrec.k=4", "-o"])
+        .arg(&f)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&f).unwrap();
+    for key in ["program", "command", "data", "machine", "budget", "result"] {
+        assert!(
+            text.contains(&format!("// provenance.{key}: ")),
+            "{key}: {text}"
+        );
+    }
+    assert!(
+        text.contains("memrec.k=4") && text.contains("(commit "),
+        "{text}"
+    );
+    let cfg = memrec_tui::config::Config::load(&f).unwrap();
+    assert_eq!(cfg.memrec.k, 4);
+}

@@ -69,6 +69,7 @@ fn small_sweep_writes_the_report() {
                 "--jobs",
                 "2",
                 "--json",
+                "--no-latency",
             ])
             .arg("--out")
             .arg(&out)
@@ -149,7 +150,11 @@ fn small_sweep_writes_the_report() {
             (Some(r[0]), Some(r[1]))
         );
     }
-    let csv_front: Vec<bool> = rows.iter().map(|r| *r.last().unwrap() == "true").collect();
+    let col = 2 + memrec_tui::sweep::report::CSV_COLUMNS
+        .iter()
+        .position(|c| *c == "pareto")
+        .unwrap();
+    let csv_front: Vec<bool> = rows.iter().map(|r| r[col] == "true").collect();
     assert_eq!(csv_front, want);
     // Re-running resumes: nothing trains.
     run()
@@ -172,6 +177,7 @@ fn a_grid_over_the_dim_runs_with_the_bottom_mlp_following() {
             "model.dim=8,16",
             "--steps",
             "5",
+            "--no-latency",
         ])
         .arg("--out")
         .arg(&out)
@@ -226,6 +232,17 @@ fn sub_grids_put_the_compression_methods_side_by_side() {
             "20",
             "--jobs",
             "2",
+            // Latency measured as `bench` does, on few batches (a test, not a figure).
+            "--set",
+            "bench.batches=8",
+            "--set",
+            "bench.warmup=2",
+            "--max-bytes",
+            "64KiB",
+            "--max-ns",
+            "1000",
+            "--checkpoints",
+            "1k,2k",
         ])
         .arg("--out")
         .arg(&out)
@@ -256,4 +273,55 @@ fn sub_grids_put_the_compression_methods_side_by_side() {
         md.contains("## Best ΔAUC per representation") && md.contains("| robe-z |"),
         "{md}"
     );
+    // Every point carries its measured latency and the uncompressed gather's, with the set-up.
+    for p in json.as_array().unwrap() {
+        assert!(p["ns_per_token"].as_f64().is_some_and(|n| n > 0.0), "{p}");
+        assert!(p["uncompressed_ns_per_token"].as_f64().is_some(), "{p}");
+        assert_eq!(p["latency_batch"], 2048);
+        assert_eq!(p["checkpoints"].as_array().unwrap().len(), 2);
+    }
+    assert!(
+        md.contains("## The front over table bytes, ΔAUC and latency")
+            && md.contains("## Best point within the budget (table parameters ≤ 64.0 KiB and ≤ 1000 ns per looked-up token)")
+            && md.contains("## ΔAUC at each checkpoint")
+            && md.contains("| point | table bytes | ΔAUC at 1k | ΔAUC at 2k |"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(out.join("latency.svg")).unwrap();
+    assert!(
+        svg.contains("ns per looked-up token") && svg.contains("point: robe-z"),
+        "{svg}"
+    );
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert!(svg.contains(">table bytes (parameters") && svg.contains("grid point: qr"));
+}
+
+#[test]
+fn bad_budgets_and_checkpoints_exit_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, needle) in [
+        ("--max-bytes", "4MB", "binary units"),
+        ("--max-bytes", "0", "at least 1"),
+        ("--max-ns", "-1", "positive number"),
+        ("--checkpoints", "250k,x", "not a count"),
+        ("--checkpoints", "1.5", "whole count"),
+    ] {
+        bin()
+            .args([
+                "sweep",
+                "--preset",
+                "tiny",
+                "--steps",
+                "5",
+                "--grid",
+                "memrec.k=1",
+            ])
+            .args([flag, value])
+            .arg("--out")
+            .arg(dir.path().join("s"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag).and(predicate::str::contains(needle)));
+    }
+    assert!(!dir.path().join("s").exists());
 }

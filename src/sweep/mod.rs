@@ -21,13 +21,27 @@
 pub mod grid;
 pub mod pareto;
 pub mod report;
+pub mod review;
 mod run;
 pub mod store;
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::train::engine::EngineError;
+use crate::train::protocol::LatencyReport;
+use crate::util::provenance::Provenance;
+
+/// Measures the lookup latency of a configuration's representation (the CLI passes
+/// `train::latency::measure`, `bench`'s kernel and set-up; tests pass a double).
+pub type LatencyProbe = Arc<dyn Fn(&Config) -> Result<LatencyReport, String> + Send + Sync>;
+
+/// The probe of `bench`.
+pub fn bench_latency() -> LatencyProbe {
+    Arc::new(|cfg: &Config| crate::train::latency::measure(cfg).map_err(|e| e.to_string()))
+}
 
 pub use grid::{Grid, GridError, Point};
 pub use run::{run_sweep, run_sweep_cancellable};
@@ -104,6 +118,19 @@ pub struct SweepSpec {
     pub jobs: usize,
     /// Preset or configuration file name, for titles and the default directory.
     pub title: String,
+    /// Samples at which every run also evaluates and the report compares the points
+    /// (`--checkpoints`); `None`: every evaluation the baseline reaches.
+    pub checkpoints: Option<Vec<u64>>,
+    /// Budgets of the review (`--max-bytes` on table parameter bytes, `--max-ns` on ns per
+    /// looked-up token): the summary names the best point within both.
+    pub max_bytes: Option<u64>,
+    pub max_ns: Option<f64>,
+    /// Latency of each point's representation, measured before the points train, at the
+    /// sweep's thread count; `None`: not measured (the report says so).
+    pub latency: Option<LatencyProbe>,
+    /// Command line and program of the summary's provenance (the data, machine and budget are
+    /// filled in by the run); default: this process's.
+    pub provenance: Provenance,
 }
 
 impl SweepSpec {
@@ -142,6 +169,15 @@ impl SweepSpec {
             out,
             jobs,
             title: title.to_string(),
+            checkpoints: None,
+            max_bytes: None,
+            max_ns: None,
+            latency: None,
+            provenance: Provenance {
+                program: crate::util::provenance::program(),
+                command: crate::util::provenance::command_line(),
+                ..Provenance::default()
+            },
         })
     }
 
@@ -175,7 +211,8 @@ impl SweepSpec {
 #[derive(Debug)]
 pub struct SweepResult {
     pub baseline: PointRecord,
-    /// Every point of the grid, in grid order.
+    /// Every point of the grid, in grid order, then the folder's other points (from earlier
+    /// runs of another grid) in file order.
     pub points: Vec<PointRecord>,
     /// Points trained by this invocation, and points read back from `points.jsonl`.
     pub ran: usize,

@@ -7,9 +7,11 @@
 use std::fmt::Write as _;
 
 use super::pareto::pareto_front;
+use super::review::{self, Checkpoint, ReviewOptions};
 use super::store::PointRecord;
 use crate::train::protocol::RunStatus;
-use crate::util::svg::{Chart, Legend, Margins, Marker, nice_step};
+use crate::util::provenance::Provenance;
+use crate::util::svg::{Chart, Legend, Margins, Marker, Shape, nice_step};
 use crate::util::units::{ByteAxis, fmt_bytes};
 
 /// Everything a report is made of.
@@ -25,14 +27,39 @@ pub struct ReportInput<'a> {
     pub points: &'a [PointRecord],
 }
 
-/// The report files as (name, contents).
+/// What the design review adds to a report: the budgets, the checkpoints (resolved on the
+/// baseline's curve, `review::resolve`), notes, and the provenance.
+pub struct Review<'a> {
+    pub options: &'a ReviewOptions,
+    pub checkpoints: &'a [Checkpoint],
+    pub notes: &'a [String],
+    pub provenance: Option<&'a Provenance>,
+}
+
+/// The report files as (name, contents), every evaluation of the baseline a checkpoint.
 pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
+    let (cps, notes) = review::resolve(None, input.baseline);
+    render_review(
+        input,
+        &Review {
+            options: &ReviewOptions::default(),
+            checkpoints: &cps,
+            notes: &notes,
+            provenance: None,
+        },
+    )
+}
+
+/// The report files of a design review: `points.csv`, `points.json`, `summary.md`,
+/// `pareto.svg` (ΔAUC against table bytes) and `latency.svg` (ΔAUC against ns per token).
+pub fn render_review(input: &ReportInput, r: &Review) -> Vec<(&'static str, String)> {
     let front = front_of(input.points);
     vec![
-        ("points.csv", csv(input, &front)),
-        ("points.json", json(input, &front)),
-        ("summary.md", summary(input, &front)),
+        ("points.csv", csv(input, &front, r.checkpoints)),
+        ("points.json", json(input, &front, r.checkpoints)),
+        ("summary.md", summary(input, &front, r)),
         ("pareto.svg", svg(input, &front, &SvgText::default())),
+        ("latency.svg", latency_svg(input)),
     ]
 }
 
@@ -52,16 +79,19 @@ pub fn front_of(points: &[PointRecord]) -> Vec<usize> {
     pareto_front(&pairs)
 }
 
-/// Columns of `points.csv` after the axis columns. Bytes: `table_bytes` counts the compressed
-/// tables' parameters, `optimizer_bytes` their optimizer state, `table_and_optimizer_bytes` both
-/// (what the explorer's Runs panel shows); the last column was added after the others, so
-/// readers of the older columns by position are unaffected.
+/// Columns of `points.csv` after the axis columns (then, per checkpoint L, `auc@L`,
+/// `delta_auc@L`, `delta_lo@L`, `delta_hi@L`, `pareto@L`). Bytes say which: `table_param_bytes`
+/// counts the compressed tables' parameters (the JSON's `table_bytes`), `optimizer_state_bytes`
+/// their optimizer state, `table_param_and_optimizer_state_bytes` both (what the explorer's Runs
+/// panel shows). Latency: median and p99 ns per looked-up token of the point's kernel and of the
+/// uncompressed gather at full size, with the measurement's threads and batch. `source`: `grid`,
+/// or `folder` for a point of an earlier grid in the same folder.
 pub const CSV_COLUMNS: &[&str] = &[
     "status",
     "samples",
     "steps",
-    "table_bytes",
-    "optimizer_bytes",
+    "table_param_bytes",
+    "optimizer_state_bytes",
     "compression_full",
     "auc",
     "auc_lo",
@@ -72,7 +102,14 @@ pub const CSV_COLUMNS: &[&str] = &[
     "logloss",
     "samples_per_s",
     "pareto",
-    "table_and_optimizer_bytes",
+    "table_param_and_optimizer_state_bytes",
+    "ns_per_token",
+    "p99_ns_per_token",
+    "uncompressed_ns_per_token",
+    "latency_threads",
+    "latency_batch",
+    "pareto_bytes_delta_latency",
+    "source",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -94,14 +131,34 @@ fn axis_value<'a>(p: &'a PointRecord, path: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn csv(input: &ReportInput, front: &[usize]) -> String {
+/// The point's source: this grid, or an earlier grid run into the same folder.
+fn source(input: &ReportInput, p: &PointRecord) -> &'static str {
+    if p.axes.iter().all(|(a, _)| input.axes.contains(a)) && !input.axes.is_empty() {
+        "grid"
+    } else {
+        "folder"
+    }
+}
+
+fn csv(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
     let mut out = String::new();
-    let header: Vec<String> = input
+    let last = cps.last().map_or(0, |c| c.samples);
+    let front3 = review::front3(input.points, last);
+    let fronts: Vec<Vec<usize>> = cps
+        .iter()
+        .map(|c| review::front_at(input.points, c.samples))
+        .collect();
+    let mut header: Vec<String> = input
         .axes
         .iter()
         .map(|a| csv_field(a))
         .chain(CSV_COLUMNS.iter().map(|c| c.to_string()))
         .collect();
+    for c in cps {
+        for col in ["auc", "delta_auc", "delta_lo", "delta_hi", "pareto"] {
+            header.push(format!("{col}@{}", c.label));
+        }
+    }
     out.push_str(&header.join(","));
     out.push('\n');
     for (i, p) in input.points.iter().enumerate() {
@@ -127,14 +184,37 @@ fn csv(input: &ReportInput, front: &[usize]) -> String {
             num(p.samples_per_s),
             front.contains(&i).to_string(),
             (p.table_bytes + p.optimizer_bytes).to_string(),
+            num(p.ns_per_token),
+            num(p.p99_ns_per_token),
+            num(p.uncompressed_ns_per_token),
+            p.latency_threads.map_or(String::new(), |t| t.to_string()),
+            p.latency_batch.map_or(String::new(), |t| t.to_string()),
+            front3.contains(&i).to_string(),
+            source(input, p).to_string(),
         ]);
+        for (c, f) in cps.iter().zip(&fronts) {
+            let e = review::at(p, c.samples).filter(|_| p.ok());
+            row.extend([
+                num(e.as_ref().map(|e| e.auc)),
+                num(e.as_ref().and_then(|e| e.delta_auc)),
+                num(e.as_ref().and_then(|e| e.delta_lo)),
+                num(e.as_ref().and_then(|e| e.delta_hi)),
+                f.contains(&i).to_string(),
+            ]);
+        }
         out.push_str(&row.join(","));
         out.push('\n');
     }
     out
 }
 
-fn json(input: &ReportInput, front: &[usize]) -> String {
+fn json(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
+    let last = cps.last().map_or(0, |c| c.samples);
+    let front3 = review::front3(input.points, last);
+    let fronts: Vec<Vec<usize>> = cps
+        .iter()
+        .map(|c| review::front_at(input.points, c.samples))
+        .collect();
     let points: Vec<serde_json::Value> = input
         .points
         .iter()
@@ -150,6 +230,28 @@ fn json(input: &ReportInput, front: &[usize]) -> String {
                     .map(|(k, v)| (k.clone(), v.clone().into()))
                     .collect();
                 o.insert("axes".into(), axes.into());
+                o.insert(
+                    "pareto_bytes_delta_latency".into(),
+                    front3.contains(&i).into(),
+                );
+                o.insert("source".into(), source(input, p).into());
+                let at: Vec<serde_json::Value> = cps
+                    .iter()
+                    .zip(&fronts)
+                    .map(|(c, f)| {
+                        let e = review::at(p, c.samples).filter(|_| p.ok());
+                        serde_json::json!({
+                            "checkpoint": c.label,
+                            "samples": c.samples,
+                            "auc": e.as_ref().map(|e| e.auc),
+                            "delta_auc": e.as_ref().and_then(|e| e.delta_auc),
+                            "delta_lo": e.as_ref().and_then(|e| e.delta_lo),
+                            "delta_hi": e.as_ref().and_then(|e| e.delta_hi),
+                            "pareto": f.contains(&i),
+                        })
+                    })
+                    .collect();
+                o.insert("checkpoints".into(), at.into());
             }
             v
         })
@@ -194,10 +296,13 @@ pub fn budgets(points: &[PointRecord]) -> Vec<u64> {
     out
 }
 
-fn summary(input: &ReportInput, front: &[usize]) -> String {
+fn summary(input: &ReportInput, front: &[usize], r: &Review) -> String {
     let mut s = String::new();
     let b = input.baseline;
     let _ = writeln!(s, "# MEM-REC sweep: {} ({})\n", input.title, input.budget);
+    if let Some(p) = r.provenance {
+        let _ = writeln!(s, "{}", p.markdown());
+    }
     let _ = writeln!(s, "Data: {}.\n", input.data_label);
     let _ = writeln!(
         s,
@@ -214,7 +319,17 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
     let _ = writeln!(
         s,
         "ΔAUC is each point's test AUC minus the baseline's on the same test rows, with the DeLong 95% interval of the paired difference. \
-         Bytes are the compressed tables' parameters (optimizer state separately), in binary units (1 KiB = 1024 bytes, 1 MiB = 1024 KiB). ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC).\n"
+         Bytes are the compressed tables' parameters (optimizer state separately), in binary units (1 KiB = 1024 bytes, 1 MiB = 1024 KiB). ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC). \
+         Latency: median ns per looked-up token (one token = one (sample, feature) lookup) of `bench`'s kernel and set-up.\n"
+    );
+    for n in r.notes {
+        let _ = writeln!(s, "Note: {n}\n");
+    }
+    s.push_str(&review::markdown(input.points, b, r.checkpoints, r.options));
+    let _ = writeln!(
+        s,
+        "\n## Every point at the end of the budget ({} samples)\n",
+        review::group(b.samples)
     );
     let mut order: Vec<usize> = (0..input.points.len()).collect();
     order.sort_by_key(|&i| (input.points[i].table_bytes, i));
@@ -228,6 +343,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
             "compression",
             "AUC",
             "ΔAUC [95% CI]",
+            "ns/token",
             "logloss",
             "samples/s",
             "status",
@@ -248,6 +364,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
                 .map_or("-".into(), |c| format!("{c:.0}x")),
             fmt_opt(p.auc, 4),
             fmt_delta(p),
+            fmt_opt(p.ns_per_token, 2),
             fmt_opt(p.logloss, 4),
             fmt_opt(p.samples_per_s, 0),
             p.status.to_string().replace('|', "/"),
@@ -405,7 +522,7 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
     let margins = Margins {
         left: 90.0,
         right: 30.0,
-        top: 70.0,
+        top: 88.0,
         bottom: 70.0,
     };
     let mut c = Chart::new(
@@ -459,13 +576,14 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
         }
     });
     c.axis_titles(
-        "compressed table parameter bytes (log scale; 1 KiB = 1024 bytes)",
+        "table bytes (parameters, log scale; 1 KiB = 1024 bytes)",
         22.0,
         "ΔAUC vs baseline (95% DeLong interval)",
         22.0,
     );
     let xy = |p: &PointRecord| (ByteAxis::pos(p.table_bytes), p.delta_auc.unwrap_or(0.0));
-    // Error bars and markers of every point.
+    let methods = methods_of(input.points);
+    // Error bars and markers of every point, the marker's shape telling the method.
     for (i, p) in &plotted {
         if let (Some(lo), Some(hi)) = (p.delta_lo, p.delta_hi)
             && lo.is_finite()
@@ -476,22 +594,22 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
         let on = front.contains(i);
         let tip = format!("{}: {} bytes, ΔAUC {}", p.key, p.table_bytes, fmt_delta(p));
         let (r, style) = if on { (5.0, FRONT) } else { (4.0, POINT) };
-        c.marker(xy(p), r, style, Some(&tip));
+        c.shape(xy(p), r, style, shape_of(&methods, p), Some(&tip));
     }
     // The front, connected by increasing bytes.
     let line: Vec<(f64, f64)> = front.iter().map(|&i| xy(&input.points[i])).collect();
     if line.len() > 1 {
         c.polyline(&line, "#d62728", 1.5, "");
     }
-    // Legend, in a row between the subtitle and the plot (never over the data).
+    // Legend, in two rows between the subtitle and the plot (never over the data).
     let (l, t, r, _) = c.area();
     let (lx, ly) = (l + 6.0, t - 14.0);
-    c.legend(lx, ly, Legend::Dot(4.0, POINT), text.point);
+    method_legend(&mut c, lx, ly - 18.0, &methods, text.point);
     c.legend(
-        lx + 110.0,
+        lx,
         ly,
         Legend::Dot(5.0, FRONT),
-        "Pareto front (max ΔAUC for min bytes), error bars: 95% interval",
+        "red: Pareto front (max ΔAUC for min bytes); error bars: 95% interval",
     );
     let cancelled = input
         .points
@@ -507,6 +625,131 @@ fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
         };
         c.note_right(r, ly + 4.0, "#a00", &format!("{what} point(s) not shown"));
     }
+    c.finish()
+}
+
+/// The representations of `points`, sorted: one marker shape each.
+fn methods_of(points: &[PointRecord]) -> Vec<String> {
+    let mut m: Vec<String> = points.iter().map(|p| p.representation.clone()).collect();
+    m.sort();
+    m.dedup();
+    m
+}
+
+fn shape_of(methods: &[String], p: &PointRecord) -> Shape {
+    Shape::nth(
+        methods
+            .iter()
+            .position(|m| *m == p.representation)
+            .unwrap_or(0),
+    )
+}
+
+/// One legend entry per method (its shape), in a row from (x, y).
+fn method_legend(c: &mut Chart, x: f64, y: f64, methods: &[String], what: &str) {
+    let mut at = x;
+    for (i, m) in methods.iter().enumerate() {
+        let label = format!("{what}: {m}");
+        c.legend(at, y, Legend::Shape(4.0, POINT, Shape::nth(i)), &label);
+        at += 24.0 + 6.5 * label.chars().count() as f64;
+    }
+}
+
+/// ΔAUC at the end of the budget against the measured latency (ns per looked-up token, linear),
+/// one shape per method, the uncompressed gather as a dashed vertical line.
+fn latency_svg(input: &ReportInput) -> String {
+    let plotted: Vec<&PointRecord> = input
+        .points
+        .iter()
+        .filter(|p| p.ok() && p.delta_auc.is_some_and(f64::is_finite))
+        .filter(|p| p.ns_per_token.is_some_and(f64::is_finite))
+        .collect();
+    let b = input.baseline;
+    let unc = input
+        .points
+        .iter()
+        .find_map(|p| p.uncompressed_ns_per_token);
+    let margins = Margins {
+        left: 90.0,
+        right: 30.0,
+        top: 70.0,
+        bottom: 70.0,
+    };
+    let mut c = Chart::new(
+        820.0,
+        520.0,
+        margins,
+        &format!(
+            "ΔAUC against lookup latency ({}, {})",
+            input.title, input.budget
+        ),
+        &format!(
+            "baseline {}: AUC {}; uncompressed gather {}; {}",
+            b.representation,
+            fmt_opt(b.auc, 4),
+            unc.map_or("not measured".into(), |u| format!(
+                "{u:.2} ns per looked-up token"
+            )),
+            input.data_label
+        ),
+        44.0,
+    );
+    if plotted.is_empty() {
+        return c.empty("no point with a measured latency to plot");
+    }
+    let mut x1 = plotted
+        .iter()
+        .filter_map(|p| p.ns_per_token)
+        .fold(unc.unwrap_or(0.0), f64::max);
+    x1 = (x1 * 1.1).max(1.0);
+    let (mut y0, mut y1) = (0.0f64, 0.0f64);
+    for p in &plotted {
+        for v in [p.delta_auc, p.delta_lo, p.delta_hi].into_iter().flatten() {
+            y0 = y0.min(v);
+            y1 = y1.max(v);
+        }
+    }
+    if y1 - y0 < 1e-6 {
+        y0 -= 0.005;
+        y1 += 0.005;
+    }
+    let pad = (y1 - y0) * 0.06;
+    c.plot((0.0, x1), (y0 - pad, y1 + pad));
+    c.x_ticks_linear(nice_step(x1, 8.0), |v| format!("{v}"));
+    c.y_ticks(nice_step(y1 - y0 + 2.0 * pad, 8.0), true, |v| {
+        if v == 0.0 {
+            "0".to_string()
+        } else {
+            format!("{v:+.4}")
+        }
+    });
+    c.axis_titles(
+        "ns per looked-up token (median; one token = one (sample, feature) lookup)",
+        22.0,
+        "ΔAUC vs baseline (95% DeLong interval)",
+        22.0,
+    );
+    if let Some(u) = unc {
+        c.polyline(&[(u, y0 - pad), (u, y1 + pad)], "#555", 1.0, "4 3");
+    }
+    let methods = methods_of(input.points);
+    for p in &plotted {
+        let x = p.ns_per_token.unwrap_or(0.0);
+        if let (Some(lo), Some(hi)) = (p.delta_lo, p.delta_hi) {
+            c.error_bar(x, lo, hi, "#7a8fb0");
+        }
+        let tip = format!(
+            "{}: {:.2} ns/token, {}, ΔAUC {}",
+            p.key,
+            x,
+            fmt_bytes(p.table_bytes),
+            fmt_delta(p)
+        );
+        let at = (x, p.delta_auc.unwrap_or(0.0));
+        c.shape(at, 4.0, POINT, shape_of(&methods, p), Some(&tip));
+    }
+    let (l, t, _, _) = c.area();
+    method_legend(&mut c, l + 6.0, t - 14.0, &methods, "point");
     c.finish()
 }
 

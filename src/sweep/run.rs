@@ -2,28 +2,36 @@
 //! finished point appended to the store at once, then the report written (see the parent module
 //! for the layout of runs and for cancellation).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::store::CurvePoint;
 use super::{
     Budget, NOT_IN_SWEEP, Point, PointRecord, StoreError, SweepError, SweepResult, SweepSpec,
 };
-use super::{Store, report, store};
+use super::{Store, report, review, store};
 use crate::config::Config;
 use crate::data::DataSource;
 use crate::metrics;
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
-use crate::train::protocol::{EngineCommand, EngineEvent, RunId, RunStatus, RunSummary};
+use crate::train::protocol::{
+    EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
+};
+use crate::util::provenance::Provenance;
 
 /// Result of one engine run of one side.
 struct RunOutcome {
     summary: Option<RunSummary>,
+    /// Final test-row probabilities (those of the last evaluation).
     probs: Option<Vec<f32>>,
+    /// Every evaluation, and its test-row probabilities by samples.
+    evals: Vec<EvalPoint>,
+    eval_probs: BTreeMap<u64, Vec<f32>>,
     not_started: Option<String>,
     data_error: Option<String>,
     seconds: f64,
@@ -38,6 +46,7 @@ fn run_single(
     source: Arc<dyn DataSource>,
     reps: &RepBuilder,
     budget: Budget,
+    eval_at: &[u64],
     mut on_steps: impl FnMut(u64),
     cancel: &Cancel,
 ) -> Result<RunOutcome, EngineError> {
@@ -64,6 +73,8 @@ fn run_single(
         max_epochs,
         exit_when_done: true,
         predictions: Some(ptx),
+        predictions_every_eval: true,
+        eval_at: eval_at.to_vec(),
         reps: only,
         ..EngineOptions::default()
     };
@@ -72,6 +83,8 @@ fn run_single(
     let mut out = RunOutcome {
         summary: None,
         probs: None,
+        evals: Vec::new(),
+        eval_probs: BTreeMap::new(),
         not_started: None,
         data_error: None,
         seconds: 0.0,
@@ -87,12 +100,21 @@ fn run_single(
             EngineEvent::RunFailed { run, message, .. } if run == name && !started => {
                 out.not_started = Some(message);
             }
+            EngineEvent::Eval(e) if e.run == name => out.evals.push(e),
             EngineEvent::Finished(s) if s.run == name => out.summary = Some(s),
             _ => {}
         }
     }
     drop(handle);
-    out.probs = prx.try_iter().find(|p| p.run == name).map(|p| p.probs);
+    out.eval_probs = prx
+        .try_iter()
+        .filter(|p| p.run == name)
+        .map(|p| (p.samples, p.probs))
+        .collect();
+    out.probs = out
+        .evals
+        .last()
+        .and_then(|e| out.eval_probs.get(&e.samples).cloned());
     out.seconds = t0.elapsed().as_secs_f64();
     if let Some(RunSummary {
         status: RunStatus::Failed(why),
@@ -145,7 +167,107 @@ fn record_of(
         logloss: finite(s.logloss),
         samples_per_s: finite(s.samples_per_s),
         seconds,
+        ..PointRecord::default()
     }
+}
+
+/// The curve of a run: each evaluation, with ΔAUC against the baseline's probabilities at the
+/// same samples (`base`) where both have them.
+fn curve_of(
+    evals: &[EvalPoint],
+    probs: &BTreeMap<u64, Vec<f32>>,
+    base: Option<&BTreeMap<u64, Vec<f32>>>,
+    labels: &[f32],
+) -> Vec<CurvePoint> {
+    evals
+        .iter()
+        .map(|e| {
+            let d = base
+                .and_then(|b| b.get(&e.samples))
+                .zip(probs.get(&e.samples))
+                .filter(|(b, p)| b.len() == labels.len() && p.len() == labels.len())
+                .and_then(|(b, p)| metrics::delta_auc_delong(labels, p, b));
+            CurvePoint {
+                samples: e.samples,
+                auc: e.auc,
+                auc_lo: e.auc_lo,
+                auc_hi: e.auc_hi,
+                logloss: e.logloss,
+                delta_auc: d.and_then(|d| finite(d.delta)),
+                delta_lo: d.and_then(|d| finite(d.lo)),
+                delta_hi: d.and_then(|d| finite(d.hi)),
+            }
+        })
+        .collect()
+}
+
+/// Copy a latency measurement into a record.
+fn with_latency(mut r: PointRecord, l: Option<&LatencyReport>) -> PointRecord {
+    if let Some(l) = l {
+        r.ns_per_token = finite(l.compressed_ns_per_token);
+        r.p99_ns_per_token = finite(l.compressed_p99_ns);
+        r.uncompressed_ns_per_token = finite(l.full_ns_per_token);
+        r.uncompressed_at_full_size = Some(l.full_measured_at_full_size);
+        r.latency_threads = Some(l.threads);
+        r.latency_batch = Some(l.batch);
+    }
+    r
+}
+
+/// What decides a representation's lookup latency: everything but the training section, at the
+/// measuring thread count (a grid over `train.lr` measures once).
+fn latency_key(cfg: &Config, base: &Config, threads: usize) -> String {
+    let mut c = cfg.clone();
+    c.train = base.train.clone();
+    c.eval = base.eval.clone();
+    format!("{}@{threads}", store::config_hash(&c))
+}
+
+/// Measure the latency of every pending point's representation (once per latency key), at the
+/// sweep's thread count, before any point trains (so no training shares the cores). Failures are
+/// reported and leave the point without a latency figure.
+fn measure_latencies(
+    ctx: &Ctx,
+    prog: &mut Progress,
+    pending: &[&Point],
+) -> HashMap<String, LatencyReport> {
+    let mut out = HashMap::new();
+    let Some(probe) = &ctx.spec.latency else {
+        return out;
+    };
+    let threads = ctx.spec.base.effective_threads().max(1);
+    let mut by_key: HashMap<String, Option<LatencyReport>> = HashMap::new();
+    for p in pending {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let k = latency_key(&p.cfg, &ctx.spec.base, threads);
+        let l = by_key.entry(k).or_insert_with(|| {
+            let mut cfg = p.cfg.clone();
+            cfg.threads = threads;
+            match probe(&cfg) {
+                Ok(l) => {
+                    prog.line(&format!(
+                        "latency {}: {:.2} ns/token (uncompressed gather {:.2}; {} thread(s), batch {})",
+                        p.key(),
+                        l.compressed_ns_per_token,
+                        l.full_ns_per_token,
+                        l.threads,
+                        l.batch
+                    ));
+                    Some(l)
+                }
+                Err(e) => {
+                    prog.line(&format!("latency {}: not measured: {e}", p.key()));
+                    None
+                }
+            }
+        });
+        if let Some(l) = l {
+            out.insert(p.key(), l.clone());
+        }
+    }
+    out
 }
 
 fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
@@ -321,8 +443,13 @@ pub fn run_sweep_cancellable(
         .filter(|r| r.ok())
         .cloned()
         .zip(store.load_baseline_probs(&labels));
-    let (baseline, base_probs) = match cached_baseline {
-        Some(x) => x,
+    let (baseline, base_evals) = match cached_baseline {
+        Some((rec, probs)) => {
+            let mut evals = store.load_baseline_evals(&labels);
+            // A baseline stored before its evaluations were kept: its end only.
+            evals.entry(rec.samples).or_insert(probs);
+            (rec, evals)
+        }
         None => train_baseline(&ctx, &mut prog)?,
     };
 
@@ -331,14 +458,19 @@ pub fn run_sweep_cancellable(
         .iter()
         .filter(|p| lookup(&cache, p).is_none())
         .collect();
-    let not_started = run_points(&ctx, &mut prog, &pending, &base_probs, &mut cache)?;
+    let latency = measure_latencies(&ctx, &mut prog, &pending);
+    let base = BaseRuns {
+        evals: &base_evals,
+        latency: &latency,
+    };
+    let not_started = run_points(&ctx, &mut prog, &pending, &base, &mut cache)?;
     let unfinished = pending
         .iter()
         .filter(|p| lookup(&cache, p).is_none() && !not_started.contains_key(&p.key()))
         .count();
     let ran = pending.len() - not_started.len() - unfinished;
     let interrupted = cancel.signal().filter(|_| unfinished > 0);
-    let points: Vec<PointRecord> = spec
+    let mut points: Vec<PointRecord> = spec
         .points
         .iter()
         .map(|p| {
@@ -354,7 +486,9 @@ pub fn run_sweep_cancellable(
             }
         })
         .collect();
-    let files = write_report(spec, &baseline, &points)?;
+    let in_grid = points.len();
+    points.extend(outside_grid(&cache, &points));
+    let files = write_report(spec, &baseline, &points, in_grid)?;
     Ok(SweepResult {
         baseline,
         points,
@@ -364,6 +498,30 @@ pub fn run_sweep_cancellable(
         files,
         interrupted,
     })
+}
+
+/// The folder's finished points that are not in this grid (from runs of another grid into the
+/// same folder), in key order: the report covers every point of the folder.
+fn outside_grid(cache: &BTreeMap<String, PointRecord>, grid: &[PointRecord]) -> Vec<PointRecord> {
+    let keys: HashSet<&str> = grid.iter().map(|p| p.key.as_str()).collect();
+    let hashes: HashSet<&str> = grid
+        .iter()
+        .filter(|p| !p.config_hash.is_empty())
+        .map(|p| p.config_hash.as_str())
+        .collect();
+    cache
+        .values()
+        .filter(|r| r.key != store::BASELINE_KEY && !keys.contains(r.key.as_str()))
+        .filter(|r| r.config_hash.is_empty() || !hashes.contains(r.config_hash.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// What each point is compared with: the baseline's probabilities at each evaluation, and the
+/// latency measured for each pending point (by key).
+struct BaseRuns<'a> {
+    evals: &'a BTreeMap<u64, Vec<f32>>,
+    latency: &'a HashMap<String, LatencyReport>,
 }
 
 /// What every step of a sweep reads: the spec, the data, the store and the baseline's test rows.
@@ -381,7 +539,10 @@ struct Ctx<'a> {
 
 /// Train the baseline once (all threads), store its record and test-row predictions, and return
 /// them; a cancelled, failed or prediction-less baseline stops the sweep.
-fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f32>), SweepError> {
+fn train_baseline(
+    ctx: &Ctx,
+    prog: &mut Progress,
+) -> Result<(PointRecord, BTreeMap<u64, Vec<f32>>), SweepError> {
     let (spec, budget, cancel, labels) = (ctx.spec, ctx.spec.budget, ctx.cancel, ctx.labels);
     let total_threads = spec.base.effective_threads().max(1);
     prog.line(&format!(
@@ -399,6 +560,7 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
         Arc::clone(ctx.source),
         ctx.reps,
         budget,
+        spec.checkpoints.as_deref().unwrap_or(&[]),
         |steps| {
             prog.running.insert(0, steps);
             prog.draw(false);
@@ -431,6 +593,7 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
     }
     let probs = out
         .probs
+        .clone()
         .filter(|p| p.len() == labels.len())
         .ok_or_else(|| {
             SweepError::Baseline(format!(
@@ -439,7 +602,11 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
             ))
         })?;
     ctx.store.save_baseline_probs(labels, &probs)?;
-    let rec = record_of(
+    let mut evals = out.eval_probs;
+    evals.retain(|_, p| p.len() == labels.len());
+    let list: Vec<(u64, Vec<f32>)> = evals.iter().map(|(k, v)| (*k, v.clone())).collect();
+    ctx.store.save_baseline_evals(labels, &list)?;
+    let mut rec = record_of(
         store::BASELINE_KEY,
         store::config_hash(&spec.base),
         &[],
@@ -448,6 +615,8 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
         None,
         out.seconds,
     );
+    rec.curve = curve_of(&out.evals, &evals, None, labels);
+    rec.oracle_auc = s.oracle_auc.and_then(finite);
     let rec = ctx.store.append(&rec)?;
     prog.line(&format!(
         "baseline ({}): AUC {}, tables {}, {:.1} s",
@@ -456,7 +625,7 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
         crate::util::units::fmt_bytes(rec.table_bytes),
         rec.seconds
     ));
-    Ok((rec, probs))
+    Ok((rec, evals))
 }
 
 /// What a worker tells the thread that owns the progress and the store.
@@ -473,7 +642,7 @@ fn run_points(
     ctx: &Ctx,
     prog: &mut Progress,
     pending: &[&Point],
-    base_probs: &[f32],
+    base: &BaseRuns,
     cache: &mut BTreeMap<String, PointRecord>,
 ) -> Result<BTreeMap<String, String>, SweepError> {
     let (spec, budget, cancel) = (ctx.spec, ctx.spec.budget, ctx.cancel);
@@ -500,6 +669,7 @@ fn run_points(
     drop(job_tx);
     let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
     let stop = AtomicBool::new(false);
+    let eval_at: &[u64] = spec.checkpoints.as_deref().unwrap_or(&[]);
     let mut not_started: BTreeMap<String, String> = BTreeMap::new();
     let mut fatal: Option<SweepError> = None;
     std::thread::scope(|scope| {
@@ -521,6 +691,7 @@ fn run_points(
                         Arc::clone(source),
                         reps,
                         budget,
+                        eval_at,
                         |s| {
                             let _ = msg_tx.send(Msg::Steps(j, s));
                         },
@@ -546,7 +717,7 @@ fn run_points(
                     prog.done += 1;
                     let finished = PointDone {
                         p: pending[j],
-                        base_probs,
+                        base,
                         cache: &mut *cache,
                         not_started: &mut not_started,
                     };
@@ -568,7 +739,7 @@ fn run_points(
 /// A point whose engine has ended, and where its outcome goes.
 struct PointDone<'a> {
     p: &'a Point,
-    base_probs: &'a [f32],
+    base: &'a BaseRuns<'a>,
     cache: &'a mut BTreeMap<String, PointRecord>,
     not_started: &'a mut BTreeMap<String, String>,
 }
@@ -607,13 +778,20 @@ fn point_done(
         ));
         return Ok(());
     }
-    let delta = match &out.probs {
-        Some(probs) if s.status.is_ok() && probs.len() == ctx.labels.len() => {
-            metrics::delta_auc_delong(ctx.labels, probs, d.base_probs)
+    // ΔAUC at the end of the budget: against the baseline's at the same samples, or (a grid over
+    // the batch size: other samples for the same steps) at the end of its budget, as always.
+    let base_end = d
+        .base
+        .evals
+        .get(&s.samples)
+        .or_else(|| d.base.evals.values().next_back());
+    let delta = match (&out.probs, base_end) {
+        (Some(probs), Some(b)) if s.status.is_ok() && probs.len() == ctx.labels.len() => {
+            metrics::delta_auc_delong(ctx.labels, probs, b)
         }
         _ => None,
     };
-    let rec = record_of(
+    let mut rec = record_of(
         &p.key(),
         store::config_hash(&p.cfg),
         &p.assignments,
@@ -622,29 +800,79 @@ fn point_done(
         delta,
         out.seconds,
     );
+    rec.curve = curve_of(&out.evals, &out.eval_probs, Some(d.base.evals), ctx.labels);
+    let rec = with_latency(rec, d.base.latency.get(&p.key()));
     let rec = ctx.store.append(&rec)?;
     prog.line(&format!("{n} {}", point_line(&rec)));
     d.cache.insert(rec.key.clone(), rec);
     Ok(())
 }
 
-/// Render the report of `points` and write its files into the sweep directory (atomically).
+/// Render the report of `points` (the first `in_grid` of them this grid's) and write its files
+/// into the sweep directory (atomically), with `best.ron`: the configuration of the best grid
+/// point within the budgets at the last checkpoint, with its provenance.
 fn write_report(
     spec: &SweepSpec,
     baseline: &PointRecord,
     points: &[PointRecord],
+    in_grid: usize,
 ) -> Result<Vec<PathBuf>, SweepError> {
-    let axes: Vec<String> = spec.grid.axes.iter().map(|a| a.path.clone()).collect();
+    let mut axes: Vec<String> = spec.grid.axes.iter().map(|a| a.path.clone()).collect();
+    for p in &points[in_grid..] {
+        for (a, _) in &p.axes {
+            if !axes.contains(a) {
+                axes.push(a.clone());
+            }
+        }
+    }
     let budget_text = spec.budget.describe();
     let data_label = spec.base.data_label();
-    let files = report::render(&report::ReportInput {
+    let review = review::ReviewOptions {
+        checkpoints: spec.checkpoints.clone(),
+        max_bytes: spec.max_bytes,
+        max_ns: spec.max_ns,
+    };
+    let (cps, mut notes) = review::resolve(spec.checkpoints.as_deref(), baseline);
+    if points.len() > in_grid {
+        notes.push(format!(
+            "{} point(s) of this folder are not in this grid (run earlier with another grid) and are reported too: {}.",
+            points.len() - in_grid,
+            points[in_grid..]
+                .iter()
+                .map(|p| p.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let prov = provenance(
+        spec,
+        baseline,
+        &cps,
+        "the sweep as a whole: see the tables".into(),
+    );
+    let input = report::ReportInput {
         title: &spec.title,
         budget: &budget_text,
         data_label: &data_label,
         axes: &axes,
         baseline,
         points,
-    });
+    };
+    let mut files: Vec<(String, String)> = report::render_review(
+        &input,
+        &report::Review {
+            options: &review,
+            checkpoints: &cps,
+            notes: &notes,
+            provenance: Some(&prov),
+        },
+    )
+    .into_iter()
+    .map(|(n, t)| (n.to_string(), t))
+    .collect();
+    if let Some(text) = best_ron(spec, baseline, &points[..in_grid], &cps, &review) {
+        files.push(("best.ron".into(), text));
+    }
     let mut written = Vec::new();
     for (name, text) in files {
         let path = spec.out.join(name);
@@ -652,4 +880,83 @@ fn write_report(
         written.push(path);
     }
     Ok(written)
+}
+
+/// The provenance of the sweep's reports, with `result`.
+fn provenance(
+    spec: &SweepSpec,
+    baseline: &PointRecord,
+    cps: &[review::Checkpoint],
+    result: String,
+) -> Provenance {
+    let d = &spec.base.data;
+    let mut budget = format!(
+        "{} per run (baseline: {} samples)",
+        spec.budget.describe(),
+        review::group(baseline.samples)
+    );
+    if spec.checkpoints.is_some() {
+        let l: Vec<&str> = cps.iter().map(|c| c.label.as_str()).collect();
+        budget.push_str(&format!("; checkpoints {}", l.join(", ")));
+    }
+    if let Some(b) = spec.max_bytes {
+        budget.push_str(&format!(
+            "; --max-bytes {} (table parameters)",
+            crate::util::units::fmt_bytes(b)
+        ));
+    }
+    if let Some(n) = spec.max_ns {
+        budget.push_str(&format!("; --max-ns {n} (ns per looked-up token)"));
+    }
+    Provenance {
+        data: crate::util::provenance::data(
+            d.train.as_deref(),
+            d.test.as_deref(),
+            &spec.base.data_label(),
+            spec.base.seed,
+        ),
+        machine: crate::util::provenance::machine(spec.base.effective_threads()),
+        budget,
+        result,
+        ..spec.provenance.clone()
+    }
+}
+
+/// `best.ron`: the best grid point within the budgets at the last checkpoint, as a configuration
+/// to load, headed by its provenance (comments: loading ignores them).
+fn best_ron(
+    spec: &SweepSpec,
+    baseline: &PointRecord,
+    grid: &[PointRecord],
+    cps: &[review::Checkpoint],
+    o: &review::ReviewOptions,
+) -> Option<String> {
+    let last = cps.last()?;
+    let &i = review::ranked(grid, last.samples, o).first()?;
+    let p = &grid[i];
+    let point = spec.points.iter().find(|q| q.key() == p.key)?;
+    let latency = match (p.ns_per_token, p.uncompressed_ns_per_token) {
+        (Some(n), Some(u)) => format!(
+            "{n:.2} ns per looked-up token (uncompressed gather {u:.2}; {} thread(s), batch {})",
+            p.latency_threads.unwrap_or(0),
+            p.latency_batch.unwrap_or(0)
+        ),
+        _ => "latency not measured".into(),
+    };
+    let result = format!(
+        "sweep point {} ({}): ΔAUC {} at {} samples vs the baseline's AUC {:.4}; {}; table parameters {} ({} bytes); chosen as the best ΔAUC within the budget at the last checkpoint",
+        p.key,
+        p.representation,
+        review::fmt_delta_at(p, last.samples),
+        review::group(last.samples),
+        review::at(baseline, last.samples).map_or(f64::NAN, |c| c.auc),
+        latency,
+        crate::util::units::fmt_bytes(p.table_bytes),
+        p.table_bytes
+    );
+    let prov = provenance(spec, baseline, cps, result);
+    let mut cfg = point.cfg.clone();
+    cfg.threads = spec.base.threads;
+    let body = cfg.to_ron().ok()?;
+    Some(format!("{}{body}", prov.ron_comments()))
 }
