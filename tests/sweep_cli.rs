@@ -97,11 +97,14 @@ fn small_sweep_writes_the_report() {
     }
     let csv = std::fs::read_to_string(out.join("points.csv")).unwrap();
     let mut rows = csv.lines();
+    // Then AUC, ΔAUC, its interval and the front at every evaluation (1,280 and 2,560 samples).
     assert_eq!(
         rows.next().unwrap(),
         format!(
-            "memrec.k,memrec.token_rows,{}",
-            memrec_tui::sweep::report::CSV_COLUMNS.join(",")
+            "memrec.k,memrec.token_rows,{},{},{}",
+            memrec_tui::sweep::report::CSV_COLUMNS.join(","),
+            "auc@1280,delta_auc@1280,delta_lo@1280,delta_hi@1280,pareto@1280",
+            "auc@2560,delta_auc@2560,delta_lo@2560,delta_hi@2560,pareto@2560"
         )
     );
     let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
@@ -316,7 +319,7 @@ fn bad_budgets_and_checkpoints_exit_2_naming_the_flag() {
                 "--grid",
                 "memrec.k=1",
             ])
-            .args([flag, value])
+            .arg(format!("{flag}={value}"))
             .arg("--out")
             .arg(dir.path().join("s"))
             .assert()

@@ -198,7 +198,7 @@ pub struct SweepArgs {
     /// equal samples, e.g. 250k,1M,5M (k = 1000, M = 10^6); default: every evaluation the
     /// baseline reaches (the summary shows those a doubling apart).
     #[arg(long, value_name = "N,N,...", value_parser = parse_checkpoints)]
-    pub checkpoints: Option<Vec<u64>>,
+    pub checkpoints: Option<Checkpoints>,
     /// Memory budget on the compressed tables' parameter bytes, in binary units (4MiB, 512KiB,
     /// 1GiB) or plain bytes: the summary ranks the points within it.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -213,14 +213,18 @@ pub struct SweepArgs {
     pub no_latency: bool,
 }
 
-fn parse_checkpoints(s: &str) -> Result<Vec<u64>, String> {
+/// `--checkpoints`: sample counts, sorted, each once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoints(pub Vec<u64>);
+
+fn parse_checkpoints(s: &str) -> Result<Checkpoints, String> {
     let mut v = s
         .split(',')
         .map(crate::util::units::parse_count)
         .collect::<Result<Vec<u64>, String>>()?;
     v.sort_unstable();
     v.dedup();
-    Ok(v)
+    Ok(Checkpoints(v))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {

@@ -47,7 +47,7 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
     let title = title_of(config);
     let jobs = args.jobs.unwrap_or_else(|| cfg.effective_threads());
     let mut spec = SweepSpec::new(cfg, &args.grid, budget, PathBuf::new(), jobs, &title)?;
-    spec.checkpoints = args.checkpoints.clone();
+    spec.checkpoints = args.checkpoints.as_ref().map(|c| c.0.clone());
     spec.max_bytes = args.max_bytes;
     spec.max_ns = args.max_ns;
     spec.latency = (!args.no_latency).then(crate::sweep::bench_latency);

@@ -779,6 +779,7 @@ mod tests {
             logloss: Some(0.5),
             samples_per_s: Some(1000.0),
             seconds: 1.0,
+            ..PointRecord::default()
         }
     }
 
@@ -803,13 +804,29 @@ mod tests {
         let get = |n: &str| files.iter().find(|(f, _)| *f == n).unwrap().1.clone();
         let csv = get("points.csv");
         let lines: Vec<&str> = csv.lines().collect();
+        // The records have no curve: one checkpoint, the end (100 samples).
         assert_eq!(
             lines[0],
-            format!("memrec.token_rows,{}", CSV_COLUMNS.join(","))
+            format!(
+                "memrec.token_rows,{},auc@100,delta_auc@100,delta_lo@100,delta_hi@100,pareto@100",
+                CSV_COLUMNS.join(",")
+            )
         );
+        let at = |row: usize, col: &str| -> String {
+            let i = 1 + CSV_COLUMNS.iter().position(|c| *c == col).unwrap();
+            lines[row].split(',').nth(i).unwrap().to_string()
+        };
         // a: 2000 table bytes + 250 optimizer bytes, on the front.
-        assert!(lines[1].ends_with(",true,2250") && lines[2].ends_with(",true,45000"));
-        assert!(lines[3].ends_with(",false,33750") && lines[4].ends_with(",false,562"));
+        let cols = ["pareto", "table_param_and_optimizer_state_bytes"];
+        assert_eq!(cols.map(|c| at(1, c)), ["true", "2250"]);
+        assert_eq!(cols.map(|c| at(2, c)), ["true", "45000"]);
+        assert_eq!(cols.map(|c| at(3, c)), ["false", "33750"]);
+        // At the checkpoint: AUC, ΔAUC (from the record's end figures) and the front.
+        assert!(
+            lines[1].ends_with(",true") && lines[1].contains(",0.7,-0.05,"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[4].contains("\"training loss is NaN, \"\"diverged\"\"\""));
         let md = get("summary.md");
         assert!(md.contains("| ★ | a |") && md.contains("| ★ | b |"), "{md}");

@@ -561,6 +561,19 @@ fn budget_md(s: &mut String, points: &[PointRecord], shown: &[Checkpoint], o: &R
     }
     let what = what.join(" and ");
     let _ = writeln!(s, "\n## Best point within the budget ({what})\n");
+    let over: Vec<String> = points
+        .iter()
+        .filter(|p| p.ok() && o.max_bytes.is_some_and(|m| p.table_bytes > m))
+        .map(|p| format!("{} ({} bytes)", label(p), group(p.table_bytes)))
+        .collect();
+    if !over.is_empty() {
+        let _ = writeln!(
+            s,
+            "Over the memory budget of {} bytes: {}.\n",
+            group(o.max_bytes.unwrap_or(0)),
+            over.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "| checkpoint | best point | table bytes | ΔAUC [95% CI] | ns/token |"
@@ -596,10 +609,11 @@ fn budget_md(s: &mut String, points: &[PointRecord], shown: &[Checkpoint], o: &R
             let p = &points[i];
             let _ = writeln!(
                 s,
-                "{}. {}: {}, ΔAUC {}, {} ns/token",
+                "{}. {}: {} ({} bytes), ΔAUC {}, {} ns/token",
                 n + 1,
                 label(p),
                 fmt_bytes(p.table_bytes),
+                group(p.table_bytes),
                 fmt_delta_at(p, last.samples),
                 fmt_ns(p)
             );

@@ -85,6 +85,7 @@ pub fn data(train: Option<&str>, test: Option<&str>, synthetic: &str, seed: u64)
             }
             format!("{s}; seed {seed}")
         }
+        None if synthetic.contains("seed") => synthetic.to_string(),
         None => format!("{synthetic}; seed {seed}"),
     }
 }
@@ -135,6 +136,10 @@ mod tests {
         };
         assert!(p.program.starts_with("memrec-tui ") && p.program.contains("(commit "));
         assert!(p.data.ends_with("seed 7") && p.machine.contains("2 thread(s)"));
+        assert_eq!(
+            data(None, None, "synthetic (seed 3)", 3),
+            "synthetic (seed 3)"
+        );
         let md = p.markdown();
         assert!(md.contains("- budget: 2000 steps") && md.contains("[-0.0010, +0.0030] line"));
         let ron = p.ron_comments();

@@ -52,7 +52,12 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let v: f64 = num
         .parse()
         .map_err(|_| format!("`{t}`: not a size; e.g. 4MiB, 512KiB, 1GiB or 4194304"))?;
-    let bytes = v * mult as f64;
+    // A fraction of a unit (4.1MiB) is rounded to whole bytes; plain bytes must be whole.
+    let bytes = if mult > 1 {
+        (v * mult as f64).round()
+    } else {
+        v
+    };
     if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) || bytes.fract() != 0.0 {
         return Err(format!(
             "`{t}`: a whole number of bytes of at least 1 is needed"
@@ -202,6 +207,7 @@ mod tests {
         assert_eq!(parse_bytes("512 KiB"), Ok(512 << 10));
         assert_eq!(parse_bytes("1.5GiB"), Ok(3 << 29));
         assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("4.1MiB"), Ok(4_299_162));
         for bad in ["4MB", "4M", "", "MiB", "-1", "0", "0.5"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
