@@ -6,9 +6,15 @@
 //! How runs are laid out: the engine always schedules a baseline and a MEM-REC run; the sweep
 //! gives it a representation builder that declines the side it does not want, so the baseline is
 //! trained once per sweep (its own engine, all threads) and each point trains only its MEM-REC
-//! run. ΔAUC and its DeLong interval are computed here from the point's and the baseline's final
-//! test-row probabilities (`EngineOptions::predictions`), on the same rows; the baseline's are kept
-//! in `baseline.predictions` for points run by a later, resumed sweep.
+//! run. ΔAUC and its DeLong interval are computed here from the point's and the baseline's
+//! test-row probabilities at every evaluation (`EngineOptions::predictions_every_eval`; the
+//! `--checkpoints` are extra evaluation points, `EngineOptions::eval_at`), always at equal samples
+//! on the same rows; the baseline's are kept in `baseline.evals` (and its final ones in
+//! `baseline.predictions`) for points run by a later, resumed sweep. Each point keeps its whole
+//! curve in `points.jsonl`. Before the points train, the lookup latency of each distinct
+//! representation is measured with `bench`'s probe at the sweep's thread count. The review
+//! (`review`: the front at each checkpoint, convergence, budgets) and the report (`report`,
+//! `plots`, `output`: provenance and `best.ron`) cover every point of the folder.
 //!
 //! Owns: the grid, scheduling of points over `--jobs` engines, the sweep directory and the report.
 //! Must never: train by itself (it drives `train::engine::Engine`), mix results of two base
@@ -19,7 +25,9 @@
 //! is written for the points finished, the others listed as `cancelled`.
 
 pub mod grid;
+mod output;
 pub mod pareto;
+mod plots;
 pub mod report;
 pub mod review;
 mod run;

@@ -87,7 +87,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -246,8 +246,7 @@ pub fn convergence(b: &PointRecord) -> Option<Convergence> {
     let from = b
         .curve
         .iter()
-        .filter(|c| c.samples * 2 <= to.samples)
-        .next_back()?
+        .rfind(|c| c.samples * 2 <= to.samples)?
         .clone();
     Some(Convergence {
         gain: to.auc - from.auc,

@@ -4,16 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::output::write_report;
 use super::store::CurvePoint;
-use super::{
-    Budget, NOT_IN_SWEEP, Point, PointRecord, StoreError, SweepError, SweepResult, SweepSpec,
-};
-use super::{Store, report, review, store};
+use super::{Budget, NOT_IN_SWEEP, Point, PointRecord, SweepError, SweepResult, SweepSpec};
+use super::{Store, store};
 use crate::config::Config;
 use crate::data::DataSource;
 use crate::metrics;
@@ -22,7 +20,6 @@ use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKi
 use crate::train::protocol::{
     EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
 };
-use crate::util::provenance::Provenance;
 
 /// Result of one engine run of one side.
 struct RunOutcome {
@@ -45,8 +42,7 @@ fn run_single(
     kind: RunKind,
     source: Arc<dyn DataSource>,
     reps: &RepBuilder,
-    budget: Budget,
-    eval_at: &[u64],
+    (budget, eval_at): (Budget, &[u64]),
     mut on_steps: impl FnMut(u64),
     cancel: &Cancel,
 ) -> Result<RunOutcome, EngineError> {
@@ -559,8 +555,7 @@ fn train_baseline(
         RunKind::Baseline,
         Arc::clone(ctx.source),
         ctx.reps,
-        budget,
-        spec.checkpoints.as_deref().unwrap_or(&[]),
+        (budget, spec.checkpoints.as_deref().unwrap_or(&[])),
         |steps| {
             prog.running.insert(0, steps);
             prog.draw(false);
@@ -690,8 +685,7 @@ fn run_points(
                         RunKind::Compressed,
                         Arc::clone(source),
                         reps,
-                        budget,
-                        eval_at,
+                        (budget, eval_at),
                         |s| {
                             let _ = msg_tx.send(Msg::Steps(j, s));
                         },
@@ -806,157 +800,4 @@ fn point_done(
     prog.line(&format!("{n} {}", point_line(&rec)));
     d.cache.insert(rec.key.clone(), rec);
     Ok(())
-}
-
-/// Render the report of `points` (the first `in_grid` of them this grid's) and write its files
-/// into the sweep directory (atomically), with `best.ron`: the configuration of the best grid
-/// point within the budgets at the last checkpoint, with its provenance.
-fn write_report(
-    spec: &SweepSpec,
-    baseline: &PointRecord,
-    points: &[PointRecord],
-    in_grid: usize,
-) -> Result<Vec<PathBuf>, SweepError> {
-    let mut axes: Vec<String> = spec.grid.axes.iter().map(|a| a.path.clone()).collect();
-    for p in &points[in_grid..] {
-        for (a, _) in &p.axes {
-            if !axes.contains(a) {
-                axes.push(a.clone());
-            }
-        }
-    }
-    let budget_text = spec.budget.describe();
-    let data_label = spec.base.data_label();
-    let review = review::ReviewOptions {
-        checkpoints: spec.checkpoints.clone(),
-        max_bytes: spec.max_bytes,
-        max_ns: spec.max_ns,
-    };
-    let (cps, mut notes) = review::resolve(spec.checkpoints.as_deref(), baseline);
-    if points.len() > in_grid {
-        notes.push(format!(
-            "{} point(s) of this folder are not in this grid (run earlier with another grid) and are reported too: {}.",
-            points.len() - in_grid,
-            points[in_grid..]
-                .iter()
-                .map(|p| p.key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let prov = provenance(
-        spec,
-        baseline,
-        &cps,
-        "the sweep as a whole: see the tables".into(),
-    );
-    let input = report::ReportInput {
-        title: &spec.title,
-        budget: &budget_text,
-        data_label: &data_label,
-        axes: &axes,
-        baseline,
-        points,
-    };
-    let mut files: Vec<(String, String)> = report::render_review(
-        &input,
-        &report::Review {
-            options: &review,
-            checkpoints: &cps,
-            notes: &notes,
-            provenance: Some(&prov),
-        },
-    )
-    .into_iter()
-    .map(|(n, t)| (n.to_string(), t))
-    .collect();
-    if let Some(text) = best_ron(spec, baseline, &points[..in_grid], &cps, &review) {
-        files.push(("best.ron".into(), text));
-    }
-    let mut written = Vec::new();
-    for (name, text) in files {
-        let path = spec.out.join(name);
-        crate::util::write_atomic(&path, text.as_bytes(), true).map_err(StoreError::from)?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
-/// The provenance of the sweep's reports, with `result`.
-fn provenance(
-    spec: &SweepSpec,
-    baseline: &PointRecord,
-    cps: &[review::Checkpoint],
-    result: String,
-) -> Provenance {
-    let d = &spec.base.data;
-    let mut budget = format!(
-        "{} per run (baseline: {} samples)",
-        spec.budget.describe(),
-        review::group(baseline.samples)
-    );
-    if spec.checkpoints.is_some() {
-        let l: Vec<&str> = cps.iter().map(|c| c.label.as_str()).collect();
-        budget.push_str(&format!("; checkpoints {}", l.join(", ")));
-    }
-    if let Some(b) = spec.max_bytes {
-        budget.push_str(&format!(
-            "; --max-bytes {} (table parameters)",
-            crate::util::units::fmt_bytes(b)
-        ));
-    }
-    if let Some(n) = spec.max_ns {
-        budget.push_str(&format!("; --max-ns {n} (ns per looked-up token)"));
-    }
-    Provenance {
-        data: crate::util::provenance::data(
-            d.train.as_deref(),
-            d.test.as_deref(),
-            &spec.base.data_label(),
-            spec.base.seed,
-        ),
-        machine: crate::util::provenance::machine(spec.base.effective_threads()),
-        budget,
-        result,
-        ..spec.provenance.clone()
-    }
-}
-
-/// `best.ron`: the best grid point within the budgets at the last checkpoint, as a configuration
-/// to load, headed by its provenance (comments: loading ignores them).
-fn best_ron(
-    spec: &SweepSpec,
-    baseline: &PointRecord,
-    grid: &[PointRecord],
-    cps: &[review::Checkpoint],
-    o: &review::ReviewOptions,
-) -> Option<String> {
-    let last = cps.last()?;
-    let &i = review::ranked(grid, last.samples, o).first()?;
-    let p = &grid[i];
-    let point = spec.points.iter().find(|q| q.key() == p.key)?;
-    let latency = match (p.ns_per_token, p.uncompressed_ns_per_token) {
-        (Some(n), Some(u)) => format!(
-            "{n:.2} ns per looked-up token (uncompressed gather {u:.2}; {} thread(s), batch {})",
-            p.latency_threads.unwrap_or(0),
-            p.latency_batch.unwrap_or(0)
-        ),
-        _ => "latency not measured".into(),
-    };
-    let result = format!(
-        "sweep point {} ({}): ΔAUC {} at {} samples vs the baseline's AUC {:.4}; {}; table parameters {} ({} bytes); chosen as the best ΔAUC within the budget at the last checkpoint",
-        p.key,
-        p.representation,
-        review::fmt_delta_at(p, last.samples),
-        review::group(last.samples),
-        review::at(baseline, last.samples).map_or(f64::NAN, |c| c.auc),
-        latency,
-        crate::util::units::fmt_bytes(p.table_bytes),
-        p.table_bytes
-    );
-    let prov = provenance(spec, baseline, cps, result);
-    let mut cfg = point.cfg.clone();
-    cfg.threads = spec.base.threads;
-    let body = cfg.to_ron().ok()?;
-    Some(format!("{}{body}", prov.ron_comments()))
 }

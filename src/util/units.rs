@@ -81,7 +81,7 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("`{t}`: not a count; e.g. 250k, 1M, 2.5M or 64000"))?;
     let n = v * mult;
-    if !(n.is_finite() && n >= 1.0 && n < 1e18) || n.fract() != 0.0 {
+    if !(1.0..1e18).contains(&n) || n.fract() != 0.0 {
         return Err(format!("`{t}`: a whole count of at least 1 is needed"));
     }
     Ok(n as u64)
@@ -90,7 +90,7 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
 /// `250k`, `1M`, `2.5M`, `64000`: a sample count in the shortest exact decimal form.
 pub fn fmt_count(n: u64) -> String {
     for (div, suffix) in [(1_000_000_000u64, "G"), (1_000_000, "M"), (1_000, "k")] {
-        if n >= div && (n * 10) % div == 0 {
+        if n >= div && (n * 10).is_multiple_of(div) {
             let v = n as f64 / div as f64;
             return format!("{}{suffix}", format!("{v:.1}").trim_end_matches(".0"));
         }
