@@ -172,6 +172,14 @@ fn a_smaller_grid_still_reports_every_point_of_the_folder() {
     assert_eq!(keys, ["memrec.token_rows=4", "memrec.token_rows=16"]);
     let csv = std::fs::read_to_string(dir.path().join("points.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = head.iter().position(|h| *h == "source").unwrap();
+    let sources: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap())
+        .collect();
+    assert_eq!(sources, ["grid", "folder"]);
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(
         md.contains("1 point(s) of this folder are not in this grid")

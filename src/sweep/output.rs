@@ -67,6 +67,7 @@ pub(super) fn write_report(
             checkpoints: &cps,
             notes: &notes,
             provenance: Some(&prov),
+            in_grid,
         },
     )
     .into_iter()

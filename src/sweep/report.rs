@@ -36,6 +36,8 @@ pub struct Review<'a> {
     pub checkpoints: &'a [Checkpoint],
     pub notes: &'a [String],
     pub provenance: Option<&'a Provenance>,
+    /// The first `in_grid` points are this grid's; the others come from earlier grids.
+    pub in_grid: usize,
 }
 
 /// The report files as (name, contents), every evaluation of the baseline a checkpoint.
@@ -48,6 +50,7 @@ pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
             checkpoints: &cps,
             notes: &notes,
             provenance: None,
+            in_grid: input.points.len(),
         },
     )
 }
@@ -57,8 +60,8 @@ pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
 pub fn render_review(input: &ReportInput, r: &Review) -> Vec<(&'static str, String)> {
     let front = front_of(input.points);
     vec![
-        ("points.csv", csv(input, &front, r.checkpoints)),
-        ("points.json", json(input, &front, r.checkpoints)),
+        ("points.csv", csv(input, &front, r)),
+        ("points.json", json(input, &front, r)),
         ("summary.md", summary(input, &front, r)),
         ("pareto.svg", svg(input, &front, &SvgText::default())),
         ("latency.svg", latency_svg(input)),
@@ -133,16 +136,14 @@ fn axis_value<'a>(p: &'a PointRecord, path: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// The point's source: this grid, or an earlier grid run into the same folder.
-fn source(input: &ReportInput, p: &PointRecord) -> &'static str {
-    if p.axes.iter().all(|(a, _)| input.axes.contains(a)) && !input.axes.is_empty() {
-        "grid"
-    } else {
-        "folder"
-    }
+/// The point's source: this grid (the first `in_grid` points), or an earlier grid run into the
+/// same folder.
+fn source(i: usize, in_grid: usize) -> &'static str {
+    if i < in_grid { "grid" } else { "folder" }
 }
 
-fn csv(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
+fn csv(input: &ReportInput, front: &[usize], r: &Review) -> String {
+    let cps = r.checkpoints;
     let mut out = String::new();
     let last = cps.last().map_or(0, |c| c.samples);
     let front3 = review::front3(input.points, last);
@@ -192,7 +193,7 @@ fn csv(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
             p.latency_threads.map_or(String::new(), |t| t.to_string()),
             p.latency_batch.map_or(String::new(), |t| t.to_string()),
             front3.contains(&i).to_string(),
-            source(input, p).to_string(),
+            source(i, r.in_grid).to_string(),
         ]);
         for (c, f) in cps.iter().zip(&fronts) {
             let e = review::at(p, c.samples).filter(|_| p.ok());
@@ -210,7 +211,8 @@ fn csv(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
     out
 }
 
-fn json(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
+fn json(input: &ReportInput, front: &[usize], r: &Review) -> String {
+    let cps = r.checkpoints;
     let last = cps.last().map_or(0, |c| c.samples);
     let front3 = review::front3(input.points, last);
     let fronts: Vec<Vec<usize>> = cps
@@ -236,7 +238,7 @@ fn json(input: &ReportInput, front: &[usize], cps: &[Checkpoint]) -> String {
                     "pareto_bytes_delta_latency".into(),
                     front3.contains(&i).into(),
                 );
-                o.insert("source".into(), source(input, p).into());
+                o.insert("source".into(), source(i, r.in_grid).into());
                 let at: Vec<serde_json::Value> = cps
                     .iter()
                     .zip(&fronts)
