@@ -4,6 +4,7 @@
 // instruction set at run time, the random generator, the aligned buffer; and the one byte
 // formatter and chart module of every screen and report.
 pub mod aligned;
+pub mod provenance;
 pub mod rng;
 pub mod simd;
 pub mod svg;

@@ -29,8 +29,16 @@ fn export_reload_export_is_identical_on_every_preset() {
             .arg(&second)
             .assert()
             .success();
-        let a = std::fs::read_to_string(&first).unwrap();
-        let b = std::fs::read_to_string(&second).unwrap();
+        // The configuration, without the provenance comments (the command lines differ).
+        let body = |f: &std::path::Path| -> String {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("// provenance."))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        let (a, b) = (body(&first), body(&second));
         assert_eq!(
             a, b,
             "{name}: export -> --config -> export changed the file"
@@ -214,4 +222,30 @@ fn io_errors_name_the_file_once() {
         "{err}"
     );
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}
+
+/// `export` heads the RON with its provenance as comments, and the file still loads.
+#[test]
+fn exported_ron_carries_provenance_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("p.ron");
+    let mut c = assert_cmd::Command::cargo_bin("memrec-tui").unwrap();
+    c.env_remove("MEMREC_PRESET")
+        .args(["export", "--preset", "tiny", "--set", "memrec.k=4", "-o"])
+        .arg(&f)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&f).unwrap();
+    for key in ["program", "command", "data", "machine", "budget", "result"] {
+        assert!(
+            text.contains(&format!("// provenance.{key}: ")),
+            "{key}: {text}"
+        );
+    }
+    assert!(
+        text.contains("memrec.k=4") && text.contains("(commit "),
+        "{text}"
+    );
+    let cfg = memrec_tui::config::Config::load(&f).unwrap();
+    assert_eq!(cfg.memrec.k, 4);
 }

@@ -69,6 +69,7 @@ fn small_sweep_writes_the_report() {
                 "--jobs",
                 "2",
                 "--json",
+                "--no-latency",
             ])
             .arg("--out")
             .arg(&out)
@@ -96,11 +97,14 @@ fn small_sweep_writes_the_report() {
     }
     let csv = std::fs::read_to_string(out.join("points.csv")).unwrap();
     let mut rows = csv.lines();
+    // Then AUC, ΔAUC, its interval and the front at every evaluation (1,280 and 2,560 samples).
     assert_eq!(
         rows.next().unwrap(),
         format!(
-            "memrec.k,memrec.token_rows,{}",
-            memrec_tui::sweep::report::CSV_COLUMNS.join(",")
+            "memrec.k,memrec.token_rows,{},{},{}",
+            memrec_tui::sweep::report::CSV_COLUMNS.join(","),
+            "auc@1280,delta_auc@1280,delta_lo@1280,delta_hi@1280,pareto@1280",
+            "auc@2560,delta_auc@2560,delta_lo@2560,delta_hi@2560,pareto@2560"
         )
     );
     let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
@@ -176,6 +180,7 @@ fn a_grid_over_the_dim_runs_with_the_bottom_mlp_following() {
             "model.dim=8,16",
             "--steps",
             "5",
+            "--no-latency",
         ])
         .arg("--out")
         .arg(&out)
@@ -230,6 +235,17 @@ fn sub_grids_put_the_compression_methods_side_by_side() {
             "20",
             "--jobs",
             "2",
+            // Latency measured as `bench` does, on few batches (a test, not a figure).
+            "--set",
+            "bench.batches=8",
+            "--set",
+            "bench.warmup=2",
+            "--max-bytes",
+            "64KiB",
+            "--max-ns",
+            "1000",
+            "--checkpoints",
+            "1k,2k",
         ])
         .arg("--out")
         .arg(&out)
@@ -260,4 +276,55 @@ fn sub_grids_put_the_compression_methods_side_by_side() {
         md.contains("## Best ΔAUC per representation") && md.contains("| robe-z |"),
         "{md}"
     );
+    // Every point carries its measured latency and the uncompressed gather's, with the set-up.
+    for p in json.as_array().unwrap() {
+        assert!(p["ns_per_token"].as_f64().is_some_and(|n| n > 0.0), "{p}");
+        assert!(p["uncompressed_ns_per_token"].as_f64().is_some(), "{p}");
+        assert_eq!(p["latency_batch"], 2048);
+        assert_eq!(p["checkpoints"].as_array().unwrap().len(), 2);
+    }
+    assert!(
+        md.contains("## The front over table bytes, ΔAUC and latency")
+            && md.contains("## Best point within the budget (table parameters ≤ 64.0 KiB and ≤ 1000 ns per looked-up token)")
+            && md.contains("## ΔAUC at each checkpoint")
+            && md.contains("| point | table bytes | ΔAUC at 1k | ΔAUC at 2k |"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(out.join("latency.svg")).unwrap();
+    assert!(
+        svg.contains("ns per looked-up token") && svg.contains("point: robe-z"),
+        "{svg}"
+    );
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert!(svg.contains(">table bytes (parameters") && svg.contains("grid point: qr"));
+}
+
+#[test]
+fn bad_budgets_and_checkpoints_exit_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, needle) in [
+        ("--max-bytes", "4MB", "binary units"),
+        ("--max-bytes", "0", "at least 1"),
+        ("--max-ns", "-1", "positive number"),
+        ("--checkpoints", "250k,x", "not a count"),
+        ("--checkpoints", "1.5", "whole count"),
+    ] {
+        bin()
+            .args([
+                "sweep",
+                "--preset",
+                "tiny",
+                "--steps",
+                "5",
+                "--grid",
+                "memrec.k=1",
+            ])
+            .arg(format!("{flag}={value}"))
+            .arg("--out")
+            .arg(dir.path().join("s"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag).and(predicate::str::contains(needle)));
+    }
+    assert!(!dir.path().join("s").exists());
 }

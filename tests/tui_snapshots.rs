@@ -519,6 +519,7 @@ fn sweep_record(base: &Config, hash: &str, axes: &[(&str, &str)], delta: f64) ->
         logloss: Some(0.48),
         samples_per_s: Some(20_000.0),
         seconds: 3.0,
+        ..PointRecord::default()
     }
 }
 

@@ -243,6 +243,50 @@ pub struct SweepArgs {
     /// Points trained at once; each gets threads/J worker threads (default: one per thread).
     #[arg(long, value_name = "J")]
     pub jobs: Option<usize>,
+    /// Sample counts at which every run also evaluates and the report compares the points at
+    /// equal samples, e.g. 250k,1M,5M (k = 1000, M = 10^6); default: every evaluation the
+    /// baseline reaches (the summary shows those a doubling apart).
+    #[arg(long, value_name = "N,N,...", value_parser = parse_checkpoints)]
+    pub checkpoints: Option<Checkpoints>,
+    /// Memory budget on the compressed tables' parameter bytes, in binary units (4MiB, 512KiB,
+    /// 1GiB) or plain bytes: the summary ranks the points within it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
+    /// Latency budget: median ns per looked-up token (one (sample, feature) lookup), as
+    /// `bench` measures it; the summary ranks the points within it (and --max-bytes).
+    #[arg(long, value_name = "NS", value_parser = parse_ns)]
+    pub max_ns: Option<f64>,
+    /// Do not measure each point's lookup latency (by default measured once per distinct
+    /// representation, before the points train, with `bench`'s kernel and set-up).
+    #[arg(long)]
+    pub no_latency: bool,
+}
+
+/// `--checkpoints`: sample counts, sorted, each once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoints(pub Vec<u64>);
+
+fn parse_checkpoints(s: &str) -> Result<Checkpoints, String> {
+    let mut v = s
+        .split(',')
+        .map(crate::util::units::parse_count)
+        .collect::<Result<Vec<u64>, String>>()?;
+    v.sort_unstable();
+    v.dedup();
+    Ok(Checkpoints(v))
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    crate::util::units::parse_bytes(s)
+}
+
+fn parse_ns(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: a positive number of nanoseconds per looked-up token, e.g. 6 or 4.5"
+        )),
+    }
 }
 
 impl ConfigArgs {

@@ -55,6 +55,11 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
     let title = title_of(config);
     let jobs = args.jobs.unwrap_or_else(|| cfg.effective_threads());
     let mut spec = SweepSpec::new(cfg, grid, budget, PathBuf::new(), jobs, &title)?;
+    spec.set_review(
+        args.checkpoints.as_ref().map(|c| c.0.clone()),
+        (args.max_bytes, args.max_ns),
+        !args.no_latency,
+    );
     spec.out = match &args.out {
         Some(d) => d.clone(),
         None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, &title),

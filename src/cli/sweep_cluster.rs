@@ -229,6 +229,11 @@ fn plan_or_submit(
         return Err(CliError::usage(anyhow!("--cpus-per-task 0: at least 1")));
     }
     let mut spec = SweepSpec::new(cfg, &grid, budget, PathBuf::new(), 1, title)?;
+    spec.set_review(
+        args.checkpoints.as_ref().map(|c| c.0.clone()),
+        (args.max_bytes, args.max_ns),
+        !args.no_latency,
+    );
     spec.out = match &args.out {
         Some(d) => d.clone(),
         None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, title),

@@ -226,7 +226,7 @@ pub fn calibrate(
         kind,
         Arc::clone(source),
         reps,
-        Budget::Steps(u64::MAX / 2),
+        (Budget::Steps(u64::MAX / 2), &[]),
         |_| {},
         &cancel,
     )?;
@@ -243,7 +243,7 @@ pub fn calibrate(
         kind,
         Arc::clone(source),
         reps,
-        Budget::Steps(1),
+        (Budget::Steps(1), &[]),
         |_| {},
         &Cancel::never(),
     )?;

@@ -6,9 +6,15 @@
 //! How runs are laid out: the engine always schedules a baseline and a MEM-REC run; the sweep
 //! gives it a representation builder that declines the side it does not want, so the baseline is
 //! trained once per sweep (its own engine, all threads) and each point trains only its MEM-REC
-//! run. ΔAUC and its DeLong interval are computed here from the point's and the baseline's final
-//! test-row probabilities (`EngineOptions::predictions`), on the same rows; the baseline's are kept
-//! in `baseline.predictions` for points run by a later, resumed sweep.
+//! run. ΔAUC and its DeLong interval are computed here from the point's and the baseline's
+//! test-row probabilities at every evaluation (`EngineOptions::predictions_every_eval`; the
+//! `--checkpoints` are extra evaluation points, `EngineOptions::eval_at`), always at equal samples
+//! on the same rows; the baseline's are kept in `baseline.evals` (and its final ones in
+//! `baseline.predictions`) for points run by a later, resumed sweep. Each point keeps its whole
+//! curve in `points.jsonl`. Before the points train, the lookup latency of each distinct
+//! representation is measured with `bench`'s probe at the sweep's thread count. The review
+//! (`review`: the front at each checkpoint, convergence, budgets) and the report (`report`,
+//! `plots`, `output`: provenance and `best.ron`) cover every point of the folder.
 //!
 //! Owns: the grid, scheduling of points over `--jobs` engines, the sweep directory and the report.
 //! Must never: train by itself (it drives `train::engine::Engine`), mix results of two base
@@ -23,9 +29,13 @@
 
 pub mod estimate;
 pub mod grid;
+mod input;
+mod output;
 pub mod pareto;
 pub mod plan;
+mod plots;
 pub mod report;
+pub mod review;
 mod run;
 pub mod slurm;
 pub mod store;
@@ -33,8 +43,21 @@ pub mod task;
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::train::engine::EngineError;
+use crate::train::protocol::LatencyReport;
+use crate::util::provenance::Provenance;
+
+/// Measures the lookup latency of a configuration's representation (the CLI passes
+/// `train::latency::measure`, `bench`'s kernel and set-up; tests pass a double).
+pub type LatencyProbe = Arc<dyn Fn(&Config) -> Result<LatencyReport, String> + Send + Sync>;
+
+/// The probe of `bench`.
+pub fn bench_latency() -> LatencyProbe {
+    Arc::new(|cfg: &Config| crate::train::latency::measure(cfg).map_err(|e| e.to_string()))
+}
 
 pub use grid::{Grid, GridError, Point};
 pub use run::{run_sweep, run_sweep_cancellable};
@@ -114,9 +137,37 @@ pub struct SweepSpec {
     pub jobs: usize,
     /// Preset or configuration file name, for titles and the default directory.
     pub title: String,
+    /// Samples at which every run also evaluates and the report compares the points
+    /// (`--checkpoints`); `None`: every evaluation the baseline reaches.
+    pub checkpoints: Option<Vec<u64>>,
+    /// Budgets of the review (`--max-bytes` on table parameter bytes, `--max-ns` on ns per
+    /// looked-up token): the summary names the best point within both.
+    pub max_bytes: Option<u64>,
+    pub max_ns: Option<f64>,
+    /// Latency of each point's representation, measured before the points train, at the
+    /// sweep's thread count; `None`: not measured (the report says so).
+    pub latency: Option<LatencyProbe>,
+    /// Command line and program of the summary's provenance (the data, machine and budget are
+    /// filled in by the run); default: this process's.
+    pub provenance: Provenance,
 }
 
 impl SweepSpec {
+    /// The review of a sweep, local or planned: the checkpoints (`None`: every evaluation of
+    /// the baseline), the budgets (table bytes, ns per token) and whether to measure latency
+    /// (with `bench`'s probe).
+    pub fn set_review(
+        &mut self,
+        checkpoints: Option<Vec<u64>>,
+        (max_bytes, max_ns): (Option<u64>, Option<f64>),
+        latency: bool,
+    ) {
+        self.checkpoints = checkpoints;
+        self.max_bytes = max_bytes;
+        self.max_ns = max_ns;
+        self.latency = latency.then(bench_latency);
+    }
+
     pub fn new(
         base: Config,
         grid_spec: &str,
@@ -152,6 +203,15 @@ impl SweepSpec {
             out,
             jobs,
             title: title.to_string(),
+            checkpoints: None,
+            max_bytes: None,
+            max_ns: None,
+            latency: None,
+            provenance: Provenance {
+                program: crate::util::provenance::program(),
+                command: crate::util::provenance::command_line(),
+                ..Provenance::default()
+            },
         })
     }
 
@@ -185,7 +245,8 @@ impl SweepSpec {
 #[derive(Debug)]
 pub struct SweepResult {
     pub baseline: PointRecord,
-    /// Every point of the grid, in grid order.
+    /// Every point of the grid, in grid order, then the folder's other points (from earlier
+    /// runs of another grid) in file order.
     pub points: Vec<PointRecord>,
     /// Points trained by this invocation, and points read back from `points.jsonl`.
     pub ran: usize,

@@ -54,6 +54,24 @@ pub struct Plan {
     pub grid: String,
     pub base_config: serde_json::Value,
     pub points: Vec<PlanPoint>,
+    /// What the review records and reports (`--checkpoints`, latency, `--max-bytes`/`--max-ns`).
+    #[serde(default)]
+    pub review: PlanReview,
+}
+
+/// The review options of a planned sweep: the tasks evaluate at the checkpoints and measure
+/// latency as a local sweep does, and the merged report applies the same budgets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PlanReview {
+    #[serde(default)]
+    pub checkpoints: Option<Vec<u64>>,
+    /// Measure each point's lookup latency (`bench`'s probe) in its task, before it trains.
+    #[serde(default)]
+    pub latency: bool,
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_ns: Option<f64>,
 }
 
 fn json_of(cfg: &Config) -> serde_json::Value {
@@ -87,6 +105,12 @@ impl Plan {
             grid: grid_text.to_string(),
             base_config: json_of(&spec.base),
             points,
+            review: PlanReview {
+                checkpoints: spec.checkpoints.clone(),
+                latency: spec.latency.is_some(),
+                max_bytes: spec.max_bytes,
+                max_ns: spec.max_ns,
+            },
         };
         plan.plan_hash = plan.compute_hash();
         plan
@@ -139,7 +163,7 @@ impl Plan {
     /// The spec the report of this plan is written with (points rebuilt from the grid and checked
     /// against the plan's).
     pub fn spec(&self, dir: &Path) -> Result<SweepSpec, SweepError> {
-        let spec = SweepSpec::new(
+        let mut spec = SweepSpec::new(
             self.base()?,
             &self.grid,
             self.budget()?,
@@ -160,6 +184,10 @@ impl Plan {
                 self.grid
             )));
         }
+        spec.checkpoints = self.review.checkpoints.clone();
+        spec.max_bytes = self.review.max_bytes;
+        spec.max_ns = self.review.max_ns;
+        spec.latency = self.review.latency.then(super::bench_latency);
         Ok(spec)
     }
 }
@@ -215,6 +243,31 @@ pub fn create_or_check(dir: &Path, plan: &Plan) -> Result<bool, SweepError> {
         store::json_diff(&theirs.base_config, &plan.base_config, "", &mut diff);
         if theirs.grid != plan.grid {
             diff.push(format!("grid `{}` vs `{}`", theirs.grid, plan.grid));
+        }
+        if theirs.review.checkpoints != plan.review.checkpoints {
+            diff.push(format!(
+                "checkpoints {:?} vs {:?}",
+                theirs.review.checkpoints, plan.review.checkpoints
+            ));
+        }
+        if theirs.review.latency != plan.review.latency {
+            let on = |b: bool| if b { "measured" } else { "not measured" };
+            diff.push(format!(
+                "latency {} vs {}",
+                on(theirs.review.latency),
+                on(plan.review.latency)
+            ));
+        }
+        if (theirs.review.max_bytes, theirs.review.max_ns)
+            != (plan.review.max_bytes, plan.review.max_ns)
+        {
+            diff.push(format!(
+                "budgets --max-bytes {:?} --max-ns {:?} vs {:?} {:?}",
+                theirs.review.max_bytes,
+                theirs.review.max_ns,
+                plan.review.max_bytes,
+                plan.review.max_ns
+            ));
         }
         if diff.is_empty() {
             diff.push(format!(

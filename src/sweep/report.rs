@@ -6,62 +6,69 @@
 
 use std::fmt::Write as _;
 
-use super::pareto::pareto_front;
+use super::review::{self, Checkpoint, ReviewOptions};
 use super::store::PointRecord;
 use crate::train::protocol::RunStatus;
-use crate::util::svg::{Chart, Legend, Margins, Marker, nice_step};
-use crate::util::units::{ByteAxis, fmt_bytes};
+use crate::util::provenance::Provenance;
+use crate::util::units::fmt_bytes;
 
-/// Everything a report is made of.
-pub struct ReportInput<'a> {
-    /// Preset or configuration file the sweep started from.
-    pub title: &'a str,
-    /// `steps=N` or `epochs=E`.
-    pub budget: &'a str,
-    pub data_label: &'a str,
-    pub axes: &'a [String],
-    pub baseline: &'a PointRecord,
-    /// Points in grid order.
-    pub points: &'a [PointRecord],
+pub use super::input::{ReportInput, front_of};
+use super::input::{fmt_delta, fmt_opt};
+pub use super::plots::{SvgText, pareto_svg};
+use super::plots::{latency_svg, svg};
+
+/// What the design review adds to a report: the budgets, the checkpoints (resolved on the
+/// baseline's curve, `review::resolve`), notes, and the provenance.
+pub struct Review<'a> {
+    pub options: &'a ReviewOptions,
+    pub checkpoints: &'a [Checkpoint],
+    pub notes: &'a [String],
+    pub provenance: Option<&'a Provenance>,
+    /// The first `in_grid` points are this grid's; the others come from earlier grids.
+    pub in_grid: usize,
 }
 
-/// The report files as (name, contents).
+/// The report files as (name, contents), every evaluation of the baseline a checkpoint.
 pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
+    let (cps, notes) = review::resolve(None, input.baseline);
+    render_review(
+        input,
+        &Review {
+            options: &ReviewOptions::default(),
+            checkpoints: &cps,
+            notes: &notes,
+            provenance: None,
+            in_grid: input.points.len(),
+        },
+    )
+}
+
+/// The report files of a design review: `points.csv`, `points.json`, `summary.md`,
+/// `pareto.svg` (ΔAUC against table bytes) and `latency.svg` (ΔAUC against ns per token).
+pub fn render_review(input: &ReportInput, r: &Review) -> Vec<(&'static str, String)> {
     let front = front_of(input.points);
     vec![
-        ("points.csv", csv(input, &front)),
-        ("points.json", json(input, &front)),
-        ("summary.md", summary(input, &front)),
+        ("points.csv", csv(input, &front, r)),
+        ("points.json", json(input, &front, r)),
+        ("summary.md", summary(input, &front, r)),
         ("pareto.svg", svg(input, &front, &SvgText::default())),
+        ("latency.svg", latency_svg(input)),
     ]
 }
 
-/// Indices (into `points`) of the Pareto front of the successful points, by increasing bytes.
-pub fn front_of(points: &[PointRecord]) -> Vec<usize> {
-    let pairs: Vec<(u64, f64)> = points
-        .iter()
-        .map(|p| {
-            let d = if p.ok() {
-                p.delta_auc.unwrap_or(f64::NAN)
-            } else {
-                f64::NAN
-            };
-            (p.table_bytes, d)
-        })
-        .collect();
-    pareto_front(&pairs)
-}
-
-/// Columns of `points.csv` after the axis columns. Bytes: `table_bytes` counts the compressed
-/// tables' parameters, `optimizer_bytes` their optimizer state, `table_and_optimizer_bytes` both
-/// (what the explorer's Runs panel shows); the last column was added after the others, so
-/// readers of the older columns by position are unaffected.
+/// Columns of `points.csv` after the axis columns (then, per checkpoint L, `auc@L`,
+/// `delta_auc@L`, `delta_lo@L`, `delta_hi@L`, `pareto@L`). Bytes say which: `table_param_bytes`
+/// counts the compressed tables' parameters (the JSON's `table_bytes`), `optimizer_state_bytes`
+/// their optimizer state, `table_param_and_optimizer_state_bytes` both (what the explorer's Runs
+/// panel shows). Latency: median and p99 ns per looked-up token of the point's kernel and of the
+/// uncompressed gather at full size, with the measurement's threads and batch. `source`: `grid`,
+/// or `folder` for a point of an earlier grid in the same folder.
 pub const CSV_COLUMNS: &[&str] = &[
     "status",
     "samples",
     "steps",
-    "table_bytes",
-    "optimizer_bytes",
+    "table_param_bytes",
+    "optimizer_state_bytes",
     "compression_full",
     "auc",
     "auc_lo",
@@ -72,7 +79,14 @@ pub const CSV_COLUMNS: &[&str] = &[
     "logloss",
     "samples_per_s",
     "pareto",
-    "table_and_optimizer_bytes",
+    "table_param_and_optimizer_state_bytes",
+    "ns_per_token",
+    "p99_ns_per_token",
+    "uncompressed_ns_per_token",
+    "latency_threads",
+    "latency_batch",
+    "pareto_bytes_delta_latency",
+    "source",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -94,14 +108,32 @@ fn axis_value<'a>(p: &'a PointRecord, path: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn csv(input: &ReportInput, front: &[usize]) -> String {
+/// The point's source: this grid (the first `in_grid` points), or an earlier grid run into the
+/// same folder.
+fn source(i: usize, in_grid: usize) -> &'static str {
+    if i < in_grid { "grid" } else { "folder" }
+}
+
+fn csv(input: &ReportInput, front: &[usize], r: &Review) -> String {
+    let cps = r.checkpoints;
     let mut out = String::new();
-    let header: Vec<String> = input
+    let last = cps.last().map_or(0, |c| c.samples);
+    let front3 = review::front3(input.points, last);
+    let fronts: Vec<Vec<usize>> = cps
+        .iter()
+        .map(|c| review::front_at(input.points, c.samples))
+        .collect();
+    let mut header: Vec<String> = input
         .axes
         .iter()
         .map(|a| csv_field(a))
         .chain(CSV_COLUMNS.iter().map(|c| c.to_string()))
         .collect();
+    for c in cps {
+        for col in ["auc", "delta_auc", "delta_lo", "delta_hi", "pareto"] {
+            header.push(format!("{col}@{}", c.label));
+        }
+    }
     out.push_str(&header.join(","));
     out.push('\n');
     for (i, p) in input.points.iter().enumerate() {
@@ -127,14 +159,38 @@ fn csv(input: &ReportInput, front: &[usize]) -> String {
             num(p.samples_per_s),
             front.contains(&i).to_string(),
             (p.table_bytes + p.optimizer_bytes).to_string(),
+            num(p.ns_per_token),
+            num(p.p99_ns_per_token),
+            num(p.uncompressed_ns_per_token),
+            p.latency_threads.map_or(String::new(), |t| t.to_string()),
+            p.latency_batch.map_or(String::new(), |t| t.to_string()),
+            front3.contains(&i).to_string(),
+            source(i, r.in_grid).to_string(),
         ]);
+        for (c, f) in cps.iter().zip(&fronts) {
+            let e = review::at(p, c.samples).filter(|_| p.ok());
+            row.extend([
+                num(e.as_ref().map(|e| e.auc)),
+                num(e.as_ref().and_then(|e| e.delta_auc)),
+                num(e.as_ref().and_then(|e| e.delta_lo)),
+                num(e.as_ref().and_then(|e| e.delta_hi)),
+                f.contains(&i).to_string(),
+            ]);
+        }
         out.push_str(&row.join(","));
         out.push('\n');
     }
     out
 }
 
-fn json(input: &ReportInput, front: &[usize]) -> String {
+fn json(input: &ReportInput, front: &[usize], r: &Review) -> String {
+    let cps = r.checkpoints;
+    let last = cps.last().map_or(0, |c| c.samples);
+    let front3 = review::front3(input.points, last);
+    let fronts: Vec<Vec<usize>> = cps
+        .iter()
+        .map(|c| review::front_at(input.points, c.samples))
+        .collect();
     let points: Vec<serde_json::Value> = input
         .points
         .iter()
@@ -150,6 +206,28 @@ fn json(input: &ReportInput, front: &[usize]) -> String {
                     .map(|(k, v)| (k.clone(), v.clone().into()))
                     .collect();
                 o.insert("axes".into(), axes.into());
+                o.insert(
+                    "pareto_bytes_delta_latency".into(),
+                    front3.contains(&i).into(),
+                );
+                o.insert("source".into(), source(i, r.in_grid).into());
+                let at: Vec<serde_json::Value> = cps
+                    .iter()
+                    .zip(&fronts)
+                    .map(|(c, f)| {
+                        let e = review::at(p, c.samples).filter(|_| p.ok());
+                        serde_json::json!({
+                            "checkpoint": c.label,
+                            "samples": c.samples,
+                            "auc": e.as_ref().map(|e| e.auc),
+                            "delta_auc": e.as_ref().and_then(|e| e.delta_auc),
+                            "delta_lo": e.as_ref().and_then(|e| e.delta_lo),
+                            "delta_hi": e.as_ref().and_then(|e| e.delta_hi),
+                            "pareto": f.contains(&i),
+                        })
+                    })
+                    .collect();
+                o.insert("checkpoints".into(), at.into());
             }
             v
         })
@@ -157,18 +235,6 @@ fn json(input: &ReportInput, front: &[usize]) -> String {
     let mut s = serde_json::to_string_pretty(&points).unwrap_or_else(|_| "[]".into());
     s.push('\n');
     s
-}
-
-fn fmt_opt(v: Option<f64>, prec: usize) -> String {
-    v.map_or("-".into(), |x| format!("{x:.prec$}"))
-}
-
-fn fmt_delta(p: &PointRecord) -> String {
-    match (p.delta_auc, p.delta_lo, p.delta_hi) {
-        (Some(d), Some(lo), Some(hi)) => format!("{d:+.4} [{lo:+.4}, {hi:+.4}]"),
-        (Some(d), _, _) => format!("{d:+.4}"),
-        _ => "-".into(),
-    }
 }
 
 /// Memory budgets of the summary: the powers of 8 (1 KiB, 8 KiB, 64 KiB...: about a decade
@@ -194,10 +260,13 @@ pub fn budgets(points: &[PointRecord]) -> Vec<u64> {
     out
 }
 
-fn summary(input: &ReportInput, front: &[usize]) -> String {
+fn summary(input: &ReportInput, front: &[usize], r: &Review) -> String {
     let mut s = String::new();
     let b = input.baseline;
     let _ = writeln!(s, "# MEM-REC sweep: {} ({})\n", input.title, input.budget);
+    if let Some(p) = r.provenance {
+        let _ = writeln!(s, "{}", p.markdown());
+    }
     let _ = writeln!(s, "Data: {}.\n", input.data_label);
     let _ = writeln!(
         s,
@@ -214,7 +283,17 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
     let _ = writeln!(
         s,
         "ΔAUC is each point's test AUC minus the baseline's on the same test rows, with the DeLong 95% interval of the paired difference. \
-         Bytes are the compressed tables' parameters (optimizer state separately), in binary units (1 KiB = 1024 bytes, 1 MiB = 1024 KiB). ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC).\n"
+         Bytes are the compressed tables' parameters (optimizer state separately), in binary units (1 KiB = 1024 bytes, 1 MiB = 1024 KiB). ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC). \
+         Latency: median ns per looked-up token (one token = one (sample, feature) lookup) of `bench`'s kernel and set-up.\n"
+    );
+    for n in r.notes {
+        let _ = writeln!(s, "Note: {n}\n");
+    }
+    s.push_str(&review::markdown(input.points, b, r.checkpoints, r.options));
+    let _ = writeln!(
+        s,
+        "\n## Every point at the end of the budget ({} samples)\n",
+        review::group(b.samples)
     );
     let mut order: Vec<usize> = (0..input.points.len()).collect();
     order.sort_by_key(|&i| (input.points[i].table_bytes, i));
@@ -228,6 +307,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
             "compression",
             "AUC",
             "ΔAUC [95% CI]",
+            "ns/token",
             "logloss",
             "samples/s",
             "status",
@@ -248,13 +328,22 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
                 .map_or("-".into(), |c| format!("{c:.0}x")),
             fmt_opt(p.auc, 4),
             fmt_delta(p),
+            fmt_opt(p.ns_per_token, 2),
             fmt_opt(p.logloss, 4),
             fmt_opt(p.samples_per_s, 0),
             p.status.to_string().replace('|', "/"),
         ]);
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
-    let budgets = budgets(input.points);
+    memory_budgets(&mut s, input.points);
+    by_representation(&mut s, input.points);
+    not_finished(&mut s, input.points);
+    s
+}
+
+/// The best point under each memory budget (powers of 8 over the points' bytes).
+fn memory_budgets(s: &mut String, points: &[PointRecord]) {
+    let budgets = budgets(points);
     if !budgets.is_empty() {
         let _ = writeln!(s, "\n## Best point under a memory budget\n");
         let _ = writeln!(
@@ -263,7 +352,7 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
         );
         let _ = writeln!(s, "|---|---|---|---|");
         for budget in budgets {
-            let best = best_of(input.points.iter().filter(|p| p.table_bytes <= budget));
+            let best = best_of(points.iter().filter(|p| p.table_bytes <= budget));
             let cells = match best {
                 Some(p) => format!(
                     "{} | {} | {}",
@@ -276,9 +365,11 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
             let _ = writeln!(s, "| ≤ {} | {cells} |", fmt_bytes(budget));
         }
     }
-    by_representation(&mut s, input.points);
-    let (cancelled, failed): (Vec<&PointRecord>, Vec<&PointRecord>) = input
-        .points
+}
+
+/// The points cancelled or failed, and why.
+fn not_finished(s: &mut String, points: &[PointRecord]) {
+    let (cancelled, failed): (Vec<&PointRecord>, Vec<&PointRecord>) = points
         .iter()
         .filter(|p| !p.ok())
         .partition(|p| p.status == RunStatus::Cancelled);
@@ -301,7 +392,6 @@ fn summary(input: &ReportInput, front: &[usize]) -> String {
             let _ = writeln!(s, "- {}: {}", p.key, p.status);
         }
     }
-    s
 }
 
 /// The finished point with the highest ΔAUC among `points` (equal ΔAUC: the smaller tables).
@@ -360,156 +450,6 @@ fn by_representation(s: &mut String, points: &[PointRecord]) {
     }
 }
 
-/// The wording of the Pareto plot: the sweep's by default; other front ends (the explorer's
-/// report) name their own points.
-pub struct SvgText<'a> {
-    /// Plot heading, before `(title, budget)`.
-    pub heading: &'a str,
-    /// Legend label of a point off the front.
-    pub point: &'a str,
-}
-
-impl Default for SvgText<'_> {
-    fn default() -> Self {
-        SvgText {
-            heading: "MEM-REC sweep: ΔAUC against table bytes",
-            point: "grid point",
-        }
-    }
-}
-
-/// The Pareto plot (ΔAUC against bytes, log scale, 95% error bars, the front in red and
-/// connected) of `input`'s points, worded by `text`.
-pub fn pareto_svg(input: &ReportInput, text: &SvgText) -> String {
-    svg(input, &front_of(input.points), text)
-}
-
-/// Markers of the plot: points off the front, and on it.
-const POINT: Marker = Marker {
-    fill: "#1f77b4",
-    stroke: "#0d3b66",
-};
-const FRONT: Marker = Marker {
-    fill: "#d62728",
-    stroke: "#7a1010",
-};
-
-fn svg(input: &ReportInput, front: &[usize], text: &SvgText) -> String {
-    let plotted: Vec<(usize, &PointRecord)> = input
-        .points
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.ok() && p.delta_auc.is_some_and(f64::is_finite) && p.table_bytes > 0)
-        .collect();
-    let b = input.baseline;
-    let margins = Margins {
-        left: 90.0,
-        right: 30.0,
-        top: 70.0,
-        bottom: 70.0,
-    };
-    let mut c = Chart::new(
-        820.0,
-        520.0,
-        margins,
-        &format!("{} ({}, {})", text.heading, input.title, input.budget),
-        &format!(
-            "baseline {}: AUC {}, {} table parameters; {}",
-            b.representation,
-            fmt_opt(b.auc, 4),
-            fmt_bytes(b.table_bytes),
-            input.data_label
-        ),
-        44.0,
-    );
-    if plotted.is_empty() {
-        return c.empty("no successful point to plot");
-    }
-    // x: log2 bytes over labelled powers of two; y: ΔAUC intervals and 0.
-    let bytes = plotted.iter().map(|(_, p)| p.table_bytes);
-    let axis = ByteAxis::new(
-        bytes.clone().min().unwrap_or(1),
-        bytes.max().unwrap_or(1),
-        8,
-    );
-    let (mut y0, mut y1) = (0.0f64, 0.0f64);
-    for (_, p) in &plotted {
-        for v in [p.delta_auc, p.delta_lo, p.delta_hi].into_iter().flatten() {
-            if v.is_finite() {
-                y0 = y0.min(v);
-                y1 = y1.max(v);
-            }
-        }
-    }
-    if y1 - y0 < 1e-6 {
-        y0 -= 0.005;
-        y1 += 0.005;
-    }
-    let pad = (y1 - y0) * 0.06;
-    c.plot((axis.lo as f64, axis.hi as f64), (y0 - pad, y1 + pad));
-    c.x_ticks_bytes(&axis);
-    c.y_ticks(nice_step(y1 - y0 + 2.0 * pad, 8.0), true, |v| {
-        if v == 0.0 {
-            "0".to_string()
-        } else {
-            format!("{v:+.4}")
-                .trim_end_matches('0')
-                .trim_end_matches('.')
-                .to_string()
-        }
-    });
-    c.axis_titles(
-        "compressed table parameter bytes (log scale; 1 KiB = 1024 bytes)",
-        22.0,
-        "ΔAUC vs baseline (95% DeLong interval)",
-        22.0,
-    );
-    let xy = |p: &PointRecord| (ByteAxis::pos(p.table_bytes), p.delta_auc.unwrap_or(0.0));
-    // Error bars and markers of every point.
-    for (i, p) in &plotted {
-        if let (Some(lo), Some(hi)) = (p.delta_lo, p.delta_hi)
-            && lo.is_finite()
-            && hi.is_finite()
-        {
-            c.error_bar(xy(p).0, lo, hi, "#7a8fb0");
-        }
-        let on = front.contains(i);
-        let tip = format!("{}: {} bytes, ΔAUC {}", p.key, p.table_bytes, fmt_delta(p));
-        let (r, style) = if on { (5.0, FRONT) } else { (4.0, POINT) };
-        c.marker(xy(p), r, style, Some(&tip));
-    }
-    // The front, connected by increasing bytes.
-    let line: Vec<(f64, f64)> = front.iter().map(|&i| xy(&input.points[i])).collect();
-    if line.len() > 1 {
-        c.polyline(&line, "#d62728", 1.5, "");
-    }
-    // Legend, in a row between the subtitle and the plot (never over the data).
-    let (l, t, r, _) = c.area();
-    let (lx, ly) = (l + 6.0, t - 14.0);
-    c.legend(lx, ly, Legend::Dot(4.0, POINT), text.point);
-    c.legend(
-        lx + 110.0,
-        ly,
-        Legend::Dot(5.0, FRONT),
-        "Pareto front (max ΔAUC for min bytes), error bars: 95% interval",
-    );
-    let cancelled = input
-        .points
-        .iter()
-        .filter(|p| p.status == RunStatus::Cancelled)
-        .count();
-    let failed = (input.points.len() - plotted.len()).saturating_sub(cancelled);
-    if failed + cancelled > 0 {
-        let what = match (failed, cancelled) {
-            (f, 0) => format!("{f} failed"),
-            (0, c) => format!("{c} cancelled"),
-            (f, c) => format!("{f} failed, {c} cancelled"),
-        };
-        c.note_right(r, ly + 4.0, "#a00", &format!("{what} point(s) not shown"));
-    }
-    c.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +476,7 @@ mod tests {
             logloss: Some(0.5),
             samples_per_s: Some(1000.0),
             seconds: 1.0,
+            ..PointRecord::default()
         }
     }
 
@@ -560,13 +501,29 @@ mod tests {
         let get = |n: &str| files.iter().find(|(f, _)| *f == n).unwrap().1.clone();
         let csv = get("points.csv");
         let lines: Vec<&str> = csv.lines().collect();
+        // The records have no curve: one checkpoint, the end (100 samples).
         assert_eq!(
             lines[0],
-            format!("memrec.token_rows,{}", CSV_COLUMNS.join(","))
+            format!(
+                "memrec.token_rows,{},auc@100,delta_auc@100,delta_lo@100,delta_hi@100,pareto@100",
+                CSV_COLUMNS.join(",")
+            )
         );
+        let at = |row: usize, col: &str| -> String {
+            let i = 1 + CSV_COLUMNS.iter().position(|c| *c == col).unwrap();
+            lines[row].split(',').nth(i).unwrap().to_string()
+        };
         // a: 2000 table bytes + 250 optimizer bytes, on the front.
-        assert!(lines[1].ends_with(",true,2250") && lines[2].ends_with(",true,45000"));
-        assert!(lines[3].ends_with(",false,33750") && lines[4].ends_with(",false,562"));
+        let cols = ["pareto", "table_param_and_optimizer_state_bytes"];
+        assert_eq!(cols.map(|c| at(1, c)), ["true", "2250"]);
+        assert_eq!(cols.map(|c| at(2, c)), ["true", "45000"]);
+        assert_eq!(cols.map(|c| at(3, c)), ["false", "33750"]);
+        // At the checkpoint: AUC, ΔAUC (from the record's end figures) and the front.
+        assert!(
+            lines[1].ends_with(",true") && lines[1].contains(",0.7,-0.05,"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[4].contains("\"training loss is NaN, \"\"diverged\"\"\""));
         let md = get("summary.md");
         assert!(md.contains("| ★ | a |") && md.contains("| ★ | b |"), "{md}");

@@ -2,28 +2,33 @@
 //! finished point appended to the store at once, then the report written (see the parent module
 //! for the layout of runs and for cancellation).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{
-    Budget, NOT_IN_SWEEP, Point, PointRecord, StoreError, SweepError, SweepResult, SweepSpec,
-};
-use super::{Store, report, store};
+use super::output::write_report;
+use super::store::CurvePoint;
+use super::{Budget, NOT_IN_SWEEP, Point, PointRecord, SweepError, SweepResult, SweepSpec};
+use super::{Store, store};
 use crate::config::Config;
 use crate::data::DataSource;
 use crate::metrics;
 use crate::signals::Cancel;
 use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKind};
-use crate::train::protocol::{EngineCommand, EngineEvent, RunId, RunStatus, RunSummary};
+use crate::train::protocol::{
+    EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
+};
 
 /// Result of one engine run of one side.
 pub(super) struct RunOutcome {
     pub(super) summary: Option<RunSummary>,
+    /// Final test-row probabilities (those of the last evaluation).
     pub(super) probs: Option<Vec<f32>>,
+    /// Every evaluation, and its test-row probabilities by samples.
+    pub(super) evals: Vec<EvalPoint>,
+    pub(super) eval_probs: BTreeMap<u64, Vec<f32>>,
     pub(super) not_started: Option<String>,
     pub(super) data_error: Option<String>,
     pub(super) seconds: f64,
@@ -37,7 +42,7 @@ pub(super) fn run_single(
     kind: RunKind,
     source: Arc<dyn DataSource>,
     reps: &RepBuilder,
-    budget: Budget,
+    (budget, eval_at): (Budget, &[u64]),
     mut on_steps: impl FnMut(u64),
     cancel: &Cancel,
 ) -> Result<RunOutcome, EngineError> {
@@ -64,6 +69,8 @@ pub(super) fn run_single(
         max_epochs,
         exit_when_done: true,
         predictions: Some(ptx),
+        predictions_every_eval: true,
+        eval_at: eval_at.to_vec(),
         reps: only,
         ..EngineOptions::default()
     };
@@ -72,6 +79,8 @@ pub(super) fn run_single(
     let mut out = RunOutcome {
         summary: None,
         probs: None,
+        evals: Vec::new(),
+        eval_probs: BTreeMap::new(),
         not_started: None,
         data_error: None,
         seconds: 0.0,
@@ -87,12 +96,21 @@ pub(super) fn run_single(
             EngineEvent::RunFailed { run, message, .. } if run == name && !started => {
                 out.not_started = Some(message);
             }
+            EngineEvent::Eval(e) if e.run == name => out.evals.push(e),
             EngineEvent::Finished(s) if s.run == name => out.summary = Some(s),
             _ => {}
         }
     }
     drop(handle);
-    out.probs = prx.try_iter().find(|p| p.run == name).map(|p| p.probs);
+    out.eval_probs = prx
+        .try_iter()
+        .filter(|p| p.run == name)
+        .map(|p| (p.samples, p.probs))
+        .collect();
+    out.probs = out
+        .evals
+        .last()
+        .and_then(|e| out.eval_probs.get(&e.samples).cloned());
     out.seconds = t0.elapsed().as_secs_f64();
     if let Some(RunSummary {
         status: RunStatus::Failed(why),
@@ -145,7 +163,172 @@ pub(super) fn record_of(
         logloss: finite(s.logloss),
         samples_per_s: finite(s.samples_per_s),
         seconds,
+        ..PointRecord::default()
     }
+}
+
+/// The curve of a run: each evaluation, with ΔAUC against the baseline's probabilities at the
+/// same samples (`base`) where both have them.
+pub(super) fn curve_of(
+    evals: &[EvalPoint],
+    probs: &BTreeMap<u64, Vec<f32>>,
+    base: Option<&BTreeMap<u64, Vec<f32>>>,
+    labels: &[f32],
+) -> Vec<CurvePoint> {
+    evals
+        .iter()
+        .map(|e| {
+            let d = base
+                .and_then(|b| b.get(&e.samples))
+                .zip(probs.get(&e.samples))
+                .filter(|(b, p)| b.len() == labels.len() && p.len() == labels.len())
+                .and_then(|(b, p)| metrics::delta_auc_delong(labels, p, b));
+            CurvePoint {
+                samples: e.samples,
+                auc: e.auc,
+                auc_lo: e.auc_lo,
+                auc_hi: e.auc_hi,
+                logloss: e.logloss,
+                delta_auc: d.and_then(|d| finite(d.delta)),
+                delta_lo: d.and_then(|d| finite(d.lo)),
+                delta_hi: d.and_then(|d| finite(d.hi)),
+            }
+        })
+        .collect()
+}
+
+/// Who a record is about: its key, configuration hash, grid axes and the sweep's base hash.
+pub(super) struct RecordOf<'a> {
+    pub(super) key: &'a str,
+    pub(super) config_hash: String,
+    pub(super) axes: &'a [(String, String)],
+    pub(super) base_hash: &'a str,
+}
+
+/// The baseline's record with its whole curve, and its test-row probabilities at each
+/// evaluation (those of the test rows' length): what a local sweep and a cluster task store.
+pub(super) fn baseline_outcome(
+    who: RecordOf,
+    s: &RunSummary,
+    out: &RunOutcome,
+    labels: &[f32],
+) -> (PointRecord, BTreeMap<u64, Vec<f32>>) {
+    let mut evals = out.eval_probs.clone();
+    evals.retain(|_, p| p.len() == labels.len());
+    let mut rec = record_of(
+        who.key,
+        who.config_hash,
+        who.axes,
+        who.base_hash,
+        s,
+        None,
+        out.seconds,
+    );
+    rec.curve = curve_of(&out.evals, &evals, None, labels);
+    rec.oracle_auc = s.oracle_auc.and_then(finite);
+    (rec, evals)
+}
+
+/// A point's record: ΔAUC at the end of its budget against the baseline's probabilities at the
+/// same samples (or, a grid over the batch size giving other samples for the same steps, at
+/// the end of the baseline's budget), its whole curve at equal samples, and its latency.
+pub(super) fn point_outcome(
+    who: RecordOf,
+    s: &RunSummary,
+    out: &RunOutcome,
+    base_evals: &BTreeMap<u64, Vec<f32>>,
+    labels: &[f32],
+    latency: Option<&LatencyReport>,
+) -> PointRecord {
+    let base_end = base_evals
+        .get(&s.samples)
+        .or_else(|| base_evals.values().next_back());
+    let delta = match (&out.probs, base_end) {
+        (Some(probs), Some(b)) if s.status.is_ok() && probs.len() == labels.len() => {
+            metrics::delta_auc_delong(labels, probs, b)
+        }
+        _ => None,
+    };
+    let mut rec = record_of(
+        who.key,
+        who.config_hash,
+        who.axes,
+        who.base_hash,
+        s,
+        delta,
+        out.seconds,
+    );
+    rec.curve = curve_of(&out.evals, &out.eval_probs, Some(base_evals), labels);
+    with_latency(rec, latency)
+}
+
+/// Copy a latency measurement into a record.
+pub(super) fn with_latency(mut r: PointRecord, l: Option<&LatencyReport>) -> PointRecord {
+    if let Some(l) = l {
+        r.ns_per_token = finite(l.compressed_ns_per_token);
+        r.p99_ns_per_token = finite(l.compressed_p99_ns);
+        r.uncompressed_ns_per_token = finite(l.full_ns_per_token);
+        r.uncompressed_at_full_size = Some(l.full_measured_at_full_size);
+        r.latency_threads = Some(l.threads);
+        r.latency_batch = Some(l.batch);
+    }
+    r
+}
+
+/// What decides a representation's lookup latency: everything but the training section, at the
+/// measuring thread count (a grid over `train.lr` measures once).
+fn latency_key(cfg: &Config, base: &Config, threads: usize) -> String {
+    let mut c = cfg.clone();
+    c.train = base.train.clone();
+    c.eval = base.eval.clone();
+    format!("{}@{threads}", store::config_hash(&c))
+}
+
+/// Measure the latency of every pending point's representation (once per latency key), at the
+/// sweep's thread count, before any point trains (so no training shares the cores). Failures are
+/// reported and leave the point without a latency figure.
+fn measure_latencies(
+    ctx: &Ctx,
+    prog: &mut Progress,
+    pending: &[&Point],
+) -> HashMap<String, LatencyReport> {
+    let mut out = HashMap::new();
+    let Some(probe) = &ctx.spec.latency else {
+        return out;
+    };
+    let threads = ctx.spec.base.effective_threads().max(1);
+    let mut by_key: HashMap<String, Option<LatencyReport>> = HashMap::new();
+    for p in pending {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let k = latency_key(&p.cfg, &ctx.spec.base, threads);
+        let l = by_key.entry(k).or_insert_with(|| {
+            let mut cfg = p.cfg.clone();
+            cfg.threads = threads;
+            match probe(&cfg) {
+                Ok(l) => {
+                    prog.line(&format!(
+                        "latency {}: {:.2} ns/token (uncompressed gather {:.2}; {} thread(s), batch {})",
+                        p.key(),
+                        l.compressed_ns_per_token,
+                        l.full_ns_per_token,
+                        l.threads,
+                        l.batch
+                    ));
+                    Some(l)
+                }
+                Err(e) => {
+                    prog.line(&format!("latency {}: not measured: {e}", p.key()));
+                    None
+                }
+            }
+        });
+        if let Some(l) = l {
+            out.insert(p.key(), l.clone());
+        }
+    }
+    out
 }
 
 pub(super) fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
@@ -321,8 +504,13 @@ pub fn run_sweep_cancellable(
         .filter(|r| r.ok())
         .cloned()
         .zip(store.load_baseline_probs(&labels));
-    let (baseline, base_probs) = match cached_baseline {
-        Some(x) => x,
+    let (baseline, base_evals) = match cached_baseline {
+        Some((rec, probs)) => {
+            let mut evals = store.load_baseline_evals(&labels);
+            // A baseline stored before its evaluations were kept: its end only.
+            evals.entry(rec.samples).or_insert(probs);
+            (rec, evals)
+        }
         None => train_baseline(&ctx, &mut prog)?,
     };
 
@@ -331,14 +519,19 @@ pub fn run_sweep_cancellable(
         .iter()
         .filter(|p| lookup(&cache, p).is_none())
         .collect();
-    let not_started = run_points(&ctx, &mut prog, &pending, &base_probs, &mut cache)?;
+    let latency = measure_latencies(&ctx, &mut prog, &pending);
+    let base = BaseRuns {
+        evals: &base_evals,
+        latency: &latency,
+    };
+    let not_started = run_points(&ctx, &mut prog, &pending, &base, &mut cache)?;
     let unfinished = pending
         .iter()
         .filter(|p| lookup(&cache, p).is_none() && !not_started.contains_key(&p.key()))
         .count();
     let ran = pending.len() - not_started.len() - unfinished;
     let interrupted = cancel.signal().filter(|_| unfinished > 0);
-    let points: Vec<PointRecord> = spec
+    let mut points: Vec<PointRecord> = spec
         .points
         .iter()
         .map(|p| {
@@ -354,7 +547,9 @@ pub fn run_sweep_cancellable(
             }
         })
         .collect();
-    let files = write_report(spec, &baseline, &points)?;
+    let in_grid = points.len();
+    points.extend(outside_grid(&cache, &points));
+    let files = write_report(spec, &baseline, &points, in_grid)?;
     Ok(SweepResult {
         baseline,
         points,
@@ -364,6 +559,30 @@ pub fn run_sweep_cancellable(
         files,
         interrupted,
     })
+}
+
+/// The folder's finished points that are not in this grid (from runs of another grid into the
+/// same folder), in key order: the report covers every point of the folder.
+fn outside_grid(cache: &BTreeMap<String, PointRecord>, grid: &[PointRecord]) -> Vec<PointRecord> {
+    let keys: HashSet<&str> = grid.iter().map(|p| p.key.as_str()).collect();
+    let hashes: HashSet<&str> = grid
+        .iter()
+        .filter(|p| !p.config_hash.is_empty())
+        .map(|p| p.config_hash.as_str())
+        .collect();
+    cache
+        .values()
+        .filter(|r| r.key != store::BASELINE_KEY && !keys.contains(r.key.as_str()))
+        .filter(|r| r.config_hash.is_empty() || !hashes.contains(r.config_hash.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// What each point is compared with: the baseline's probabilities at each evaluation, and the
+/// latency measured for each pending point (by key).
+struct BaseRuns<'a> {
+    evals: &'a BTreeMap<u64, Vec<f32>>,
+    latency: &'a HashMap<String, LatencyReport>,
 }
 
 /// What every step of a sweep reads: the spec, the data, the store and the baseline's test rows.
@@ -381,7 +600,10 @@ struct Ctx<'a> {
 
 /// Train the baseline once (all threads), store its record and test-row predictions, and return
 /// them; a cancelled, failed or prediction-less baseline stops the sweep.
-fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f32>), SweepError> {
+fn train_baseline(
+    ctx: &Ctx,
+    prog: &mut Progress,
+) -> Result<(PointRecord, BTreeMap<u64, Vec<f32>>), SweepError> {
     let (spec, budget, cancel, labels) = (ctx.spec, ctx.spec.budget, ctx.cancel, ctx.labels);
     let total_threads = spec.base.effective_threads().max(1);
     prog.line(&format!(
@@ -398,7 +620,7 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
         RunKind::Baseline,
         Arc::clone(ctx.source),
         ctx.reps,
-        budget,
+        (budget, spec.checkpoints.as_deref().unwrap_or(&[])),
         |steps| {
             prog.running.insert(0, steps);
             prog.draw(false);
@@ -409,14 +631,15 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
     // No bar until the points start (total 0 draws nothing).
     prog.total = 0;
     prog.clear();
-    if let Some(m) = out.data_error {
+    if let Some(m) = out.data_error.clone() {
         return Err(SweepError::Data(m));
     }
-    if let Some(m) = out.not_started {
+    if let Some(m) = out.not_started.clone() {
         return Err(SweepError::Baseline(m));
     }
     let s = out
         .summary
+        .clone()
         .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
     if let Some(signal) = cancel.signal().filter(|_| s.status == RunStatus::Cancelled) {
         prog.line(&format!(
@@ -431,6 +654,7 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
     }
     let probs = out
         .probs
+        .clone()
         .filter(|p| p.len() == labels.len())
         .ok_or_else(|| {
             SweepError::Baseline(format!(
@@ -439,15 +663,15 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
             ))
         })?;
     ctx.store.save_baseline_probs(labels, &probs)?;
-    let rec = record_of(
-        store::BASELINE_KEY,
-        store::config_hash(&spec.base),
-        &[],
-        ctx.hash,
-        &s,
-        None,
-        out.seconds,
-    );
+    let who = RecordOf {
+        key: store::BASELINE_KEY,
+        config_hash: store::config_hash(&spec.base),
+        axes: &[],
+        base_hash: ctx.hash,
+    };
+    let (rec, evals) = baseline_outcome(who, &s, &out, labels);
+    let list: Vec<(u64, Vec<f32>)> = evals.iter().map(|(k, v)| (*k, v.clone())).collect();
+    ctx.store.save_baseline_evals(labels, &list)?;
     let rec = ctx.store.append(&rec)?;
     prog.line(&format!(
         "baseline ({}): AUC {}, tables {}, {:.1} s",
@@ -456,7 +680,7 @@ fn train_baseline(ctx: &Ctx, prog: &mut Progress) -> Result<(PointRecord, Vec<f3
         crate::util::units::fmt_bytes(rec.table_bytes),
         rec.seconds
     ));
-    Ok((rec, probs))
+    Ok((rec, evals))
 }
 
 /// What a worker tells the thread that owns the progress and the store.
@@ -473,7 +697,7 @@ fn run_points(
     ctx: &Ctx,
     prog: &mut Progress,
     pending: &[&Point],
-    base_probs: &[f32],
+    base: &BaseRuns,
     cache: &mut BTreeMap<String, PointRecord>,
 ) -> Result<BTreeMap<String, String>, SweepError> {
     let (spec, budget, cancel) = (ctx.spec, ctx.spec.budget, ctx.cancel);
@@ -500,6 +724,7 @@ fn run_points(
     drop(job_tx);
     let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
     let stop = AtomicBool::new(false);
+    let eval_at: &[u64] = spec.checkpoints.as_deref().unwrap_or(&[]);
     let mut not_started: BTreeMap<String, String> = BTreeMap::new();
     let mut fatal: Option<SweepError> = None;
     std::thread::scope(|scope| {
@@ -520,7 +745,7 @@ fn run_points(
                         RunKind::Compressed,
                         Arc::clone(source),
                         reps,
-                        budget,
+                        (budget, eval_at),
                         |s| {
                             let _ = msg_tx.send(Msg::Steps(j, s));
                         },
@@ -546,7 +771,7 @@ fn run_points(
                     prog.done += 1;
                     let finished = PointDone {
                         p: pending[j],
-                        base_probs,
+                        base,
                         cache: &mut *cache,
                         not_started: &mut not_started,
                     };
@@ -568,7 +793,7 @@ fn run_points(
 /// A point whose engine has ended, and where its outcome goes.
 struct PointDone<'a> {
     p: &'a Point,
-    base_probs: &'a [f32],
+    base: &'a BaseRuns<'a>,
     cache: &'a mut BTreeMap<String, PointRecord>,
     not_started: &'a mut BTreeMap<String, String>,
 }
@@ -584,16 +809,16 @@ fn point_done(
 ) -> Result<(), SweepError> {
     let p = d.p;
     let out = r?;
-    if let Some(m) = out.data_error {
+    if let Some(m) = out.data_error.clone() {
         return Err(SweepError::Data(m));
     }
     let n = format!("[{}/{}]", prog.done, prog.total);
-    if let Some(m) = out.not_started {
+    if let Some(m) = out.not_started.clone() {
         prog.line(&format!("{n} {}: could not start: {m}", p.key()));
         d.not_started.insert(p.key(), m);
         return Ok(());
     }
-    let Some(s) = out.summary else {
+    let Some(s) = out.summary.clone() else {
         d.not_started
             .insert(p.key(), "the engine ended without a summary".into());
         return Ok(());
@@ -607,49 +832,17 @@ fn point_done(
         ));
         return Ok(());
     }
-    let delta = match &out.probs {
-        Some(probs) if s.status.is_ok() && probs.len() == ctx.labels.len() => {
-            metrics::delta_auc_delong(ctx.labels, probs, d.base_probs)
-        }
-        _ => None,
+    let key = p.key();
+    let who = RecordOf {
+        key: &key,
+        config_hash: store::config_hash(&p.cfg),
+        axes: &p.assignments,
+        base_hash: ctx.hash,
     };
-    let rec = record_of(
-        &p.key(),
-        store::config_hash(&p.cfg),
-        &p.assignments,
-        ctx.hash,
-        &s,
-        delta,
-        out.seconds,
-    );
+    let latency = d.base.latency.get(&key);
+    let rec = point_outcome(who, &s, &out, d.base.evals, ctx.labels, latency);
     let rec = ctx.store.append(&rec)?;
     prog.line(&format!("{n} {}", point_line(&rec)));
     d.cache.insert(rec.key.clone(), rec);
     Ok(())
-}
-
-/// Render the report of `points` and write its files into the sweep directory (atomically).
-pub(super) fn write_report(
-    spec: &SweepSpec,
-    baseline: &PointRecord,
-    points: &[PointRecord],
-) -> Result<Vec<PathBuf>, SweepError> {
-    let axes: Vec<String> = spec.grid.axes.iter().map(|a| a.path.clone()).collect();
-    let budget_text = spec.budget.describe();
-    let data_label = spec.base.data_label();
-    let files = report::render(&report::ReportInput {
-        title: &spec.title,
-        budget: &budget_text,
-        data_label: &data_label,
-        axes: &axes,
-        baseline,
-        points,
-    });
-    let mut written = Vec::new();
-    for (name, text) in files {
-        let path = spec.out.join(name);
-        crate::util::write_atomic(&path, text.as_bytes(), true).map_err(StoreError::from)?;
-        written.push(path);
-    }
-    Ok(written)
 }

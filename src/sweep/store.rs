@@ -6,6 +6,7 @@
 //! Owns: these formats and their checks. Must never: run anything, or silently mix results of two
 //! base configurations (a different base hash in the same directory is an error).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,12 +18,16 @@ use crate::train::protocol::RunStatus;
 pub const MANIFEST: &str = "sweep.json";
 pub const POINTS: &str = "points.jsonl";
 pub const BASELINE_PREDICTIONS: &str = "baseline.predictions";
+/// The baseline's test-row probabilities at every evaluation (checkpoints included), so a point
+/// run later gets its ΔAUC at equal samples all along its curve.
+pub const BASELINE_EVALS: &str = "baseline.evals";
 /// Held (an advisory lock, released by the OS when the process ends, even on a kill) while a sweep
 /// writes to the directory, so two sweeps never append to one `points.jsonl`.
 pub const LOCK: &str = "sweep.lock";
 /// Key of the baseline's line in `points.jsonl`.
 pub const BASELINE_KEY: &str = "baseline";
 const PRED_MAGIC: &[u8; 8] = b"MRSWPRD1";
+const EVALS_MAGIC: &[u8; 8] = b"MRSWEVL1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -139,6 +144,46 @@ pub struct PointRecord {
     pub samples_per_s: Option<f64>,
     /// Wall-clock seconds of the run (informative only, never compared).
     pub seconds: f64,
+    /// Every evaluation of the run, in order: AUC, and (points) ΔAUC against the baseline's
+    /// predictions at the same samples. Empty in records written before curves were kept.
+    #[serde(default)]
+    pub curve: Vec<CurvePoint>,
+    /// AUC of the true click probabilities on the test rows (synthetic data only).
+    #[serde(default)]
+    pub oracle_auc: Option<f64>,
+    /// Measured lookup latency of this point's representation (`train::latency::measure`, the
+    /// set-up of `bench`): median ns per looked-up token, and its p99.
+    #[serde(default)]
+    pub ns_per_token: Option<f64>,
+    #[serde(default)]
+    pub p99_ns_per_token: Option<f64>,
+    /// The uncompressed gather at full size in the same measurement, ns per token.
+    #[serde(default)]
+    pub uncompressed_ns_per_token: Option<f64>,
+    /// False when the full tables did not fit in memory and the gather ran on a scaled table.
+    #[serde(default)]
+    pub uncompressed_at_full_size: Option<bool>,
+    /// Threads and batch (samples) of the latency measurement.
+    #[serde(default)]
+    pub latency_threads: Option<usize>,
+    #[serde(default)]
+    pub latency_batch: Option<usize>,
+}
+
+/// One evaluation of a run on the test rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CurvePoint {
+    /// Training samples seen.
+    pub samples: u64,
+    pub auc: f64,
+    pub auc_lo: f64,
+    pub auc_hi: f64,
+    pub logloss: f64,
+    /// AUC minus the baseline's at the same samples on the same rows, with the DeLong 95%
+    /// interval; `None` for the baseline, or where the baseline has no evaluation at these samples.
+    pub delta_auc: Option<f64>,
+    pub delta_lo: Option<f64>,
+    pub delta_hi: Option<f64>,
 }
 
 impl PointRecord {
@@ -348,6 +393,83 @@ pub fn load_baseline_probs(dir: &Path, base_hash: &str, labels: &[f32]) -> Optio
     )
 }
 
+impl Store {
+    /// Store the baseline's probabilities at each evaluation, `(samples, probs)` by samples.
+    pub fn save_baseline_evals(
+        &self,
+        labels: &[f32],
+        evals: &[(u64, Vec<f32>)],
+    ) -> Result<(), StoreError> {
+        save_baseline_evals(&self.dir, &self.base_hash, labels, evals)
+    }
+
+    /// The stored per-evaluation baseline probabilities, by samples, if they belong to this base
+    /// configuration and these test labels (empty otherwise: a sweep from before they were kept).
+    pub fn load_baseline_evals(&self, labels: &[f32]) -> BTreeMap<u64, Vec<f32>> {
+        load_baseline_evals(&self.dir, &self.base_hash, labels)
+    }
+}
+
+/// `Store::save_baseline_evals` without the directory's lock (see `save_baseline_probs`).
+pub fn save_baseline_evals(
+    dir: &Path,
+    base_hash: &str,
+    labels: &[f32],
+    evals: &[(u64, Vec<f32>)],
+) -> Result<(), StoreError> {
+    let n = labels.len();
+    let kept: Vec<&(u64, Vec<f32>)> = evals.iter().filter(|(_, p)| p.len() == n).collect();
+    let mut bytes = Vec::with_capacity(40 + kept.len() * (8 + n * 4));
+    bytes.extend_from_slice(EVALS_MAGIC);
+    bytes.extend_from_slice(base_hash.as_bytes());
+    bytes.extend_from_slice(&labels_hash(labels).to_le_bytes());
+    bytes.extend_from_slice(&(n as u64).to_le_bytes());
+    bytes.extend_from_slice(&(kept.len() as u64).to_le_bytes());
+    for (samples, probs) in kept {
+        bytes.extend_from_slice(&samples.to_le_bytes());
+        probs
+            .iter()
+            .for_each(|p| bytes.extend_from_slice(&p.to_le_bytes()));
+    }
+    crate::util::write_atomic(&dir.join(BASELINE_EVALS), &bytes, true)?;
+    Ok(())
+}
+
+/// `Store::load_baseline_evals` without the directory's lock.
+pub fn load_baseline_evals(dir: &Path, base_hash: &str, labels: &[f32]) -> BTreeMap<u64, Vec<f32>> {
+    read_evals(&dir.join(BASELINE_EVALS), base_hash.as_bytes(), labels).unwrap_or_default()
+}
+
+fn read_evals(path: &Path, hash: &[u8], labels: &[f32]) -> Option<BTreeMap<u64, Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    let head = EVALS_MAGIC.len() + hash.len() + 24;
+    if bytes.len() < head || &bytes[..8] != EVALS_MAGIC || &bytes[8..8 + hash.len()] != hash {
+        return None;
+    }
+    let word = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+    };
+    let at = 8 + hash.len();
+    let n = word(at + 8)? as usize;
+    let m = word(at + 16)? as usize;
+    if word(at)? != labels_hash(labels)
+        || n != labels.len()
+        || bytes.len() != head + m * (8 + 4 * n)
+    {
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    for block in bytes[head..].chunks_exact(8 + 4 * n) {
+        let samples = u64::from_le_bytes(block[..8].try_into().ok()?);
+        let probs = block[8..]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        out.insert(samples, probs);
+    }
+    Some(out)
+}
+
 fn labels_hash(labels: &[f32]) -> u64 {
     let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
     xxhash_rust::xxh3::xxh3_64(&bytes)
@@ -491,6 +613,7 @@ mod tests {
             logloss: Some(0.5),
             samples_per_s: Some(1e3),
             seconds: 0.1,
+            ..PointRecord::default()
         }
     }
 
@@ -575,5 +698,10 @@ mod tests {
         assert_eq!(s.load_baseline_probs(&labels), Some(probs.to_vec()));
         assert_eq!(s.load_baseline_probs(&[1.0, 1.0, 1.0]), None);
         assert_eq!(s.load_baseline_probs(&[0.0, 1.0]), None);
+        let evals = vec![(100, vec![0.5, 0.25, 0.75]), (200, probs.to_vec())];
+        s.save_baseline_evals(&labels, &evals).unwrap();
+        let got = s.load_baseline_evals(&labels);
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), evals);
+        assert!(s.load_baseline_evals(&[1.0, 1.0, 1.0]).is_empty());
     }
 }

@@ -14,12 +14,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::output::write_report;
 use super::plan::{self, Plan, ResultFile, Slot};
-use super::run::{not_started_record, point_line, record_of, run_single, write_report};
+use super::run::{
+    RecordOf, baseline_outcome, not_started_record, point_line, point_outcome, run_single,
+};
 use super::store::{self, PointRecord, StoreError};
 use super::{SweepError, SweepResult};
 use crate::data::DataSource;
-use crate::metrics;
 use crate::signals::Cancel;
 use crate::train::engine::{RepBuilder, RunKind};
 use crate::train::protocol::RunStatus;
@@ -72,7 +74,7 @@ pub fn run_task(t: &Task, slot: Slot, log: &mut dyn Write) -> Result<TaskOutcome
     plan::write_marker(&slot.started_path(t.dir), &t.who)?;
     let result = match slot {
         Slot::Baseline => run_baseline(t),
-        Slot::Point(i) => run_point(t, i),
+        Slot::Point(i) => run_point(t, i, log),
     };
     match result {
         Ok(rec) => {
@@ -117,18 +119,19 @@ fn run_baseline(t: &Task) -> Result<PointRecord, SweepError> {
         RunKind::Baseline,
         Arc::clone(&t.source),
         &t.reps,
-        budget,
+        (budget, t.plan.review.checkpoints.as_deref().unwrap_or(&[])),
         |_| {},
         t.cancel,
     )?;
-    if let Some(m) = out.data_error {
+    if let Some(m) = out.data_error.clone() {
         return Err(SweepError::Data(m));
     }
-    if let Some(m) = out.not_started {
+    if let Some(m) = out.not_started.clone() {
         return Err(SweepError::Baseline(m));
     }
     let s = out
         .summary
+        .clone()
         .ok_or_else(|| SweepError::Baseline("it ended without a summary".into()))?;
     if let Some(e) = interrupted(t.cancel, &s) {
         return Err(e);
@@ -138,6 +141,7 @@ fn run_baseline(t: &Task) -> Result<PointRecord, SweepError> {
     }
     let probs = out
         .probs
+        .clone()
         .filter(|p| p.len() == labels.len())
         .ok_or_else(|| {
             SweepError::Baseline(format!(
@@ -147,31 +151,36 @@ fn run_baseline(t: &Task) -> Result<PointRecord, SweepError> {
         })?;
     // The predictions first: a baseline whose file is done always has them.
     store::save_baseline_probs(t.dir, &t.plan.base_hash, &labels, &probs)?;
-    let rec = record_of(
-        store::BASELINE_KEY,
-        store::config_hash(&base),
-        &[],
-        &t.plan.base_hash,
-        &s,
-        None,
-        out.seconds,
-    );
+    let who = RecordOf {
+        key: store::BASELINE_KEY,
+        config_hash: store::config_hash(&base),
+        axes: &[],
+        base_hash: &t.plan.base_hash,
+    };
+    let (rec, evals) = baseline_outcome(who, &s, &out, &labels);
+    let list: Vec<(u64, Vec<f32>)> = evals.into_iter().collect();
+    store::save_baseline_evals(t.dir, &t.plan.base_hash, &labels, &list)?;
     plan::write_result(t.dir, t.plan, Slot::Baseline, &rec)
 }
 
-fn run_point(t: &Task, index: usize) -> Result<PointRecord, SweepError> {
+fn run_point(t: &Task, index: usize, log: &mut dyn Write) -> Result<PointRecord, SweepError> {
     let (p, cfg) = t.plan.point_config(index)?;
     let budget = t.plan.budget()?;
     let labels = labels(&t.source)?;
-    let base_probs = match plan::read_result(t.dir, t.plan, Slot::Baseline) {
-        ResultFile::Done(_) => {
-            store::load_baseline_probs(t.dir, &t.plan.base_hash, &labels).ok_or_else(|| {
-                SweepError::Baseline(format!(
-                    "{}: missing or not for these test rows; run `memrec-tui sweep run-point {} --baseline` again",
-                    t.dir.join(store::BASELINE_PREDICTIONS).display(),
-                    t.dir.display()
-                ))
-            })?
+    let base_evals = match plan::read_result(t.dir, t.plan, Slot::Baseline) {
+        ResultFile::Done(b) => {
+            let probs = store::load_baseline_probs(t.dir, &t.plan.base_hash, &labels)
+                .ok_or_else(|| {
+                    SweepError::Baseline(format!(
+                        "{}: missing or not for these test rows; run `memrec-tui sweep run-point {} --baseline` again",
+                        t.dir.join(store::BASELINE_PREDICTIONS).display(),
+                        t.dir.display()
+                    ))
+                })?;
+            let mut evals = store::load_baseline_evals(t.dir, &t.plan.base_hash, &labels);
+            // A baseline stored before its evaluations were kept: its end only (as locally).
+            evals.entry(b.samples).or_insert(probs);
+            evals
         }
         _ => {
             return Err(SweepError::Baseline(format!(
@@ -183,45 +192,49 @@ fn run_point(t: &Task, index: usize) -> Result<PointRecord, SweepError> {
     };
     let mut cfg = cfg;
     cfg.threads = t.threads.max(1);
+    // As a local sweep: the representation's latency, before the point trains.
+    let latency = if t.plan.review.latency {
+        match crate::train::latency::measure(&cfg) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let _ = writeln!(log, "latency {}: not measured: {e}", p.key);
+                None
+            }
+        }
+    } else {
+        None
+    };
     let out = run_single(
         cfg,
         RunKind::Compressed,
         Arc::clone(&t.source),
         &t.reps,
-        budget,
+        (budget, t.plan.review.checkpoints.as_deref().unwrap_or(&[])),
         |_| {},
         t.cancel,
     )?;
-    if let Some(m) = out.data_error {
-        return Err(SweepError::Data(m));
+    if let Some(m) = &out.data_error {
+        return Err(SweepError::Data(m.clone()));
     }
-    if let Some(m) = out.not_started {
+    if let Some(m) = &out.not_started {
         return Err(SweepError::Usage(format!(
             "{}: could not start: {m}",
             p.key
         )));
     }
-    let s = out.summary.ok_or_else(|| {
+    let s = out.summary.clone().ok_or_else(|| {
         SweepError::Usage(format!("{}: the engine ended without a summary", p.key))
     })?;
     if let Some(e) = interrupted(t.cancel, &s) {
         return Err(e);
     }
-    let delta = match &out.probs {
-        Some(probs) if s.status.is_ok() && probs.len() == labels.len() => {
-            metrics::delta_auc_delong(&labels, probs, &base_probs)
-        }
-        _ => None,
+    let who = RecordOf {
+        key: &p.key,
+        config_hash: p.config_hash.clone(),
+        axes: &p.axes,
+        base_hash: &t.plan.base_hash,
     };
-    let rec = record_of(
-        &p.key,
-        p.config_hash.clone(),
-        &p.axes,
-        &t.plan.base_hash,
-        &s,
-        delta,
-        out.seconds,
-    );
+    let rec = point_outcome(who, &s, &out, &base_evals, &labels, latency.as_ref());
     plan::write_result(t.dir, t.plan, Slot::Point(index), &rec)
 }
 
@@ -272,7 +285,7 @@ pub fn merge(dir: &Path) -> Result<Merged, SweepError> {
             }
         }
     }
-    let mut files = write_report(&spec, &baseline, &points)?;
+    let mut files = write_report(&spec, &baseline, &points, points.len())?;
     let manifest = store::manifest_of(&spec.base, &plan.budget);
     let mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     // Only the records that ran: a point not run is tried again, never read back as a result.

@@ -25,6 +25,8 @@ use crate::metrics;
 use crate::train::protocol::{
     DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
 };
+use crate::train::schedule::next_check;
+pub use crate::train::schedule::{first_eval_samples, next_eval_samples};
 use crate::train::trainer::Trainer;
 
 /// Progress events per run are at least this far apart (about 5 per second).
@@ -92,6 +94,10 @@ pub struct EngineOptions {
     pub extra_compressed: Vec<Config>,
     /// Where final test-row probabilities go, if anyone wants them.
     pub predictions: Option<Sender<RunPredictions>>,
+    /// Send the probabilities of every evaluation to `predictions`, not only the final ones.
+    pub predictions_every_eval: bool,
+    /// Samples at which every run also evaluates (sweep checkpoints), besides the schedule.
+    pub eval_at: Vec<u64>,
     pub reps: RepBuilder,
 }
 
@@ -103,6 +109,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("exit_when_done", &self.exit_when_done)
             .field("extra_compressed", &self.extra_compressed.len())
             .field("predictions", &self.predictions.is_some())
+            .field("eval_at", &self.eval_at)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +122,8 @@ impl Default for EngineOptions {
             exit_when_done: false,
             extra_compressed: Vec::new(),
             predictions: None,
+            predictions_every_eval: false,
+            eval_at: Vec::new(),
             reps: default_reps(),
         }
     }
@@ -222,6 +231,8 @@ struct Run {
     status: Status,
     loss_ema: f64,
     next_eval: u64,
+    /// The next of `EngineOptions::eval_at` (u64::MAX when none is left).
+    next_check: u64,
     /// Training time and samples since the last evaluation (throughput excludes evaluation).
     since_eval: (Duration, u64),
     train_time: Duration,
@@ -459,6 +470,7 @@ impl State {
             status: Status::Training,
             loss_ema: f64::NAN,
             next_eval: first_eval,
+            next_check: next_check(&self.opts.eval_at, 0),
             since_eval: (Duration::ZERO, 0),
             train_time: Duration::ZERO,
             last_progress: Instant::now(),
@@ -603,7 +615,7 @@ impl State {
         }
         let run = &self.runs[i];
         let budget_done = self.opts.max_steps.is_some_and(|m| run.steps >= m);
-        if run.samples >= run.next_eval || budget_done {
+        if run.samples >= run.next_eval || run.samples >= run.next_check || budget_done {
             self.evaluate(i);
         }
         if budget_done && self.runs[i].status == Status::Training {
@@ -702,6 +714,7 @@ impl State {
         while run.next_eval <= run.samples {
             run.next_eval = next_eval_samples(run.next_eval, every);
         }
+        run.next_check = next_check(&self.opts.eval_at, run.samples);
         if run
             .last_eval
             .as_ref()
@@ -769,6 +782,17 @@ impl State {
         };
         run.since_eval = (Duration::ZERO, 0);
         run.last_eval = Some(point.clone());
+        if let (true, Some(tx)) = (self.opts.predictions_every_eval, &self.opts.predictions) {
+            let (run, generation, samples) = (run.id, run.generation, run.samples);
+            let probs = probs.as_ref().clone();
+            let _ = tx.send(RunPredictions {
+                run,
+                generation,
+                samples,
+                probs,
+            });
+        }
+        let run = &mut self.runs[i];
         run.last_probs = Some(probs);
         self.emit(EngineEvent::Eval(point));
     }
@@ -829,7 +853,13 @@ impl State {
             },
             status,
         };
-        if let (Some(tx), Some(p), Some(e)) = (&self.opts.predictions, &run.last_probs, &e) {
+        // With `predictions_every_eval` the last evaluation's were sent when it was made.
+        if let (false, Some(tx), Some(p), Some(e)) = (
+            self.opts.predictions_every_eval,
+            &self.opts.predictions,
+            &run.last_probs,
+            &e,
+        ) {
             let _ = tx.send(RunPredictions {
                 run: run.id,
                 generation: run.generation,
@@ -849,37 +879,4 @@ fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollision
 /// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
 fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
     crate::train::latency::measure(cfg).map_err(|e| e.to_string())
-}
-
-/// Samples before a run's first evaluation: an eighth of `eval.every_samples`, so a new user sees
-/// the first AUC points within seconds; the interval then doubles up to `every_samples`.
-pub fn first_eval_samples(every: u64) -> u64 {
-    (every / 8).max(1)
-}
-
-/// The evaluation after the one at `at` samples: doubling during the warm-up, then every `every`.
-pub fn next_eval_samples(at: u64, every: u64) -> u64 {
-    if at < every {
-        (at * 2).min(every)
-    } else {
-        at + every
-    }
-}
-
-#[cfg(test)]
-mod schedule_tests {
-    use super::*;
-
-    #[test]
-    fn evaluations_double_then_settle_at_every_samples() {
-        let every = 50_000;
-        let mut at = first_eval_samples(every);
-        let mut seen = vec![at];
-        while at < 4 * every {
-            at = next_eval_samples(at, every);
-            seen.push(at);
-        }
-        assert_eq!(seen, [6250, 12500, 25000, 50000, 100000, 150000, 200000]);
-        assert_eq!(first_eval_samples(3), 1);
-    }
 }

@@ -585,7 +585,9 @@ fn median_p99(times: &mut [f64]) -> (f64, f64) {
 }
 
 /// Memory the full table may use: 60% of physical memory, and no more than 60% of what is
-/// available now (other processes share the machine). Unknown memory: 1 GiB.
+/// available now (other processes share the machine), nor of what is left under this process's
+/// cgroup limit (a Slurm job's `--mem`, a container's limit: the probe must not be the reason a
+/// task is killed). Unknown memory: 1 GiB.
 fn memory_budget() -> u64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let field = |name: &str| -> Option<u64> {
@@ -597,11 +599,34 @@ fn memory_budget() -> u64 {
             .ok()
             .map(|kb| kb * 1024)
     };
-    match (field("MemTotal:"), field("MemAvailable:")) {
-        (Some(t), Some(a)) => ((t as f64 * MEM_SHARE) as u64).min((a as f64 * MEM_SHARE) as u64),
-        (Some(t), None) => (t as f64 * MEM_SHARE) as u64,
+    let share = |b: u64| (b as f64 * MEM_SHARE) as u64;
+    let host = match (field("MemTotal:"), field("MemAvailable:")) {
+        (Some(t), Some(a)) => share(t).min(share(a)),
+        (Some(t), None) => share(t),
         _ => 1 << 30,
+    };
+    match cgroup_room() {
+        Some(room) => host.min(share(room)),
+        None => host,
     }
+}
+
+/// Bytes left under this process's cgroup (v2) memory limit: `memory.max` minus
+/// `memory.current`; `None` when there is no limit or no cgroup v2.
+fn cgroup_room() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
+    cgroup_room_in(&dir)
+}
+
+fn cgroup_room_in(dir: &std::path::Path) -> Option<u64> {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let max: u64 = read("memory.max")?.trim().parse().ok()?;
+    let current: u64 = read("memory.current")
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0);
+    Some(max.saturating_sub(current))
 }
 
 /// L1 data, L2 and L3 sizes of cpu0 in bytes, from /sys (None when not readable).
@@ -674,6 +699,16 @@ mod tests {
     fn quantiles() {
         let mut t: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(median_p99(&mut t), (50.5, 99.0));
+    }
+
+    #[test]
+    fn a_cgroup_limit_bounds_the_room_and_no_limit_gives_none() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("memory.max"), "1073741824\n").unwrap();
+        std::fs::write(d.path().join("memory.current"), "73741824\n").unwrap();
+        assert_eq!(cgroup_room_in(d.path()), Some(1_000_000_000));
+        std::fs::write(d.path().join("memory.max"), "max\n").unwrap();
+        assert_eq!(cgroup_room_in(d.path()), None);
     }
 
     #[test]

@@ -6,4 +6,5 @@
 pub mod engine;
 pub mod latency;
 pub mod protocol;
+pub mod schedule;
 pub mod trainer;

@@ -260,6 +260,26 @@ impl Chart {
         };
     }
 
+    /// A marker of `shape` at data (x, y): methods told apart by shape, not only by colour.
+    pub fn shape(
+        &mut self,
+        at: (f64, f64),
+        r: f64,
+        style: Marker,
+        shape: Shape,
+        title: Option<&str>,
+    ) {
+        if shape == Shape::Circle {
+            return self.marker(at, r, style, title);
+        }
+        let (cx, cy) = (self.sx(at.0), self.sy(at.1));
+        let body = shape_body(cx, cy, r, style, shape);
+        let _ = match title {
+            Some(t) => writeln!(self.s, "<g>{body}<title>{}</title></g>", xml(t)),
+            None => writeln!(self.s, "{body}"),
+        };
+    }
+
     /// A legend entry at pixel (x, y): a marker (or a line sample, for `Legend::Line`) and its
     /// label.
     pub fn legend(&mut self, x: f64, y: f64, key: Legend, label: &str) {
@@ -270,6 +290,16 @@ impl Chart {
                     "<circle cx=\"{x}\" cy=\"{y}\" r=\"{r}\" fill=\"{}\" stroke=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
                     style.fill,
                     style.stroke,
+                    x + 10.0,
+                    y + 4.0,
+                    xml(label)
+                );
+            }
+            Legend::Shape(r, style, shape) => {
+                let _ = writeln!(
+                    self.s,
+                    "{}<text x=\"{}\" y=\"{}\">{}</text>",
+                    shape_body(x, y, r, style, shape),
                     x + 10.0,
                     y + 4.0,
                     xml(label)
@@ -326,7 +356,73 @@ pub struct Marker {
 #[derive(Debug, Clone, Copy)]
 pub enum Legend<'a> {
     Dot(f64, Marker),
+    Shape(f64, Marker, Shape),
     Line(&'a str, &'a str),
+}
+
+/// Marker shapes, one per method in a legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+    Cross,
+}
+
+impl Shape {
+    /// The `i`-th shape (cycling).
+    pub fn nth(i: usize) -> Shape {
+        [
+            Shape::Circle,
+            Shape::Square,
+            Shape::Triangle,
+            Shape::Diamond,
+            Shape::Cross,
+        ][i % 5]
+    }
+}
+
+fn shape_body(cx: f64, cy: f64, r: f64, style: Marker, shape: Shape) -> String {
+    let stroke = if style.stroke.is_empty() {
+        String::new()
+    } else {
+        format!(" stroke=\"{}\"", style.stroke)
+    };
+    let poly = |pts: &[(f64, f64)]| {
+        let p: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", cx + x * r, cy + y * r))
+            .collect();
+        format!(
+            "<polygon points=\"{}\" fill=\"{}\"{stroke}/>",
+            p.join(" "),
+            style.fill
+        )
+    };
+    match shape {
+        Shape::Circle => format!(
+            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{r}\" fill=\"{}\"{stroke}/>",
+            style.fill
+        ),
+        Shape::Square => poly(&[(-0.9, -0.9), (0.9, -0.9), (0.9, 0.9), (-0.9, 0.9)]),
+        Shape::Triangle => poly(&[(0.0, -1.2), (1.1, 0.9), (-1.1, 0.9)]),
+        Shape::Diamond => poly(&[(0.0, -1.3), (1.1, 0.0), (0.0, 1.3), (-1.1, 0.0)]),
+        Shape::Cross => poly(&[
+            (-0.35, -1.1),
+            (0.35, -1.1),
+            (0.35, -0.35),
+            (1.1, -0.35),
+            (1.1, 0.35),
+            (0.35, 0.35),
+            (0.35, 1.1),
+            (-0.35, 1.1),
+            (-0.35, 0.35),
+            (-1.1, 0.35),
+            (-1.1, -0.35),
+            (-0.35, -0.35),
+        ]),
+    }
 }
 
 fn dash_attr(dash: &str) -> String {

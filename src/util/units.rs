@@ -29,6 +29,75 @@ pub fn fmt_bytes(b: u64) -> String {
     }
 }
 
+/// `4MiB`, `512 KiB`, `1.5GiB`, `4096` (plain bytes) as bytes. Only binary units: `4MB` or `4M`
+/// are refused (is it 4,000,000 or 4,194,304?), with what to write instead.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = (&t[..split], t[split..].trim());
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{t}`: write bytes in binary units, e.g. 4MiB, 512KiB, 1GiB, or plain bytes (4194304)"
+            ));
+        }
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{t}`: not a size; e.g. 4MiB, 512KiB, 1GiB or 4194304"))?;
+    // A fraction of a unit (4.1MiB) is rounded to whole bytes; plain bytes must be whole.
+    let bytes = if mult > 1 {
+        (v * mult as f64).round()
+    } else {
+        v
+    };
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) || bytes.fract() != 0.0 {
+        return Err(format!(
+            "`{t}`: a whole number of bytes of at least 1 is needed"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+/// A count of samples: `250k`, `1M`, `2.5M`, `1G`, `64000` (decimal: k = 1000). Counts are not
+/// bytes, so the decimal prefixes apply.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'M')) => (&t[..i], 1e6),
+        Some((i, 'G')) => (&t[..i], 1e9),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{t}`: not a count; e.g. 250k, 1M, 2.5M or 64000"))?;
+    let n = v * mult;
+    if !(1.0..1e18).contains(&n) || n.fract() != 0.0 {
+        return Err(format!("`{t}`: a whole count of at least 1 is needed"));
+    }
+    Ok(n as u64)
+}
+
+/// `250k`, `1M`, `2.5M`, `64000`: a sample count in the shortest exact decimal form.
+pub fn fmt_count(n: u64) -> String {
+    for (div, suffix) in [(1_000_000_000u64, "G"), (1_000_000, "M"), (1_000, "k")] {
+        if n >= div && (n * 10).is_multiple_of(div) {
+            let v = n as f64 / div as f64;
+            return format!("{}{suffix}", format!("{v:.1}").trim_end_matches(".0"));
+        }
+    }
+    n.to_string()
+}
+
 /// Steps between labelled powers of two on a byte axis: every power, then 4x, 32x, 1024x...
 const STEPS: [i32; 6] = [1, 2, 5, 10, 20, 30];
 
@@ -130,5 +199,28 @@ mod tests {
         let a = ByteAxis::new(4096, 4096, 8);
         assert_eq!((a.lo, a.hi), (12, 13));
         assert!(ByteAxis::pos(4096) >= a.lo as f64 && ByteAxis::pos(4096) <= a.hi as f64);
+    }
+
+    #[test]
+    fn sizes_and_counts_parse() {
+        assert_eq!(parse_bytes("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_bytes("512 KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("4.1MiB"), Ok(4_299_162));
+        for bad in ["4MB", "4M", "", "MiB", "-1", "0", "0.5"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_count("250k"), Ok(250_000));
+        assert_eq!(parse_count("1M"), Ok(1_000_000));
+        assert_eq!(parse_count("2.5M"), Ok(2_500_000));
+        assert_eq!(parse_count("64000"), Ok(64_000));
+        for bad in ["", "k", "1.00001k", "-3", "1MiB", "x"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
+        assert_eq!(fmt_count(250_000), "250k");
+        assert_eq!(fmt_count(2_500_000), "2.5M");
+        assert_eq!(fmt_count(256_000), "256k");
+        assert_eq!(fmt_count(250_112), "250112");
     }
 }

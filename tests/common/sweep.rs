@@ -39,7 +39,13 @@ pub const COMPARED: &[&str] = &[
     "delta_hi",
     "logloss",
     "pareto",
+    "curve",
+    "oracle_auc",
+    "checkpoints",
 ];
+
+/// Measured, so never compared bit for bit, but present in both sweeps: each point's latency.
+pub const MEASURED: &[&str] = &["ns_per_token", "uncompressed_ns_per_token", "latency_batch"];
 
 fn project(v: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
     COMPARED
@@ -78,11 +84,27 @@ pub fn assert_same_results(local: &Path, other: &Path) {
             local.display(),
             other.display()
         );
-        // Something was compared: the points trained and have a ΔAUC.
+        // Something was compared: the points trained and have a ΔAUC and a whole curve with
+        // ΔAUC at equal samples.
         assert!(
             x.iter().any(|(k, v)| k == "delta_auc" && v.is_f64()),
             "{x:?}"
         );
+        assert!(
+            x.iter().any(|(k, v)| k == "curve"
+                && v.as_array()
+                    .is_some_and(|c| !c.is_empty() && c.iter().all(|e| e["delta_auc"].is_f64()))),
+            "{x:?}"
+        );
+    }
+    for dir in [local, other] {
+        let text = std::fs::read_to_string(dir.join("points.json")).unwrap();
+        let v: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        for p in &v {
+            for k in MEASURED {
+                assert!(p[*k].is_number(), "{k} missing in {}: {p}", dir.display());
+            }
+        }
     }
     assert_eq!(baseline(local), baseline(other));
 }
