@@ -232,3 +232,73 @@ fn a_cancelled_task_is_resubmitted_alone_and_nothing_is_lost_or_duplicated() {
     assert_eq!(jobs[1]["indices"], serde_json::json!([0]));
     assert!(jobs[1]["baseline"].is_null());
 }
+
+/// A failed baseline cancels the points job (its dependency can never be satisfied) instead of
+/// leaving it pending forever: the points script's `--kill-on-invalid-dep=yes`, on a real Slurm.
+/// The baseline here is a job that fails at once; the points script is the one `--dry-run` wrote.
+#[test]
+fn a_failed_baseline_cancels_the_points_instead_of_leaving_them_pending() {
+    if !cluster() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("doomed");
+    bin()
+        .args(["sweep", "--preset", "tiny", "--steps", "5"])
+        .args(["--grid", "memrec.k=1,2", "--out"])
+        .arg(&dir)
+        .args([
+            "--slurm",
+            "--dry-run",
+            "--time",
+            "5",
+            "--cpus-per-task",
+            "1",
+        ])
+        .assert()
+        .success();
+    let sbatch = |args: &[&str]| -> String {
+        let o = Command::new("sbatch")
+            .arg("--parsable")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let out = tmp.path().join("fail-%j.out");
+    let base = sbatch(&[
+        "--output",
+        out.to_str().unwrap(),
+        "--wrap",
+        "sleep 1; exit 3",
+    ]);
+    let points_script = dir.join("slurm/points.sbatch");
+    let points = sbatch(&[
+        &format!("--dependency=afterok:{base}"),
+        points_script.to_str().unwrap(),
+    ]);
+    let t0 = Instant::now();
+    loop {
+        let q = Command::new("squeue")
+            .args(["-h", "-j", &points, "-o", "%T %r"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&q.stdout).trim().to_string();
+        if text.is_empty() {
+            break; // gone from the queue: cancelled
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the points job {points} is still queued 120 s after its baseline {base} failed: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Nothing of the points ran.
+    assert!(
+        std::fs::read_dir(dir.join("points"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0
+    );
+}

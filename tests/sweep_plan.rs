@@ -303,3 +303,56 @@ fn plan_prints_memory_time_and_core_hours_without_training_the_grid() {
                 .and(predicate::str::contains("core-hours at the budget")),
         );
 }
+
+/// The configuration's `slurm` block gives sbatch its options when no flag does; a flag wins;
+/// a bad value names the block's field; the block never enters the plan's hashes.
+#[test]
+fn the_slurm_block_of_the_configuration_feeds_the_scripts_and_flags_override_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    plan_cmd(&a, &["--slurm", "--dry-run", "--jobs", "1"])
+        .args([
+            "--set",
+            "slurm.partition=long",
+            "--set",
+            "slurm.account=recsys",
+        ])
+        .args(["--set", "slurm.time=1-00:00:00", "--set", "slurm.mem=3G"])
+        .args(["--set", "slurm.cpus_per_task=2"])
+        .assert()
+        .success();
+    let script = std::fs::read_to_string(a.join("slurm/points.sbatch")).unwrap();
+    for needle in [
+        "#SBATCH --partition=long",
+        "#SBATCH --account=recsys",
+        "#SBATCH --time=1-00:00:00",
+        "#SBATCH --mem=3072M",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --kill-on-invalid-dep=yes",
+    ] {
+        assert!(script.contains(needle), "{needle} not in\n{script}");
+    }
+    // A flag overrides the block.
+    let b = tmp.path().join("b");
+    plan_cmd(&b, &["--slurm", "--dry-run", "--jobs", "1"])
+        .args(["--set", "slurm.partition=long", "--partition", "short"])
+        .args(["--set", "slurm.time=90", "--time", "5"])
+        .assert()
+        .success();
+    let script = std::fs::read_to_string(b.join("slurm/points.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --partition=short"), "{script}");
+    assert!(script.contains("#SBATCH --time=5\n"), "{script}");
+    // Same points and base: the block is not in the plan's hashes.
+    let plan = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("plan.json")).unwrap()).unwrap()
+    };
+    assert_eq!(plan(&a)["plan_hash"], plan(&b)["plan_hash"]);
+    // A bad value is refused before anything is written, naming the block's field.
+    let c = tmp.path().join("c");
+    plan_cmd(&c, &["--slurm", "--dry-run"])
+        .args(["--set", "slurm.mem=lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("slurm.mem (configuration) lots"));
+    assert!(!c.exists());
+}

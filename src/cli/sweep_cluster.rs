@@ -144,13 +144,14 @@ fn budget_of(args: &SweepArgs) -> Result<Budget, CliError> {
     }
 }
 
-/// `--mem`: a number with an optional K, M, G or T suffix (MiB without one), in MiB.
-fn parse_mem(s: &str) -> Result<u64, CliError> {
+/// `--mem` (or `slurm.mem`, named by `what`): a number with an optional K, M, G or T suffix
+/// (MiB without one), in MiB.
+fn parse_mem(s: &str, what: &str) -> Result<u64, CliError> {
     let t = s.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: u64 = num.parse().map_err(|_| {
         CliError::usage(anyhow!(
-            "--mem {s}: expected a size such as 2048M or 4G (K, M, G, T; MiB without a unit)"
+            "{what} {s}: expected a size such as 2048M or 4G (K, M, G, T; MiB without a unit)"
         ))
     })?;
     let mib = match unit.to_ascii_uppercase().as_str() {
@@ -160,14 +161,14 @@ fn parse_mem(s: &str) -> Result<u64, CliError> {
         "T" | "TB" => n * 1024 * 1024,
         _ => {
             return Err(CliError::usage(anyhow!(
-                "--mem {s}: unknown unit `{unit}` (K, M, G or T)"
+                "{what} {s}: unknown unit `{unit}` (K, M, G or T)"
             )));
         }
     };
     Ok(mib.max(1))
 }
 
-fn check_time(s: &str) -> Result<String, CliError> {
+fn check_time(s: &str, what: &str) -> Result<String, CliError> {
     let ok = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_digit() || c == ':' || c == '-')
@@ -176,7 +177,7 @@ fn check_time(s: &str) -> Result<String, CliError> {
         Ok(s.to_string())
     } else {
         Err(CliError::usage(anyhow!(
-            "--time {s}: expected Slurm's format: minutes, H:MM:SS or D-HH:MM:SS"
+            "{what} {s}: expected Slurm's format: minutes, H:MM:SS or D-HH:MM:SS"
         )))
     }
 }
@@ -214,9 +215,29 @@ fn plan_or_submit(
             c.plan_seconds
         )));
     }
-    let time = c.time.as_deref().map(check_time).transpose()?;
-    let mem = c.mem.as_deref().map(parse_mem).transpose()?;
     let cfg = config.resolve()?;
+    let set = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+    let slurm = &cfg.slurm;
+    let time = match (&c.time, set(&slurm.time)) {
+        (Some(t), _) => Some(check_time(t, "--time")?),
+        (None, Some(t)) => Some(check_time(&t, "slurm.time (configuration)")?),
+        (None, None) => None,
+    };
+    let mem = match (&c.mem, set(&slurm.mem)) {
+        (Some(m), _) => Some(parse_mem(m, "--mem")?),
+        (None, Some(m)) => Some(parse_mem(&m, "slurm.mem (configuration)")?),
+        (None, None) => None,
+    };
+    // Flags first, then the configuration's slurm block.
+    let merged = ClusterArgs {
+        partition: c.partition.clone().or(set(&slurm.partition)),
+        account: c.account.clone().or(set(&slurm.account)),
+        cpus_per_task: c
+            .cpus_per_task
+            .or(Some(slurm.cpus_per_task).filter(|&n| n > 0)),
+        ..(**c).clone()
+    };
+    let c = &merged;
     let budget = budget_of(args)?;
     let grid = args
         .grid
@@ -226,7 +247,9 @@ fn plan_or_submit(
         .cpus_per_task
         .unwrap_or(if cfg.threads > 0 { cfg.threads } else { 1 });
     if cpus == 0 {
-        return Err(CliError::usage(anyhow!("--cpus-per-task 0: at least 1")));
+        return Err(CliError::usage(anyhow!(
+            "--cpus-per-task (or slurm.cpus_per_task) 0: at least 1"
+        )));
     }
     let mut spec = SweepSpec::new(cfg, &grid, budget, PathBuf::new(), 1, title)?;
     spec.set_review(

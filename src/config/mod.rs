@@ -109,6 +109,31 @@ pub struct Config {
     pub train: TrainConfig,
     pub eval: EvalConfig,
     pub bench: BenchConfig,
+    /// Options of `sweep --slurm` (its flags override them). Never part of a sweep's hashes or
+    /// plan: where a point runs does not change its result.
+    #[serde(default, skip_serializing_if = "SlurmConfig::is_empty")]
+    pub slurm: SlurmConfig,
+}
+
+/// The `slurm` block of a configuration: what `sweep --slurm` passes to sbatch when no flag says
+/// otherwise (`--partition`, `--account`, `--time`, `--cpus-per-task`, `--mem`). Empty text or 0:
+/// not set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmConfig {
+    pub partition: String,
+    pub account: String,
+    /// Time limit of every job, in Slurm's format (`90`, `4:00:00`, `1-12:00:00`).
+    pub time: String,
+    pub cpus_per_task: usize,
+    /// Memory of every job (`2048M`, `4G`); default: computed from the configuration.
+    pub mem: String,
+}
+
+impl SlurmConfig {
+    pub fn is_empty(&self) -> bool {
+        *self == SlurmConfig::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

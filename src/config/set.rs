@@ -94,6 +94,10 @@ impl Config {
             msg,
         };
         let mut root = serde_json::to_value(&*self).map_err(|e| set_err(e.to_string()))?;
+        // An empty slurm block is left out of what is written; its fields can still be set.
+        if let (Some(o), Ok(s)) = (root.as_object_mut(), serde_json::to_value(&self.slurm)) {
+            o.entry("slurm").or_insert(s);
+        }
         let mut slot = &mut root;
         let mut walked = String::new();
         for part in path.split('.') {

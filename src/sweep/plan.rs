@@ -77,6 +77,8 @@ pub struct PlanReview {
 fn json_of(cfg: &Config) -> serde_json::Value {
     let mut c = cfg.clone();
     c.threads = 0;
+    // Where the points run is the scripts' business, not the plan's (a --resume may move them).
+    c.slurm = Default::default();
     serde_json::to_value(&c).unwrap_or(serde_json::Value::Null)
 }
 

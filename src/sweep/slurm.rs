@@ -138,7 +138,7 @@ pub fn write_scripts(
     );
     let all: Vec<usize> = (0..plan.points.len()).collect();
     let points = format!(
-        "{head}#   sbatch --parsable --dependency=afterok:<baseline job> {POINTS_SCRIPT}\n# Each task trains the point SLURM_ARRAY_TASK_ID (`run-point --index I` runs one by hand).\n#SBATCH --job-name=memrec-{name}-points\n#SBATCH --array={}\n#SBATCH --output={}\n{}set -eu\nexec {bin} sweep run-point {}\n",
+        "{head}#   sbatch --parsable --dependency=afterok:<baseline job> {POINTS_SCRIPT}\n# Each task trains the point SLURM_ARRAY_TASK_ID (`run-point --index I` runs one by hand).\n# If the baseline fails, the points can never run: Slurm cancels them rather than keep them\n# pending forever (DependencyNeverSatisfied).\n#SBATCH --kill-on-invalid-dep=yes\n#SBATCH --job-name=memrec-{name}-points\n#SBATCH --array={}\n#SBATCH --output={}\n{}set -eu\nexec {bin} sweep run-point {}\n",
         array_spec(&all, opts.max_running),
         sh(&logs.join("point-%A_%a.out").display().to_string()),
         common(&opts.time_points, opts.mem_points_mib),

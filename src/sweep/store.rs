@@ -206,6 +206,7 @@ pub struct Manifest {
 pub fn base_hash(base: &Config, budget: &str) -> String {
     let mut c = base.clone();
     c.threads = 0;
+    c.slurm = Default::default();
     let text = serde_json::to_string(&c).unwrap_or_default();
     format!(
         "{:016x}",
@@ -222,6 +223,7 @@ pub fn config_hash(cfg: &Config) -> String {
 pub fn manifest_of(base: &Config, budget: &str) -> Manifest {
     let mut c = base.clone();
     c.threads = 0;
+    c.slurm = Default::default();
     Manifest {
         base_hash: base_hash(base, budget),
         budget: budget.to_string(),
