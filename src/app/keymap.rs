@@ -40,6 +40,14 @@ pub enum Action {
     Select,
     Yes,
     No,
+    /// Open / close the token inspector.
+    Inspect,
+    /// Explain the focused panel (an overlay written for students).
+    Info,
+    /// The focused panel fills the screen; again restores the layout.
+    Zoom,
+    /// Inspector: type the value to inspect.
+    TypeValue,
 }
 
 /// A physical key of a binding.
@@ -72,6 +80,7 @@ pub enum Group {
     Navigate,
     Knobs,
     Pareto,
+    Inspector,
     Session,
     Prompt,
 }
@@ -82,6 +91,7 @@ impl Group {
             Group::Navigate => "Navigate",
             Group::Knobs => "Knobs",
             Group::Pareto => "Pareto view (AUC or ΔAUC against table bytes)",
+            Group::Inspector => "Token inspector (one value: its rows, weights, vector)",
             Group::Session => "Session",
             Group::Prompt => "In a prompt",
         }
@@ -108,8 +118,16 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('?'), Key::Code(KeyCode::F(1))],
         label: "?/F1",
         action: Action::Help,
-        description: "show / hide this help",
+        description: "show / hide this help (keys, then a glossary of the words used)",
         hint: "? help",
+        group: Group::Session,
+    },
+    Binding {
+        keys: &[Key::Char('i')],
+        label: "i",
+        action: Action::Info,
+        description: "explain the focused panel: what it shows, how it is computed",
+        hint: "i info",
         group: Group::Session,
     },
     Binding {
@@ -124,7 +142,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Code(KeyCode::Up), Key::Char('k')],
         label: "↑/k",
         action: Action::Up,
-        description: "previous knob / run / feature row; scroll help",
+        description: "previous knob / run / feature row / inspected value; scroll help",
         hint: "",
         group: Group::Navigate,
     },
@@ -132,7 +150,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Code(KeyCode::Down), Key::Char('j')],
         label: "↓/j",
         action: Action::Down,
-        description: "next knob / run / feature row; scroll help",
+        description: "next knob / run / feature row / inspected value; scroll help",
         hint: "↑↓ move",
         group: Group::Navigate,
     },
@@ -144,7 +162,7 @@ pub const KEYMAP: &[Binding] = &[
         ],
         label: "→/l/Tab",
         action: Action::FocusNext,
-        description: "focus the next panel (Knobs → Pareto → Runs → Collisions)",
+        description: "focus the next panel (Knobs → AUC → Runs → Collisions → Memory → Latency)",
         hint: "",
         group: Group::Navigate,
     },
@@ -164,7 +182,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('+'), Key::Char('=')],
         label: "+",
         action: Action::Increase,
-        description: "focused knob up: rows, batch, lr x2; next dim; toggles",
+        description: "focused knob up: rows, batch, lr x2; next dim; toggles; inspector: next feature",
         hint: "",
         group: Group::Knobs,
     },
@@ -172,7 +190,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('-'), Key::Char('_')],
         label: "-",
         action: Action::Decrease,
-        description: "focused knob down one step",
+        description: "focused knob down one step; inspector: previous feature",
         hint: "+/- knob",
         group: Group::Knobs,
     },
@@ -229,7 +247,8 @@ pub const KEYMAP: &[Binding] = &[
         label: "v",
         action: Action::ToggleView,
         description: "AUC panel: curves ↔ Pareto view (runs tried, loaded sweep)",
-        hint: "v pareto",
+        // In the help only: the footer keeps the teaching keys (i, t, z) within 120 columns.
+        hint: "",
         group: Group::Pareto,
     },
     Binding {
@@ -244,9 +263,33 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Code(KeyCode::Enter)],
         label: "Enter",
         action: Action::Select,
-        description: "Pareto focused: load the point into the knobs, restart",
+        description: "Pareto: load the point into the knobs; Collisions: inspect that feature",
         hint: "",
         group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char('t')],
+        label: "t",
+        action: Action::Inspect,
+        description: "open / close the token inspector (Enter on a Collisions row opens it there)",
+        hint: "t inspect",
+        group: Group::Inspector,
+    },
+    Binding {
+        keys: &[Key::Char('x')],
+        label: "x",
+        action: Action::TypeValue,
+        description: "type the value: hex (3a1f09c2), - for missing, #N for test row N",
+        hint: "",
+        group: Group::Inspector,
+    },
+    Binding {
+        keys: &[Key::Char('z')],
+        label: "z",
+        action: Action::Zoom,
+        description: "zoom the focused panel to the whole screen; again (or Esc) restores",
+        hint: "z zoom",
+        group: Group::Session,
     },
     Binding {
         keys: &[Key::Char('o')],
@@ -261,7 +304,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "R",
         action: Action::Report,
         description: "report: Markdown + SVGs in ./memrec-report-NAME/; asks first",
-        hint: "R report",
+        hint: "",
         group: Group::Session,
     },
     Binding {
@@ -269,14 +312,14 @@ pub const KEYMAP: &[Binding] = &[
         label: "s",
         action: Action::ScreenDump,
         description: "write the screen as text to ./memrec-screen-N.txt",
-        hint: "s screen",
+        hint: "",
         group: Group::Session,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Esc)],
         label: "Esc",
         action: Action::Back,
-        description: "close the help or a prompt; quit when none is open",
+        description: "close the help, a prompt, the zoom or the inspector; else quit",
         hint: "",
         group: Group::Session,
     },
@@ -338,6 +381,7 @@ pub fn help_lines() -> Vec<HelpLine> {
         Group::Navigate,
         Group::Knobs,
         Group::Pareto,
+        Group::Inspector,
         Group::Session,
         Group::Prompt,
     ] {

@@ -4,6 +4,7 @@
 //! Owns: the explorer's behaviour. Must never: train (the engine does, on its own threads) or
 //! draw outside `ui::draw`.
 
+pub mod inspector;
 pub mod keymap;
 pub mod msg;
 pub mod pareto;

@@ -158,6 +158,10 @@ impl Representation for HashingTrick {
             .collect()
     }
 
+    fn row_updates(&self) -> u64 {
+        self.core.row_updates()
+    }
+
     fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {
         let j = crate::data::key_feature(key).min(NUM_CAT - 1);
         out.push(RowRef {

@@ -861,6 +861,9 @@ impl Representation for MemRec {
         .ok()
     }
 
+    fn row_updates(&self) -> u64 {
+        self.groups.updated + self.wgroups.updated
+    }
     fn lookup_rows(&self, key: u64, out: &mut Vec<super::explain::RowRef>) {
         super::explain::memrec_rows(self, key, out);
     }

@@ -137,6 +137,12 @@ pub trait Representation: Send + Sync {
     fn lookup_rows(&self, key: u64, out: &mut Vec<explain::RowRef>) {
         let _ = (key, out);
     }
+    /// Row updates the sparse optimizer has applied so far (each batch updates each distinct
+    /// row it used once; a weight or a ROBE-Z array element counts as a row). 0 when the
+    /// representation does not count them.
+    fn row_updates(&self) -> u64 {
+        0
+    }
     /// `lookup_rows` with the values those rows hold now and the vector the token gets.
     fn explain(&self, key: u64) -> Option<explain::TokenLookup> {
         let _ = key;

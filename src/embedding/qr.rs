@@ -313,6 +313,10 @@ impl Representation for Qr {
         out
     }
 
+    fn row_updates(&self) -> u64 {
+        self.groups.updated
+    }
+
     fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {
         let j = key_feature(key).min(NUM_CAT - 1);
         let (q, r) = self.rows_of(j, key);

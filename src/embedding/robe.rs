@@ -214,6 +214,10 @@ impl Representation for RobeZ {
         }]
     }
 
+    fn row_updates(&self) -> u64 {
+        self.groups.updated
+    }
+
     /// Each block's start offset in the shared array (a block reads the `Z` floats from there,
     /// wrapping around the end).
     fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {

@@ -403,6 +403,10 @@ impl Representation for Uncompressed {
         super::collisions::none(distinct_keys)
     }
 
+    fn row_updates(&self) -> u64 {
+        self.core.row_updates()
+    }
+
     /// The value's own row, or its feature's out-of-vocabulary row (the one `forward_eval`
     /// reads for a value not in the vocabulary).
     fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {

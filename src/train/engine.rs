@@ -18,13 +18,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::config::Config;
 use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
-use crate::embedding::collisions::FeatureCollisions;
 use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
-use crate::train::inspect::{SharingCache, inspect};
+use crate::train::inspect::{SharingCache, exposure, inspect};
 use crate::train::loaded::LoadedValues;
 use crate::train::protocol::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
+    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, RunId, RunStatus, RunSummary,
 };
 pub use crate::train::schedule::{first_eval_samples, next_eval_samples};
 use crate::train::trainer::Trainer;
@@ -533,7 +532,9 @@ impl State {
             }
             EngineCommand::MeasureLatency(cfg) => {
                 // Training is paused for the measurement: this thread is the only one stepping.
-                let result = self.pool.install(|| measure_latency(&cfg));
+                // Lookup latency of the compressed kernel against the uncompressed gather.
+                let measure = || crate::train::latency::measure(&cfg).map_err(|e| e.to_string());
+                let result = self.pool.install(measure);
                 match result {
                     Ok(r) => self.emit(EngineEvent::Latency(r)),
                     Err(message) => self.emit(EngineEvent::LatencyFailed { message }),
@@ -632,6 +633,9 @@ impl State {
             // The loaded values grow with training: so do the collision statistics.
             self.loaded.merge();
             let run = &self.runs[i];
+            let (rep, test) = (run.trainer.rep.as_ref(), &self.test.keys);
+            let e = exposure(run.id, run.generation, run.samples, rep, &self.loaded, test);
+            self.emit(EngineEvent::Exposure(e));
             if self.loaded.len() as f64 >= run.collisions_at as f64 * COLLISION_REGROW {
                 self.emit_collisions(i);
             }
@@ -687,7 +691,7 @@ impl State {
         let run = &mut self.runs[i];
         run.collisions_pending = false;
         run.collisions_at = self.loaded.len();
-        let features = collisions_of(run.trainer.rep.as_ref(), self.loaded.keys());
+        let features = run.trainer.rep.collisions(self.loaded.keys());
         let e = EngineEvent::Collisions {
             run: run.id,
             generation: run.generation,
@@ -874,14 +878,4 @@ fn adopt_compressed(cfg: &mut Config, next: &Config) {
     cfg.memrec = next.memrec.clone();
     cfg.model = next.model.clone();
     cfg.train = next.train.clone();
-}
-
-/// Collision statistics of `rep` over `keys` (sorted, distinct).
-fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollisions> {
-    rep.collisions(keys)
-}
-
-/// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
-fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
-    crate::train::latency::measure(cfg).map_err(|e| e.to_string())
 }

@@ -7,7 +7,7 @@
 //! the kernels' own functions).
 
 use super::loaded::LoadedValues;
-use super::protocol::{InspectedRun, Inspection, RunId, ValuePick};
+use super::protocol::{Exposure, InspectedRun, Inspection, RunId, ValuePick};
 use crate::data::{NUM_CAT, key_value, token_key};
 use crate::embedding::Representation;
 use crate::embedding::explain::{RowRef, Sharing, sharing};
@@ -42,6 +42,26 @@ impl SharingCache {
         self.entries.retain(|e| e.0 != s.run);
         self.entries.push((id.0, id.1, id.2, rows, answer.clone()));
         answer
+    }
+}
+
+/// What `rep` (run `run` at `samples`) has been trained on: its row updates against its rows,
+/// and the test rows holding a value no training row so far held (`loaded` as last merged).
+pub fn exposure(
+    run: RunId,
+    generation: u64,
+    samples: u64,
+    rep: &dyn Representation,
+    loaded: &LoadedValues,
+    test_keys: &[u64],
+) -> Exposure {
+    Exposure {
+        run,
+        generation,
+        samples,
+        row_updates: rep.row_updates(),
+        rows: rep.tables().iter().map(|t| t.rows).sum(),
+        test_rows_with_untrained_value: loaded.share_of_rows_with_untrained(test_keys),
     }
 }
 

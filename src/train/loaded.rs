@@ -126,6 +126,20 @@ impl LoadedValues {
         self.keys.binary_search(&key).map_or(0, |i| self.counts[i])
     }
 
+    /// Share of the rows of `test_keys` (26 keys each) holding at least one value no training row
+    /// so far held; `None` when values were left out at the cap (their counts are unknown).
+    pub fn share_of_rows_with_untrained(&self, test_keys: &[u64]) -> Option<f64> {
+        let rows = test_keys.len() / NUM_CAT;
+        if self.capped || rows == 0 {
+            return None;
+        }
+        let untrained = test_keys
+            .chunks_exact(NUM_CAT)
+            .filter(|row| row.iter().any(|&k| self.count(k) == 0))
+            .count();
+        Some(untrained as f64 / rows as f64)
+    }
+
     /// Feature `feature`'s `n` most trained-on values, most frequent first (ties: smaller key
     /// first), with their counts.
     pub fn top(&self, feature: usize, n: usize) -> Vec<(u64, u32)> {
@@ -162,6 +176,10 @@ mod tests {
         assert_eq!(l.top(3, 5), vec![(c, 0)]);
         assert!(l.top(1, 5).is_empty());
         assert!(!l.capped());
+        // Two test rows: one holds only trained values, one holds `c`, never trained on.
+        let mut rows = vec![a; 2 * NUM_CAT];
+        rows[NUM_CAT + 5] = c;
+        assert_eq!(l.share_of_rows_with_untrained(&rows), Some(0.5));
     }
 
     #[test]

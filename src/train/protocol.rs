@@ -368,6 +368,23 @@ pub enum EngineEvent {
     DataIssues(crate::data::BadLines),
     /// The answer to `EngineCommand::Inspect`.
     Inspected(Box<Inspection>),
+    /// What a run's parameters have been trained on, at each of its evaluations.
+    Exposure(Exposure),
+}
+
+/// What a run's parameters have been trained on so far: the counts behind an early lead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exposure {
+    pub run: RunId,
+    pub generation: u64,
+    pub samples: u64,
+    /// Row updates the sparse optimizer has applied (each batch: one per distinct row it used).
+    pub row_updates: u64,
+    /// Parameter rows of the run's tables now (a weight or a ROBE-Z element counts as a row).
+    pub rows: u64,
+    /// Share of the test rows holding at least one value no training row so far held (the
+    /// baseline meets it at an untrained row); `None` when values were left out at the cap.
+    pub test_rows_with_untrained_value: Option<f64>,
 }
 
 #[cfg(test)]

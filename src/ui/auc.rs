@@ -8,11 +8,15 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
-use super::{Theme, fmt_count, panel};
-use crate::app::state::AppState;
+use super::{Theme, fmt_count, focused, panel};
+use crate::app::state::{AppState, Focus};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let block = panel("Test AUC vs samples seen", false, theme);
+    let block = panel(
+        "Test AUC vs samples seen",
+        focused(state, Focus::Auc),
+        theme,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.is_empty() {
@@ -24,11 +28,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| state.curve_of(m));
     // A short chart has no room for a legend box: the legend becomes a text line.
     let text_legend = inner.height < 16;
+    let lead = lead_line(state, theme, inner.width < 70);
     let [summary, chart_area] = inner.layout(&Layout::vertical([
-        Constraint::Length(if text_legend { 3 } else { 2 }),
+        Constraint::Length(2 + text_legend as u16 + lead.is_some() as u16),
         Constraint::Fill(1),
     ]));
     let mut lines = summary_lines(state, theme, inner.width < 70);
+    lines.extend(lead);
     if text_legend {
         lines.push(Line::from(vec![
             Span::styled(
@@ -219,6 +225,48 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
         second = vec![Span::styled(format!("stopped: {msg}"), theme.status_error)];
     }
     vec![Line::from(first), Line::from(second)]
+}
+
+/// While the compressed run leads the baseline, what the engine counted about both (never a
+/// cause it did not measure): row updates per parameter row in each model, and the test rows
+/// holding a value no training row so far held.
+fn lead_line(state: &AppState, theme: &Theme, narrow: bool) -> Option<Line<'static>> {
+    let mem = state.compressed.as_ref()?;
+    let delta = mem.last_eval.as_ref()?.delta_auc?;
+    if delta.delta <= 0.0 {
+        return None;
+    }
+    let (m, b) = (
+        mem.exposure.as_ref()?,
+        state.baseline.as_ref()?.exposure.as_ref()?,
+    );
+    let per_row =
+        |e: &crate::train::protocol::Exposure| e.row_updates as f64 / e.rows.max(1) as f64;
+    let updates = format!(
+        "updates per parameter row: {} {} vs baseline {}",
+        fmt_per_row(per_row(m)),
+        super::compressed_label(state),
+        fmt_per_row(per_row(b))
+    );
+    let text = match (narrow, b.test_rows_with_untrained_value) {
+        (false, Some(share)) => format!(
+            "it leads; measured: {updates} · {:.0}% of test rows hold a value never trained on",
+            share * 100.0
+        ),
+        _ => updates,
+    };
+    Some(Line::styled(text, theme.muted))
+}
+
+/// `312`, `2.14`, `0.031`: enough digits to compare.
+fn fmt_per_row(x: f64) -> String {
+    if x >= 100.0 {
+        fmt_count(x)
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
 }
 
 fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {

@@ -7,8 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Theme, fmt_bytes, fmt_ratio, panel};
-use crate::app::state::{AppState, LatencyView};
+use super::{Theme, fmt_bytes, fmt_ratio, focused, panel};
+use crate::app::state::{AppState, Focus, LatencyView};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
     let block = panel(
@@ -20,7 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 super::compressed_label(state)
             )
         },
-        false,
+        focused(state, Focus::Memory),
         theme,
     );
     let Some(m) = state.compressed.as_ref().filter(|m| !m.tables.is_empty()) else {
@@ -91,17 +91,30 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             ),
         ]));
     } else {
-        for t in &m.tables {
+        // Per-feature tables (hashing, QR: 26 or more) take one line, so the totals always show.
+        if m.tables.len() > 2 {
+            let (lo, hi) = m.tables.iter().fold((u64::MAX, 0), |(lo, hi), t| {
+                (lo.min(t.rows), hi.max(t.rows))
+            });
+            let cols = m.tables.first().map_or(0, |t| t.cols);
             lines.push(row(
-                format!(
-                    "{} {}x{}",
-                    t.name.strip_prefix("memrec.").unwrap_or(&t.name),
-                    t.rows,
-                    t.cols
-                ),
-                fmt_bytes(t.param_bytes),
+                format!("{} tables {lo}-{hi}x{cols}", m.tables.len()),
+                fmt_bytes(param),
                 String::new(),
             ));
+        } else {
+            for t in &m.tables {
+                lines.push(row(
+                    format!(
+                        "{} {}x{}",
+                        t.name.strip_prefix("memrec.").unwrap_or(&t.name),
+                        t.rows,
+                        t.cols
+                    ),
+                    fmt_bytes(t.param_bytes),
+                    String::new(),
+                ));
+            }
         }
         lines.push(row("optimizer state".into(), fmt_bytes(opt), String::new()));
         lines.push(row(

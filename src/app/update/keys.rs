@@ -10,6 +10,9 @@ use super::super::msg::Effect;
 use super::super::pareto;
 use super::super::state::{AppState, AucView, Focus, Knob, Metric, Overlay, StatusKind};
 use super::files::{export, next_free_name, report, write_effect};
+use super::inspect::{
+    back, inspect_collisions_row, inspector_action, show_info, toggle_inspector, toggle_zoom,
+};
 use super::knobs::{edit_knob, fire_restart};
 use super::sweep::{load_selected_point, open_sweep};
 use crate::train::protocol::EngineCommand;
@@ -67,7 +70,7 @@ pub(super) fn on_action(
     }
     match state.overlay.clone() {
         Overlay::Help { scroll } => {
-            let last = keymap::help_lines().len().saturating_sub(1) as u16;
+            let last = super::help_len().saturating_sub(1) as u16;
             match action {
                 Action::Up => {
                     state.overlay = Overlay::Help {
@@ -102,17 +105,58 @@ pub(super) fn on_action(
             }
             return;
         }
+        Overlay::Info { panel, scroll } => {
+            let last = crate::ui::info::panel_lines(panel).saturating_sub(1) as u16;
+            match action {
+                Action::Up => {
+                    state.overlay = Overlay::Info {
+                        panel,
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                Action::Down => {
+                    state.overlay = Overlay::Info {
+                        panel,
+                        scroll: (scroll + 1).min(last),
+                    }
+                }
+                Action::Info | Action::Back => state.overlay = Overlay::None,
+                _ => {}
+            }
+            return;
+        }
         // Keys reach the prompt before the keymap (see `update`).
         Overlay::Prompt { .. } => return,
         Overlay::None => {}
     }
+    if inspector_action(state, action, fx) {
+        return;
+    }
     match action {
-        Action::Quit | Action::Back => quit(state, fx),
+        Action::Back => {
+            if !back(state) {
+                quit(state, fx)
+            }
+        }
+        Action::Quit => quit(state, fx),
+        Action::Info => show_info(state),
+        Action::Zoom => toggle_zoom(state),
+        Action::Inspect => toggle_inspector(state, None, fx),
+        Action::TypeValue => state.set_status(
+            StatusKind::Info,
+            "x types a value in the token inspector: press t to open it",
+        ),
         Action::Help => state.overlay = Overlay::Help { scroll: 0 },
         Action::Up => move_in_focus(state, -1),
         Action::Down => move_in_focus(state, 1),
-        Action::FocusNext => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
-        Action::FocusPrev => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
+        Action::FocusNext => {
+            let open = state.inspector.is_some();
+            state.focus = state.focus.next(state.auc_view == AucView::Pareto, open)
+        }
+        Action::FocusPrev => {
+            let open = state.inspector.is_some();
+            state.focus = state.focus.prev(state.auc_view == AucView::Pareto, open)
+        }
         Action::Increase => edit_knob(state, 1, at),
         Action::Decrease => edit_knob(state, -1, at),
         Action::IncreaseCoarse => edit_knob(state, 2, at),
@@ -169,6 +213,8 @@ pub(super) fn on_action(
         Action::Select => {
             if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
                 load_selected_point(state, fx);
+            } else if state.focus == Focus::Collisions {
+                inspect_collisions_row(state, fx);
             }
         }
         Action::Yes | Action::No => {}
@@ -180,6 +226,7 @@ fn toggle_view(state: &mut AppState) {
         AucView::Curves => {
             state.auc_view = AucView::Pareto;
             state.focus = Focus::Pareto;
+            state.inspector = None;
             state.set_status(
                 StatusKind::Info,
                 "Pareto view: ↑↓ select a point, Enter loads it, a AUC/ΔAUC, o opens a sweep, v back to curves",
@@ -221,6 +268,7 @@ fn move_in_focus(state: &mut AppState, delta: i64) {
                 state.pareto_selected = Some(points[next].id);
             }
         }
+        Focus::Auc | Focus::Memory | Focus::Latency | Focus::Inspector => {}
         Focus::Collisions => {
             let rows = state
                 .compressed

@@ -6,9 +6,12 @@
 
 mod engine;
 mod files;
+mod inspect;
 mod keys;
 mod knobs;
 mod sweep;
+#[cfg(test)]
+mod teach_tests;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +35,13 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             prompt_key(state, &ev, &mut fx);
         }
+        Msg::Key(ev, _)
+            if state.overlay == Overlay::None
+                && state.inspector.as_ref().is_some_and(|i| i.typing.is_some()) =>
+        {
+            state.dirty = true;
+            inspect::typing_key(state, &ev, &mut fx);
+        }
         Msg::Key(ev, at) => {
             if let Some(action) = keymap::dispatch(&ev) {
                 state.dirty = true;
@@ -52,6 +62,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Engine(ev) => {
             state.dirty = true;
             let evaluated = matches!(ev, EngineEvent::Eval(_));
+            inspect::on_engine_event(state, &ev, &mut fx);
             on_engine(state, ev);
             if evaluated && state.first_latency_due {
                 state.first_latency_due = false;
@@ -100,7 +111,8 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     fx
 }
 
-/// Lines of the help overlay, for scroll bounds (the panel renders the same list).
+/// Lines of the help overlay, for scroll bounds (the panel renders the same list, then the
+/// glossary).
 pub fn help_len() -> usize {
-    keymap::help_lines().len()
+    keymap::help_lines().len() + crate::ui::info::glossary_lines()
 }
