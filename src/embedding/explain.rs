@@ -11,8 +11,7 @@
 use serde::Serialize;
 
 use super::Representation;
-use super::hash::MAX_SLOTS;
-use super::memrec::MemRec;
+use super::hash::{MAX_SLOTS, MemrecHasher};
 use crate::config::Layout;
 
 /// What kind of parameter a row is.
@@ -165,8 +164,7 @@ pub fn sharing(rep: &dyn Representation, key: u64, loaded: &[u64], first: usize)
 
 /// MEM-REC's rows of a key: `h.indices`, the function the fused kernel's block hashing is
 /// tested bit-identical to (K token rows, then kw weight rows).
-pub(super) fn memrec_rows(m: &MemRec, key: u64, out: &mut Vec<RowRef>) {
-    let h = m.hasher();
+pub(super) fn memrec_rows(h: &MemrecHasher, key: u64, out: &mut Vec<RowRef>) {
     let mut slots = [0u32; MAX_SLOTS];
     h.indices(key, &mut slots);
     for (s, &r) in slots[..h.k + h.kw].iter().enumerate() {
@@ -182,13 +180,22 @@ pub(super) fn memrec_rows(m: &MemRec, key: u64, out: &mut Vec<RowRef>) {
     }
 }
 
+/// MEM-REC's tables as the inspector reads them.
+pub(super) struct MemrecTables<'a> {
+    pub hasher: &'a MemrecHasher,
+    pub layout: Layout,
+    pub dim: usize,
+    /// `token_rows x dim`, row-major.
+    pub token: &'a [f32],
+    pub weight: &'a [f32],
+}
+
 /// MEM-REC's lookup of a key: its rows' values, `v = sum_k M[h_k]` in slot order, `a = sum_i
 /// w[g_i]` in slot order and `a v` (or `v` when kw = 0), as the per-feature kernel computes them.
-pub(super) fn memrec_explain(m: &MemRec, key: u64) -> TokenLookup {
-    let d = super::Representation::dim(m);
-    let (tok, w) = (m.token_table(), m.weight_table());
+pub(super) fn memrec_explain(m: &MemrecTables, key: u64) -> TokenLookup {
+    let (d, tok, w) = (m.dim, m.token, m.weight);
     let mut at = Vec::new();
-    memrec_rows(m, key, &mut at);
+    memrec_rows(m.hasher, key, &mut at);
     let mut v = vec![0f32; d];
     let mut a = 0f32;
     let rows: Vec<RowUse> = at
@@ -211,7 +218,7 @@ pub(super) fn memrec_explain(m: &MemRec, key: u64) -> TokenLookup {
             RowUse { at: r, values }
         })
         .collect();
-    let h = m.hasher();
+    let h = m.hasher;
     let sum: Vec<String> = (1..=h.k).map(|i| format!("M[t{i}]")).collect();
     let sum = sum.join(" + ");
     let (vector, scale, mut formula) = if h.kw == 0 {
@@ -224,7 +231,7 @@ pub(super) fn memrec_explain(m: &MemRec, key: u64) -> TokenLookup {
             format!("a · v,  v = {sum},  a = {}", ws.join(" + ")),
         )
     };
-    if m.layout() == Layout::Bundled {
+    if m.layout == Layout::Bundled {
         formula.push_str("  (bundled: the sample sums v and a over its 26 values first)");
     }
     TokenLookup {

@@ -865,10 +865,19 @@ impl Representation for MemRec {
         self.groups.updated + self.wgroups.updated
     }
     fn lookup_rows(&self, key: u64, out: &mut Vec<super::explain::RowRef>) {
-        super::explain::memrec_rows(self, key, out);
+        super::explain::memrec_rows(&self.hasher, key, out);
     }
     fn explain(&self, key: u64) -> Option<super::explain::TokenLookup> {
-        Some(super::explain::memrec_explain(self, key))
+        let (hasher, layout, dim) = (&self.hasher, self.layout, self.dim);
+        let (token, weight) = (self.token.as_slice(), self.weight.as_slice());
+        let t = super::explain::MemrecTables {
+            hasher,
+            layout,
+            dim,
+            token,
+            weight,
+        };
+        Some(super::explain::memrec_explain(&t, key))
     }
 
     fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {

@@ -77,8 +77,9 @@ pub(super) fn typing_key(
 ) {
     use ratatui::crossterm::event::KeyCode;
     if super::super::keymap::dispatch(ev) == Some(Action::Quit) && ev.code != KeyCode::Char('q') {
-        // Ctrl-C still quits; a plain `q` is just not a hex digit.
-        super::keys::quit(state, fx);
+        // Ctrl-C still quits (as `keys::quit`); a plain `q` is just not a hex digit.
+        state.quitting = true;
+        fx.push(Effect::Quit);
         return;
     }
     let Some(ins) = &mut state.inspector else {
