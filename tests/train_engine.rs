@@ -398,6 +398,20 @@ fn collision_statistics_grow_with_the_loaded_values_and_inspect_is_answered() {
     assert_eq!(ins.error, None);
     assert!(ins.trained > 0 && !ins.frequent.is_empty());
     assert_eq!(ins.runs.len(), 2);
+    // Each evaluation also reports what the parameters were trained on.
+    for run in [RunId::BASELINE, RunId::COMPRESSED] {
+        let last = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                EngineEvent::Exposure(x) if x.run == run => Some(x.clone()),
+                _ => None,
+            })
+            .expect("exposure counts");
+        assert!(last.row_updates > 0 && last.rows > 0, "{last:?}");
+        let share = last.test_rows_with_untrained_value.expect("not capped");
+        assert!((0.0..=1.0).contains(&share));
+    }
     for r in &ins.runs {
         let l = r.lookup.as_ref().expect("both representations explain");
         assert_eq!(l.vector.len(), 4);

@@ -198,3 +198,68 @@ fn memory_totals_with_26_tables_and_whole_status_messages() {
     );
     assert!(t.contains(msg), "{t}");
 }
+
+/// While the compressed run leads, the AUC panel shows the engine's counts (never a cause it did
+/// not measure); while it trails, it does not.
+#[test]
+fn a_lead_is_shown_with_the_measured_counts() {
+    use memrec_tui::train::protocol::{DeltaAuc, EvalPoint, Exposure};
+    let cfg = cfg();
+    let eval = |run: RunId, delta: Option<f64>| {
+        EngineEvent::Eval(EvalPoint {
+            run,
+            generation: 1,
+            samples: 20_000,
+            auc: 0.7,
+            auc_lo: 0.69,
+            auc_hi: 0.71,
+            logloss: 0.5,
+            mean_prediction: 0.25,
+            click_rate: 0.25,
+            samples_per_s: 1.0,
+            oracle_auc: None,
+            delta_auc: delta.map(|d| DeltaAuc {
+                delta: d,
+                lo: d - 0.01,
+                hi: d + 0.01,
+            }),
+        })
+    };
+    let exposure = |run: RunId, row_updates: u64, rows: u64| {
+        EngineEvent::Exposure(Exposure {
+            run,
+            generation: 1,
+            samples: 20_000,
+            row_updates,
+            rows,
+            test_rows_with_untrained_value: Some(0.41),
+        })
+    };
+    let started = |run: RunId| EngineEvent::RunStarted {
+        run,
+        generation: 1,
+        representation: "x".into(),
+        tables: vec![],
+        compression_full: 1.0,
+    };
+    let session = |delta: f64| {
+        vec![
+            started(RunId::BASELINE),
+            started(RunId::COMPRESSED),
+            eval(RunId::BASELINE, None),
+            eval(RunId::COMPRESSED, Some(delta)),
+            exposure(RunId::BASELINE, 52_000, 24_000),
+            exposure(RunId::COMPRESSED, 31_200, 320),
+        ]
+    };
+    let t = text(&state_from_events(&cfg, &session(0.02)), 120, 40);
+    assert!(
+        t.contains("updates per parameter row: 97.50 MEM-REC vs baseline 2.17")
+            && t.contains("41% of test rows hold a value never trained on"),
+        "{t}"
+    );
+    let t = text(&state_from_events(&cfg, &session(0.02)), 80, 24);
+    assert!(t.contains("updates per parameter row: 97.50"), "{t}");
+    let t = text(&state_from_events(&cfg, &session(-0.02)), 120, 40);
+    assert!(!t.contains("updates per parameter row"), "{t}");
+}

@@ -30,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let text_legend = inner.height < 16;
     let lead = lead_line(state, theme, inner.width < 70);
     let [summary, chart_area] = inner.layout(&Layout::vertical([
-        Constraint::Length(2 + text_legend as u16 + lead.is_some() as u16),
+        Constraint::Length(2 + text_legend as u16 + lead.len() as u16),
         Constraint::Fill(1),
     ]));
     let mut lines = summary_lines(state, theme, inner.width < 70);
@@ -230,16 +230,26 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
 /// While the compressed run leads the baseline, what the engine counted about both (never a
 /// cause it did not measure): row updates per parameter row in each model, and the test rows
 /// holding a value no training row so far held.
-fn lead_line(state: &AppState, theme: &Theme, narrow: bool) -> Option<Line<'static>> {
-    let mem = state.compressed.as_ref()?;
-    let delta = mem.last_eval.as_ref()?.delta_auc?;
-    if delta.delta <= 0.0 {
-        return None;
-    }
-    let (m, b) = (
-        mem.exposure.as_ref()?,
-        state.baseline.as_ref()?.exposure.as_ref()?,
-    );
+fn lead_line(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<'static>> {
+    lead_text(state, narrow)
+        .into_iter()
+        .map(|t| Line::styled(t, theme.muted))
+        .collect()
+}
+
+fn lead_text(state: &AppState, narrow: bool) -> Vec<String> {
+    let Some(mem) = state.compressed.as_ref() else {
+        return Vec::new();
+    };
+    let delta = mem.last_eval.as_ref().and_then(|e| e.delta_auc);
+    let base = state.baseline.as_ref().and_then(|b| b.exposure.as_ref());
+    let (Some(m), Some(b), true) = (
+        mem.exposure.as_ref(),
+        base,
+        delta.is_some_and(|d| d.delta > 0.0),
+    ) else {
+        return Vec::new();
+    };
     let per_row =
         |e: &crate::train::protocol::Exposure| e.row_updates as f64 / e.rows.max(1) as f64;
     let updates = format!(
@@ -248,14 +258,16 @@ fn lead_line(state: &AppState, theme: &Theme, narrow: bool) -> Option<Line<'stat
         super::compressed_label(state),
         fmt_per_row(per_row(b))
     );
-    let text = match (narrow, b.test_rows_with_untrained_value) {
-        (false, Some(share)) => format!(
-            "it leads; measured: {updates} · {:.0}% of test rows hold a value never trained on",
-            share * 100.0
-        ),
-        _ => updates,
-    };
-    Some(Line::styled(text, theme.muted))
+    match (narrow, b.test_rows_with_untrained_value) {
+        (false, Some(share)) => vec![
+            format!("it leads; measured so far: {updates}"),
+            format!(
+                "{:.0}% of test rows hold a value never trained on (i explains)",
+                share * 100.0
+            ),
+        ],
+        _ => vec![updates],
+    }
 }
 
 /// `312`, `2.14`, `0.031`: enough digits to compare.

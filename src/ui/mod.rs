@@ -159,10 +159,15 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
-/// Label of the compressed run as it is training (`MEM-REC`, `hashing`, `QR`, `ROBE-Z`): the
-/// panels name the method, never assume it.
+/// Label of the compressed run as it is training (`MEM-REC`, `Bloom` for MEM-REC with kw = 0,
+/// `hashing`, `QR`, `ROBE-Z`): the panels name the method, never assume it.
 pub fn compressed_label(state: &AppState) -> &'static str {
-    state.running.memrec.method.label()
+    let m = &state.running.memrec;
+    if m.method == crate::config::Method::Memrec && m.kw == 0 {
+        "Bloom"
+    } else {
+        m.method.label()
+    }
 }
 
 /// The running baseline's kind, as legends name it: `uncompressed` or `hashing`.
@@ -176,6 +181,14 @@ pub fn baseline_label(state: &AppState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mem_rec_without_weights_is_named_bloom() {
+        let mut s = AppState::new(crate::config::Config::from_preset("tiny").unwrap());
+        assert_eq!(compressed_label(&s), "MEM-REC");
+        s.running.memrec.kw = 0;
+        assert_eq!(compressed_label(&s), "Bloom");
+    }
 
     #[test]
     fn units() {

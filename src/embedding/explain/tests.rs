@@ -261,3 +261,32 @@ fn sharing_equals_a_brute_force_count() {
         assert_eq!(got.same_signature, want);
     }
 }
+
+/// `row_updates` counts one update per distinct row a batch used (the sparse optimizer's), in
+/// every table of every method.
+#[test]
+fn row_updates_count_the_distinct_rows_each_batch_updates() {
+    use crate::embedding::SparseOptimizer;
+    let opt = SparseOptimizer::Sgd { lr: 0.01 };
+    let ks = keys(30, 500, 21);
+    let cards = vec![100u64; NUM_CAT];
+    let mut m = MemRec::new(Layout::PerFeature, 4, 2, 128, 1, 16, 3);
+    let mut h = HashingTrick::new(4, &cards, 32, 3);
+    for step in 1..=2u64 {
+        let mut out = vec![0f32; ks.len() * 4];
+        m.forward_train(&ks, &mut out);
+        m.backward_update(&ks, &out, opt);
+        h.forward_train(&ks, &mut out);
+        h.backward_update(&ks, &out, opt);
+        let (mut tok, mut w) = (m.last_rows().0.to_vec(), m.last_rows().1.to_vec());
+        tok.sort_unstable();
+        tok.dedup();
+        w.sort_unstable();
+        w.dedup();
+        assert_eq!(m.row_updates(), step * (tok.len() + w.len()) as u64);
+        let mut rows = h.last_rows().to_vec();
+        rows.sort_unstable();
+        rows.dedup();
+        assert_eq!(h.row_updates(), step * rows.len() as u64);
+    }
+}
