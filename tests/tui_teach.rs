@@ -254,12 +254,15 @@ fn a_lead_is_shown_with_the_measured_counts() {
     };
     let t = text(&state_from_events(&cfg, &session(0.02)), 120, 40);
     assert!(
-        t.contains("updates per parameter row: 97.50 MEM-REC vs baseline 2.17")
+        t.contains("updates per parameter row so far: 97.50 MEM-REC, 2.17 baseline")
             && t.contains("41% of test rows hold a value never trained on"),
         "{t}"
     );
     let t = text(&state_from_events(&cfg, &session(0.02)), 80, 24);
-    assert!(t.contains("updates per parameter row: 97.50"), "{t}");
+    assert!(
+        t.contains("updates per row: 97.50 MEM-REC, 2.17 baseline"),
+        "{t}"
+    );
     let t = text(&state_from_events(&cfg, &session(-0.02)), 120, 40);
-    assert!(!t.contains("updates per parameter row"), "{t}");
+    assert!(!t.contains("updates per"), "{t}");
 }

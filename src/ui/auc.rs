@@ -252,22 +252,24 @@ fn lead_text(state: &AppState, narrow: bool) -> Vec<String> {
     };
     let per_row =
         |e: &crate::train::protocol::Exposure| e.row_updates as f64 / e.rows.max(1) as f64;
-    let updates = format!(
-        "updates per parameter row: {} {} vs baseline {}",
-        fmt_per_row(per_row(m)),
-        super::compressed_label(state),
-        fmt_per_row(per_row(b))
-    );
-    match (narrow, b.test_rows_with_untrained_value) {
+    let (m, b) = (fmt_per_row(per_row(m)), fmt_per_row(per_row(b)));
+    let label = super::compressed_label(state);
+    match (narrow, b_share(state)) {
+        (true, _) | (false, None) => vec![format!("updates per row: {m} {label}, {b} baseline")],
         (false, Some(share)) => vec![
-            format!("it leads; measured so far: {updates}"),
+            format!("it leads; updates per parameter row so far: {m} {label}, {b} baseline"),
             format!(
                 "{:.0}% of test rows hold a value never trained on (i explains)",
                 share * 100.0
             ),
         ],
-        _ => vec![updates],
     }
+}
+
+/// The baseline's share of test rows holding a value never trained on.
+fn b_share(state: &AppState) -> Option<f64> {
+    let e = state.baseline.as_ref()?.exposure.as_ref()?;
+    e.test_rows_with_untrained_value
 }
 
 /// `312`, `2.14`, `0.031`: enough digits to compare.
