@@ -100,7 +100,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             if !compact {
                 cells.push(Cell::from(lat));
                 cells.push(Cell::from(match r.status {
+                    // Seven columns: "finished" would be cut.
                     TriedStatus::Running => "live".to_string(),
+                    TriedStatus::Ended(crate::train::protocol::RunStatus::Ok) => "done".to_string(),
                     ref s => s.to_string(),
                 }));
             }
