@@ -149,7 +149,11 @@ fn small_sweep_writes_the_report() {
             (Some(r[0]), Some(r[1]))
         );
     }
-    let csv_front: Vec<bool> = rows.iter().map(|r| *r.last().unwrap() == "true").collect();
+    let pareto_col = 2 + memrec_tui::sweep::report::CSV_COLUMNS
+        .iter()
+        .position(|c| *c == "pareto")
+        .expect("points.csv has a pareto column");
+    let csv_front: Vec<bool> = rows.iter().map(|r| r[pareto_col] == "true").collect();
     assert_eq!(csv_front, want);
     // Re-running resumes: nothing trains.
     run()

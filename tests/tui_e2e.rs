@@ -192,10 +192,18 @@ static ONE_EXPLORER: Mutex<()> = Mutex::new(());
 /// Start the explorer on the `tiny` preset in a new 120x40 pseudo-terminal, in `dir`: the child,
 /// what it writes to the terminal, and the terminal's input side (keys).
 fn explorer_in_pty(dir: &std::path::Path) -> (std::process::Child, Screen, std::fs::File) {
+    explorer_in_pty_with(dir, &["--preset", "tiny", "--threads", "1"])
+}
+
+/// `explorer_in_pty` with these arguments.
+fn explorer_in_pty_with(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Child, Screen, std::fs::File) {
     let pty = open_pty(120, 40);
     let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_memrec-tui"));
-    cmd.args(["--preset", "tiny", "--threads", "1"])
+    cmd.args(args)
         .current_dir(dir)
         .env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")
@@ -440,4 +448,61 @@ fn sweep_flag_is_for_the_explorer_only() {
 #[test]
 fn without_a_terminal_the_explorer_points_to_headless() {
     usage_error(&["--preset", "tiny"], &["--headless", "terminal"]);
+}
+
+#[test]
+fn a_lesson_in_a_pty_is_walked_with_n_to_its_end() {
+    let _one = ONE_EXPLORER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, screen, mut keys) = explorer_in_pty_with(
+        dir.path(),
+        &[
+            "lesson",
+            "bloom-to-memrec",
+            "--budget-scale",
+            "0.02",
+            "--threads",
+            "1",
+        ],
+    );
+    screen.wait_on_screen("Lesson bloom-to-memrec · step 1/5", Duration::from_secs(60));
+    let t0 = Instant::now();
+    let mut seen = vec![1];
+    // `n` goes on once a step may (its condition held, or its budget is spent); until then it
+    // says what the step waits for, and the walk presses it again.
+    loop {
+        let grid = screen.grid();
+        if grid
+            .iter()
+            .any(|l| l.contains("lesson bloom-to-memrec done"))
+        {
+            break;
+        }
+        if let Some(at) = (1..=5).find(|i| grid.iter().any(|l| l.contains(&format!("step {i}/5:"))))
+            && !seen.contains(&at)
+        {
+            seen.push(at);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(240),
+            "stuck after steps {seen:?}:\n{}",
+            grid.join("\n")
+        );
+        keys.write_all(b"n").unwrap();
+        keys.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    screen.wait_on_screen("lesson bloom-to-memrec done", Duration::from_secs(10));
+    // The lesson box is gone; the explorer goes on with the last step's knobs until `q`.
+    keys.write_all(b"q").unwrap();
+    keys.flush().unwrap();
+    let t1 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(20), "did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }

@@ -288,6 +288,36 @@ fn waiting_for_first_evaluation() {
 }
 
 #[test]
+fn every_run_failing_before_its_first_evaluation_is_not_waiting() {
+    use memrec_tui::train::protocol::RunId;
+    let cfg = cfg();
+    let mut ev = vec![
+        EngineEvent::DataReady {
+            label: cfg.data_label(),
+            synthetic: true,
+            test_rows: 20_000,
+            bad_lines: BadLines::default(),
+        },
+        started("baseline", 0, &cfg),
+        started("memrec", 0, &cfg),
+        progress("baseline", 0, 3_200),
+    ];
+    for run in [RunId::BASELINE, RunId::COMPRESSED] {
+        ev.push(EngineEvent::RunFailed {
+            run,
+            generation: 0,
+            message: "training loss is NaN: lower train.lr".into(),
+        });
+    }
+    let t = text(&state_from_events(&cfg, &ev), 120, 40);
+    assert!(!t.contains("waiting for the first evaluation"), "{t}");
+    assert!(
+        t.contains("no evaluation: every run stopped before its first"),
+        "{t}"
+    );
+}
+
+#[test]
 fn splash_before_any_event() {
     let s = AppState::new(cfg());
     let t = text(&s, 80, 24);

@@ -39,6 +39,7 @@ pub enum Action {
     /// Load the selected Pareto point's configuration into the knobs.
     Select,
     Yes,
+    /// The overwrite prompt: keep the file; in a lesson: the next step.
     No,
     /// Open / close the token inspector.
     Inspect,
@@ -48,6 +49,14 @@ pub enum Action {
     Zoom,
     /// Inspector: type the value to inspect.
     TypeValue,
+    /// `→`: in a lesson the next step, otherwise the next panel.
+    Forward,
+    /// `←`: in a lesson the previous step, otherwise the previous panel.
+    Backward,
+    /// `b`: in a lesson the previous step.
+    StepBack,
+    /// `L`: pick a lesson.
+    Lessons,
 }
 
 /// A physical key of a binding.
@@ -82,6 +91,7 @@ pub enum Group {
     Pareto,
     Inspector,
     Session,
+    Lesson,
     Prompt,
 }
 
@@ -93,6 +103,7 @@ impl Group {
             Group::Pareto => "Pareto view (AUC or ΔAUC against table bytes)",
             Group::Inspector => "Token inspector (one value: its rows, weights, vector)",
             Group::Session => "Session",
+            Group::Lesson => "Lessons (guided steps for a class)",
             Group::Prompt => "In a prompt",
         }
     }
@@ -155,26 +166,34 @@ pub const KEYMAP: &[Binding] = &[
         group: Group::Navigate,
     },
     Binding {
-        keys: &[
-            Key::Code(KeyCode::Right),
-            Key::Char('l'),
-            Key::Code(KeyCode::Tab),
-        ],
-        label: "→/l/Tab",
+        keys: &[Key::Char('l'), Key::Code(KeyCode::Tab)],
+        label: "l/Tab",
         action: Action::FocusNext,
         description: "focus the next panel (Knobs → AUC → Runs → Collisions → Memory → Latency)",
         hint: "",
         group: Group::Navigate,
     },
     Binding {
-        keys: &[
-            Key::Code(KeyCode::Left),
-            Key::Char('h'),
-            Key::Code(KeyCode::BackTab),
-        ],
-        label: "←/h/S-Tab",
+        keys: &[Key::Char('h'), Key::Code(KeyCode::BackTab)],
+        label: "h/S-Tab",
         action: Action::FocusPrev,
         description: "focus the previous panel",
+        hint: "",
+        group: Group::Navigate,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Right)],
+        label: "→",
+        action: Action::Forward,
+        description: "next panel; in a lesson: the next step (as n)",
+        hint: "",
+        group: Group::Navigate,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Left)],
+        label: "←",
+        action: Action::Backward,
+        description: "previous panel; in a lesson: the previous step (as b)",
         hint: "←→ panel",
         group: Group::Navigate,
     },
@@ -335,9 +354,25 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('n')],
         label: "n",
         action: Action::No,
-        description: "keep the existing file, write under a new name",
+        description: "lesson: next step, once the step may go on; overwrite prompt: keep the existing file, write under a new name",
         hint: "",
-        group: Group::Prompt,
+        group: Group::Lesson,
+    },
+    Binding {
+        keys: &[Key::Char('b')],
+        label: "b",
+        action: Action::StepBack,
+        description: "lesson: the previous step (its knobs again)",
+        hint: "",
+        group: Group::Lesson,
+    },
+    Binding {
+        keys: &[Key::Char('L')],
+        label: "L",
+        action: Action::Lessons,
+        description: "pick a lesson (↑↓, Enter starts it); Esc in a lesson leaves it, keeping the knobs",
+        hint: "",
+        group: Group::Lesson,
     },
     Binding {
         // Typed text is handled before the keymap; listed so the help tells how the prompt works.
@@ -383,6 +418,7 @@ pub fn help_lines() -> Vec<HelpLine> {
         Group::Pareto,
         Group::Inspector,
         Group::Session,
+        Group::Lesson,
         Group::Prompt,
     ] {
         if !out.is_empty() {
@@ -414,7 +450,16 @@ mod tests {
         assert_eq!(dispatch(&key(KeyCode::Down)), Some(Action::Down));
         assert_eq!(dispatch(&key(KeyCode::Char('j'))), Some(Action::Down));
         assert_eq!(dispatch(&key(KeyCode::Char('l'))), Some(Action::FocusNext));
-        assert_eq!(dispatch(&key(KeyCode::Left)), Some(Action::FocusPrev));
+        assert_eq!(dispatch(&key(KeyCode::Char('h'))), Some(Action::FocusPrev));
+        // The arrows move between panels, and between a lesson's steps while one is open.
+        assert_eq!(dispatch(&key(KeyCode::Right)), Some(Action::Forward));
+        assert_eq!(dispatch(&key(KeyCode::Left)), Some(Action::Backward));
+        assert_eq!(dispatch(&key(KeyCode::Char('n'))), Some(Action::No));
+        assert_eq!(dispatch(&key(KeyCode::Char('b'))), Some(Action::StepBack));
+        assert_eq!(
+            dispatch(&KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT)),
+            Some(Action::Lessons)
+        );
         assert_eq!(dispatch(&key(KeyCode::Char('+'))), Some(Action::Increase));
         assert_eq!(
             dispatch(&key(KeyCode::Char(']'))),

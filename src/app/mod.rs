@@ -4,8 +4,10 @@
 //! Owns: the explorer's behaviour. Must never: train (the engine does, on its own threads) or
 //! draw outside `ui::draw`.
 
+pub mod handout;
 pub mod inspector;
 pub mod keymap;
+pub mod lesson;
 pub mod msg;
 pub mod pareto;
 pub mod report;

@@ -74,5 +74,8 @@ pub enum Effect {
     WriteScreenDump,
     /// Read the sweep directory (never writing to it) and answer with `Msg::SweepLoaded`.
     LoadSweep(PathBuf),
+    /// Start a new session on this lesson's configuration (its data or model differ from the
+    /// running session's in more than knobs): the runtime ends this session and opens it.
+    OpenLesson(std::sync::Arc<crate::config::lesson::LoadedLesson>),
     Quit,
 }

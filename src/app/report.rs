@@ -349,7 +349,8 @@ fn pareto_plot(state: &AppState) -> String {
 const DASHES: [&str; 5] = ["6,3", "2,3", "8,3,2,3", "12,4", "1,2"];
 const COLOURS: [&str; 5] = ["#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
-fn auc_svg(state: &AppState) -> String {
+/// The AUC chart of the session (also each step of a lesson handout).
+pub(crate) fn auc_svg(state: &AppState) -> String {
     let base: &[(f64, f64)] = state.baseline.as_ref().map_or(&[], |b| state.curve_of(b));
     let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
         state

@@ -27,6 +27,7 @@ use super::msg::{Effect, Msg, WriteOutcome};
 use super::state::{AppState, PendingWrite};
 use super::update::update;
 use crate::config::Config;
+use crate::config::lesson::LoadedLesson;
 use crate::signals::Cancel;
 use crate::train::protocol::{EngineCommand, EngineEvent};
 use crate::ui::{self, Theme};
@@ -118,7 +119,8 @@ pub fn run_terminal(
     theme: &Theme,
     sweep: Option<PathBuf>,
     cancel: Cancel,
-) -> Result<(), ExploreError> {
+    lesson: Option<LessonStart>,
+) -> Result<Option<Arc<LoadedLesson>>, ExploreError> {
     let mut guard = TerminalGuard::new()?;
     let (in_tx, in_rx) = unbounded();
     let stop = Arc::new(AtomicBool::new(false));
@@ -137,6 +139,7 @@ pub fn run_terminal(
         in_rx,
         theme,
         sweep,
+        lesson,
     );
     stop.store(true, Ordering::Relaxed);
     let _ = input.join();
@@ -144,6 +147,15 @@ pub fn run_terminal(
     result
 }
 
+/// A lesson the explorer opens at start, at its first step (`memrec-tui lesson NAME`).
+#[derive(Debug, Clone)]
+pub struct LessonStart {
+    pub lesson: Arc<LoadedLesson>,
+    /// Multiplier of the step budgets (1 in class).
+    pub scale: f64,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn main_loop(
     terminal: &mut DefaultTerminal,
     cfg: &Config,
@@ -152,24 +164,42 @@ fn main_loop(
     input: Receiver<Msg>,
     theme: &Theme,
     sweep: Option<PathBuf>,
-) -> Result<(), ExploreError> {
+    lesson: Option<LessonStart>,
+) -> Result<Option<Arc<LoadedLesson>>, ExploreError> {
     let mut state = AppState::new(cfg.clone());
     let mut events = Some(events);
     let mut queue: VecDeque<Msg> = VecDeque::new();
+    let mut reopen: Option<Arc<LoadedLesson>> = None;
     queue.push_back(Msg::Started);
     queue.extend(sweep.map(Msg::OpenSweep));
+    if let Some(l) = lesson {
+        let mut fx = Vec::new();
+        super::update::start_lesson(&mut state, l.lesson, l.scale, &mut fx);
+        for f in fx {
+            if let Some(reply) = execute(f, engine, &state, terminal, theme) {
+                queue.push_back(reply);
+            }
+        }
+    }
     loop {
         while let Some(msg) = queue.pop_front() {
             for fx in update(&mut state, msg) {
+                if let Effect::OpenLesson(l) = fx {
+                    // A new session on the lesson's configuration: this one ends here.
+                    reopen = Some(l);
+                    state.quitting = true;
+                    continue;
+                }
                 if let Some(reply) = execute(fx, engine, &state, terminal, theme) {
                     queue.push_back(reply);
                 }
             }
         }
         if state.quitting {
-            return state
-                .interrupted
-                .map_or(Ok(()), |s| Err(ExploreError::Interrupted(s)));
+            return match state.interrupted {
+                Some(s) => Err(ExploreError::Interrupted(s)),
+                None => Ok(reopen),
+            };
         }
         if state.dirty {
             terminal
@@ -215,7 +245,7 @@ fn execute(
             engine.send(cmd);
             None
         }
-        Effect::Quit => None,
+        Effect::Quit | Effect::OpenLesson(_) => None,
         Effect::WriteExport {
             path,
             text,

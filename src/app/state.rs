@@ -1,15 +1,17 @@
 //! The explorer's state: the configuration in force, what the engine reported (as owned copies),
 //! focus, overlays and the pending-restart deadline.
 //!
-//! Owns: the data every panel draws from, and the knob step rules. Must never: be changed
-//! outside `update`, hold ratatui widgets or terminal handles, or do I/O.
+//! Owns: the data every panel draws from (the knobs themselves, their step rules and the restart
+//! rule live in `config::knobs`). Must never: be changed outside `update`, hold ratatui widgets
+//! or terminal handles, or do I/O.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use super::store::CurveStore;
-use crate::config::{Config, Layout, Method, Optimizer};
+use crate::config::Config;
+use crate::config::knobs::{KNOBS, KnobId, KnobValue, knob};
 use crate::data::BadLines;
 use crate::embedding::TableInfo;
 use crate::embedding::collisions::FeatureCollisions;
@@ -18,274 +20,21 @@ use crate::train::protocol::{DeltaAuc, EvalPoint, LatencyReport, RunId, RunStatu
 /// How long knob edits wait for the next edit before the MEM-REC run restarts.
 pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(300);
 
-/// Embedding dimensions `dim` steps through.
-pub const DIM_STEPS: [usize; 6] = [4, 8, 16, 32, 64, 128];
-
-/// The knobs. The Knobs panel lists `Knob::visible(cfg)`: the compressed method, that method's
-/// own knobs, then the model and training knobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Knob {
-    Method,
-    K,
-    TokenRows,
-    Kw,
-    WeightRows,
-    HashRows,
-    QrCollisions,
-    RobeSize,
-    RobeZ,
-    Dim,
-    Layout,
-    Optimizer,
-    Lr,
-    Batch,
-}
-
-impl Knob {
-    /// Every knob, for lookups that do not depend on the method.
-    pub const ALL: [Knob; 14] = [
-        Knob::Method,
-        Knob::K,
-        Knob::TokenRows,
-        Knob::Kw,
-        Knob::WeightRows,
-        Knob::HashRows,
-        Knob::QrCollisions,
-        Knob::RobeSize,
-        Knob::RobeZ,
-        Knob::Dim,
-        Knob::Layout,
-        Knob::Optimizer,
-        Knob::Lr,
-        Knob::Batch,
-    ];
-
-    /// The knobs that matter for `cfg`'s compressed method, in panel order (at most 10): that
-    /// method's own knobs, the model and training knobs, and last the method itself.
-    pub fn visible(cfg: &Config) -> Vec<Knob> {
-        let mut v = match cfg.memrec.method {
-            Method::Memrec => vec![
-                Knob::K,
-                Knob::TokenRows,
-                Knob::Kw,
-                Knob::WeightRows,
-                Knob::Dim,
-                Knob::Layout,
-            ],
-            Method::Hashing => vec![Knob::HashRows, Knob::Dim],
-            Method::Qr => vec![Knob::QrCollisions, Knob::Dim],
-            Method::RobeZ => vec![Knob::RobeSize, Knob::RobeZ, Knob::Dim],
-        };
-        v.extend([Knob::Optimizer, Knob::Lr, Knob::Batch, Knob::Method]);
-        v
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Knob::Method => "method",
-            Knob::K => "K token hashes",
-            Knob::TokenRows => "token rows D",
-            Knob::Kw => "kw weight hashes",
-            Knob::WeightRows => "weight rows dw",
-            Knob::HashRows => "rows per feature",
-            Knob::QrCollisions => "QR remainder c",
-            Knob::RobeSize => "ROBE array size",
-            Knob::RobeZ => "ROBE block Z",
-            Knob::Dim => "dim d",
-            Knob::Layout => "layout",
-            Knob::Optimizer => "optimizer",
-            Knob::Lr => "learning rate",
-            Knob::Batch => "batch",
-        }
-    }
-
-    /// The configuration field it edits.
-    pub fn field(self) -> &'static str {
-        match self {
-            Knob::Method => "memrec.method",
-            Knob::K => "memrec.k",
-            Knob::TokenRows => "memrec.token_rows",
-            Knob::Kw => "memrec.kw",
-            Knob::WeightRows => "memrec.weight_rows",
-            Knob::HashRows => "memrec.hash_rows",
-            Knob::QrCollisions => "memrec.qr_collisions",
-            Knob::RobeSize => "memrec.robe_size",
-            Knob::RobeZ => "memrec.robe_z",
-            Knob::Dim => "model.dim",
-            Knob::Layout => "memrec.layout",
-            Knob::Optimizer => "train.optimizer",
-            Knob::Lr => "train.lr",
-            Knob::Batch => "train.batch",
-        }
-    }
-
-    pub fn value(self, cfg: &Config) -> String {
-        match self {
-            Knob::Method => cfg.memrec.method.as_str().to_string(),
-            Knob::K => cfg.memrec.k.to_string(),
-            Knob::TokenRows => cfg.memrec.token_rows.to_string(),
-            Knob::Kw => cfg.memrec.kw.to_string(),
-            Knob::WeightRows => cfg.memrec.weight_rows.to_string(),
-            Knob::HashRows => cfg.memrec.hash_rows.to_string(),
-            Knob::QrCollisions => cfg.memrec.qr_collisions.to_string(),
-            Knob::RobeSize => cfg.memrec.robe_size.to_string(),
-            Knob::RobeZ => cfg.memrec.robe_z.to_string(),
-            Knob::Dim => cfg.model.dim.to_string(),
-            Knob::Layout => cfg.memrec.layout.as_str().to_string(),
-            Knob::Optimizer => cfg.train.optimizer.as_str().to_string(),
-            Knob::Lr => format!("{}", cfg.train.lr),
-            Knob::Batch => cfg.train.batch.to_string(),
-        }
-    }
-
-    /// Whether changing it changes what the lookup kernel does (so latency is re-measured).
-    pub fn affects_latency(self) -> bool {
-        !matches!(self, Knob::Optimizer | Knob::Lr | Knob::Batch)
-    }
-
-    /// `cfg` with this knob moved `steps` steps (negative = down), validated by the same rules as
-    /// `--set`. Table rows and batch double or halve; `dim` walks `DIM_STEPS` and keeps the bottom
-    /// MLP's last layer equal to it; layout and optimizer toggle; lr doubles or halves.
-    pub fn stepped(self, cfg: &Config, steps: i32) -> Result<Config, String> {
-        let mut next = cfg.clone();
-        let set = |next: &mut Config, value: String| {
-            next.apply_set(&format!("{}={value}", self.field()))
-                .map_err(|e| e.to_string())
-        };
-        let pow2 = |v: usize| -> String {
-            let v = v as f64 * 2f64.powi(steps);
-            // Below 1 row is out of range: let validation say so with the allowed range.
-            if v < 1.0 {
-                "0".into()
-            } else {
-                format!("{}", v.round() as u64)
-            }
-        };
-        match self {
-            Knob::K => set(&mut next, (cfg.memrec.k as i64 + steps as i64).to_string())?,
-            Knob::Kw => set(&mut next, (cfg.memrec.kw as i64 + steps as i64).to_string())?,
-            Knob::TokenRows => set(&mut next, pow2(cfg.memrec.token_rows))?,
-            Knob::WeightRows => set(&mut next, pow2(cfg.memrec.weight_rows))?,
-            Knob::HashRows => set(&mut next, pow2(cfg.memrec.hash_rows))?,
-            Knob::QrCollisions => set(&mut next, pow2(cfg.memrec.qr_collisions))?,
-            Knob::RobeSize => set(&mut next, pow2(cfg.memrec.robe_size))?,
-            Knob::RobeZ => {
-                // Z walks the divisors of the dim.
-                let dim = cfg.model.dim;
-                let divisors: Vec<usize> = (1..=dim).filter(|z| dim.is_multiple_of(*z)).collect();
-                let at = divisors
-                    .iter()
-                    .position(|&z| z >= cfg.memrec.robe_z)
-                    .unwrap_or(divisors.len() - 1) as i64;
-                let to = (at + steps as i64).clamp(0, divisors.len() as i64 - 1) as usize;
-                set(&mut next, divisors[to].to_string())?
-            }
-            Knob::Method => {
-                let at = Method::ALL
-                    .iter()
-                    .position(|&m| m == cfg.memrec.method)
-                    .unwrap_or(0) as i64;
-                let to = (at + steps.signum() as i64).rem_euclid(Method::ALL.len() as i64) as usize;
-                set(&mut next, Method::ALL[to].as_str().into())?
-            }
-            Knob::Batch => set(&mut next, pow2(cfg.train.batch))?,
-            Knob::Lr => {
-                let factor = if steps.abs() >= 2 { 10f64 } else { 2f64 };
-                let lr = cfg.train.lr as f64 * factor.powi(steps.signum());
-                set(&mut next, format!("{}", lr as f32))?
-            }
-            Knob::Layout => {
-                let v = match cfg.memrec.layout {
-                    Layout::Bundled => "per_feature",
-                    Layout::PerFeature => "bundled",
-                };
-                set(&mut next, v.into())?
-            }
-            Knob::Optimizer => {
-                let v = match cfg.train.optimizer {
-                    Optimizer::Sgd => "adagrad",
-                    Optimizer::Adagrad => "sgd",
-                };
-                set(&mut next, v.into())?
-            }
-            Knob::Dim => {
-                let cur = cfg.model.dim;
-                // Position in the ladder; a dim off the ladder steps to its neighbours.
-                let idx = DIM_STEPS.iter().position(|&d| d >= cur);
-                let target: Option<usize> = if steps > 0 {
-                    let start = match idx {
-                        Some(i) if DIM_STEPS[i] == cur => i as i64,
-                        Some(i) => i as i64 - 1,
-                        None => DIM_STEPS.len() as i64 - 1,
-                    };
-                    let t = start + steps as i64;
-                    usize::try_from(t)
-                        .ok()
-                        .and_then(|t| DIM_STEPS.get(t).copied())
-                } else {
-                    let start = idx.map_or(DIM_STEPS.len() as i64, |i| i as i64);
-                    let t = start + steps as i64;
-                    usize::try_from(t)
-                        .ok()
-                        .and_then(|t| DIM_STEPS.get(t).copied())
-                };
-                let Some(dim) = target else {
-                    return Err(format!(
-                        "model.dim = {cur}: the explorer steps through {DIM_STEPS:?}; use --set model.dim for others"
-                    ));
-                };
-                next.model.dim = dim;
-                if let Some(last) = next.model.bottom_mlp.last_mut() {
-                    *last = dim;
-                }
-                // ROBE-Z's block must divide the new dim: keep the largest divisor not above it.
-                let z = next.memrec.robe_z.min(dim);
-                next.memrec.robe_z = (1..=z).rev().find(|x| dim.is_multiple_of(*x)).unwrap_or(1);
-                next.validate().map_err(|e| e.to_string())?;
-            }
-        }
-        Ok(next)
-    }
-}
-
-/// The part of a configuration that decides what the lookup kernel costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LatencyKey {
-    pub method: Method,
-    pub layout: Layout,
-    pub k: usize,
-    pub token_rows: usize,
-    pub kw: usize,
-    pub weight_rows: usize,
-    pub hash_rows: usize,
-    pub qr_collisions: usize,
-    pub robe_size: usize,
-    pub robe_z: usize,
-    pub dim: usize,
-}
+/// The part of a configuration that decides what the lookup kernel costs: the value of every
+/// knob that `affects_latency` (`config::knobs`), in table order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyKey(Vec<KnobValue>);
 
 impl LatencyKey {
     pub fn of(cfg: &Config) -> LatencyKey {
-        let m = &cfg.memrec;
-        LatencyKey {
-            method: m.method,
-            layout: m.layout,
-            k: m.k,
-            token_rows: m.token_rows,
-            kw: m.kw,
-            weight_rows: m.weight_rows,
-            hash_rows: m.hash_rows,
-            qr_collisions: m.qr_collisions,
-            robe_size: m.robe_size,
-            robe_z: m.robe_z,
-            dim: cfg.model.dim,
-        }
+        LatencyKey(
+            KNOBS
+                .iter()
+                .filter(|k| k.affects_latency)
+                .map(|k| (k.get)(cfg))
+                .collect(),
+        )
     }
-}
-
-/// Whether two configurations train the same MEM-REC run.
-pub fn same_compressed_run(a: &Config, b: &Config) -> bool {
-    a.memrec == b.memrec && a.model == b.model && a.train == b.train
 }
 
 /// Latest training progress of a run.
@@ -564,6 +313,10 @@ pub enum Overlay {
         panel: Focus,
         scroll: u16,
     },
+    /// The lesson picker (`L`): the embedded lessons, one selected.
+    Lessons {
+        selected: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -636,6 +389,8 @@ pub struct AppState {
     pub pareto_selected: Option<PointId>,
     /// The sweep loaded with `o` or `--sweep`.
     pub sweep: Option<crate::app::sweep::LoadedSweep>,
+    /// The lesson being taught, if any (`memrec-tui lesson NAME`, or `L`).
+    pub lesson: Option<super::lesson::LessonSession>,
     /// Something changed since the last draw.
     pub dirty: bool,
     /// The token inspector, while open (`t`).
@@ -681,6 +436,7 @@ impl AppState {
             pareto_metric: Metric::DeltaAuc,
             pareto_selected: None,
             sweep: None,
+            lesson: None,
             dirty: true,
             inspector: None,
             zoom: false,
@@ -730,13 +486,15 @@ impl AppState {
     }
 
     /// Whether a knob's value differs from the preset's.
-    pub fn knob_changed(&self, knob: Knob) -> bool {
-        knob.value(&self.cfg) != knob.value(&self.preset)
+    pub fn knob_changed(&self, id: KnobId) -> bool {
+        let get = knob(id).get;
+        get(&self.cfg) != get(&self.preset)
     }
 
     /// Whether a knob's value is not yet what the MEM-REC run trains with.
-    pub fn knob_pending(&self, knob: Knob) -> bool {
-        knob.value(&self.cfg) != knob.value(&self.running)
+    pub fn knob_pending(&self, id: KnobId) -> bool {
+        let get = knob(id).get;
+        get(&self.cfg) != get(&self.running)
     }
 
     /// Training throughput of all runs together, from their latest progress.
@@ -755,72 +513,5 @@ impl AppState {
             text: text.into(),
             kind,
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tiny() -> Config {
-        Config::from_preset("tiny").unwrap()
-    }
-
-    #[test]
-    fn table_rows_step_in_powers_of_two_and_stop_at_the_bounds() {
-        let cfg = tiny();
-        let up = Knob::TokenRows.stepped(&cfg, 1).unwrap();
-        assert_eq!(up.memrec.token_rows, cfg.memrec.token_rows * 2);
-        let down = Knob::WeightRows.stepped(&cfg, -2).unwrap();
-        assert_eq!(down.memrec.weight_rows, cfg.memrec.weight_rows / 4);
-        let mut one = cfg.clone();
-        one.memrec.token_rows = 1;
-        let err = Knob::TokenRows.stepped(&one, -1).unwrap_err();
-        assert!(err.contains("memrec.token_rows"), "{err}");
-    }
-
-    #[test]
-    fn k_and_kw_are_bounded_by_validation() {
-        let mut cfg = tiny();
-        cfg.memrec.k = 8;
-        let err = Knob::K.stepped(&cfg, 1).unwrap_err();
-        assert!(err.contains("memrec.k") && err.contains("1 to 8"), "{err}");
-        cfg.memrec.kw = 0;
-        assert!(Knob::Kw.stepped(&cfg, -1).is_err());
-        assert_eq!(Knob::Kw.stepped(&cfg, 1).unwrap().memrec.kw, 1);
-    }
-
-    #[test]
-    fn dim_walks_the_ladder_and_keeps_the_bottom_mlp_consistent() {
-        let cfg = tiny(); // dim 8
-        let up = Knob::Dim.stepped(&cfg, 1).unwrap();
-        assert_eq!(up.model.dim, 16);
-        assert_eq!(up.model.bottom_mlp.last(), Some(&16));
-        let down = Knob::Dim.stepped(&cfg, -1).unwrap();
-        assert_eq!(down.model.dim, 4);
-        assert!(Knob::Dim.stepped(&down, -1).is_err());
-        let mut off = cfg.clone();
-        off.model.dim = 10;
-        *off.model.bottom_mlp.last_mut().unwrap() = 10;
-        assert_eq!(Knob::Dim.stepped(&off, 1).unwrap().model.dim, 16);
-        assert_eq!(Knob::Dim.stepped(&off, -1).unwrap().model.dim, 8);
-    }
-
-    #[test]
-    fn toggles_and_lr() {
-        let cfg = tiny();
-        let l = Knob::Layout.stepped(&cfg, 1).unwrap();
-        assert_eq!(l.memrec.layout, Layout::PerFeature);
-        assert_eq!(
-            Knob::Layout.stepped(&l, -1).unwrap().memrec.layout,
-            Layout::Bundled
-        );
-        let o = Knob::Optimizer.stepped(&cfg, 1).unwrap();
-        assert_eq!(o.train.optimizer, Optimizer::Sgd);
-        let lr = Knob::Lr.stepped(&cfg, 1).unwrap();
-        assert!((lr.train.lr - 0.1).abs() < 1e-7);
-        let lr = Knob::Lr.stepped(&cfg, -2).unwrap();
-        assert!((lr.train.lr - 0.005).abs() < 1e-7);
-        assert_eq!(Knob::Batch.stepped(&cfg, 1).unwrap().train.batch, 256);
     }
 }

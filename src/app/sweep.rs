@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::config::knobs::adopt_knobs;
 use crate::sweep::store::{self, BASELINE_KEY, PointRecord, StoreError};
 
 /// A sweep read from disk.
@@ -126,22 +127,12 @@ pub fn load(dir: &Path) -> Result<LoadedSweep, String> {
     })
 }
 
-/// `cfg` with everything the explorer's knobs (and a MEM-REC restart) may change set to `from`'s,
-/// and with what never changes results (threads, names) cleared: two configurations that
-/// normalise equal differ only in knobs.
+/// `cfg` with every knob (`config::knobs`, with the bottom MLP's last width that follows the dim)
+/// set to `from`'s, and with what never changes results (threads, names) cleared: two
+/// configurations that normalise equal differ only in knobs.
 fn outside_knobs(cfg: &Config, from: &Config) -> Config {
     let mut c = cfg.clone();
-    c.memrec = from.memrec.clone();
-    c.model.dim = from.model.dim;
-    // The dim knob keeps the bottom MLP's last layer equal to the dim; the rest is no knob.
-    if let (Some(last), Some(&theirs)) =
-        (c.model.bottom_mlp.last_mut(), from.model.bottom_mlp.last())
-    {
-        *last = theirs;
-    }
-    c.train.optimizer = from.train.optimizer;
-    c.train.lr = from.train.lr;
-    c.train.batch = from.train.batch;
+    adopt_knobs(from, &mut c);
     c.threads = 0;
     c.name.clear();
     c.description.clear();

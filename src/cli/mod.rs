@@ -10,8 +10,10 @@ mod error;
 pub mod explore;
 pub mod export;
 pub mod headless;
+pub mod lesson;
 pub mod stats;
 pub mod sweep;
+pub mod sweep_cluster;
 
 pub use error::CliError;
 
@@ -79,6 +81,11 @@ pub enum Command {
     Bench(BenchArgs),
     /// Write a complete, valid configuration as RON.
     Export(ExportArgs),
+    /// Guided lessons for a class. Without NAME: the list (name, minutes, title). With NAME (or
+    /// a lesson .ron file): the explorer in lesson mode (n or → next step, b or ← back, Esc
+    /// leaves keeping the knobs). With --headless: every step without a terminal and a
+    /// Markdown handout of the figures measured.
+    Lesson(LessonArgs),
     /// Dataset statistics of a Criteo file: rows, bad lines, click rate, per-feature distinct values,
     /// missing rates and a fitted Zipf skew.
     Stats(StatsArgs),
@@ -87,7 +94,8 @@ pub enum Command {
     Sweep(SweepArgs),
 }
 
-/// How the configuration is assembled: preset or file, then the data flags, then every --set in order.
+/// How the configuration is assembled: preset or file, then the data flags, then every --set (all
+/// applied, then the result validated once).
 #[derive(Debug, Clone, Args, Default)]
 pub struct ConfigArgs {
     /// Preset name (kaggle, terabyte, tiny) or path to a preset .ron file.
@@ -96,15 +104,23 @@ pub struct ConfigArgs {
     /// Configuration file written by `export` (or by `e` in the explorer).
     #[arg(long, global = true, value_name = "FILE", conflicts_with = "preset")]
     pub config: Option<PathBuf>,
-    /// Override one configuration field, e.g. --set memrec.k=4 (repeatable, applied in order).
+    /// Override one configuration field, e.g. --set memrec.k=4 (repeatable: all are applied, later
+    /// ones winning, then the result is validated once).
     #[arg(long = "set", global = true, value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
-    /// Criteo TSV (plain or .gz) to train on instead of the synthetic stream.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// Criteo TSV to test on (default: the last data.test_fraction of --data).
+    /// Criteo TSV files (plain or .gz) to train on instead of the synthetic stream, streamed in
+    /// the order given; globs ('day_*.gz', quoted) are expanded in natural order (day_2 before
+    /// day_10). With several files and no --test, the last file holds the test rows (as MLPerf
+    /// tests on the last day). Give it after any subcommand, or end the list with another flag.
+    #[arg(long, global = true, value_name = "FILE|GLOB", num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Criteo TSV to test on (default: the last of several --data files, or the last
+    /// data.test_fraction of a single one).
     #[arg(long, global = true, value_name = "FILE", requires = "data")]
     pub test: Option<PathBuf>,
+    /// Train on the first N good rows of the training stream only (data.max_rows; 0 = all).
+    #[arg(long, global = true, value_name = "N")]
+    pub rows: Option<u64>,
     /// Stop at the first malformed input line (exit 2) instead of skipping and counting it.
     #[arg(long, global = true)]
     pub strict: bool,
@@ -127,9 +143,13 @@ pub struct RunArgs {
     /// Headless: stop after E passes over the training file (files only).
     #[arg(long, value_name = "E")]
     pub epochs: Option<u64>,
-    /// Print one JSON object per line instead of a table.
+    /// Print one JSON object per line instead of a table (no progress bars either).
     #[arg(long, global = true)]
     pub json: bool,
+    /// No progress bars on stderr while reading data files (they show only on a terminal, for
+    /// passes that take more than 2 s).
+    #[arg(long, global = true)]
+    pub quiet: bool,
     /// Headless: write `run<TAB>label<TAB>probability` for every test row of every run (an
     /// existing file is refused unless --force; an input file never is a valid output).
     #[arg(long, value_name = "FILE")]
@@ -163,24 +183,53 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct LessonArgs {
+    /// Lesson name (`memrec-tui lesson` lists them) or path to a lesson .ron file.
+    #[arg(value_name = "NAME|PATH")]
+    pub name: Option<String>,
+    /// Run every step without a terminal, each for its budget, and write the handout.
+    #[arg(long, requires = "name")]
+    pub headless: bool,
+    /// Headless: write the handout (Markdown) here and each step's AUC chart beside it
+    /// (FILE-step-N.svg); an existing file is refused unless --force. Without it, the
+    /// Markdown goes to standard output.
+    #[arg(long, value_name = "FILE", requires = "headless")]
+    pub handout: Option<PathBuf>,
+    /// Replace an existing handout and its charts (never the lesson file).
+    #[arg(long, requires = "handout")]
+    pub force: bool,
+    /// Train this share (above 0, at most 1) of every step's budget and sample counts: a quick
+    /// check, not the lesson (the handout says so).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub budget_scale: f64,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct StatsArgs {
-    /// Criteo TSV files (plain or .gz); defaults to --data.
+    /// Criteo TSV files (plain or .gz) or globs, read in order; defaults to --data.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Stop after this many rows (0 = all).
+    /// Stop after this many rows (0 = all; --rows N says the same).
     #[arg(long, default_value_t = 0)]
     pub max_rows: u64,
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
+    /// A planned (Slurm) sweep's steps: `run-point`, `status`, `report`.
+    #[command(subcommand)]
+    pub action: Option<sweep_cluster::SweepAction>,
+    /// Planning and Slurm (`--plan`, `--slurm`, ...).
+    #[command(flatten)]
+    pub cluster: Box<sweep_cluster::ClusterArgs>,
     /// The grid: `;`-separated axes PATH=V1,V2,... or PATH=A..B (powers of two from A to B) or
     /// PATH=A..B:xN (A, A*N, ... up to B), over memrec.*, model.* and train.* fields, e.g.
     /// "memrec.k=1,2,4;memrec.token_rows=4096..262144". Several grids joined by `|` run one
     /// after the other, e.g. one per compression method with its own knobs:
     /// "memrec.token_rows=1024..65536 | memrec.method=qr;memrec.qr_collisions=1024..16384".
     #[arg(long, value_name = "SPEC")]
-    pub grid: String,
+    pub grid: Option<String>,
     /// Stop every run after N optimizer steps (batches).
     #[arg(long, value_name = "N", conflicts_with = "epochs")]
     pub steps: Option<u64>,
@@ -204,9 +253,13 @@ impl ConfigArgs {
             (None, Some(p)) => Config::from_preset(p)?,
             (None, None) => Config::from_preset("kaggle")?,
         };
-        if let Some(d) = &self.data {
-            cfg.data.train = Some(d.display().to_string());
+        if let Some((first, more)) = self.data.split_first() {
+            cfg.data.train = Some(first.display().to_string());
+            cfg.data.more_train = more.iter().map(|d| d.display().to_string()).collect();
             cfg.data.test = self.test.as_ref().map(|t| t.display().to_string());
+        }
+        if let Some(n) = self.rows {
+            cfg.data.max_rows = n;
         }
         if self.strict {
             cfg.data.strict = true;
@@ -240,9 +293,35 @@ impl ConfigArgs {
         files.extend(self.test.iter().map(|t| ("test".into(), t.clone())));
         // A configuration file or a --set may name the data instead of --data.
         files.extend(cfg.data.train.iter().map(|d| ("data".into(), d.into())));
+        files.extend(
+            cfg.data
+                .more_train
+                .iter()
+                .map(|d| ("data".into(), d.into())),
+        );
         files.extend(cfg.data.test.iter().map(|t| ("test".into(), t.into())));
+        // And the files its globs match.
+        let opts = cfg.data_options();
+        if let Ok(found) =
+            crate::data::criteo::DataFiles::resolve(&opts.train, opts.test.as_deref())
+        {
+            files.extend(found.test_file().map(|t| ("test".into(), t.to_path_buf())));
+            files.extend(found.train.into_iter().map(|d| ("data".into(), d)));
+        }
         files
     }
+}
+
+/// Every data file of `cfg` exists and every glob matches: checked before anything runs (exit 2
+/// naming the missing file or the empty glob).
+pub fn check_data(cfg: &Config) -> Result<(), CliError> {
+    let opts = cfg.data_options();
+    if opts.train.is_empty() {
+        return Ok(());
+    }
+    crate::data::criteo::DataFiles::resolve(&opts.train, opts.test.as_deref())
+        .map(|_| ())
+        .map_err(CliError::data)
 }
 
 /// Refuse the output file `path` of `flag` before any work (exit 2): see `util::check_output_file`.
@@ -258,6 +337,7 @@ pub fn check_output(
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    crate::data::progress::set_enabled(!cli.run.quiet && !cli.run.json);
     match &cli.command {
         Some(Command::Export(args)) => {
             let cfg = cli.config.resolve()?;
@@ -272,20 +352,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             bench::run_cli(&cfg, cli.run.json)
         }
         Some(Command::Stats(args)) => {
-            let mut files = args.files.clone();
-            if files.is_empty() {
-                files.extend(cli.config.data.iter().cloned());
+            let mut given = args.files.clone();
+            if given.is_empty() {
+                given.extend(cli.config.data.iter().cloned());
             }
-            if files.is_empty() {
+            if given.is_empty() {
                 return Err(CliError::usage(anyhow::anyhow!(
                     "stats needs a Criteo file: memrec-tui stats FILE (or --data FILE)"
                 )));
             }
-            stats::run_cli(&files, cli.config.strict, args.max_rows, cli.run.json)
+            let given: Vec<String> = given.iter().map(|f| f.display().to_string()).collect();
+            let files = crate::data::criteo::expand_files(&given).map_err(CliError::data)?;
+            let max_rows = match (args.max_rows, cli.config.rows) {
+                (0, Some(n)) => n,
+                (n, _) => n,
+            };
+            stats::run_cli(&files, cli.config.strict, max_rows, cli.run.json)
         }
         Some(Command::Sweep(args)) => sweep::run_cli(&cli.config, args, cli.run.json),
+        Some(Command::Lesson(args)) => lesson::run_cli(&cli.config, args, &cli.run),
         None => {
             let cfg = cli.config.resolve()?;
+            check_data(&cfg)?;
             if let (true, Some(p)) = (cli.run.headless, &cli.run.predictions) {
                 // Before the data is read or anything trained.
                 let inputs = cli.config.input_files(&cfg);

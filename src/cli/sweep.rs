@@ -29,7 +29,15 @@ fn title_of(config: &ConfigArgs) -> String {
 
 /// `memrec-tui sweep`.
 pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), CliError> {
+    if let Some(r) = super::sweep_cluster::dispatch(config, args, json, &title_of(config)) {
+        return r;
+    }
+    let grid = args
+        .grid
+        .as_deref()
+        .ok_or_else(|| CliError::usage(anyhow!("sweep needs --grid SPEC (see --help)")))?;
     let cfg = config.resolve()?;
+    super::check_data(&cfg)?;
     let budget = match (args.steps, args.epochs) {
         (Some(s), None) => Budget::Steps(s),
         (None, Some(e)) => Budget::Epochs(e),
@@ -46,12 +54,13 @@ pub fn run_cli(config: &ConfigArgs, args: &SweepArgs, json: bool) -> Result<(), 
     };
     let title = title_of(config);
     let jobs = args.jobs.unwrap_or_else(|| cfg.effective_threads());
-    let mut spec = SweepSpec::new(cfg, &args.grid, budget, PathBuf::new(), jobs, &title)?;
+    let mut spec = SweepSpec::new(cfg, grid, budget, PathBuf::new(), jobs, &title)?;
     spec.out = match &args.out {
         Some(d) => d.clone(),
         None => SweepSpec::default_dir(&spec.base, budget, &spec.grid, &title),
     };
     // Before the data is read or anything trained.
+    super::sweep_cluster::refuse_plan_dir(&spec.out)?;
     store::check_dir(&spec.out).map_err(CliError::usage)?;
     let source =
         crate::data::open_for_training(&spec.base.data_options()).map_err(CliError::data)?;

@@ -34,7 +34,7 @@ pub enum KnobId {
 }
 
 /// The value of a knob, typed. Its `Display` is the text the Knobs panel shows (and that `--set`
-/// accepts).
+/// accepts); it honours width and alignment (`{:>9}`) as a string would.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KnobValue {
     Method(Method),
@@ -47,11 +47,11 @@ pub enum KnobValue {
 impl fmt::Display for KnobValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KnobValue::Method(m) => f.write_str(m.as_str()),
-            KnobValue::Layout(l) => f.write_str(l.as_str()),
-            KnobValue::Optimizer(o) => f.write_str(o.as_str()),
-            KnobValue::Count(n) => write!(f, "{n}"),
-            KnobValue::Real(x) => write!(f, "{x}"),
+            KnobValue::Method(m) => f.pad(m.as_str()),
+            KnobValue::Layout(l) => f.pad(l.as_str()),
+            KnobValue::Optimizer(o) => f.pad(o.as_str()),
+            KnobValue::Count(n) => f.pad(&n.to_string()),
+            KnobValue::Real(x) => f.pad(&x.to_string()),
         }
     }
 }
@@ -730,5 +730,86 @@ mod tests {
         assert_eq!(shown(KnobId::Optimizer), cfg.train.optimizer.as_str());
         assert_eq!(shown(KnobId::TokenRows), cfg.memrec.token_rows.to_string());
         assert!(!knob(KnobId::Lr).affects_latency && knob(KnobId::K).affects_latency);
+    }
+
+    // The step rules as the explorer had them before the table (from `app::state`).
+
+    fn tiny() -> Config {
+        Config::from_preset("tiny").unwrap()
+    }
+
+    fn step(id: KnobId, cfg: &Config, steps: i32) -> Result<Config, String> {
+        (knob(id).step)(cfg, steps).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn table_rows_step_in_powers_of_two_and_stop_at_the_bounds() {
+        let cfg = tiny();
+        let up = step(KnobId::TokenRows, &cfg, 1).unwrap();
+        assert_eq!(up.memrec.token_rows, cfg.memrec.token_rows * 2);
+        let down = step(KnobId::WeightRows, &cfg, -2).unwrap();
+        assert_eq!(down.memrec.weight_rows, cfg.memrec.weight_rows / 4);
+        let mut one = cfg.clone();
+        one.memrec.token_rows = 1;
+        let err = step(KnobId::TokenRows, &one, -1).unwrap_err();
+        assert!(err.contains("memrec.token_rows"), "{err}");
+    }
+
+    #[test]
+    fn k_and_kw_are_bounded_by_validation() {
+        let mut cfg = tiny();
+        cfg.memrec.k = 8;
+        let err = step(KnobId::K, &cfg, 1).unwrap_err();
+        assert!(err.contains("memrec.k") && err.contains("1 to 8"), "{err}");
+        cfg.memrec.kw = 0;
+        assert!(step(KnobId::Kw, &cfg, -1).is_err());
+        assert_eq!(step(KnobId::Kw, &cfg, 1).unwrap().memrec.kw, 1);
+    }
+
+    #[test]
+    fn dim_walks_the_ladder_and_keeps_the_bottom_mlp_consistent() {
+        let cfg = tiny(); // dim 8
+        let up = step(KnobId::Dim, &cfg, 1).unwrap();
+        assert_eq!(up.model.dim, 16);
+        assert_eq!(up.model.bottom_mlp.last(), Some(&16));
+        let down = step(KnobId::Dim, &cfg, -1).unwrap();
+        assert_eq!(down.model.dim, 4);
+        assert!(step(KnobId::Dim, &down, -1).is_err());
+        let mut off = cfg.clone();
+        off.model.dim = 10;
+        *off.model.bottom_mlp.last_mut().unwrap() = 10;
+        assert_eq!(step(KnobId::Dim, &off, 1).unwrap().model.dim, 16);
+        assert_eq!(step(KnobId::Dim, &off, -1).unwrap().model.dim, 8);
+    }
+
+    #[test]
+    fn toggles_and_lr() {
+        let cfg = tiny();
+        let l = step(KnobId::Layout, &cfg, 1).unwrap();
+        assert_eq!(l.memrec.layout, Layout::PerFeature);
+        assert_eq!(
+            step(KnobId::Layout, &l, -1).unwrap().memrec.layout,
+            Layout::Bundled
+        );
+        let o = step(KnobId::Optimizer, &cfg, 1).unwrap();
+        assert_eq!(o.train.optimizer, Optimizer::Sgd);
+        let lr = step(KnobId::Lr, &cfg, 1).unwrap();
+        assert!((lr.train.lr - 0.1).abs() < 1e-7);
+        let lr = step(KnobId::Lr, &cfg, -2).unwrap();
+        assert!((lr.train.lr - 0.005).abs() < 1e-7);
+        assert_eq!(step(KnobId::Batch, &cfg, 1).unwrap().train.batch, 256);
+    }
+
+    #[test]
+    fn a_value_pads_as_the_panel_pads_text() {
+        let cfg = tiny();
+        assert_eq!(
+            format!("{:>9}|", (knob(KnobId::Batch).get)(&cfg)),
+            format!("{:>9}|", cfg.train.batch)
+        );
+        assert_eq!(
+            format!("{:>9}|", (knob(KnobId::Method).get)(&cfg)),
+            format!("{:>9}|", cfg.memrec.method.as_str())
+        );
     }
 }

@@ -17,6 +17,7 @@ use crate::data::{DataOptions, NUM_CAT};
 pub use crate::data::Dataset;
 
 pub mod knobs;
+pub mod lesson;
 mod set;
 mod validate;
 
@@ -117,13 +118,26 @@ pub struct DataConfig {
     /// Distinct values per categorical column C1..C26 in the *full* dataset: the uncompressed
     /// side of every compression ratio, and the synthetic generator's vocabularies.
     pub cardinalities: Vec<u64>,
-    /// Criteo TSV (plain or .gz) to train on; `None` = the embedded synthetic stream.
+    /// Criteo TSV (plain or .gz) or glob (`day_*.gz`, matches in natural order) to train on;
+    /// `None` = the embedded synthetic stream.
     pub train: Option<String>,
-    /// Criteo TSV to test on; `None` = the last `test_fraction` of `train`.
+    /// More training files or globs, streamed after `train` in this order (`--data A B C` sets
+    /// `train` to A and this to [B, C]).
+    #[serde(default)]
+    pub more_train: Vec<String>,
+    /// Criteo TSV to test on; `None` = the last of several training files (as MLPerf tests on
+    /// the last day), or the last `test_fraction` of the only one.
     pub test: Option<String>,
-    /// Share of `train` held out as test rows when no `test` file is given (the tail, as
-    /// Criteo's day-based split does).
+    /// Share of `train` held out as test rows when no `test` file is given and there is only one
+    /// training file (the tail, as Criteo's day-based split does).
     pub test_fraction: f64,
+    /// A training pass stops after this many good rows, the first ones (`--rows N`); 0 = all.
+    #[serde(default)]
+    pub max_rows: u64,
+    /// Categorical values of files are taken modulo this after parsing their hex (MLPerf's
+    /// Terabyte preprocessing: 40000000); 0 = off. The synthetic stream ignores it.
+    #[serde(default)]
+    pub mod_categories: u64,
     /// Stop at the first malformed line (exit 2) instead of skipping and counting it.
     pub strict: bool,
     /// The synthetic Criteo-shaped stream used when `train` is `None`.
@@ -449,12 +463,15 @@ impl Config {
             seed: self.seed,
             dataset: d.dataset,
             cardinalities: d.cardinalities.clone(),
-            train: d.train.clone(),
+            train: d.train.iter().chain(&d.more_train).cloned().collect(),
             test: d.test.clone(),
             test_fraction: d.test_fraction,
             strict: d.strict,
             synthetic: d.synthetic.clone(),
             test_rows: self.eval.test_rows,
+            max_rows: d.max_rows,
+            // Validated to fit in 32 bits.
+            mod_categories: u32::try_from(d.mod_categories).unwrap_or(0),
         }
     }
 }

@@ -71,6 +71,27 @@ impl Config {
                 ));
             }
         }
+        if let Some(i) = d.more_train.iter().position(|s| s.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                &format!("data.more_train[{i}]"),
+                "\"\"",
+                "a file path or glob",
+            ));
+        }
+        if !d.more_train.is_empty() && d.train.is_none() {
+            return Err(ConfigError::invalid(
+                "data.more_train",
+                format!("{:?}", d.more_train),
+                "more training files need a first one (data.train)",
+            ));
+        }
+        if d.mod_categories > u32::MAX as u64 {
+            return Err(ConfigError::invalid(
+                "data.mod_categories",
+                d.mod_categories,
+                "0 (off) or a modulus up to 4294967295 (Criteo values are 32-bit; MLPerf uses 40000000)",
+            ));
+        }
         if d.test.is_some() && d.train.is_none() {
             return Err(ConfigError::invalid(
                 "data.test",

@@ -5,6 +5,7 @@
 //! load a whole Criteo file into memory, panic on any input bytes, or know about models or the UI.
 
 pub mod criteo;
+pub mod progress;
 pub mod stats;
 pub mod synthetic;
 
@@ -38,9 +39,11 @@ pub struct DataOptions {
     pub dataset: Dataset,
     /// Distinct values per categorical column in the full dataset (the synthetic vocabularies).
     pub cardinalities: Vec<u64>,
-    /// Criteo TSV to train on; `None` = the synthetic stream.
-    pub train: Option<String>,
-    /// Criteo TSV to test on; `None` = the last `test_fraction` of `train`.
+    /// Criteo TSV files or globs to train on, streamed in this order (a glob's matches in natural
+    /// order); empty = the synthetic stream.
+    pub train: Vec<String>,
+    /// Criteo TSV to test on; `None` = the last of several `train` files, or the last
+    /// `test_fraction` of the only one.
     pub test: Option<String>,
     pub test_fraction: f64,
     /// Stop at the first malformed line instead of skipping and counting it.
@@ -48,32 +51,71 @@ pub struct DataOptions {
     pub synthetic: SyntheticParams,
     /// Test rows (synthetic: generated; files: at most this many kept, 0 = all).
     pub test_rows: usize,
+    /// Files: a training pass stops after this many good rows (0 = all of them).
+    pub max_rows: u64,
+    /// Files: categorical values are taken modulo this after parsing (MLPerf's Terabyte
+    /// `mod 40,000,000`); 0 = off.
+    pub mod_categories: u32,
 }
 
 impl DataOptions {
-    /// Human description of the data in use; synthetic data is never presented as Criteo.
+    /// Human description of the data in use; synthetic data is never presented as Criteo. Says
+    /// which rows are the test rows (the last of several files, as MLPerf does) and the row cap.
     pub fn label(&self) -> String {
-        match (&self.train, &self.test) {
-            (None, _) => format!(
+        if self.train.is_empty() {
+            return format!(
                 "synthetic Criteo-{}-shaped stream (seed {})",
                 match self.dataset {
                     Dataset::Kaggle => "Kaggle",
                     Dataset::Terabyte => "Terabyte",
                 },
                 self.seed
-            ),
-            (Some(train), None) => format!(
-                "Criteo file {} (last {:.0}% as test)",
-                file_name(train),
+            );
+        }
+        let extra = {
+            let mut e = Vec::new();
+            if self.max_rows > 0 {
+                e.push(format!(
+                    "first {} training rows",
+                    criteo::thousands(self.max_rows)
+                ));
+            }
+            if self.mod_categories > 0 {
+                e.push(format!(
+                    "categorical values mod {}",
+                    criteo::thousands(self.mod_categories as u64)
+                ));
+            }
+            if e.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", e.join(", "))
+            }
+        };
+        let files = criteo::DataFiles::resolve(&self.train, self.test.as_deref());
+        let Ok(files) = files else {
+            // Not openable (the error comes when the source opens): the names as given.
+            return format!("Criteo files {}{extra}", self.train.join(" "));
+        };
+        let train = criteo::files_label(&files.train);
+        match &files.test {
+            criteo::TestRows::Tail => format!(
+                "Criteo file {train} (last {:.0}% as test{extra})",
                 self.test_fraction * 100.0
             ),
-            (Some(train), Some(test)) => {
-                format!(
-                    "Criteo files {} / test {}",
-                    file_name(train),
-                    file_name(test)
-                )
-            }
+            criteo::TestRows::File(t) if extra.is_empty() => format!(
+                "Criteo files {train} / test {}",
+                file_name(&t.display().to_string())
+            ),
+            criteo::TestRows::File(t) => format!(
+                "Criteo files {train} / test {} ({})",
+                file_name(&t.display().to_string()),
+                &extra[2..]
+            ),
+            criteo::TestRows::LastFile(t) => format!(
+                "Criteo files {train} / test {} (the last file, as MLPerf tests on the last day{extra})",
+                file_name(&t.display().to_string())
+            ),
         }
     }
 }
@@ -266,10 +308,11 @@ pub fn open_for_training(opts: &DataOptions) -> Result<std::sync::Arc<dyn DataSo
     if clicks > 0 && clicks < labels.len() {
         return Ok(source);
     }
-    let (path, hint) = match (&opts.test, &opts.train) {
-        (Some(t), _) => (t.clone(), String::new()),
+    let files = criteo::DataFiles::resolve(&opts.train, opts.test.as_deref())?;
+    let (path, hint) = match (files.test_file(), files.train.first()) {
+        (Some(t), _) => (t.display().to_string(), String::new()),
         (None, t) => (
-            t.clone().unwrap_or_default(),
+            t.map(|t| t.display().to_string()).unwrap_or_default(),
             format!(
                 " (the file's last rows, data.test_fraction {}; give a --test FILE, or shuffle the file)",
                 opts.test_fraction
@@ -288,8 +331,9 @@ pub fn open_for_training(opts: &DataOptions) -> Result<std::sync::Arc<dyn DataSo
 
 /// The data source a configuration asks for.
 pub fn open_source(opts: &DataOptions) -> Result<std::sync::Arc<dyn DataSource>, DataError> {
-    match opts.train {
-        None => Ok(std::sync::Arc::new(synthetic::SyntheticSource::new(opts))),
-        Some(_) => Ok(std::sync::Arc::new(criteo::FileSource::open(opts)?)),
+    if opts.train.is_empty() {
+        Ok(std::sync::Arc::new(synthetic::SyntheticSource::new(opts)))
+    } else {
+        Ok(std::sync::Arc::new(criteo::FileSource::open(opts)?))
     }
 }

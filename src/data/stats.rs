@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::criteo::{ParsedRow, RowReader, dense_value, merge_bad_lines};
+use super::progress::Progress;
 use super::{BadLines, DataError, NUM_CAT, NUM_DENSE};
 
 /// Distinct values counted exactly per column before switching to an estimate (about 10 MB of
@@ -134,6 +135,11 @@ pub fn compute_with_cap(
     let mut lines = 0;
     let mut stopped = false;
     let mut row = ParsedRow::default();
+    let mut progress = Progress::new(
+        format!("statistics of {}", super::criteo::files_label(files)),
+        super::criteo::total_size(files),
+    );
+    let mut bytes_done = 0;
     for mut r in readers {
         let before = acc.rows;
         while !(max_rows > 0 && acc.rows >= max_rows) {
@@ -141,7 +147,9 @@ pub fn compute_with_cap(
                 break;
             }
             acc.add(&row);
+            progress.update(acc.rows, bytes_done + r.bytes_read());
         }
+        bytes_done += r.bytes_read();
         lines += r.lines_read();
         merge_bad_lines(&mut bad, r.bad_lines());
         if max_rows > 0 && acc.rows >= max_rows {
@@ -152,6 +160,7 @@ pub fn compute_with_cap(
             return Err(StatsError::Input(r.no_rows_error()));
         }
     }
+    progress.finish();
     Ok(acc.finish(
         files.iter().map(|f| f.display().to_string()).collect(),
         lines,

@@ -14,15 +14,22 @@
 //! Must never: train by itself (it drives `train::engine::Engine`), mix results of two base
 //! configurations, or print anything but results on stdout (progress goes to stderr).
 //!
+//! On a cluster (`plan`, `task`, `slurm`, `estimate`): the same points as one job array, each task
+//! writing its own file under `points/`, merged into the same report afterwards.
+//!
 //! Cancellation (SIGINT or SIGTERM through `crate::signals`): the points in progress stop at their
 //! next step and, like the points not started, are not stored (a re-run trains them); the report
 //! is written for the points finished, the others listed as `cancelled`.
 
+pub mod estimate;
 pub mod grid;
 pub mod pareto;
+pub mod plan;
 pub mod report;
 mod run;
+pub mod slurm;
 pub mod store;
+pub mod task;
 
 use std::path::PathBuf;
 
@@ -50,6 +57,9 @@ pub enum SweepError {
     Baseline(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A Slurm command failed (`sweep --slurm`, `sweep status`).
+    #[error("slurm: {0}")]
+    Slurm(String),
     /// A signal stopped the sweep before anything could be reported (during the baseline).
     #[error("interrupted by {}", crate::signals::name(*.0))]
     Interrupted(i32),

@@ -21,18 +21,18 @@ use crate::train::engine::{Engine, EngineError, EngineOptions, RepBuilder, RunKi
 use crate::train::protocol::{EngineCommand, EngineEvent, RunId, RunStatus, RunSummary};
 
 /// Result of one engine run of one side.
-struct RunOutcome {
-    summary: Option<RunSummary>,
-    probs: Option<Vec<f32>>,
-    not_started: Option<String>,
-    data_error: Option<String>,
-    seconds: f64,
+pub(super) struct RunOutcome {
+    pub(super) summary: Option<RunSummary>,
+    pub(super) probs: Option<Vec<f32>>,
+    pub(super) not_started: Option<String>,
+    pub(super) data_error: Option<String>,
+    pub(super) seconds: f64,
 }
 
 /// Train one side (`kind`) of `cfg` to the budget and collect its summary and final test-row
 /// probabilities; `on_steps` hears the step count as the run progresses; `cancel` stops the run
 /// at its next step (its summary then says `cancelled`).
-fn run_single(
+pub(super) fn run_single(
     cfg: Config,
     kind: RunKind,
     source: Arc<dyn DataSource>,
@@ -115,7 +115,7 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-fn record_of(
+pub(super) fn record_of(
     key: &str,
     config_hash: String,
     axes: &[(String, String)],
@@ -148,7 +148,7 @@ fn record_of(
     }
 }
 
-fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
+pub(super) fn not_started_record(p: &Point, base_hash: &str, why: &str) -> PointRecord {
     PointRecord {
         key: p.key(),
         base_hash: base_hash.to_string(),
@@ -225,7 +225,7 @@ impl Progress<'_> {
     }
 }
 
-fn point_line(r: &PointRecord) -> String {
+pub(super) fn point_line(r: &PointRecord) -> String {
     if !r.ok() {
         return format!("{}: {}", r.key, r.status);
     }
@@ -629,7 +629,7 @@ fn point_done(
 }
 
 /// Render the report of `points` and write its files into the sweep directory (atomically).
-fn write_report(
+pub(super) fn write_report(
     spec: &SweepSpec,
     baseline: &PointRecord,
     points: &[PointRecord],

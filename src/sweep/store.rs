@@ -296,40 +296,56 @@ impl Store {
 
     /// Store the baseline's test probabilities, tagged with the test labels they belong to.
     pub fn save_baseline_probs(&self, labels: &[f32], probs: &[f32]) -> Result<(), StoreError> {
-        let mut bytes = Vec::with_capacity(32 + probs.len() * 4);
-        bytes.extend_from_slice(PRED_MAGIC);
-        bytes.extend_from_slice(self.base_hash.as_bytes());
-        bytes.extend_from_slice(&labels_hash(labels).to_le_bytes());
-        bytes.extend_from_slice(&(probs.len() as u64).to_le_bytes());
-        for p in probs {
-            bytes.extend_from_slice(&p.to_le_bytes());
-        }
-        crate::util::write_atomic(&self.dir.join(BASELINE_PREDICTIONS), &bytes, true)?;
-        Ok(())
+        save_baseline_probs(&self.dir, &self.base_hash, labels, probs)
     }
 
     /// The stored baseline probabilities, if they belong to this base configuration and these
     /// test labels; `None` otherwise (the baseline is then trained again).
     pub fn load_baseline_probs(&self, labels: &[f32]) -> Option<Vec<f32>> {
-        let bytes = std::fs::read(self.dir.join(BASELINE_PREDICTIONS)).ok()?;
-        let h = self.base_hash.as_bytes();
-        let head = PRED_MAGIC.len() + h.len() + 16;
-        if bytes.len() < head || &bytes[..8] != PRED_MAGIC || &bytes[8..8 + h.len()] != h {
-            return None;
-        }
-        let rest = &bytes[8 + h.len()..];
-        let lh = u64::from_le_bytes(rest[..8].try_into().ok()?);
-        let n = u64::from_le_bytes(rest[8..16].try_into().ok()?) as usize;
-        let data = &rest[16..];
-        if lh != labels_hash(labels) || n != labels.len() || data.len() != n * 4 {
-            return None;
-        }
-        Some(
-            data.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+        load_baseline_probs(&self.dir, &self.base_hash, labels)
     }
+}
+
+/// `Store::save_baseline_probs` without the directory's lock: for a cluster sweep, whose tasks
+/// write their own files (`sweep::task`), `base_hash` being the plan's.
+pub fn save_baseline_probs(
+    dir: &Path,
+    base_hash: &str,
+    labels: &[f32],
+    probs: &[f32],
+) -> Result<(), StoreError> {
+    let mut bytes = Vec::with_capacity(32 + probs.len() * 4);
+    bytes.extend_from_slice(PRED_MAGIC);
+    bytes.extend_from_slice(base_hash.as_bytes());
+    bytes.extend_from_slice(&labels_hash(labels).to_le_bytes());
+    bytes.extend_from_slice(&(probs.len() as u64).to_le_bytes());
+    for p in probs {
+        bytes.extend_from_slice(&p.to_le_bytes());
+    }
+    crate::util::write_atomic(&dir.join(BASELINE_PREDICTIONS), &bytes, true)?;
+    Ok(())
+}
+
+/// `Store::load_baseline_probs` without the directory's lock (see `save_baseline_probs`).
+pub fn load_baseline_probs(dir: &Path, base_hash: &str, labels: &[f32]) -> Option<Vec<f32>> {
+    let bytes = std::fs::read(dir.join(BASELINE_PREDICTIONS)).ok()?;
+    let h = base_hash.as_bytes();
+    let head = PRED_MAGIC.len() + h.len() + 16;
+    if bytes.len() < head || &bytes[..8] != PRED_MAGIC || &bytes[8..8 + h.len()] != h {
+        return None;
+    }
+    let rest = &bytes[8 + h.len()..];
+    let lh = u64::from_le_bytes(rest[..8].try_into().ok()?);
+    let n = u64::from_le_bytes(rest[8..16].try_into().ok()?) as usize;
+    let data = &rest[16..];
+    if lh != labels_hash(labels) || n != labels.len() || data.len() != n * 4 {
+        return None;
+    }
+    Some(
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
 }
 
 fn labels_hash(labels: &[f32]) -> u64 {

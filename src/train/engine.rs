@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::config::Config;
+use crate::config::knobs::adopt_knobs;
 use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
 use crate::embedding::hash::BuildKeyHasher;
@@ -502,7 +503,7 @@ impl State {
                 let Some(i) = self.runs.iter().position(|r| r.id == RunId::COMPRESSED) else {
                     let generation = 1;
                     let mut cfg = self.cfg.clone();
-                    adopt_compressed(&mut cfg, &next);
+                    adopt_knobs(&next, &mut cfg);
                     self.start_run(RunId::COMPRESSED, cfg, generation);
                     return;
                 };
@@ -510,7 +511,7 @@ impl State {
                     self.finish(i, RunStatus::Cancelled);
                 }
                 let mut cfg = self.runs[i].cfg.clone();
-                adopt_compressed(&mut cfg, &next);
+                adopt_knobs(&next, &mut cfg);
                 let generation = self.runs[i].generation + 1;
                 self.start_run(RunId::COMPRESSED, cfg, generation);
             }
@@ -871,11 +872,4 @@ impl State {
         }
         self.emit(EngineEvent::Finished(summary));
     }
-}
-
-/// Take the sections a MEM-REC restart may change.
-fn adopt_compressed(cfg: &mut Config, next: &Config) {
-    cfg.memrec = next.memrec.clone();
-    cfg.model = next.model.clone();
-    cfg.train = next.train.clone();
 }

@@ -36,32 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mut lines = summary_lines(state, theme, inner.width < 70);
     lines.extend(lead);
     if text_legend {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("⣀ baseline ({})", super::baseline_label(state)),
-                theme.baseline,
-            ),
-            Span::styled(
-                format!("  • {}", super::compressed_label(state)),
-                theme.compressed,
-            ),
-            Span::styled(
-                if state.pinned_run().is_some() {
-                    "  + pinned"
-                } else {
-                    ""
-                },
-                theme.pinned,
-            ),
-            Span::styled(
-                if state.data.as_ref().is_some_and(|d| d.synthetic) {
-                    "  - oracle"
-                } else {
-                    ""
-                },
-                theme.oracle,
-            ),
-        ]));
+        lines.push(text_legend_line(state, theme));
     }
     frame.render_widget(Paragraph::new(lines), summary);
     if base_curve.is_empty() && mem_curve.is_empty() {
@@ -136,29 +111,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             .style(theme.compressed)
             .data(mem_curve),
     );
+    let (x_axis, y_axis) = axes(x_max, (y_lo, y_hi), theme);
     let chart = Chart::new(datasets)
-        .x_axis(
-            Axis::default()
-                .title(Span::styled("samples", theme.muted))
-                .bounds([0.0, x_max])
-                .labels([
-                    Span::raw("0"),
-                    Span::raw(fmt_count(x_max / 2.0)),
-                    Span::raw(fmt_count(x_max)),
-                ])
-                .style(theme.muted),
-        )
-        .y_axis(
-            Axis::default()
-                .title(Span::styled("AUC", theme.muted))
-                .bounds([y_lo, y_hi])
-                .labels([
-                    Span::raw(format!("{y_lo:.3}")),
-                    Span::raw(format!("{:.3}", (y_lo + y_hi) / 2.0)),
-                    Span::raw(format!("{y_hi:.3}")),
-                ])
-                .style(theme.muted),
-        )
+        .x_axis(x_axis)
+        .y_axis(y_axis)
         .legend_position(if text_legend {
             None
         } else {
@@ -166,6 +122,60 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         })
         .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
     frame.render_widget(chart, chart_area);
+}
+
+/// The legend as one line of text, for a chart too short for a legend box.
+fn text_legend_line<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(
+            format!("⣀ baseline ({})", super::baseline_label(state)),
+            theme.baseline,
+        ),
+        Span::styled(
+            format!("  • {}", super::compressed_label(state)),
+            theme.compressed,
+        ),
+        Span::styled(
+            if state.pinned_run().is_some() {
+                "  + pinned"
+            } else {
+                ""
+            },
+            theme.pinned,
+        ),
+        Span::styled(
+            if state.data.as_ref().is_some_and(|d| d.synthetic) {
+                "  - oracle"
+            } else {
+                ""
+            },
+            theme.oracle,
+        ),
+    ])
+}
+
+/// The samples axis from 0 to `x_max` and the AUC axis over `y`.
+fn axes<'a>(x_max: f64, (y_lo, y_hi): (f64, f64), theme: &Theme) -> (Axis<'a>, Axis<'a>) {
+    (
+        Axis::default()
+            .title(Span::styled("samples", theme.muted))
+            .bounds([0.0, x_max])
+            .labels([
+                Span::raw("0"),
+                Span::raw(fmt_count(x_max / 2.0)),
+                Span::raw(fmt_count(x_max)),
+            ])
+            .style(theme.muted),
+        Axis::default()
+            .title(Span::styled("AUC", theme.muted))
+            .bounds([y_lo, y_hi])
+            .labels([
+                Span::raw(format!("{y_lo:.3}")),
+                Span::raw(format!("{:.3}", (y_lo + y_hi) / 2.0)),
+                Span::raw(format!("{y_hi:.3}")),
+            ])
+            .style(theme.muted),
+    )
 }
 
 fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<'a>> {
@@ -283,6 +293,12 @@ fn fmt_per_row(x: f64) -> String {
     }
 }
 
+/// Every run of this session has stopped on an error (and none evaluated): nothing will come.
+fn every_run_failed(state: &AppState) -> bool {
+    let runs = [state.baseline.as_ref(), state.compressed.as_ref()];
+    runs.iter().any(Option::is_some) && runs.iter().flatten().all(|r| r.failed.is_some())
+}
+
 fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let cfg = &state.running;
     let mut lines = vec![Line::raw("")];
@@ -291,6 +307,16 @@ fn draw_waiting(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) 
             lines.push(Line::styled("no evaluation: the engine stopped", theme.bad));
             lines.push(Line::styled(
                 "see the message above; q quits, --headless shows the same error",
+                theme.muted,
+            ));
+        }
+        _ if every_run_failed(state) => {
+            lines.push(Line::styled(
+                "no evaluation: every run stopped before its first",
+                theme.bad,
+            ));
+            lines.push(Line::styled(
+                "the reason is above; change a knob to train again, r restarts every run, q quits",
                 theme.muted,
             ));
         }

@@ -8,13 +8,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, focused, panel};
-use crate::app::state::{AppState, Focus, Knob};
+use crate::app::state::{AppState, Focus};
+use crate::config::knobs::{KNOBS, visible};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let any_pending = state.restart_deadline.is_some()
         || !state.requested.is_empty()
-        || Knob::ALL.iter().any(|k| state.knob_pending(*k));
-    let knobs = Knob::visible(&state.cfg);
+        || KNOBS.iter().any(|k| state.knob_pending(k.id));
+    let knobs = visible(&state.cfg);
     let title = if any_pending {
         "Knobs · restart pending ~".to_string()
     } else {
@@ -34,8 +35,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         .skip(first)
         .map(|(i, k)| {
             let selected = i == state.knob;
-            let changed = state.knob_changed(*k);
-            let pending = state.knob_pending(*k);
+            let changed = state.knob_changed(k.id);
+            let pending = state.knob_pending(k.id);
             let value_style = if changed { theme.changed } else { theme.value };
             let row_style = if selected {
                 theme.selected
@@ -44,8 +45,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             };
             Line::from(vec![
                 Span::styled(if selected { "›" } else { " " }, theme.key),
-                Span::styled(format!("{:<16} ", k.label()), theme.label),
-                Span::styled(format!("{:>9}", k.value(&state.cfg)), value_style),
+                Span::styled(format!("{:<16} ", k.label), theme.label),
+                Span::styled(format!("{:>9}", (k.get)(&state.cfg)), value_style),
                 Span::styled(if changed { "*" } else { " " }, theme.changed),
                 Span::styled(if pending { "~" } else { " " }, theme.pending),
             ])

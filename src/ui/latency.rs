@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Theme, fmt_ns, fmt_ratio, focused, panel};
 use crate::app::state::{AppState, Focus, LatencyKey, LatencyView};
+use crate::train::protocol::LatencyReport;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
     let measuring =
@@ -46,107 +47,119 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             Line::styled("measurement failed:", theme.bad),
             Line::raw(msg.clone()),
         ],
-        LatencyView::Ready(r) => {
-            let row = |label: &str, p50: f64, p99: f64, style| {
-                Line::from(vec![
-                    Span::styled(format!("{label:<13}"), style),
-                    Span::styled(format!("{:>9}", fmt_ns(p50)), theme.value),
-                    Span::styled(format!(" {:>9}", fmt_ns(p99)), theme.value),
-                ])
-            };
-            if compact {
-                let row = |label: &str, p50: f64, p99: f64, style| {
-                    Line::from(vec![
-                        Span::styled(format!("{label:<8}"), style),
-                        Span::styled(format!("{:>8}", fmt_ns(p50)), theme.value),
-                        Span::styled(format!(" p99 {}", fmt_ns(p99)), theme.muted),
-                    ])
-                };
-                return frame.render_widget(
-                    Paragraph::new(vec![
-                        row(
-                            super::compressed_label(state),
-                            r.compressed_ns_per_token,
-                            r.compressed_p99_ns,
-                            theme.compressed,
-                        ),
-                        row("uncomp", r.full_ns_per_token, r.full_p99_ns, theme.baseline),
-                        Line::from(vec![
-                            Span::styled(format!("{:<8}", "speedup"), theme.label),
-                            Span::styled(
-                                format!("{:>8}", fmt_ratio(r.speedup)),
-                                if r.speedup >= 1.0 {
-                                    theme.good
-                                } else {
-                                    theme.bad
-                                },
-                            ),
-                            Span::styled(" p50", theme.muted),
-                        ]),
-                    ])
-                    .block(block),
-                    area,
-                );
-            }
-            let mut v = vec![
-                Line::from(Span::styled(
-                    format!("{:<13}{:>9} {:>9}", "per token", "p50", "p99"),
-                    theme.muted,
-                )),
-                row(
-                    if state.running.memrec.method == crate::config::Method::Memrec {
-                        "MEM-REC fused"
-                    } else {
-                        super::compressed_label(state)
-                    },
-                    r.compressed_ns_per_token,
-                    r.compressed_p99_ns,
-                    theme.compressed,
-                ),
-                row(
-                    "uncompressed",
-                    r.full_ns_per_token,
-                    r.full_p99_ns,
-                    theme.baseline,
-                ),
-                Line::from(vec![
-                    Span::styled(format!("{:<13}", "speedup"), theme.label),
-                    Span::styled(
-                        format!("{:>9}", fmt_ratio(r.speedup)),
-                        if r.speedup >= 1.0 {
-                            theme.good
-                        } else {
-                            theme.bad
-                        },
-                    ),
-                    Span::styled(" (p50)", theme.muted),
-                ]),
-            ];
-            {
-                v.push(Line::styled(
-                    if r.full_measured_at_full_size {
-                        "gather over full-size tables".to_string()
-                    } else {
-                        "gather on a smaller table (full size did not fit)".to_string()
-                    },
-                    theme.muted,
-                ));
-                v.push(Line::styled(
-                    format!(
-                        "threads {} · batch {} · {} timed batches",
-                        r.threads, r.batch, r.batches
-                    ),
-                    theme.muted,
-                ));
-            }
-            if stale && !measuring {
-                v.push(Line::styled("for earlier knobs", theme.pending));
-            }
-            v
+        LatencyView::Ready(r) if compact => {
+            return frame.render_widget(
+                Paragraph::new(compact_lines(state, r, theme)).block(block),
+                area,
+            );
         }
+        LatencyView::Ready(r) => full_lines(state, r, theme, stale && !measuring),
     };
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
         area,
     );
+}
+
+/// The Ready report in a short panel: one line per side and the speedup.
+fn compact_lines<'a>(state: &AppState, r: &LatencyReport, theme: &Theme) -> Vec<Line<'a>> {
+    let row = |label: &str, p50: f64, p99: f64, style| {
+        Line::from(vec![
+            Span::styled(format!("{label:<8}"), style),
+            Span::styled(format!("{:>8}", fmt_ns(p50)), theme.value),
+            Span::styled(format!(" p99 {}", fmt_ns(p99)), theme.muted),
+        ])
+    };
+    vec![
+        row(
+            super::compressed_label(state),
+            r.compressed_ns_per_token,
+            r.compressed_p99_ns,
+            theme.compressed,
+        ),
+        row("uncomp", r.full_ns_per_token, r.full_p99_ns, theme.baseline),
+        Line::from(vec![
+            Span::styled(format!("{:<8}", "speedup"), theme.label),
+            Span::styled(
+                format!("{:>8}", fmt_ratio(r.speedup)),
+                if r.speedup >= 1.0 {
+                    theme.good
+                } else {
+                    theme.bad
+                },
+            ),
+            Span::styled(" p50", theme.muted),
+        ]),
+    ]
+}
+
+/// The Ready report in full: p50 and p99 per side, the speedup, and how it was measured.
+fn full_lines<'a>(
+    state: &AppState,
+    r: &LatencyReport,
+    theme: &Theme,
+    stale: bool,
+) -> Vec<Line<'a>> {
+    let row = |label: &str, p50: f64, p99: f64, style| {
+        Line::from(vec![
+            Span::styled(format!("{label:<13}"), style),
+            Span::styled(format!("{:>9}", fmt_ns(p50)), theme.value),
+            Span::styled(format!(" {:>9}", fmt_ns(p99)), theme.value),
+        ])
+    };
+    let mut v = vec![
+        Line::from(Span::styled(
+            format!("{:<13}{:>9} {:>9}", "per token", "p50", "p99"),
+            theme.muted,
+        )),
+        row(
+            if state.running.memrec.method == crate::config::Method::Memrec {
+                "MEM-REC fused"
+            } else {
+                super::compressed_label(state)
+            },
+            r.compressed_ns_per_token,
+            r.compressed_p99_ns,
+            theme.compressed,
+        ),
+        row(
+            "uncompressed",
+            r.full_ns_per_token,
+            r.full_p99_ns,
+            theme.baseline,
+        ),
+        Line::from(vec![
+            Span::styled(format!("{:<13}", "speedup"), theme.label),
+            Span::styled(
+                format!("{:>9}", fmt_ratio(r.speedup)),
+                if r.speedup >= 1.0 {
+                    theme.good
+                } else {
+                    theme.bad
+                },
+            ),
+            Span::styled(" (p50)", theme.muted),
+        ]),
+    ];
+    {
+        v.push(Line::styled(
+            if r.full_measured_at_full_size {
+                "gather over full-size tables".to_string()
+            } else {
+                "gather on a smaller table (full size did not fit)".to_string()
+            },
+            theme.muted,
+        ));
+        v.push(Line::styled(
+            format!(
+                "threads {} · batch {} · {} timed batches",
+                r.threads, r.batch, r.batches
+            ),
+            theme.muted,
+        ));
+    }
+    if stale {
+        v.push(Line::styled("for earlier knobs", theme.pending));
+    }
+    v
 }

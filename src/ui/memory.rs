@@ -11,18 +11,7 @@ use super::{Theme, fmt_bytes, fmt_ratio, focused, panel};
 use crate::app::state::{AppState, Focus, LatencyView};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
-    let block = panel(
-        if compact {
-            "Memory".to_string()
-        } else {
-            format!(
-                "Memory (ratio = uncompressed / {})",
-                super::compressed_label(state)
-            )
-        },
-        focused(state, Focus::Memory),
-        theme,
-    );
+    let block = panel(title(state, compact), focused(state, Focus::Memory), theme);
     let Some(m) = state.compressed.as_ref().filter(|m| !m.tables.is_empty()) else {
         let p = Paragraph::new(Line::styled(
             format!("waiting for the {} run…", super::compressed_label(state)),
@@ -54,14 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             Span::styled(format!(" {extra:>7}"), theme.compressed),
         ])
     };
-    let fits = match &state.latency {
-        LatencyView::Ready(r) => (r.compressed_fits.clone(), r.full_fits.clone()),
-        LatencyView::Waiting if state.latency_requests.is_empty() && !state.first_latency_due => {
-            ("not measured".into(), "not measured".into())
-        }
-        LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
-        LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
-    };
+    let fits = fits_of(state);
     let mut lines = Vec::new();
     if compact {
         lines.push(row(
@@ -91,30 +73,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             ),
         ]));
     } else {
-        // Per-feature tables (hashing, QR: 26 or more) take one line, so the totals always show.
-        if m.tables.len() > 2 {
-            let (lo, hi) = m.tables.iter().fold((u64::MAX, 0), |(lo, hi), t| {
-                (lo.min(t.rows), hi.max(t.rows))
-            });
-            let cols = m.tables.first().map_or(0, |t| t.cols);
-            lines.push(row(
-                format!("{} tables {lo}-{hi}x{cols}", m.tables.len()),
-                fmt_bytes(param),
-                String::new(),
-            ));
-        } else {
-            for t in &m.tables {
-                lines.push(row(
-                    format!(
-                        "{} {}x{}",
-                        t.name.strip_prefix("memrec.").unwrap_or(&t.name),
-                        t.rows,
-                        t.cols
-                    ),
-                    fmt_bytes(t.param_bytes),
-                    String::new(),
-                ));
-            }
+        for (label, bytes) in table_rows(m, param) {
+            lines.push(row(label, fmt_bytes(bytes), String::new()));
         }
         lines.push(row("optimizer state".into(), fmt_bytes(opt), String::new()));
         lines.push(row(
@@ -149,4 +109,47 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         });
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One line per table, or one for all of them when there are more than two (hashing and QR
+/// have one table per feature: 26 or more), so the totals always show.
+fn table_rows(m: &crate::app::state::RunView, param: u64) -> Vec<(String, u64)> {
+    if m.tables.len() > 2 {
+        let (lo, hi) = m.tables.iter().fold((u64::MAX, 0), |(lo, hi), t| {
+            (lo.min(t.rows), hi.max(t.rows))
+        });
+        let cols = m.tables.first().map_or(0, |t| t.cols);
+        return vec![(format!("{} tables {lo}-{hi}x{cols}", m.tables.len()), param)];
+    }
+    m.tables
+        .iter()
+        .map(|t| {
+            let name = t.name.strip_prefix("memrec.").unwrap_or(&t.name);
+            (format!("{name} {}x{}", t.rows, t.cols), t.param_bytes)
+        })
+        .collect()
+}
+
+/// The panel's title: what the ratio divides by, when there is room to say it.
+fn title(state: &AppState, compact: bool) -> String {
+    if compact {
+        "Memory".to_string()
+    } else {
+        format!(
+            "Memory (ratio = uncompressed / {})",
+            super::compressed_label(state)
+        )
+    }
+}
+
+/// The cache level each side fits in, from the latency report (or why it is not known yet).
+fn fits_of(state: &AppState) -> (String, String) {
+    match &state.latency {
+        LatencyView::Ready(r) => (r.compressed_fits.clone(), r.full_fits.clone()),
+        LatencyView::Waiting if state.latency_requests.is_empty() && !state.first_latency_due => {
+            ("not measured".into(), "not measured".into())
+        }
+        LatencyView::Waiting => ("measuring…".into(), "measuring…".into()),
+        LatencyView::Failed(_) => ("unknown".into(), "unknown".into()),
+    }
 }

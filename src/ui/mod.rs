@@ -12,6 +12,7 @@ pub mod inspector;
 pub mod knobs;
 pub mod latency;
 pub mod layout;
+pub mod lesson;
 pub mod memory;
 pub mod pareto;
 pub mod runs;
@@ -59,6 +60,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     }
     footer::draw_status(frame, a.status, state, theme);
     footer::draw_keys(frame, a.footer, theme);
+    // A zoomed panel has the screen to itself: the lesson box comes back with the layout.
+    if let Some(l) = state.lesson.as_ref().filter(|_| !state.zoom) {
+        lesson::draw(frame, &a, state, l, theme);
+    }
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => help::draw(frame, area, *scroll, theme),
@@ -71,6 +76,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
         }
         Overlay::Prompt { input } => help::draw_prompt(frame, area, input, theme),
         Overlay::Info { panel, scroll } => info::draw(frame, area, *panel, *scroll, theme),
+        Overlay::Lessons { selected } => lesson::draw_picker(frame, area, *selected, theme),
     }
 }
 

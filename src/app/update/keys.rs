@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::super::keymap::{self, Action};
 use super::super::msg::Effect;
 use super::super::pareto;
-use super::super::state::{AppState, AucView, Focus, Knob, Metric, Overlay, StatusKind};
+use super::super::state::{AppState, AucView, Focus, Metric, Overlay, StatusKind};
 use super::files::{export, next_free_name, report, write_effect};
 use super::inspect::{
     back, inspect_collisions_row, inspector_action, show_info, toggle_inspector, toggle_zoom,
@@ -68,6 +68,91 @@ pub(super) fn on_action(
         quit(state, fx);
         return;
     }
+    if on_overlay_action(state, action, fx) || inspector_action(state, action, fx) {
+        return;
+    }
+    // Esc closes the zoom, then the inspector, before it leaves a lesson or quits.
+    if action == Action::Back && back(state) {
+        return;
+    }
+    if state.lesson.is_some() {
+        match action {
+            Action::No | Action::Forward => return super::lesson::next_step(state, fx),
+            Action::StepBack | Action::Backward => return super::lesson::prev_step(state, fx),
+            Action::Back => return super::lesson::leave_lesson(state),
+            Action::Restart => return super::lesson::restart_lesson(state, fx),
+            _ => {}
+        }
+    }
+    match action {
+        Action::Quit | Action::Back => quit(state, fx),
+        Action::Forward | Action::FocusNext => focus_step(state, true),
+        Action::Backward | Action::FocusPrev => focus_step(state, false),
+        Action::StepBack => state.set_status(
+            StatusKind::Info,
+            "b goes back a step in a lesson: L picks one",
+        ),
+        Action::Lessons => state.overlay = Overlay::Lessons { selected: 0 },
+        Action::Info => show_info(state),
+        Action::Zoom => toggle_zoom(state),
+        Action::Inspect => toggle_inspector(state, None, fx),
+        Action::TypeValue => state.set_status(
+            StatusKind::Info,
+            "x types a value in the token inspector: press t to open it",
+        ),
+        Action::Help => state.overlay = Overlay::Help { scroll: 0 },
+        Action::Up => move_in_focus(state, -1),
+        Action::Down => move_in_focus(state, 1),
+        Action::Increase => edit_knob(state, 1, at),
+        Action::Decrease => edit_knob(state, -1, at),
+        Action::IncreaseCoarse => edit_knob(state, 2, at),
+        Action::DecreaseCoarse => edit_knob(state, -2, at),
+        Action::Pause => toggle_pause(state, fx),
+        Action::Restart => {
+            if state.restart_deadline.is_some() {
+                fire_restart(state, fx);
+            }
+            fx.push(Effect::Engine(EngineCommand::RestartAll));
+            state.set_status(StatusKind::Info, "restarting every run from sample 0");
+        }
+        Action::Export => export(state, fx),
+        Action::ScreenDump => fx.push(Effect::WriteScreenDump),
+        Action::Pin => pin(state),
+        Action::Report => report(state, fx),
+        Action::ToggleView => toggle_view(state),
+        Action::ToggleMetric => toggle_metric(state),
+        Action::OpenSweep => {
+            let input = state
+                .sweep
+                .as_ref()
+                .map_or_else(String::new, |s| s.dir.display().to_string());
+            state.overlay = Overlay::Prompt { input };
+        }
+        Action::Select => {
+            if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
+                load_selected_point(state, fx);
+            } else if state.focus == Focus::Collisions {
+                inspect_collisions_row(state, fx);
+            }
+        }
+        Action::Yes | Action::No => {}
+    }
+}
+
+/// The next (`forward`) or previous panel; the inspector is in the order while it is open.
+fn focus_step(state: &mut AppState, forward: bool) {
+    let pareto = state.auc_view == AucView::Pareto;
+    let open = state.inspector.is_some();
+    state.focus = if forward {
+        state.focus.next(pareto, open)
+    } else {
+        state.focus.prev(pareto, open)
+    };
+}
+
+/// Keys while an overlay is open: the overlay takes them all (true), or
+/// none is open (false).
+fn on_overlay_action(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
     match state.overlay.clone() {
         Overlay::Help { scroll } => {
             let last = super::help_len().saturating_sub(1) as u16;
@@ -85,7 +170,7 @@ pub(super) fn on_action(
                 Action::Help | Action::Back => state.overlay = Overlay::None,
                 _ => {}
             }
-            return;
+            true
         }
         Overlay::ConfirmOverwrite { path, write } => {
             match action {
@@ -103,7 +188,7 @@ pub(super) fn on_action(
                 }
                 _ => {}
             }
-            return;
+            true
         }
         Overlay::Info { panel, scroll } => {
             let last = crate::ui::info::panel_lines(panel).saturating_sub(1) as u16;
@@ -123,102 +208,49 @@ pub(super) fn on_action(
                 Action::Info | Action::Back => state.overlay = Overlay::None,
                 _ => {}
             }
-            return;
+            true
         }
         // Keys reach the prompt before the keymap (see `update`).
-        Overlay::Prompt { .. } => return,
-        Overlay::None => {}
+        Overlay::Prompt { .. } => true,
+        Overlay::Lessons { selected } => {
+            super::lesson::picker_key(state, action, selected, fx);
+            true
+        }
+        Overlay::None => false,
     }
-    if inspector_action(state, action, fx) {
+}
+
+fn toggle_pause(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.paused = !state.paused;
+    fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
+    let text = if state.paused {
+        "paused (Space resumes)"
+    } else {
+        "training resumed"
+    };
+    state.set_status(StatusKind::Info, text);
+}
+
+/// `a`: the Pareto view's vertical axis, AUC or ΔAUC.
+fn toggle_metric(state: &mut AppState) {
+    if state.auc_view != AucView::Pareto {
+        state.set_status(
+            StatusKind::Info,
+            "a switches the Pareto view's axis: press v first",
+        );
         return;
     }
-    match action {
-        Action::Back => {
-            if !back(state) {
-                quit(state, fx)
-            }
-        }
-        Action::Quit => quit(state, fx),
-        Action::Info => show_info(state),
-        Action::Zoom => toggle_zoom(state),
-        Action::Inspect => toggle_inspector(state, None, fx),
-        Action::TypeValue => state.set_status(
-            StatusKind::Info,
-            "x types a value in the token inspector: press t to open it",
+    state.pareto_metric = match state.pareto_metric {
+        Metric::Auc => Metric::DeltaAuc,
+        Metric::DeltaAuc => Metric::Auc,
+    };
+    state.set_status(
+        StatusKind::Info,
+        format!(
+            "Pareto view: {} against table bytes",
+            state.pareto_metric.label()
         ),
-        Action::Help => state.overlay = Overlay::Help { scroll: 0 },
-        Action::Up => move_in_focus(state, -1),
-        Action::Down => move_in_focus(state, 1),
-        Action::FocusNext => {
-            let open = state.inspector.is_some();
-            state.focus = state.focus.next(state.auc_view == AucView::Pareto, open)
-        }
-        Action::FocusPrev => {
-            let open = state.inspector.is_some();
-            state.focus = state.focus.prev(state.auc_view == AucView::Pareto, open)
-        }
-        Action::Increase => edit_knob(state, 1, at),
-        Action::Decrease => edit_knob(state, -1, at),
-        Action::IncreaseCoarse => edit_knob(state, 2, at),
-        Action::DecreaseCoarse => edit_knob(state, -2, at),
-        Action::Pause => {
-            state.paused = !state.paused;
-            fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
-            let text = if state.paused {
-                "paused (Space resumes)"
-            } else {
-                "training resumed"
-            };
-            state.set_status(StatusKind::Info, text);
-        }
-        Action::Restart => {
-            if state.restart_deadline.is_some() {
-                fire_restart(state, fx);
-            }
-            fx.push(Effect::Engine(EngineCommand::RestartAll));
-            state.set_status(StatusKind::Info, "restarting every run from sample 0");
-        }
-        Action::Export => export(state, fx),
-        Action::ScreenDump => fx.push(Effect::WriteScreenDump),
-        Action::Pin => pin(state),
-        Action::Report => report(state, fx),
-        Action::ToggleView => toggle_view(state),
-        Action::ToggleMetric => {
-            if state.auc_view != AucView::Pareto {
-                state.set_status(
-                    StatusKind::Info,
-                    "a switches the Pareto view's axis: press v first",
-                );
-                return;
-            }
-            state.pareto_metric = match state.pareto_metric {
-                Metric::Auc => Metric::DeltaAuc,
-                Metric::DeltaAuc => Metric::Auc,
-            };
-            state.set_status(
-                StatusKind::Info,
-                format!(
-                    "Pareto view: {} against table bytes",
-                    state.pareto_metric.label()
-                ),
-            );
-        }
-        Action::OpenSweep => {
-            let input = state
-                .sweep
-                .as_ref()
-                .map_or_else(String::new, |s| s.dir.display().to_string());
-            state.overlay = Overlay::Prompt { input };
-        }
-        Action::Select => {
-            if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
-                load_selected_point(state, fx);
-            } else if state.focus == Focus::Collisions {
-                inspect_collisions_row(state, fx);
-            }
-        }
-        Action::Yes | Action::No => {}
-    }
+    );
 }
 
 fn toggle_view(state: &mut AppState) {
@@ -250,7 +282,7 @@ pub(super) fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
 fn move_in_focus(state: &mut AppState, delta: i64) {
     match state.focus {
         Focus::Knobs => {
-            let n = Knob::visible(&state.cfg).len() as i64;
+            let n = crate::config::knobs::visible(&state.cfg).len() as i64;
             state.knob = (state.knob as i64 + delta).rem_euclid(n) as usize;
         }
         Focus::Runs => {

@@ -4,20 +4,19 @@
 //! comes in the message).
 
 use super::super::msg::Effect;
-use super::super::state::{
-    AppState, DEBOUNCE, Knob, LatencyKey, LatencyView, StatusKind, same_compressed_run,
-};
+use super::super::state::{AppState, DEBOUNCE, LatencyKey, LatencyView, StatusKind};
 use crate::config::Method;
+use crate::config::knobs::{same_compressed_run, visible};
 use crate::train::protocol::EngineCommand;
 
 pub(super) fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant) {
-    let knobs = Knob::visible(&state.cfg);
+    let knobs = visible(&state.cfg);
     let knob = knobs[state.knob.min(knobs.len() - 1)];
-    match knob.stepped(&state.cfg, steps) {
+    match (knob.step)(&state.cfg, steps) {
         Ok(next) => {
-            let before = knob.value(&state.cfg);
+            let before = (knob.get)(&state.cfg);
             state.cfg = next;
-            if knob.affects_latency() {
+            if knob.affects_latency {
                 state.latency_stale = true;
             }
             state.restart_deadline = Some(at + DEBOUNCE);
@@ -25,14 +24,14 @@ pub(super) fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant
                 StatusKind::Info,
                 format!(
                     "{} {} → {}: {} restarts when you stop typing",
-                    knob.field(),
+                    knob.path,
                     before,
-                    knob.value(&state.cfg),
+                    (knob.get)(&state.cfg),
                     state.cfg.memrec.method.label()
                 ),
             );
         }
-        Err(e) => state.set_status(StatusKind::Error, e),
+        Err(e) => state.set_status(StatusKind::Error, e.to_string()),
     }
 }
 

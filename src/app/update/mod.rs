@@ -9,6 +9,7 @@ mod files;
 mod inspect;
 mod keys;
 mod knobs;
+mod lesson;
 mod sweep;
 #[cfg(test)]
 mod teach_tests;
@@ -26,6 +27,7 @@ use knobs::fire_restart;
 use sweep::{open_sweep, sweep_loaded};
 
 pub use files::{default_export_path, default_report_dir, next_free_name};
+pub use lesson::{leave_lesson, next_step, prev_step, start_lesson};
 
 /// Apply one message; returns what the runtime must do.
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
@@ -64,6 +66,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             let evaluated = matches!(ev, EngineEvent::Eval(_));
             inspect::on_engine_event(state, &ev, &mut fx);
             on_engine(state, ev);
+            lesson::after_event(state, &mut fx);
             if evaluated && state.first_latency_due {
                 state.first_latency_due = false;
                 if state.latency == LatencyView::Waiting && state.latency_requests.is_empty() {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::app::msg::WriteOutcome;
 use crate::app::pareto::{self, PointId};
-use crate::app::state::{AucView, Focus, Knob, Metric, PendingWrite, TriedStatus};
+use crate::app::state::{AucView, Focus, Metric, PendingWrite, TriedStatus};
+use crate::config::knobs::{KnobId, visible};
 use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
 use crate::train::protocol::{RunId, RunStatus};
@@ -39,7 +40,7 @@ fn knob_edits_are_debounced_into_one_restart() {
         ));
     }
     assert_eq!(s.cfg.memrec.k, 5);
-    assert!(s.knob_pending(Knob::K));
+    assert!(s.knob_pending(KnobId::K));
     fx.extend(update(&mut s, Msg::Tick(t0 + Duration::from_millis(250))));
     assert_eq!(restarts(&fx), 0, "fired before the debounce deadline");
     fx.extend(update(&mut s, Msg::Tick(t0 + Duration::from_millis(600))));
@@ -71,7 +72,7 @@ fn edits_that_return_to_the_running_config_do_not_restart() {
     update(&mut s, key('-', t0));
     let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
     assert_eq!(restarts(&fx), 0);
-    assert!(!s.knob_pending(Knob::K));
+    assert!(!s.knob_pending(KnobId::K));
 }
 
 #[test]
@@ -80,18 +81,18 @@ fn the_method_knob_switches_the_compressed_run_and_its_knobs() {
     let t0 = Instant::now();
     // The method is the last knob: one step up from the first wraps to it.
     update(&mut s, key('k', t0));
-    assert_eq!(Knob::visible(&s.cfg)[s.knob], Knob::Method);
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::Method);
     update(&mut s, key('+', t0));
     assert_eq!(s.cfg.memrec.method, Method::Hashing);
     assert_eq!(
-        Knob::visible(&s.cfg),
+        visible(&s.cfg).iter().map(|k| k.id).collect::<Vec<_>>(),
         [
-            Knob::HashRows,
-            Knob::Dim,
-            Knob::Optimizer,
-            Knob::Lr,
-            Knob::Batch,
-            Knob::Method
+            KnobId::HashRows,
+            KnobId::Dim,
+            KnobId::Optimizer,
+            KnobId::Lr,
+            KnobId::Batch,
+            KnobId::Method
         ]
     );
     update(&mut s, key('+', t0));
@@ -118,7 +119,7 @@ fn lr_edit_restarts_without_measuring_latency() {
     for _ in 0..7 {
         update(&mut s, key('j', t0));
     }
-    assert_eq!(Knob::visible(&s.cfg)[s.knob], Knob::Lr);
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::Lr);
     update(&mut s, key(']', t0));
     let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
     assert_eq!(restarts(&fx), 1);
@@ -217,7 +218,7 @@ fn help_overlay_scrolls_within_bounds_and_is_modal() {
     assert_eq!(
         s.overlay,
         Overlay::Help {
-            scroll: help_len() as u16 - 1
+            scroll: crate::app::keymap::help_lines().len() as u16 - 1
         }
     );
     // Knob keys do nothing while the help is open.
@@ -311,7 +312,7 @@ fn runs_track_generations_and_ignore_stale_events() {
     );
     update(&mut s, started(1));
     assert_eq!(s.running.memrec.k, 3);
-    assert!(!s.knob_pending(Knob::K));
+    assert!(!s.knob_pending(KnobId::K));
     assert_eq!(s.runs.len(), 2);
     assert_eq!(s.runs[0].status, TriedStatus::Stopped);
     assert_eq!(s.runs[1].cfg.memrec.k, 3);
@@ -657,4 +658,76 @@ fn report_writes_a_directory_and_asks_before_overwriting() {
         matches!(fx.as_slice(), [Effect::WriteReport { dir, overwrite: false, .. }] if dir == &PathBuf::from("memrec-report-tiny-n2")),
         "{fx:?}"
     );
+}
+
+/// Every knob of the table, reached through the Knobs panel and a key press, is seen by every
+/// consumer: the panel lists it (for some method) and marks it changed and pending, the restart
+/// rule restarts iff it `restarts_compressed`, latency is re-measured iff it `affects_latency`,
+/// the engine's adoption takes it, and the sweep's "outside the knobs" check ignores it.
+#[test]
+fn every_knob_in_the_table_reaches_every_consumer() {
+    use crate::app::state::LatencyKey;
+    use crate::app::sweep::differences_outside_knobs;
+    use crate::config::knobs::{KNOBS, adopt_knobs, same_compressed_run};
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    for m in Method::ALL {
+        let mut base = Config::from_preset("tiny").unwrap();
+        base.memrec.method = m;
+        base.memrec.robe_z = base.memrec.robe_z.min(base.model.dim);
+        base.validate().unwrap();
+        for (i, k) in visible(&base).into_iter().enumerate() {
+            // Up, or down where up cannot move it (ROBE-Z's block at the dim).
+            let moved = ['+', '-'].into_iter().find_map(|c| {
+                let mut s = AppState::new(base.clone());
+                s.focus = Focus::Knobs;
+                s.knob = i;
+                update(&mut s, key(c, t0));
+                ((k.get)(&s.cfg) != (k.get)(&base)).then_some(s)
+            });
+            let Some(mut s) = moved else {
+                panic!("{}: no key moves it", k.path)
+            };
+            seen.push(k.id);
+            assert!(s.knob_pending(k.id), "{}", k.path);
+            // (The method may have wrapped round to the preset's.)
+            let off_preset = (k.get)(&s.cfg) != (k.get)(&s.preset);
+            assert_eq!(s.knob_changed(k.id), off_preset, "{}", k.path);
+            let fx = update(&mut s, Msg::Tick(t0 + Duration::from_secs(1)));
+            let next = s.cfg.clone();
+            assert_eq!(
+                !same_compressed_run(&base, &next),
+                k.restarts_compressed,
+                "{}",
+                k.path
+            );
+            assert_eq!(restarts(&fx) == 1, k.restarts_compressed, "{}", k.path);
+            let measured = fx
+                .iter()
+                .any(|e| matches!(e, Effect::Engine(EngineCommand::MeasureLatency(_))));
+            assert_eq!(measured, k.affects_latency, "{}", k.path);
+            assert_eq!(
+                LatencyKey::of(&base) != LatencyKey::of(&next),
+                k.affects_latency,
+                "{}",
+                k.path
+            );
+            // The engine's run configuration (which may differ outside the knobs) adopts it.
+            let mut run = base.clone();
+            run.threads = 3;
+            adopt_knobs(&next, &mut run);
+            assert_eq!((k.get)(&run), (k.get)(&next), "{}", k.path);
+            assert!(same_compressed_run(&run, &next), "{}", k.path);
+            // A sweep point that differs from the session in this knob is loadable.
+            assert_eq!(
+                differences_outside_knobs(&next, &base),
+                Vec::<String>::new(),
+                "{}",
+                k.path
+            );
+        }
+    }
+    for k in KNOBS {
+        assert!(seen.contains(&k.id), "{}: on no method's panel", k.path);
+    }
 }

@@ -1,11 +1,15 @@
 //! The streaming row reader: lines of a plain or gzip file, numbered, parsed, bad ones counted.
 //!
-//! Owns: gzip detection, line capping (`MAX_LINE_BYTES`), line numbering and the strict mode.
-//! Must never: hold more than one line (and the read buffer) in memory, or panic on any bytes.
+//! Owns: gzip detection, line capping (`MAX_LINE_BYTES`), line numbering, the strict mode, the
+//! count of file bytes consumed (for progress bars) and MLPerf's `value mod M` of categorical
+//! values. Must never: hold more than one line (and the read buffer) in memory, or panic on any
+//! bytes.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::parse::{BadReason, MAX_LINE_BYTES, ParsedRow, parse_line_into};
 use crate::data::{BAD_LINES_SHOWN, BadLines, DataError};
@@ -74,13 +78,22 @@ impl LineReader {
     }
 }
 
+/// A reader that counts the bytes it hands out (the file bytes consumed, compressed or not).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Open a file, plain or gzip (detected by its magic bytes, not its name).
-/// Returns the reader and whether the file is gzip.
-fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool), DataError> {
-    let io_err = |source| DataError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+fn open_file(path: &Path) -> Result<File, DataError> {
     let file = File::open(path).map_err(|source| DataError::Open {
         path: path.display().to_string(),
         source,
@@ -91,7 +104,20 @@ fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool), DataError>
             reason: "is a directory, not a Criteo file".into(),
         });
     }
-    let mut plain = BufReader::with_capacity(READ_BUF_BYTES, file);
+    Ok(file)
+}
+
+/// Wrap `input` (a file or any byte stream), decompressing it when it starts with the gzip magic
+/// bytes. Returns the line source and whether the input is gzip.
+fn wrap_input(
+    name: &str,
+    input: Box<dyn Read + Send>,
+) -> Result<(Box<dyn BufRead + Send>, bool), DataError> {
+    let io_err = |source| DataError::Io {
+        path: name.to_string(),
+        source,
+    };
+    let mut plain = BufReader::with_capacity(READ_BUF_BYTES, input);
     let head = loop {
         match plain.fill_buf() {
             Ok(b) => break b,
@@ -117,13 +143,33 @@ pub struct RowReader {
     strict: bool,
     bad: BadLines,
     gzip: bool,
+    /// Bytes of the file (as stored: compressed for gzip) consumed so far.
+    consumed: Arc<AtomicU64>,
+    /// Categorical values are taken modulo this (MLPerf's Terabyte `mod 40,000,000`); 0 = off.
+    mod_categories: u32,
 }
 
 impl RowReader {
     pub fn open(path: &Path, strict: bool) -> Result<RowReader, DataError> {
-        let (input, gzip) = open_input(path)?;
+        let file = open_file(path)?;
+        RowReader::from_reader(&path.display().to_string(), file, strict)
+    }
+
+    /// A reader over any byte stream, plain or gzip (benchmarks, tests); `name` stands for the
+    /// file in errors and bad-line reports.
+    pub fn from_reader(
+        name: &str,
+        input: impl Read + Send + 'static,
+        strict: bool,
+    ) -> Result<RowReader, DataError> {
+        let consumed = Arc::new(AtomicU64::new(0));
+        let counting = Counting {
+            inner: input,
+            count: Arc::clone(&consumed),
+        };
+        let (input, gzip) = wrap_input(name, Box::new(counting))?;
         Ok(RowReader {
-            path: path.display().to_string(),
+            path: name.to_string(),
             lines: LineReader {
                 input,
                 buf: Vec::with_capacity(4096),
@@ -133,7 +179,22 @@ impl RowReader {
             rows: 0,
             strict,
             bad: BadLines::default(),
+            consumed,
+            mod_categories: 0,
         })
+    }
+
+    /// Take every categorical value modulo `m` after parsing its hex (MLPerf's Terabyte
+    /// preprocessing uses 40,000,000); 0 leaves the values as they are.
+    pub fn with_mod_categories(mut self, m: u32) -> RowReader {
+        self.mod_categories = m;
+        self
+    }
+
+    /// Bytes of the input consumed so far, as stored (compressed for gzip); read ahead by up to
+    /// one read buffer.
+    pub fn bytes_read(&self) -> u64 {
+        self.consumed.load(Ordering::Relaxed)
     }
 
     /// Read the next good row into `row`; `Ok(false)` at the end of the file. I/O failures
@@ -152,6 +213,10 @@ impl RowReader {
             };
             match result {
                 Ok(()) => {
+                    if self.mod_categories > 0 {
+                        let m = self.mod_categories;
+                        row.cats.iter_mut().for_each(|c| *c %= m);
+                    }
                     self.rows += 1;
                     return Ok(true);
                 }

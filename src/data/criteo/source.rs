@@ -1,5 +1,6 @@
-//! `FileSource`: the `DataSource` over one or two Criteo files, with the train/test split of a
-//! single file and the parsed copy of a training set small enough to keep.
+//! `FileSource`: the `DataSource` over Criteo files (one or several training files, a test file or
+//! the last of several, or the tail of a single file), with the train/test split of a single file,
+//! the `data.max_rows` cap and the parsed copy of a training set small enough to keep.
 //!
 //! Must never: keep more than `TRAIN_CACHE_BYTES` of parsed rows, or read a file twice when once
 //! is enough.
@@ -7,8 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::files::{DataFiles, FileChain, TestRows, total_size};
 use super::parse::ParsedRow;
 use super::reader::{RowReader, merge_bad_lines};
+use crate::data::progress::Progress;
 use crate::data::{
     BadLines, Batch, BatchStream, DataError, DataOptions, DataSource, NUM_CAT, NUM_DENSE,
 };
@@ -18,15 +21,19 @@ use crate::data::{
 /// and every epoch of every run reads it from memory. A bigger one is streamed every epoch.
 pub const TRAIN_CACHE_BYTES: usize = 256 << 20;
 
-/// Criteo files as a `DataSource`: a train file and either a test file or the tail of the train
-/// file (`data.test_fraction`), at most `eval.test_rows` test rows (0 = all).
+/// Criteo files as a `DataSource`: training files streamed in order and either a test file (given,
+/// or the last of several training files) or the tail of the only training file
+/// (`data.test_fraction`), at most `eval.test_rows` test rows (0 = all); training passes stop
+/// after `data.max_rows` good rows when set.
 pub struct FileSource {
-    train: PathBuf,
-    test_file: Option<PathBuf>,
+    files: DataFiles,
     strict: bool,
-    /// Good rows the training stream yields per epoch; `None` = the whole train file (not counted
-    /// when a separate test file is given, to spare a pass over a possibly huge file).
+    mod_categories: u32,
+    /// Good rows the training stream yields per epoch; `None` = the whole training files (not
+    /// counted when the test rows are a file of their own, to spare a pass over huge files).
     train_rows: Option<u64>,
+    /// `data.max_rows` (0 = all): training passes stop after this many good rows.
+    max_rows: u64,
     test: Batch,
     /// Good test rows available before the `eval.test_rows` cap.
     test_available: u64,
@@ -38,91 +45,126 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// Open `opts.train` (and `opts.test`, when given) and read the test rows.
+    /// Expand and check every file of `opts` (none is read before all are known to exist), then
+    /// read the test rows.
     pub fn open(opts: &DataOptions) -> Result<FileSource, DataError> {
-        let train = PathBuf::from(opts.train.as_deref().ok_or_else(|| DataError::Unusable {
-            path: "data.train".into(),
-            reason: "no train file given".into(),
-        })?);
-        match opts.test.as_deref() {
-            Some(test_path) => {
-                FileSource::open_with_test_file(opts, train, PathBuf::from(test_path))
-            }
-            None => FileSource::open_holding_out_tail(opts, train),
+        if opts.train.is_empty() {
+            return Err(DataError::Unusable {
+                path: "data.train".into(),
+                reason: "no train file given".into(),
+            });
+        }
+        let files = DataFiles::resolve(&opts.train, opts.test.as_deref())?;
+        match files.test_file().map(Path::to_path_buf) {
+            Some(test_file) => FileSource::open_with_test_file(opts, files, test_file),
+            None => FileSource::open_holding_out_tail(opts, files),
         }
     }
 
-    /// A train file and a separate test file: the train file is only checked (and kept parsed
-    /// when small), not counted.
+    fn reader(&self, path: &Path) -> Result<RowReader, DataError> {
+        Ok(RowReader::open(path, self.strict)?.with_mod_categories(self.mod_categories))
+    }
+
+    /// Training files and a separate test file: the training files are only checked (and kept
+    /// parsed when small, or when `max_rows` is), not counted.
     fn open_with_test_file(
         opts: &DataOptions,
-        train: PathBuf,
+        files: DataFiles,
         test_file: PathBuf,
     ) -> Result<FileSource, DataError> {
-        let strict = opts.strict;
-        let cap = opts.test_rows as u64;
+        let mut src = FileSource::unread(opts, files);
         let mut bad = BadLines::default();
         let mut row = ParsedRow::default();
-        // Fail early on a missing or unreadable train file.
-        let mut r = RowReader::open(&train, strict)?;
+        // Fail early on a training file without rows.
+        let mut r = FileChain::open(&src.files.train, src.strict, src.mod_categories)?;
         if !r.next_row(&mut row)? {
             return Err(r.no_rows_error());
         }
-        let bad_before_first = r.bad_lines().clone();
-        // Parse the whole training file now if it fits (a file bigger than the budget
-        // on disk is at least as big parsed, unless compressed: stop at the budget).
-        let mut cache = None;
-        let size = std::fs::metadata(&train).map_or(u64::MAX, |m| m.len());
-        if size <= TRAIN_CACHE_BYTES as u64 {
+        let bad_before_first = r.bad_lines();
+        // Parse the training rows now if they fit (files bigger than the budget on disk are at
+        // least as big parsed, unless compressed: stop at the budget).
+        let size = total_size(&src.files.train);
+        let limit = (src.max_rows > 0).then_some(src.max_rows);
+        let small = size <= TRAIN_CACHE_BYTES as u64
+            || limit.is_some_and(|n| n <= (TRAIN_CACHE_BYTES / parsed_bytes(1)) as u64);
+        if small {
+            let mut progress = Progress::new(format!("reading {}", src.train_name()), size);
             let mut rows = Batch::default();
             row.push_to(&mut rows);
             let mut fits = true;
-            while fits && r.next_row(&mut row)? {
+            while fits && limit.is_none_or(|n| (rows.len() as u64) < n) && r.next_row(&mut row)? {
                 fits = parsed_bytes(rows.len() + 1) <= TRAIN_CACHE_BYTES;
                 row.push_to(&mut rows);
+                progress.update(rows.len() as u64, r.bytes_read());
             }
+            progress.finish();
             if fits {
-                cache = Some(Arc::new((rows, r.bad_lines().clone())));
+                src.cache = Some(Arc::new((rows, r.bad_lines())));
             }
         }
-        let mut t = RowReader::open(&test_file, strict)?;
+        let mut t = src.reader(&test_file)?;
         let mut test = Batch::default();
+        let cap = opts.test_rows as u64;
+        let mut progress = Progress::new(
+            format!("reading test rows of {}", file_name(&test_file)),
+            total_size(std::slice::from_ref(&test_file)),
+        );
         while (cap == 0 || (test.len() as u64) < cap) && t.next_row(&mut row)? {
             row.push_to(&mut test);
+            progress.update(test.len() as u64, t.bytes_read());
         }
+        progress.finish();
         if test.is_empty() {
             return Err(t.no_rows_error());
         }
         merge_bad_lines(&mut bad, &bad_before_first);
         merge_bad_lines(&mut bad, t.bad_lines());
-        Ok(FileSource {
-            train,
-            test_file: Some(test_file),
-            strict,
+        src.test_available = test.len() as u64;
+        src.test = test;
+        src.bad = bad;
+        Ok(src)
+    }
+
+    /// A source with no rows read yet.
+    fn unread(opts: &DataOptions, files: DataFiles) -> FileSource {
+        FileSource {
+            files,
+            strict: opts.strict,
+            mod_categories: opts.mod_categories,
             train_rows: None,
-            test_available: test.len() as u64,
-            test,
-            bad,
+            max_rows: opts.max_rows,
+            test: Batch::default(),
+            test_available: 0,
+            bad: BadLines::default(),
             dataset: opts.dataset,
-            cache,
-        })
+            cache: None,
+        }
     }
 
     /// One file: its last `opts.test_fraction` of good rows are the test rows.
-    fn open_holding_out_tail(opts: &DataOptions, train: PathBuf) -> Result<FileSource, DataError> {
-        let strict = opts.strict;
+    fn open_holding_out_tail(
+        opts: &DataOptions,
+        files: DataFiles,
+    ) -> Result<FileSource, DataError> {
+        let mut src = FileSource::unread(opts, files);
+        let train = src.files.train[0].clone();
         let cap = opts.test_rows as u64;
         let mut bad = BadLines::default();
         let mut row = ParsedRow::default();
         // Pass 1: count the good rows, keeping them while they fit in the cache, with
         // the good rows before each bad line (to tell the training part's bad lines).
-        let mut r = RowReader::open(&train, strict)?;
+        let mut r = src.reader(&train)?;
+        let mut progress = Progress::new(
+            format!("counting rows of {}", file_name(&train)),
+            total_size(std::slice::from_ref(&train)),
+        );
         let mut kept: Option<(Batch, Vec<u64>)> = Some(Default::default());
         loop {
             let bad_before = r.bad_lines().count;
             if !r.next_row(&mut row)? {
                 break;
             }
+            progress.update(r.rows_read(), r.bytes_read());
             if let Some((rows, bad_at)) = &mut kept {
                 let skipped = r.bad_lines().count - bad_before;
                 bad_at.extend((0..skipped).map(|_| rows.len() as u64));
@@ -133,6 +175,7 @@ impl FileSource {
                 }
             }
         }
+        progress.finish();
         let n = r.rows_read();
         if n == 0 {
             return Err(r.no_rows_error());
@@ -145,48 +188,77 @@ impl FileSource {
             });
         }
         let (n_train, n_test) = split_rows(n, opts.test_fraction);
-        let mut cache = None;
+        // The training stream: the first `n_train` rows, or fewer with `data.max_rows`.
+        let n_used = if src.max_rows > 0 {
+            n_train.min(src.max_rows)
+        } else {
+            n_train
+        };
         let mut test = Batch::default();
         if let Some((mut rows, bad_at)) = kept {
             // The test rows are the tail; the training pass would have met the bad
             // lines before its last row (a prefix of the file's, first ones included).
             let end = if cap == 0 { n } else { (n_train + cap).min(n) };
             test.extend_from(&rows, n_train as usize..end as usize);
-            rows.truncate(n_train as usize);
-            let count = bad_at.iter().filter(|&&b| b < n_train).count();
+            rows.truncate(n_used as usize);
+            let count = bad_at.iter().filter(|&&b| b < n_used).count();
             let all = r.bad_lines();
             let bad = BadLines {
                 count: count as u64,
                 first: all.first.iter().take(count).cloned().collect(),
             };
-            cache = Some(Arc::new((rows, bad)));
+            src.cache = Some(Arc::new((rows, bad)));
         } else {
             // Pass 2: the test rows are the tail, from good row `n_train` on.
-            let mut r = RowReader::open(&train, strict)?;
+            let mut r = src.reader(&train)?;
+            let mut progress = Progress::new(
+                format!("reading test rows of {}", file_name(&train)),
+                total_size(std::slice::from_ref(&train)),
+            );
             let mut seen = 0u64;
             while (cap == 0 || (test.len() as u64) < cap) && r.next_row(&mut row)? {
                 if seen >= n_train {
                     row.push_to(&mut test);
                 }
                 seen += 1;
+                progress.update(seen, r.bytes_read());
             }
+            progress.finish();
         }
-        Ok(FileSource {
-            train,
-            test_file: None,
-            strict,
-            train_rows: Some(n_train),
-            test_available: n_test,
-            test,
-            bad,
-            dataset: opts.dataset,
-            cache,
-        })
+        src.train_rows = Some(n_used);
+        src.test_available = n_test;
+        src.test = test;
+        src.bad = bad;
+        Ok(src)
     }
 
     /// Good rows per training epoch, when known.
     pub fn train_rows(&self) -> Option<u64> {
         self.train_rows
+    }
+
+    /// The training files and the test rows' origin, as expanded when the source opened.
+    pub fn files(&self) -> &DataFiles {
+        &self.files
+    }
+
+    /// `day_0.gz`, or `day_0.gz .. day_22.gz (23 files)`.
+    fn train_name(&self) -> String {
+        files_label(&self.files.train)
+    }
+}
+
+/// `day_0.gz`, or `day_0.gz .. day_22.gz (23 files)`.
+pub fn files_label(files: &[PathBuf]) -> String {
+    match files {
+        [] => String::new(),
+        [one] => file_name(one),
+        [first, .., last] => format!(
+            "{} .. {} ({} files)",
+            file_name(first),
+            file_name(last),
+            files.len()
+        ),
     }
 }
 
@@ -228,18 +300,28 @@ impl DataSource for FileSource {
         } else {
             thousands(test)
         };
-        match (&self.test_file, self.train_rows) {
-            (Some(t), _) => format!(
-                "{kind} file {} (train) / {} ({test} test rows)",
-                file_name(&self.train),
+        let first = if self.max_rows > 0 && self.train_rows.is_none_or(|n| n >= self.max_rows) {
+            format!("first {} rows of ", thousands(self.max_rows))
+        } else {
+            String::new()
+        };
+        let many = self.files.train.len() > 1;
+        let files = if many { "files" } else { "file" };
+        let train = self.train_name();
+        match (&self.files.test, self.train_rows) {
+            (TestRows::LastFile(t), _) => format!(
+                "{kind} {files} {first}{train} (train) / {} (the last file: {test} test rows, as MLPerf tests on the last day)",
                 file_name(t),
             ),
-            (None, Some(n)) => format!(
-                "{kind} file {} ({} train / {test} test rows)",
-                file_name(&self.train),
+            (TestRows::File(t), _) => format!(
+                "{kind} {files} {first}{train} (train) / {} ({test} test rows)",
+                file_name(t),
+            ),
+            (TestRows::Tail, Some(n)) => format!(
+                "{kind} file {train} ({} train / {test} test rows)",
                 thousands(n),
             ),
-            (None, None) => format!("{kind} file {}", file_name(&self.train)),
+            (TestRows::Tail, None) => format!("{kind} file {train}"),
         }
     }
 
@@ -254,9 +336,14 @@ impl DataSource for FileSource {
                 next: 0,
             }));
         }
+        let limit = match (self.train_rows, self.max_rows) {
+            (Some(n), _) => Some(n),
+            (None, 0) => None,
+            (None, m) => Some(m),
+        };
         Ok(Box::new(FileStream {
-            reader: RowReader::open(&self.train, self.strict)?,
-            limit: self.train_rows,
+            reader: FileChain::open(&self.files.train, self.strict, self.mod_categories)?,
+            limit,
             row: ParsedRow::default(),
         }))
     }
@@ -276,8 +363,8 @@ impl DataSource for FileSource {
 
 /// One pass over the training rows of a `FileSource`.
 struct FileStream {
-    reader: RowReader,
-    /// Stop after this many good rows (the rest of the file is the test set).
+    reader: FileChain,
+    /// Stop after this many good rows (the rest of the file is the test set, or `data.max_rows`).
     limit: Option<u64>,
     row: ParsedRow,
 }
@@ -304,7 +391,7 @@ impl BatchStream for FileStream {
     }
 
     fn bad_lines(&self) -> BadLines {
-        self.reader.bad_lines().clone()
+        self.reader.bad_lines()
     }
 }
 
