@@ -431,6 +431,13 @@ impl Config {
         4 * self.model.dim as u64 * self.full_cardinalities().iter().sum::<u64>()
     }
 
+    /// Bytes of the uncompressed f32 tables at the dataset's own cardinalities (Criteo Kaggle or
+    /// Terabyte), even when the synthetic stream scales its vocabularies down: the table the
+    /// latency gather reads, and the size lessons compare with this machine's caches.
+    pub fn dataset_uncompressed_bytes(&self) -> u64 {
+        4 * self.model.dim as u64 * self.data.cardinalities.iter().sum::<u64>()
+    }
+
     /// The distinct values per column the data in use can hold: the preset's cardinalities, or
     /// the synthetic stream's scaled-down vocabularies.
     pub fn full_cardinalities(&self) -> Vec<u64> {
@@ -509,6 +516,12 @@ mod tests {
             4 * tiny.model.dim as u64 * scaled.iter().sum::<u64>()
         );
         assert!(tiny.full_uncompressed_bytes() < 4 << 20);
+        // The dataset it imitates keeps Kaggle's sizes (the latency gather, the lessons' caches).
+        let kaggle: u64 = tiny.data.cardinalities.iter().sum();
+        assert_eq!(
+            tiny.dataset_uncompressed_bytes(),
+            4 * tiny.model.dim as u64 * kaggle
+        );
         // Real files keep the preset's cardinalities.
         let mut file = tiny.clone();
         file.data.train = Some("train.txt".into());

@@ -218,7 +218,7 @@ fn help_overlay_scrolls_within_bounds_and_is_modal() {
     assert_eq!(
         s.overlay,
         Overlay::Help {
-            scroll: crate::app::keymap::help_lines().len() as u16 - 1
+            scroll: super::help_len() as u16 - 1
         }
     );
     // Knob keys do nothing while the help is open.
