@@ -396,6 +396,37 @@ fn a_step_goes_on_once_its_condition_holds_and_back_and_esc_keep_the_knobs() {
     assert!(s.quitting);
 }
 
+/// The lesson keys and the teaching keys of the inspector branch share one session: `t`, `z`
+/// and `x` keep their meaning in a lesson, `n` and `→` still go on with the inspector open, and
+/// `Esc` closes the zoom, then the inspector, and only then leaves the lesson.
+#[test]
+fn the_inspector_and_zoom_work_inside_a_lesson_and_esc_closes_them_first() {
+    use memrec_tui::app::state::Focus;
+    let (mut s, _) = lesson_session();
+    update(&mut s, key(KeyCode::Char('t')));
+    assert!(s.inspector.is_some());
+    assert_eq!(s.focus, Focus::Inspector);
+    // Arrows walk the inspector's values, not the lesson's steps (those are → and ←).
+    update(&mut s, key(KeyCode::Down));
+    assert_eq!(s.lesson.as_ref().unwrap().step, 0);
+    update(&mut s, Msg::Engine(eval("memrec", 1, 300_000, 0.73, None)));
+    update(&mut s, key(KeyCode::Right));
+    assert_eq!(
+        s.lesson.as_ref().unwrap().step,
+        1,
+        "→ goes on with the inspector open"
+    );
+    assert!(s.inspector.is_some());
+    update(&mut s, key(KeyCode::Char('z')));
+    assert!(s.zoom);
+    update(&mut s, key(KeyCode::Esc));
+    assert!(!s.zoom && s.inspector.is_some() && s.lesson.is_some());
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.inspector.is_none() && s.lesson.is_some());
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.lesson.is_none() && !s.quitting);
+}
+
 #[test]
 fn r_in_a_lesson_restarts_it_from_its_first_step() {
     let (mut s, configs) = lesson_session();

@@ -338,7 +338,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Code(KeyCode::Esc)],
         label: "Esc",
         action: Action::Back,
-        description: "close the help, a prompt, the zoom or the inspector; else quit",
+        description: "close the help, a prompt, the zoom or the inspector; else leave a lesson, or quit",
         hint: "",
         group: Group::Session,
     },
