@@ -1,4 +1,4 @@
-//! Collision statistics: on uniform synthetic keys the observed figures agree with method.md's
+//! Collision statistics: on uniform synthetic keys the observed figures agree with docs/method.md's
 //! formulas within 10%; the uncompressed tables report none.
 
 use memrec_tui::config::Layout;

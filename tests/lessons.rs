@@ -245,6 +245,8 @@ fn eval(
     })
 }
 
+/// 26 features of 1,300 loaded values each: about the ~34k values `tiny` holds, the vocabulary
+/// the lessons' collision goals are set for.
 fn collisions(generation: u64, shared: f64) -> EngineEvent {
     EngineEvent::Collisions {
         run: "memrec".parse().unwrap(),
@@ -252,7 +254,7 @@ fn collisions(generation: u64, shared: f64) -> EngineEvent {
         features: (0..26)
             .map(|f| FeatureCollisions {
                 feature: f,
-                distinct: 500,
+                distinct: 1300,
                 tokens_per_row: 3.0,
                 tokens_per_row_formula: 3.1,
                 shared_token_signature: shared,
@@ -358,7 +360,7 @@ fn a_step_goes_on_once_its_condition_holds_and_back_and_esc_keep_the_knobs() {
     update(&mut s, Msg::Engine(collisions(2, 0.95)));
     let p = s.lesson.as_ref().unwrap().progress(&s);
     assert!(
-        !p.met && p.text.contains("12350 values share"),
+        !p.met && p.text.contains("32110 values share"),
         "{}",
         p.text
     );
@@ -392,6 +394,37 @@ fn a_step_goes_on_once_its_condition_holds_and_back_and_esc_keep_the_knobs() {
     assert_ne!(s.focus, focus);
     update(&mut s, key(KeyCode::Esc));
     assert!(s.quitting);
+}
+
+/// The lesson keys and the teaching keys of the inspector branch share one session: `t`, `z`
+/// and `x` keep their meaning in a lesson, `n` and `→` still go on with the inspector open, and
+/// `Esc` closes the zoom, then the inspector, and only then leaves the lesson.
+#[test]
+fn the_inspector_and_zoom_work_inside_a_lesson_and_esc_closes_them_first() {
+    use memrec_tui::app::state::Focus;
+    let (mut s, _) = lesson_session();
+    update(&mut s, key(KeyCode::Char('t')));
+    assert!(s.inspector.is_some());
+    assert_eq!(s.focus, Focus::Inspector);
+    // Arrows walk the inspector's values, not the lesson's steps (those are → and ←).
+    update(&mut s, key(KeyCode::Down));
+    assert_eq!(s.lesson.as_ref().unwrap().step, 0);
+    update(&mut s, Msg::Engine(eval("memrec", 1, 300_000, 0.73, None)));
+    update(&mut s, key(KeyCode::Right));
+    assert_eq!(
+        s.lesson.as_ref().unwrap().step,
+        1,
+        "→ goes on with the inspector open"
+    );
+    assert!(s.inspector.is_some());
+    update(&mut s, key(KeyCode::Char('z')));
+    assert!(s.zoom);
+    update(&mut s, key(KeyCode::Esc));
+    assert!(!s.zoom && s.inspector.is_some() && s.lesson.is_some());
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.inspector.is_none() && s.lesson.is_some());
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.lesson.is_none() && !s.quitting);
 }
 
 #[test]

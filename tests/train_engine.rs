@@ -346,3 +346,75 @@ fn single_class_test_rows_stop_the_engine_before_any_training() {
         "{events:?}"
     );
 }
+
+/// The collision statistics follow the values training loads (they used to be computed once, on
+/// the test rows and the first batches, and froze), and the token inspector is answered from the
+/// live representations of both runs.
+#[test]
+fn collision_statistics_grow_with_the_loaded_values_and_inspect_is_answered() {
+    use memrec_tui::train::protocol::ValuePick;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let opts = EngineOptions {
+        max_steps: Some(200),
+        exit_when_done: true,
+        reps: default_reps(),
+        ..EngineOptions::default()
+    };
+    // The synthetic stream: its vocabularies keep growing over these 20,000 samples.
+    let cfg = small_cfg(1);
+    let data = memrec_tui::data::open_source(&cfg.data_options()).unwrap();
+    let h = Engine::spawn_with(cfg, data, tx, opts).unwrap();
+    let mut events = Vec::new();
+    let mut asked = false;
+    for e in rx.iter() {
+        if !asked && matches!(&e, EngineEvent::Eval(p) if p.run == RunId::COMPRESSED) {
+            h.send(EngineCommand::Inspect {
+                feature: 2,
+                pick: ValuePick::Frequent(0),
+            });
+            asked = true;
+        }
+        events.push(e);
+    }
+    assert!(h.shutdown());
+    let totals: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Collisions { run, features, .. } if *run == RunId::COMPRESSED => {
+                Some(features.iter().map(|f| f.distinct).sum())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(totals.len() >= 2, "{totals:?}");
+    assert!(totals.windows(2).all(|w| w[1] > w[0]), "{totals:?}");
+    let ins = events
+        .iter()
+        .find_map(|e| match e {
+            EngineEvent::Inspected(i) => Some(i.as_ref().clone()),
+            _ => None,
+        })
+        .expect("an answer to Inspect");
+    assert_eq!(ins.error, None);
+    assert!(ins.trained > 0 && !ins.frequent.is_empty());
+    assert_eq!(ins.runs.len(), 2);
+    // Each evaluation also reports what the parameters were trained on.
+    for run in [RunId::BASELINE, RunId::COMPRESSED] {
+        let last = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                EngineEvent::Exposure(x) if x.run == run => Some(x.clone()),
+                _ => None,
+            })
+            .expect("exposure counts");
+        assert!(last.row_updates > 0 && last.rows > 0, "{last:?}");
+        let share = last.test_rows_with_untrained_value.expect("not capped");
+        assert!((0.0..=1.0).contains(&share));
+    }
+    for r in &ins.runs {
+        let l = r.lookup.as_ref().expect("both representations explain");
+        assert_eq!(l.vector.len(), 4);
+        assert_eq!(r.sharing.looked_at + 1, ins.loaded_values);
+    }
+}

@@ -198,7 +198,8 @@ fn edited_session() -> AppState {
     for e in ev {
         update(&mut s, Msg::Engine(e));
     }
-    // Pin run #0 from the Runs panel.
+    // Pin run #0 from the Runs panel (after the AUC curves in focus order).
+    update(&mut s, key('l', t0));
     update(&mut s, key('l', t0));
     update(&mut s, key('k', t0));
     update(&mut s, key('p', t0));

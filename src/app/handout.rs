@@ -220,7 +220,7 @@ fn bytes_figure(state: &AppState, l: &LessonSession) -> FigureText {
         return missing(Figure::Bytes, "table bytes: not reported yet");
     }
     let synthetic = state.data.as_ref().is_some_and(|d| d.synthetic);
-    let full = cfg.full_uncompressed_bytes();
+    let full = cfg.dataset_uncompressed_bytes();
     let (values, vocab) = vocabulary_bytes(cfg, synthetic);
     let mut lines = vec![
         format!(
@@ -293,7 +293,7 @@ fn collisions_figure(state: &AppState, l: &LessonSession) -> FigureText {
         .max_by(|a, b| a.tokens_per_row.total_cmp(&b.tokens_per_row));
     let mut lines = vec![
         format!(
-            "values per token row, averaged over the {values} loaded values (test rows and first batches): {per_row:.2} measured, {per_row_formula:.2} by the formula"
+            "values per token row, averaged over the {values} loaded values (the test rows and every training row so far): {per_row:.2} measured, {per_row_formula:.2} by the formula"
         ),
         format!(
             "values sharing their whole signature (every row) with another value: {confused} of {values} ({:.1}%)",
@@ -386,7 +386,7 @@ fn runs_figure(state: &AppState) -> FigureText {
 
 fn machine_figure(l: &LessonSession, m: &Machine) -> FigureText {
     let p = &l.lesson.preset;
-    let full = p.full_uncompressed_bytes();
+    let full = p.dataset_uncompressed_bytes();
     let mut lines = vec![format!(
         "the uncompressed tables of preset {} at full size ({} values, dim {}): {} of parameters",
         p.name,
@@ -454,7 +454,7 @@ fn full_data_figure(state: &AppState, l: &LessonSession, m: &Machine, samples: u
             p.model.dim, p.model.bottom_mlp, p.model.top_mlp
         ),
     ];
-    let full = p.full_uncompressed_bytes();
+    let full = p.dataset_uncompressed_bytes();
     if let Some(mem) = m.memory {
         lines.push(format!(
             "the uncompressed baseline at full size needs {} of tables (+ optimizer state); this machine has {}: {}",

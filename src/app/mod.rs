@@ -5,6 +5,7 @@
 //! draw outside `ui::draw`.
 
 pub mod handout;
+pub mod inspector;
 pub mod keymap;
 pub mod lesson;
 pub mod msg;

@@ -43,22 +43,26 @@ pub fn rows(n: usize) -> String {
     }
 }
 
-/// The compressed run's knobs of `cfg` in a short form: `K2 D16k kw1 dw1k d16 bund` (MEM-REC),
-/// `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.
+/// The compressed run's knobs of `cfg` in a short form, each letter the one the Knobs panel
+/// names: `K2 D16k kw1 dw1k d16 bundled` (MEM-REC), `Bloom K2 D16k d16 bundled` (MEM-REC with
+/// kw = 0, whose weight knobs do nothing), `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.
 pub fn knob_summary(cfg: &Config) -> String {
     let m = &cfg.memrec;
     let d = cfg.model.dim;
+    let layout = match m.layout {
+        Layout::Bundled => "bundled",
+        Layout::PerFeature => "per-feature",
+    };
     match m.method {
+        Method::Memrec if m.kw == 0 => {
+            format!("Bloom K{} D{} d{d} {layout}", m.k, rows(m.token_rows))
+        }
         Method::Memrec => format!(
-            "K{} D{} kw{} dw{} d{d} {}",
+            "K{} D{} kw{} dw{} d{d} {layout}",
             m.k,
             rows(m.token_rows),
             m.kw,
             rows(m.weight_rows),
-            match m.layout {
-                Layout::Bundled => "bund",
-                Layout::PerFeature => "perf",
-            }
         ),
         Method::Hashing => format!("hash {} d{d}", rows(m.hash_rows)),
         Method::Qr => format!("QR c{} d{d}", rows(m.qr_collisions)),

@@ -61,6 +61,8 @@ pub struct RunView {
     pub collisions: Vec<FeatureCollisions>,
     pub failed: Option<String>,
     pub finished: Option<RunSummary>,
+    /// What its parameters have been trained on, as of its last evaluation.
+    pub exposure: Option<crate::train::protocol::Exposure>,
 }
 
 impl RunView {
@@ -81,6 +83,7 @@ impl RunView {
             collisions: Vec::new(),
             failed: None,
             finished: None,
+            exposure: None,
         }
     }
 
@@ -165,32 +168,70 @@ pub enum LatencyView {
     Failed(String),
 }
 
-/// Which panel arrows and `p`/`e`/Enter act on.
+/// Which panel arrows, `i` (explain), `z` (zoom) and `p`/`e`/Enter act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Knobs,
+    /// The AUC curves (while the AUC panel shows them).
+    Auc,
     /// The Pareto view (only while the AUC panel shows it).
     Pareto,
     Runs,
     Collisions,
+    /// The token inspector (only while it is open; it takes the right-hand panels' place).
+    Inspector,
+    Memory,
+    Latency,
 }
 
 impl Focus {
-    /// The next panel in screen order; the Pareto view takes part only while it is shown.
-    pub fn next(self, pareto_shown: bool) -> Focus {
-        match self {
-            Focus::Knobs if pareto_shown => Focus::Pareto,
-            Focus::Knobs | Focus::Pareto => Focus::Runs,
-            Focus::Runs => Focus::Collisions,
-            Focus::Collisions => Focus::Knobs,
+    /// The panels focus visits: the knobs, the right-hand panels top to bottom (the AUC curves
+    /// or the Pareto view; or the inspector in their place), then the left-hand ones below the
+    /// knobs.
+    pub fn order(pareto_shown: bool, inspector_open: bool) -> Vec<Focus> {
+        let mut v = vec![Focus::Knobs];
+        if inspector_open {
+            v.push(Focus::Inspector);
+        } else {
+            v.push(if pareto_shown {
+                Focus::Pareto
+            } else {
+                Focus::Auc
+            });
+            v.extend([Focus::Runs, Focus::Collisions]);
+        }
+        v.extend([Focus::Memory, Focus::Latency]);
+        v
+    }
+
+    /// The next panel in `order`'s sequence (from a panel not shown: the one after the knobs).
+    pub fn next(self, pareto_shown: bool, inspector_open: bool) -> Focus {
+        let order = Focus::order(pareto_shown, inspector_open);
+        match order.iter().position(|&f| f == self) {
+            Some(i) => order[(i + 1) % order.len()],
+            None => order[1],
         }
     }
-    pub fn prev(self, pareto_shown: bool) -> Focus {
+
+    pub fn prev(self, pareto_shown: bool, inspector_open: bool) -> Focus {
+        let order = Focus::order(pareto_shown, inspector_open);
+        match order.iter().position(|&f| f == self) {
+            Some(i) => order[(i + order.len() - 1) % order.len()],
+            None => order[1],
+        }
+    }
+
+    /// The panel's name, as its title and the info overlay say it.
+    pub fn name(self) -> &'static str {
         match self {
-            Focus::Knobs => Focus::Collisions,
-            Focus::Runs if pareto_shown => Focus::Pareto,
-            Focus::Runs | Focus::Pareto => Focus::Knobs,
-            Focus::Collisions => Focus::Runs,
+            Focus::Knobs => "Knobs",
+            Focus::Auc => "AUC curves",
+            Focus::Pareto => "Pareto view",
+            Focus::Runs => "Runs",
+            Focus::Collisions => "Collisions",
+            Focus::Inspector => "Token inspector",
+            Focus::Memory => "Memory",
+            Focus::Latency => "Latency",
         }
     }
 }
@@ -266,6 +307,11 @@ pub enum Overlay {
     /// A path typed by the user: the sweep directory to open (`o`).
     Prompt {
         input: String,
+    },
+    /// What a panel shows, explained for a student (`i`).
+    Info {
+        panel: Focus,
+        scroll: u16,
     },
     /// The lesson picker (`L`): the embedded lessons, one selected.
     Lessons {
@@ -347,6 +393,10 @@ pub struct AppState {
     pub lesson: Option<super::lesson::LessonSession>,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// The token inspector, while open (`t`).
+    pub inspector: Option<super::inspector::Inspector>,
+    /// The focused panel fills the screen (`z`).
+    pub zoom: bool,
 }
 
 impl AppState {
@@ -388,6 +438,8 @@ impl AppState {
             sweep: None,
             lesson: None,
             dirty: true,
+            inspector: None,
+            zoom: false,
             cfg,
         }
     }

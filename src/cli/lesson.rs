@@ -356,7 +356,7 @@ fn latency_status(state: &AppState, l: &LessonSession, opts: &HeadlessOptions) -
 }
 
 fn latency_skip(cfg: &Config, opts: &HeadlessOptions) -> Option<String> {
-    let full = cfg.full_uncompressed_bytes();
+    let full = cfg.dataset_uncompressed_bytes();
     opts.max_latency_bytes.filter(|m| full > *m).map(|m| {
         format!(
             "latency: not measured in this run: the full-size gather table ({}) exceeds this run's limit of {}",

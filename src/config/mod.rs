@@ -220,7 +220,7 @@ impl Layout {
 }
 
 /// The compressed representation trained beside the baseline (the `memrec` run). MEM-REC is the
-/// subject of the tool; the others put it in context at the same memory budget (method.md,
+/// subject of the tool; the others put it in context at the same memory budget (docs/method.md,
 /// "Baselines worth having beside MEM-REC"). Bloom is MEM-REC with `kw = 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -413,7 +413,7 @@ impl Config {
     }
 
     /// Parameter bytes of the compressed run's tables (`memrec.method` and its knobs), by the
-    /// formulas of method.md; the representations report the same from their allocations.
+    /// formulas of docs/method.md; the representations report the same from their allocations.
     pub fn compressed_param_bytes(&self) -> u64 {
         let r = &self.memrec;
         let dim = self.model.dim as u64;
@@ -449,9 +449,29 @@ impl Config {
         }
     }
 
-    /// Bytes of the uncompressed f32 tables at the full dataset's cardinalities: `4 d sum_j V_j`.
+    /// Bytes of the uncompressed f32 tables at the full dataset's cardinalities: `4 d sum_j V_j`,
+    /// with the synthetic stream's vocabularies when it scales them down (the tables its full
+    /// vocabulary would need, not the dataset it imitates: docs/method.md).
     pub fn full_uncompressed_bytes(&self) -> u64 {
+        4 * self.model.dim as u64 * self.full_cardinalities().iter().sum::<u64>()
+    }
+
+    /// Bytes of the uncompressed f32 tables at the dataset's own cardinalities (Criteo Kaggle or
+    /// Terabyte), even when the synthetic stream scales its vocabularies down: the table the
+    /// latency gather reads, and the size lessons compare with this machine's caches.
+    pub fn dataset_uncompressed_bytes(&self) -> u64 {
         4 * self.model.dim as u64 * self.data.cardinalities.iter().sum::<u64>()
+    }
+
+    /// The distinct values per column the data in use can hold: the preset's cardinalities, or
+    /// the synthetic stream's scaled-down vocabularies.
+    pub fn full_cardinalities(&self) -> Vec<u64> {
+        let scale = self.data.synthetic.cardinality_scale;
+        if self.data.train.is_none() && scale < 1.0 {
+            crate::data::synthetic::scaled_cardinalities(&self.data.cardinalities, scale)
+        } else {
+            self.data.cardinalities.clone()
+        }
     }
 
     /// Threads to use: `threads`, or all cores when it is 0.
@@ -506,6 +526,36 @@ pub fn qr_rows(v: u64, c: u64) -> [u64; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `tiny` scales its vocabularies down x0.001: its "full" uncompressed tables are those of
+    /// the scaled vocabularies, not Kaggle's 1 GiB.
+    #[test]
+    fn full_size_follows_the_synthetic_streams_scaled_vocabularies() {
+        let tiny = Config::from_preset("tiny").unwrap();
+        let scaled = crate::data::synthetic::scaled_cardinalities(
+            &tiny.data.cardinalities,
+            tiny.data.synthetic.cardinality_scale,
+        );
+        assert_eq!(
+            tiny.full_uncompressed_bytes(),
+            4 * tiny.model.dim as u64 * scaled.iter().sum::<u64>()
+        );
+        assert!(tiny.full_uncompressed_bytes() < 4 << 20);
+        // The dataset it imitates keeps Kaggle's sizes (the latency gather, the lessons' caches).
+        let kaggle: u64 = tiny.data.cardinalities.iter().sum();
+        assert_eq!(
+            tiny.dataset_uncompressed_bytes(),
+            4 * tiny.model.dim as u64 * kaggle
+        );
+        // Real files keep the preset's cardinalities.
+        let mut file = tiny.clone();
+        file.data.train = Some("train.txt".into());
+        let all: u64 = file.data.cardinalities.iter().sum();
+        assert_eq!(
+            file.full_uncompressed_bytes(),
+            4 * file.model.dim as u64 * all
+        );
+    }
 
     #[test]
     fn every_preset_loads_and_round_trips() {

@@ -145,6 +145,12 @@ pub fn key_feature(key: u64) -> usize {
     (key >> 33) as usize
 }
 
+/// The 32-bit value of a token key (`None`: the missing value).
+#[inline]
+pub fn key_value(key: u64) -> Option<u32> {
+    (key & (1 << 32) != 0).then_some(key as u32)
+}
+
 /// A block of rows, column-major by row: row `i` owns `dense[i*13..][..13]` and `keys[i*26..][..26]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {

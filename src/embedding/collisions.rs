@@ -8,7 +8,7 @@
 //! - `tokens_per_row`: over the distinct token rows that feature j's tokens use, the mean number
 //!   of distinct tokens (of any feature sharing the table) using that row. With
 //!   `lj = N_j K / D_j` and, for tables shared by all features, `lo = (N - N_j) K / D` (else 0),
-//!   the formula is `lj / (1 - exp(-lj)) + lo`: method.md's mean load `N K / D`, counted over
+//!   the formula is `lj / (1 - exp(-lj)) + lo`: docs/method.md's mean load `N K / D`, counted over
 //!   occupied rows only (the Poisson load of a row known to hold at least one token of j).
 //! - `shared_token_signature`: share of j's tokens whose multiset of K token rows equals another
 //!   token's (any feature, if shared): formula `1 - exp(-(n - 1) K! / D^K)`, n = N if shared, N_j if
@@ -22,7 +22,7 @@ use super::hash::MAX_SLOTS;
 use crate::data::{NUM_CAT, key_feature};
 
 /// Collision statistics of one feature's tokens in one representation, observed on the loaded
-/// data next to the formula of `method.md`.
+/// data next to the formula of `docs/method.md`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureCollisions {
     pub feature: usize,

@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
+use super::explain::{RowKind, RowRef, RowUse, TokenLookup};
 use super::floor::{Combine, ReadPlan};
 use super::hash::{BLOCK_KEYS, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::rows::{RowTable, check_shapes, dim_const};
@@ -102,6 +103,10 @@ impl HashingTrick {
     pub fn table_mut(&mut self) -> &mut [f32] {
         self.core.table.as_mut_slice()
     }
+    /// The row of every token of the last `forward_train`, as its kernel recorded them.
+    pub fn last_rows(&self) -> &[u32] {
+        &self.core.rows
+    }
 }
 
 impl Representation for HashingTrick {
@@ -151,6 +156,36 @@ impl Representation for HashingTrick {
         (0..NUM_CAT)
             .map(|j| self.core.info(format!("C{}", j + 1), self.sizes[j]))
             .collect()
+    }
+
+    fn row_updates(&self) -> u64 {
+        self.core.row_updates()
+    }
+
+    fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {
+        let j = crate::data::key_feature(key).min(NUM_CAT - 1);
+        out.push(RowRef {
+            kind: RowKind::Row,
+            feature: Some(j as u8),
+            row: self.row(j, key) as u64 - self.offsets[j],
+        });
+    }
+
+    fn explain(&self, key: u64) -> Option<TokenLookup> {
+        let j = crate::data::key_feature(key).min(NUM_CAT - 1);
+        let r = self.row(j, key) as usize;
+        let values = self.core.table.as_slice()[r * self.dim..][..self.dim].to_vec();
+        let mut at = Vec::new();
+        self.lookup_rows(key, &mut at);
+        Some(TokenLookup {
+            rows: vec![RowUse {
+                at: at[0],
+                values: values.clone(),
+            }],
+            vector: values,
+            scale: None,
+            formula: format!("E_C{}[h(x) mod {}]", j + 1, self.sizes[j]),
+        })
     }
 
     fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {

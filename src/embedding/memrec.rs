@@ -7,7 +7,7 @@
 //! reduce a hash, or let the thread count change a number (every output is computed by one task
 //! from its own sample; every row gradient is summed in batch order, see `table::RowGroups`).
 //!
-//! Layouts (method.md):
+//! Layouts (docs/method.md):
 //! - bundled (the authors' variant): per sample `v = sum_j sum_k M[h_k(x_j)]`,
 //!   `a = sum_j sum_i w[g_i(x_j)]`, output `z = a v` (one `dim` vector per sample);
 //! - per feature: `z_j = a_j sum_k M[h_k(x_j)]` with `a_j = sum_i w[g_i(x_j)]` (one vector per
@@ -151,6 +151,10 @@ impl MemRec {
     /// Both tables at once (token, weight), e.g. to perturb parameters in gradient checks.
     pub fn tables_mut(&mut self) -> [&mut [f32]; 2] {
         [self.token.as_mut_slice(), self.weight.as_mut_slice()]
+    }
+    /// The token and weight rows the last `forward_train`'s kernel recorded (see `tok_idx`).
+    pub fn last_rows(&self) -> (&[u32], &[u32]) {
+        (&self.tok_idx, &self.w_idx)
     }
     /// Row-wise Adagrad accumulators (token table, weight table); empty before the first step.
     pub fn optimizer_state(&self) -> (&[f32], &[f32]) {
@@ -855,6 +859,25 @@ impl Representation for MemRec {
             weights,
         )
         .ok()
+    }
+
+    fn row_updates(&self) -> u64 {
+        self.groups.updated + self.wgroups.updated
+    }
+    fn lookup_rows(&self, key: u64, out: &mut Vec<super::explain::RowRef>) {
+        super::explain::memrec_rows(&self.hasher, key, out);
+    }
+    fn explain(&self, key: u64) -> Option<super::explain::TokenLookup> {
+        let (hasher, layout, dim) = (&self.hasher, self.layout, self.dim);
+        let (token, weight) = (self.token.as_slice(), self.weight.as_slice());
+        let t = super::explain::MemrecTables {
+            hasher,
+            layout,
+            dim,
+            token,
+            weight,
+        };
+        Some(super::explain::memrec_explain(&t, key))
     }
 
     fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {

@@ -10,6 +10,7 @@
 //! `rows`), `memrec`, `qr`, `robe`; `hash`, `table` and `collisions` are what they share.
 
 pub mod collisions;
+pub mod explain;
 pub mod floor;
 pub mod hash;
 pub mod hashing;
@@ -128,6 +129,23 @@ pub trait Representation: Send + Sync {
     /// representation has no floor plan.
     fn read_plan(&self, keys: &[u64]) -> Option<floor::ReadPlan<'_>> {
         let _ = keys;
+        None
+    }
+    /// The parameter rows a lookup of `key` reads, in the kernel's order, appended to `out`;
+    /// computed by the functions the fused kernel itself calls (the token inspector and its
+    /// "who else reads this row" count). Appends nothing when the representation cannot say.
+    fn lookup_rows(&self, key: u64, out: &mut Vec<explain::RowRef>) {
+        let _ = (key, out);
+    }
+    /// Row updates the sparse optimizer has applied so far (each batch updates each distinct
+    /// row it used once; a weight or a ROBE-Z array element counts as a row). 0 when the
+    /// representation does not count them.
+    fn row_updates(&self) -> u64 {
+        0
+    }
+    /// `lookup_rows` with the values those rows hold now and the vector the token gets.
+    fn explain(&self, key: u64) -> Option<explain::TokenLookup> {
+        let _ = key;
         None
     }
 }

@@ -19,6 +19,7 @@
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
+use super::explain::{RowKind, RowRef, RowUse, TokenLookup};
 use super::floor::{Combine, ReadPlan};
 use super::hash::{BLOCK_KEYS, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::rows::{check_shapes, dim_const};
@@ -183,6 +184,11 @@ impl Qr {
     pub fn table_mut(&mut self) -> &mut [f32] {
         self.table.as_mut_slice()
     }
+    /// The (quotient or full, remainder or none) stacked rows of every token of the last
+    /// `forward_train`, as its kernel recorded them; "none" is `u32::MAX`.
+    pub fn last_rows(&self) -> (&[u32], &[u32]) {
+        (&self.occ_q, &self.occ_r)
+    }
 }
 
 impl Representation for Qr {
@@ -305,6 +311,76 @@ impl Representation for Qr {
             }
         }
         out
+    }
+
+    fn row_updates(&self) -> u64 {
+        self.groups.updated
+    }
+
+    fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {
+        let j = key_feature(key).min(NUM_CAT - 1);
+        let (q, r) = self.rows_of(j, key);
+        let f = Some(j as u8);
+        if r == NONE {
+            out.push(RowRef {
+                kind: RowKind::Row,
+                feature: f,
+                row: (q - self.base_q[j]) as u64,
+            });
+        } else {
+            out.push(RowRef {
+                kind: RowKind::Quotient,
+                feature: f,
+                row: (q - self.base_q[j]) as u64,
+            });
+            out.push(RowRef {
+                kind: RowKind::Remainder,
+                feature: f,
+                row: (r - self.base_r[j]) as u64,
+            });
+        }
+    }
+
+    fn explain(&self, key: u64) -> Option<TokenLookup> {
+        let j = key_feature(key).min(NUM_CAT - 1);
+        let (q, r) = self.rows_of(j, key);
+        let d = self.dim;
+        let t = self.table.as_slice();
+        let mut at = Vec::new();
+        self.lookup_rows(key, &mut at);
+        let wq = t[q as usize * d..][..d].to_vec();
+        let (vector, formula) = if r == NONE {
+            (
+                wq.clone(),
+                format!("E_C{}[x]: a full table (V <= c)", j + 1),
+            )
+        } else {
+            let wr = &t[r as usize * d..][..d];
+            (
+                wq.iter().zip(wr).map(|(a, b)| a * b).collect(),
+                format!(
+                    "Wq[x div c] ⊙ Wr[x mod c],  x = {} of 0..{}",
+                    self.index(j, key),
+                    self.card[j]
+                ),
+            )
+        };
+        let rows = at
+            .into_iter()
+            .map(|a| RowUse {
+                at: a,
+                values: match a.kind {
+                    RowKind::Remainder => t[r as usize * d..][..d].to_vec(),
+                    _ => wq.clone(),
+                },
+            })
+            .collect();
+        Some(TokenLookup {
+            rows,
+            vector,
+            scale: None,
+            formula,
+        })
     }
 
     /// Two tokens of a feature share a vector exactly when they hash to the same index `x` in

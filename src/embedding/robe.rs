@@ -26,6 +26,7 @@
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
+use super::explain::{RowKind, RowRef, RowUse, TokenLookup};
 use super::floor::{Combine, ReadPlan};
 use super::hash::{BLOCK_KEYS, MAX_SLOTS, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::rows::{check_shapes, dim_const};
@@ -129,6 +130,11 @@ impl RobeZ {
     pub fn array_mut(&mut self) -> &mut [f32] {
         self.array.as_mut_slice()
     }
+    /// The array position behind every output float of the last `forward_train`, as its kernel
+    /// recorded them.
+    pub fn last_positions(&self) -> &[u32] {
+        &self.pos
+    }
 }
 
 impl Representation for RobeZ {
@@ -206,6 +212,49 @@ impl Representation for RobeZ {
             param_bytes: 4 * self.size,
             optimizer_bytes: self.state.bytes(),
         }]
+    }
+
+    fn row_updates(&self) -> u64 {
+        self.groups.updated
+    }
+
+    /// Each block's start offset in the shared array (a block reads the `Z` floats from there,
+    /// wrapping around the end).
+    fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {
+        let mut offs = [0u32; MAX_BLOCKS];
+        self.offsets(key, &mut offs);
+        out.extend(offs[..self.blocks].iter().map(|&o| RowRef {
+            kind: RowKind::Block,
+            feature: None,
+            row: o as u64,
+        }));
+    }
+
+    fn explain(&self, key: u64) -> Option<TokenLookup> {
+        let mut offs = [0u32; MAX_BLOCKS];
+        let mut pos = vec![0u32; self.dim];
+        self.positions(key, &mut offs, &mut pos);
+        let a = self.array.as_slice();
+        let vector: Vec<f32> = pos.iter().map(|&p| a[p as usize]).collect();
+        let mut at = Vec::new();
+        self.lookup_rows(key, &mut at);
+        let rows = at
+            .into_iter()
+            .zip(vector.chunks_exact(self.z))
+            .map(|(at, v)| RowUse {
+                at,
+                values: v.to_vec(),
+            })
+            .collect();
+        Some(TokenLookup {
+            rows,
+            vector,
+            scale: None,
+            formula: format!(
+                "{} blocks of Z = {} floats, block b = A[o_b .. o_b + {}] (wrapping)",
+                self.blocks, self.z, self.z
+            ),
+        })
     }
 
     /// Over the block offsets of each token (at most the first 8 blocks, as a multiset): "token

@@ -97,6 +97,11 @@ impl RowTable {
         }
     }
 
+    /// Row updates applied so far (`Representation::row_updates`).
+    pub fn row_updates(&self) -> u64 {
+        self.groups.updated
+    }
+
     /// Rows in the buffer.
     pub fn n_rows(&self) -> usize {
         self.table.len() / self.dim

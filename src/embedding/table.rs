@@ -104,6 +104,9 @@ pub struct RowGroups {
     group_of: Vec<u32>,
     counts: Vec<u32>,
     pairs: Vec<u64>,
+    /// Distinct rows grouped by every `build` so far: the row updates the sparse optimizer has
+    /// applied (one per distinct row per batch), counted for the explorer's "updates per row".
+    pub updated: u64,
 }
 
 const NO_GROUP: u32 = u32::MAX;
@@ -210,6 +213,7 @@ impl RowGroups {
             }
             self.starts.push(self.pairs.len() as u32);
         }
+        self.updated += self.rows.len() as u64;
     }
 }
 

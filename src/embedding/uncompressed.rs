@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
+use super::explain::{RowKind, RowRef, RowUse, TokenLookup};
 use super::hash::{derive_seed, hash_key};
 use super::rows::{CHUNK, RowTable, check_shapes};
 use super::table::{copy_row, prefetch_lines};
@@ -400,6 +401,48 @@ impl Representation for Uncompressed {
 
     fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {
         super::collisions::none(distinct_keys)
+    }
+
+    fn row_updates(&self) -> u64 {
+        self.core.row_updates()
+    }
+
+    /// The value's own row, or its feature's out-of-vocabulary row (the one `forward_eval`
+    /// reads for a value not in the vocabulary).
+    fn lookup_rows(&self, key: u64, out: &mut Vec<RowRef>) {
+        let j = crate::data::key_feature(key).min(NUM_CAT - 1);
+        out.push(match self.vocab.get(j, key) {
+            Some(r) => RowRef {
+                kind: RowKind::Row,
+                feature: Some(j as u8),
+                row: r as u64,
+            },
+            None => RowRef {
+                kind: RowKind::OutOfVocabulary,
+                feature: Some(j as u8),
+                row: j as u64,
+            },
+        });
+    }
+
+    fn explain(&self, key: u64) -> Option<TokenLookup> {
+        let mut at = Vec::new();
+        self.lookup_rows(key, &mut at);
+        let r = at[0].row as usize;
+        let values = self.core.table.as_slice()[r * self.dim..][..self.dim].to_vec();
+        let formula = match at[0].kind {
+            RowKind::OutOfVocabulary => "E[out of vocabulary] (never trained: zeros)".to_string(),
+            _ => "E[row of x]: its own row".to_string(),
+        };
+        Some(TokenLookup {
+            rows: vec![RowUse {
+                at: at[0],
+                values: values.clone(),
+            }],
+            vector: values,
+            scale: None,
+            formula,
+        })
     }
 
     fn distinct_tokens(&self) -> Option<u64> {

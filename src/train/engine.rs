@@ -19,11 +19,12 @@ use crate::config::Config;
 use crate::config::knobs::adopt_knobs;
 use crate::data::{BadLines, Batch, BatchStream, DataSource};
 use crate::embedding::Representation;
-use crate::embedding::collisions::FeatureCollisions;
 use crate::embedding::hash::BuildKeyHasher;
 use crate::metrics;
+use crate::train::inspect::{SharingCache, exposure, inspect};
+use crate::train::loaded::LoadedValues;
 use crate::train::protocol::{
-    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, LatencyReport, RunId, RunStatus, RunSummary,
+    DeltaAuc, EngineCommand, EngineEvent, EvalPoint, RunId, RunStatus, RunSummary,
 };
 use crate::train::schedule::next_check;
 pub use crate::train::schedule::{first_eval_samples, next_eval_samples};
@@ -33,8 +34,11 @@ use crate::train::trainer::Trainer;
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 /// How long `EngineHandle::shutdown` waits for the engine thread before leaving it behind.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
-/// Training batches whose keys (with the test set's) feed the collision statistics of a run.
+/// Training batches after which a run's first collision statistics are computed.
 const COLLISION_BATCHES: usize = 8;
+/// Collision statistics are computed again at an evaluation once the loaded values have grown by
+/// this factor since a run's last ones (so the cost stays a small share of training).
+const COLLISION_REGROW: f64 = 1.1;
 /// Weight of the newest step in the running mean of the training loss.
 const LOSS_EMA: f64 = 0.02;
 /// Samples each run trains on in a row per round (at least one batch): consecutive steps of
@@ -242,6 +246,8 @@ struct Run {
     last_probs: Option<Arc<Vec<f32>>>,
     bad_lines_seen: u64,
     collisions_pending: bool,
+    /// Loaded values when this run's collision statistics were last computed.
+    collisions_at: usize,
 }
 
 struct State {
@@ -260,8 +266,10 @@ struct State {
     /// Only its size is read, so its hasher changes no number.
     vocab: HashSet<u64, BuildKeyHasher>,
     vocab_samples: u64,
-    /// Keys of the test set and the first training batches, for collision statistics.
-    collision_keys: Vec<u64>,
+    /// Keys of the test set and of the training rows so far, with training counts: collision
+    /// statistics and the token inspector count over them.
+    loaded: LoadedValues,
+    sharing_cache: SharingCache,
     paused: bool,
     shutdown: bool,
 }
@@ -286,7 +294,8 @@ impl State {
             baseline_probs: BTreeMap::new(),
             vocab: HashSet::with_hasher(BuildKeyHasher),
             vocab_samples: 0,
-            collision_keys: Vec::new(),
+            loaded: LoadedValues::new(),
+            sharing_cache: SharingCache::default(),
             paused: false,
             shutdown: false,
         }
@@ -404,10 +413,7 @@ impl State {
             .true_prob
             .as_ref()
             .and_then(|p| metrics::auc(&test.labels, p));
-        let mut keys: Vec<u64> = test.keys.clone();
-        keys.sort_unstable();
-        keys.dedup();
-        self.collision_keys = keys;
+        self.loaded.add_test(&test.keys);
         self.emit(EngineEvent::DataReady {
             label: self.source.label(),
             synthetic: self.source.is_synthetic(),
@@ -479,6 +485,7 @@ impl State {
             last_probs: None,
             bad_lines_seen: 0,
             collisions_pending: true,
+            collisions_at: 0,
         };
         match self.runs.iter().position(|r| r.id == run.id) {
             Some(i) => self.runs[i] = run,
@@ -519,9 +526,27 @@ impl State {
                 let generation = self.runs[i].generation + 1;
                 self.start_run(RunId::COMPRESSED, cfg, generation);
             }
+            EngineCommand::Inspect { feature, pick } => {
+                // Over the values loaded as of the last evaluation (merging here would make the
+                // kept values depend on when the user asked).
+                let runs: Vec<_> = (self.runs.iter())
+                    .map(|r| crate::train::inspect::Subject {
+                        run: r.id,
+                        generation: r.generation,
+                        samples: r.samples,
+                        rep: r.trainer.rep.as_ref(),
+                    })
+                    .collect();
+                let test = &self.test.keys;
+                let cache = &mut self.sharing_cache;
+                let answer = inspect(feature, pick, &self.loaded, test, &runs, cache);
+                self.emit(EngineEvent::Inspected(Box::new(answer)));
+            }
             EngineCommand::MeasureLatency(cfg) => {
                 // Training is paused for the measurement: this thread is the only one stepping.
-                let result = self.pool.install(|| measure_latency(&cfg));
+                // Lookup latency of the compressed kernel against the uncompressed gather.
+                let measure = || crate::train::latency::measure(&cfg).map_err(|e| e.to_string());
+                let result = self.pool.install(measure);
                 match result {
                     Ok(r) => self.emit(EngineEvent::Latency(r)),
                     Err(message) => self.emit(EngineEvent::LatencyFailed { message }),
@@ -617,6 +642,15 @@ impl State {
         let budget_done = self.opts.max_steps.is_some_and(|m| run.steps >= m);
         if run.samples >= run.next_eval || run.samples >= run.next_check || budget_done {
             self.evaluate(i);
+            // The loaded values grow with training: so do the collision statistics.
+            self.loaded.merge();
+            let run = &self.runs[i];
+            let (rep, test) = (run.trainer.rep.as_ref(), &self.test.keys);
+            let e = exposure(run.id, run.generation, run.samples, rep, &self.loaded, test);
+            self.emit(EngineEvent::Exposure(e));
+            if self.loaded.len() as f64 >= run.collisions_at as f64 * COLLISION_REGROW {
+                self.emit_collisions(i);
+            }
         }
         if budget_done && self.runs[i].status == Status::Training {
             self.finish(i, RunStatus::Ok);
@@ -640,9 +674,7 @@ impl State {
         {
             self.vocab.extend(keys.iter().copied());
         }
-        if run.steps as usize <= COLLISION_BATCHES {
-            self.collision_keys.extend_from_slice(keys);
-        }
+        self.loaded.add_trained(keys);
         self.vocab_samples = run.samples;
     }
 
@@ -667,11 +699,11 @@ impl State {
     }
 
     fn emit_collisions(&mut self, i: usize) {
-        self.collision_keys.sort_unstable();
-        self.collision_keys.dedup();
+        self.loaded.merge();
         let run = &mut self.runs[i];
         run.collisions_pending = false;
-        let features = collisions_of(run.trainer.rep.as_ref(), &self.collision_keys);
+        run.collisions_at = self.loaded.len();
+        let features = run.trainer.rep.collisions(self.loaded.keys());
         let e = EngineEvent::Collisions {
             run: run.id,
             generation: run.generation,
@@ -869,14 +901,4 @@ impl State {
         }
         self.emit(EngineEvent::Finished(summary));
     }
-}
-
-/// Collision statistics of `rep` over `keys` (sorted, distinct).
-fn collisions_of(rep: &dyn Representation, keys: &[u64]) -> Vec<FeatureCollisions> {
-    rep.collisions(keys)
-}
-
-/// Lookup latency of `cfg`'s MEM-REC kernel against the uncompressed gather.
-fn measure_latency(cfg: &Config) -> Result<LatencyReport, String> {
-    crate::train::latency::measure(cfg).map_err(|e| e.to_string())
 }

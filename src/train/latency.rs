@@ -126,7 +126,8 @@ fn run_in_pool(
     let b = &cfg.bench;
     let dim = cfg.model.dim;
     let full_rows: u64 = cfg.data.cardinalities.iter().sum();
-    let full_bytes = cfg.full_uncompressed_bytes();
+    // The gather is timed on the dataset's own sizes (scaled vocabularies or not).
+    let full_bytes = cfg.dataset_uncompressed_bytes();
     let cache = cache_sizes();
     let shape = full_shape(cfg, full_rows, full_bytes);
     let pool = make_pool(cfg, &shape.sizes);

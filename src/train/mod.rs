@@ -4,7 +4,9 @@
 //! Owns: everything between a `DataSource` and the events a front end draws. Must never: hold
 //! terminal or ratatui types.
 pub mod engine;
+pub mod inspect;
 pub mod latency;
+pub mod loaded;
 pub mod protocol;
 pub mod schedule;
 pub mod trainer;

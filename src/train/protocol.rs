@@ -256,8 +256,58 @@ pub enum EngineCommand {
     Pause(bool),
     /// Measure lookup latency for this configuration (training pauses while it runs).
     MeasureLatency(Box<crate::config::Config>),
+    /// Look up one value of one feature in every run's representation, as it is now (the token
+    /// inspector); answered by `EngineEvent::Inspected`.
+    Inspect { feature: usize, pick: ValuePick },
     /// Stop every worker and end the event stream.
     Shutdown,
+}
+
+/// Which value of a feature the token inspector asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValuePick {
+    /// The feature's n-th most trained-on value (0 = the most frequent).
+    Frequent(usize),
+    /// A value typed by the user (`None`: the feature's missing value).
+    Value(Option<u32>),
+    /// The feature's value in test row n (0-based).
+    TestRow(usize),
+}
+
+/// One run's answer to an inspection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InspectedRun {
+    pub run: RunId,
+    pub generation: u64,
+    /// Training samples the run has seen when inspected.
+    pub samples: u64,
+    pub representation: String,
+    /// The rows the value reads and the vector it gets (`None` if the method cannot say).
+    pub lookup: Option<crate::embedding::explain::TokenLookup>,
+    /// Who else among the loaded values reads those rows.
+    pub sharing: crate::embedding::explain::Sharing,
+}
+
+/// The token inspector's answer: one value, looked up in every run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inspection {
+    pub feature: usize,
+    pub pick: ValuePick,
+    /// The value (`None`: missing) and its token key, the key every representation hashes.
+    pub value: Option<u32>,
+    pub key: u64,
+    /// Training rows holding this value, among those trained on so far.
+    pub trained: u32,
+    /// The feature's most trained-on values with their training counts (for picking).
+    pub frequent: Vec<(Option<u32>, u32)>,
+    /// Distinct values loaded (test rows and training rows so far) that sharing is counted over,
+    /// and whether some were left out at the cap.
+    pub loaded_values: u64,
+    pub loaded_capped: bool,
+    pub runs: Vec<InspectedRun>,
+    /// Why no value could be picked (e.g. a test row out of range); `runs` is then empty.
+    pub error: Option<String>,
 }
 
 /// Events from the training engine, as owned snapshots.
@@ -316,6 +366,25 @@ pub enum EngineEvent {
     Finished(RunSummary),
     /// Bad lines skipped so far, when the count changes.
     DataIssues(crate::data::BadLines),
+    /// The answer to `EngineCommand::Inspect`.
+    Inspected(Box<Inspection>),
+    /// What a run's parameters have been trained on, at each of its evaluations.
+    Exposure(Exposure),
+}
+
+/// What a run's parameters have been trained on so far: the counts behind an early lead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exposure {
+    pub run: RunId,
+    pub generation: u64,
+    pub samples: u64,
+    /// Row updates the sparse optimizer has applied (each batch: one per distinct row it used).
+    pub row_updates: u64,
+    /// Parameter rows of the run's tables now (a weight or a ROBE-Z element counts as a row).
+    pub rows: u64,
+    /// Share of the test rows holding at least one value no training row so far held (the
+    /// baseline meets it at an untrained row); `None` when values were left out at the cap.
+    pub test_rows_with_untrained_value: Option<f64>,
 }
 
 #[cfg(test)]

@@ -8,11 +8,15 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
-use super::{Theme, fmt_count, panel};
-use crate::app::state::AppState;
+use super::{Theme, fmt_count, focused, panel};
+use crate::app::state::{AppState, Focus};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let block = panel("Test AUC vs samples seen", false, theme);
+    let block = panel(
+        "Test AUC vs samples seen",
+        focused(state, Focus::Auc),
+        theme,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.is_empty() {
@@ -24,11 +28,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mem_curve: &[(f64, f64)] = mem.map_or(&[], |m| state.curve_of(m));
     // A short chart has no room for a legend box: the legend becomes a text line.
     let text_legend = inner.height < 16;
+    let lead = lead_line(state, theme, inner.width < 70);
     let [summary, chart_area] = inner.layout(&Layout::vertical([
-        Constraint::Length(if text_legend { 3 } else { 2 }),
+        Constraint::Length(2 + text_legend as u16 + lead.len() as u16),
         Constraint::Fill(1),
     ]));
     let mut lines = summary_lines(state, theme, inner.width < 70);
+    lines.extend(lead);
     if text_legend {
         lines.push(text_legend_line(state, theme));
     }
@@ -229,6 +235,62 @@ fn summary_lines<'a>(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<
         second = vec![Span::styled(format!("stopped: {msg}"), theme.status_error)];
     }
     vec![Line::from(first), Line::from(second)]
+}
+
+/// While the compressed run leads the baseline, what the engine counted about both (never a
+/// cause it did not measure): row updates per parameter row in each model, and the test rows
+/// holding a value no training row so far held.
+fn lead_line(state: &AppState, theme: &Theme, narrow: bool) -> Vec<Line<'static>> {
+    lead_text(state, narrow)
+        .into_iter()
+        .map(|t| Line::styled(t, theme.muted))
+        .collect()
+}
+
+fn lead_text(state: &AppState, narrow: bool) -> Vec<String> {
+    let Some(mem) = state.compressed.as_ref() else {
+        return Vec::new();
+    };
+    let delta = mem.last_eval.as_ref().and_then(|e| e.delta_auc);
+    let base = state.baseline.as_ref().and_then(|b| b.exposure.as_ref());
+    let (Some(m), Some(b), true) = (
+        mem.exposure.as_ref(),
+        base,
+        delta.is_some_and(|d| d.delta > 0.0),
+    ) else {
+        return Vec::new();
+    };
+    let per_row =
+        |e: &crate::train::protocol::Exposure| e.row_updates as f64 / e.rows.max(1) as f64;
+    let (m, b) = (fmt_per_row(per_row(m)), fmt_per_row(per_row(b)));
+    let label = super::compressed_label(state);
+    match (narrow, b_share(state)) {
+        (true, _) | (false, None) => vec![format!("updates per row: {m} {label}, {b} baseline")],
+        (false, Some(share)) => vec![
+            format!("it leads; updates per parameter row so far: {m} {label}, {b} baseline"),
+            format!(
+                "{:.0}% of test rows hold a value never trained on (i explains)",
+                share * 100.0
+            ),
+        ],
+    }
+}
+
+/// The baseline's share of test rows holding a value never trained on.
+fn b_share(state: &AppState) -> Option<f64> {
+    let e = state.baseline.as_ref()?.exposure.as_ref()?;
+    e.test_rows_with_untrained_value
+}
+
+/// `312`, `2.14`, `0.031`: enough digits to compare.
+fn fmt_per_row(x: f64) -> String {
+    if x >= 100.0 {
+        fmt_count(x)
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
 }
 
 /// Every run of this session has stopped on an error (and none evaluated): nothing will come.

@@ -52,14 +52,20 @@ pub fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         state_word(state),
         fmt_count(state.samples_per_s()),
     );
-    // The message gets priority over the data label when both do not fit.
-    let cap = if state.status.is_some() {
-        area.width / 2
-    } else {
-        area.width
-    };
+    // The message gets priority over the data label when both do not fit: the right-hand part
+    // keeps at least the engine's state word and gives the message the rest.
     let right = format!(" │ {right}");
-    let right_w = (right.chars().count() as u16).min(cap);
+    let right_full = right.chars().count() as u16;
+    let right_w = match &state.status {
+        Some(msg) => {
+            let least = (state_word(state).chars().count() + 3) as u16;
+            let msg_w = msg.text.chars().count() as u16;
+            area.width
+                .saturating_sub(msg_w)
+                .clamp(least, right_full.max(least))
+        }
+        None => right_full,
+    };
     let [left_area, right_area] = area.layout(&Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(right_w),

@@ -29,6 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
             ]),
             HelpLine::Blank => Line::raw(""),
         })
+        .chain(super::info::glossary(theme))
         .collect();
     let popup = centered(
         area,
@@ -37,11 +38,10 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
     );
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).scroll((scroll, 0)).block(panel(
-            "Help · ↑↓ scroll · ? or Esc close",
-            true,
-            theme,
-        )),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(panel("Help · ↑↓ scroll · ? or Esc close", true, theme)),
         popup,
     );
 }

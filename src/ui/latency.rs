@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Theme, fmt_ns, fmt_ratio, panel};
-use crate::app::state::{AppState, LatencyKey, LatencyView};
+use super::{Theme, fmt_ns, fmt_ratio, focused, panel};
+use crate::app::state::{AppState, Focus, LatencyKey, LatencyView};
 use crate::train::protocol::LatencyReport;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         (false, true) => "Latency ns/token",
         (false, false) => "Latency (ns per looked-up token)",
     };
-    let block = panel(title, false, theme);
+    let block = panel(title, focused(state, Focus::Latency), theme);
     let lines: Vec<Line> = match &state.latency {
         LatencyView::Waiting if !measuring => vec![Line::styled(
             "not measured in this session (`memrec-tui bench` measures it)",

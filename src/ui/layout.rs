@@ -17,6 +17,10 @@ pub struct Areas {
     pub collisions: Rect,
     pub status: Rect,
     pub footer: Rect,
+    /// The right-hand column (AUC, Runs, Collisions; or the token inspector in their place).
+    pub right: Rect,
+    /// Everything above the status line (a zoomed panel's place).
+    pub body: Rect,
     /// The compact layout (narrow panels show fewer columns).
     pub compact: bool,
 }
@@ -58,6 +62,8 @@ pub fn areas(area: Rect) -> Option<Areas> {
         collisions,
         status,
         footer,
+        right,
+        body,
         compact,
     })
 }

@@ -31,13 +31,17 @@ fn panel_area(a: &Areas, p: Panel) -> Rect {
 pub fn draw(frame: &mut Frame, a: &Areas, state: &AppState, l: &LessonSession, theme: &Theme) {
     let step = l.current();
     let target = panel_area(a, step.panel);
-    // The highlighted panel keeps its own title: its sides and bottom are drawn heavy.
-    let mark = Block::default()
-        .borders(Borders::LEFT | Borders::RIGHT | Borders::BOTTOM)
-        .border_type(BorderType::Double)
-        .border_style(theme.changed)
-        .title_bottom(Line::styled(" ◆ lesson: look here ", theme.changed));
-    frame.render_widget(mark, target);
+    let right_column = matches!(step.panel, Panel::Auc | Panel::Runs | Panel::Collisions);
+    // The token inspector covers the right column: no frame marks a panel that is not on screen.
+    if !(right_column && state.inspector.is_some()) {
+        // The highlighted panel keeps its own title: its sides and bottom are drawn heavy.
+        let mark = Block::default()
+            .borders(Borders::LEFT | Borders::RIGHT | Borders::BOTTOM)
+            .border_type(BorderType::Double)
+            .border_style(theme.changed)
+            .title_bottom(Line::styled(" ◆ lesson: look here ", theme.changed));
+        frame.render_widget(mark, target);
+    }
 
     let right = a.auc.union(a.runs).union(a.collisions);
     let lower = matches!(step.panel, Panel::Runs | Panel::Collisions);

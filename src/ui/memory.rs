@@ -7,11 +7,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Theme, fmt_bytes, fmt_ratio, panel};
-use crate::app::state::{AppState, LatencyView};
+use super::{Theme, fmt_bytes, fmt_ratio, focused, panel};
+use crate::app::state::{AppState, Focus, LatencyView};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
-    let block = panel(title(state, compact), false, theme);
+    let block = panel(title(state, compact), focused(state, Focus::Memory), theme);
     let Some(m) = state.compressed.as_ref().filter(|m| !m.tables.is_empty()) else {
         let p = Paragraph::new(Line::styled(
             format!("waiting for the {} run…", super::compressed_label(state)),
@@ -73,17 +73,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             ),
         ]));
     } else {
-        for t in &m.tables {
-            lines.push(row(
-                format!(
-                    "{} {}x{}",
-                    t.name.strip_prefix("memrec.").unwrap_or(&t.name),
-                    t.rows,
-                    t.cols
-                ),
-                fmt_bytes(t.param_bytes),
-                String::new(),
-            ));
+        for (label, bytes) in table_rows(m, param) {
+            lines.push(row(label, fmt_bytes(bytes), String::new()));
         }
         lines.push(row("optimizer state".into(), fmt_bytes(opt), String::new()));
         lines.push(row(
@@ -118,6 +109,25 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         });
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One line per table, or one for all of them when there are more than two (hashing and QR
+/// have one table per feature: 26 or more), so the totals always show.
+fn table_rows(m: &crate::app::state::RunView, param: u64) -> Vec<(String, u64)> {
+    if m.tables.len() > 2 {
+        let (lo, hi) = m.tables.iter().fold((u64::MAX, 0), |(lo, hi), t| {
+            (lo.min(t.rows), hi.max(t.rows))
+        });
+        let cols = m.tables.first().map_or(0, |t| t.cols);
+        return vec![(format!("{} tables {lo}-{hi}x{cols}", m.tables.len()), param)];
+    }
+    m.tables
+        .iter()
+        .map(|t| {
+            let name = t.name.strip_prefix("memrec.").unwrap_or(&t.name);
+            (format!("{name} {}x{}", t.rows, t.cols), t.param_bytes)
+        })
+        .collect()
 }
 
 /// The panel's title: what the ratio divides by, when there is room to say it.

@@ -7,6 +7,8 @@ pub mod auc;
 pub mod collisions;
 pub mod footer;
 pub mod help;
+pub mod info;
+pub mod inspector;
 pub mod knobs;
 pub mod latency;
 pub mod layout;
@@ -19,6 +21,7 @@ pub mod theme;
 pub mod too_small;
 
 use ratatui::Frame;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
@@ -33,18 +36,32 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
         too_small::draw(frame, area, theme);
         return;
     };
-    knobs::draw(frame, a.knobs, state, theme);
-    memory::draw(frame, a.memory, state, theme, a.compact);
-    latency::draw(frame, a.latency, state, theme, a.compact);
-    match state.auc_view {
-        AucView::Curves => auc::draw(frame, a.auc, state, theme),
-        AucView::Pareto => pareto::draw(frame, a.auc, state, theme),
+    if state.zoom {
+        draw_panel(frame, a.body, state, theme, state.focus, false);
+    } else {
+        for (area, panel) in [
+            (a.knobs, Focus::Knobs),
+            (a.memory, Focus::Memory),
+            (a.latency, Focus::Latency),
+        ] {
+            draw_panel(frame, area, state, theme, panel, a.compact);
+        }
+        if state.inspector.is_some() {
+            draw_panel(frame, a.right, state, theme, Focus::Inspector, a.compact);
+        } else {
+            for (area, panel) in [
+                (a.auc, Focus::Auc),
+                (a.runs, Focus::Runs),
+                (a.collisions, Focus::Collisions),
+            ] {
+                draw_panel(frame, area, state, theme, panel, a.compact);
+            }
+        }
     }
-    runs::draw(frame, a.runs, state, theme, a.compact);
-    collisions::draw(frame, a.collisions, state, theme, a.compact);
     footer::draw_status(frame, a.status, state, theme);
     footer::draw_keys(frame, a.footer, theme);
-    if let Some(l) = &state.lesson {
+    // A zoomed panel has the screen to itself: the lesson box comes back with the layout.
+    if let Some(l) = state.lesson.as_ref().filter(|_| !state.zoom) {
         lesson::draw(frame, &a, state, l, theme);
     }
     match &state.overlay {
@@ -58,7 +75,31 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
             help::draw_confirm(frame, area, path, what, theme)
         }
         Overlay::Prompt { input } => help::draw_prompt(frame, area, input, theme),
+        Overlay::Info { panel, scroll } => info::draw(frame, area, *panel, *scroll, theme),
         Overlay::Lessons { selected } => lesson::draw_picker(frame, area, *selected, theme),
+    }
+}
+
+/// One panel in `area` (the AUC panel shows the curves or the Pareto view, as chosen).
+fn draw_panel(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    theme: &Theme,
+    panel: Focus,
+    compact: bool,
+) {
+    match panel {
+        Focus::Knobs => knobs::draw(frame, area, state, theme),
+        Focus::Memory => memory::draw(frame, area, state, theme, compact),
+        Focus::Latency => latency::draw(frame, area, state, theme, compact),
+        Focus::Auc | Focus::Pareto => match state.auc_view {
+            AucView::Curves => auc::draw(frame, area, state, theme),
+            AucView::Pareto => pareto::draw(frame, area, state, theme),
+        },
+        Focus::Runs => runs::draw(frame, area, state, theme, compact),
+        Focus::Collisions => collisions::draw(frame, area, state, theme, compact),
+        Focus::Inspector => inspector::draw(frame, area, state, theme, compact),
     }
 }
 
@@ -124,10 +165,15 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
-/// Label of the compressed run as it is training (`MEM-REC`, `hashing`, `QR`, `ROBE-Z`): the
-/// panels name the method, never assume it.
+/// Label of the compressed run as it is training (`MEM-REC`, `Bloom` for MEM-REC with kw = 0,
+/// `hashing`, `QR`, `ROBE-Z`): the panels name the method, never assume it.
 pub fn compressed_label(state: &AppState) -> &'static str {
-    state.running.memrec.method.label()
+    let m = &state.running.memrec;
+    if m.method == crate::config::Method::Memrec && m.kw == 0 {
+        "Bloom"
+    } else {
+        m.method.label()
+    }
 }
 
 /// The running baseline's kind, as legends name it: `uncompressed` or `hashing`.
@@ -141,6 +187,14 @@ pub fn baseline_label(state: &AppState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mem_rec_without_weights_is_named_bloom() {
+        let mut s = AppState::new(crate::config::Config::from_preset("tiny").unwrap());
+        assert_eq!(compressed_label(&s), "MEM-REC");
+        s.running.memrec.kw = 0;
+        assert_eq!(compressed_label(&s), "Bloom");
+    }
 
     #[test]
     fn units() {

@@ -28,7 +28,23 @@ fn title(state: &AppState) -> String {
                 c.generation, p.generation
             )
         }
-        _ => "Runs (p pin · e export)".into(),
+        _ => "Runs · ΔAUC vs the baseline at equal samples · p pin · e export".into(),
+    }
+}
+
+/// Run `r`'s knobs that not every tried run shares (the rest are the same for all, and the
+/// Knobs panel shows them); the whole summary when nothing differs.
+fn knobs_that_differ(state: &AppState, r: &crate::app::state::TriedRun) -> String {
+    let all: Vec<String> = state.runs.iter().map(|t| knob_summary(&t.cfg)).collect();
+    let mine = knob_summary(&r.cfg);
+    let differ: Vec<&str> = mine
+        .split(' ')
+        .filter(|w| !all.iter().all(|s| s.split(' ').any(|x| x == *w)))
+        .collect();
+    if differ.is_empty() {
+        mine
+    } else {
+        differ.join(" ")
     }
 }
 
@@ -72,39 +88,44 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
                 theme.value
             };
             let mut cells = vec![Cell::from(mark), Cell::from(format!("#{}", r.generation))];
-            if !compact {
-                cells.push(Cell::from(knob_summary(&r.cfg)));
-            }
+            cells.push(Cell::from(if compact {
+                knobs_that_differ(state, r)
+            } else {
+                knob_summary(&r.cfg)
+            }));
             cells.extend([
                 Cell::from(fmt_bytes(r.param_bytes + r.optimizer_bytes)),
                 Cell::from(delta),
-                Cell::from(lat),
             ]);
             if !compact {
+                cells.push(Cell::from(lat));
                 cells.push(Cell::from(match r.status {
+                    // Seven columns: "finished" would be cut.
                     TriedStatus::Running => "live".to_string(),
+                    TriedStatus::Ended(crate::train::protocol::RunStatus::Ok) => "done".to_string(),
                     ref s => s.to_string(),
                 }));
             }
             Row::new(cells).style(style)
         })
         .collect();
-    let mut header = vec!["", "run"];
-    let mut widths = vec![Constraint::Length(1), Constraint::Length(3)];
+    let mut header = vec!["", "run", "knobs"];
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(3),
+        if compact {
+            Constraint::Fill(1)
+        } else {
+            Constraint::Length(28)
+        },
+    ];
+    // The tables and their optimizer state (the info overlay says so): more than the Pareto
+    // view's table bytes.
+    header.extend(["memory", "ΔAUC ±95%"]);
+    widths.extend([Constraint::Length(8), Constraint::Length(15)]);
     if !compact {
-        header.push("knobs");
-        widths.push(Constraint::Length(25));
-    }
-    // The tables and their optimizer state: more than the Pareto view's table bytes.
-    header.extend(["tbl+opt", "ΔAUC ±95%", "ns/token"]);
-    widths.extend([
-        Constraint::Length(9),
-        Constraint::Length(15),
-        Constraint::Length(8),
-    ]);
-    if !compact {
-        header.push("state");
-        widths.push(Constraint::Fill(1));
+        header.extend(["ns/token", "state"]);
+        widths.extend([Constraint::Length(8), Constraint::Fill(1)]);
     }
     let table = Table::new(body, widths)
         .header(Row::new(

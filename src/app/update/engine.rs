@@ -182,6 +182,13 @@ pub(super) fn on_engine(state: &mut AppState, ev: EngineEvent) {
             message,
         } => on_run_failed(state, run, generation, message),
         EngineEvent::Finished(summary) => on_finished(state, summary),
+        // The inspector's answer (`update::inspect` keeps it).
+        EngineEvent::Inspected(_) => {}
+        EngineEvent::Exposure(e) => {
+            if let Some(v) = view_mut(state, e.run, e.generation) {
+                v.exposure = Some(e);
+            }
+        }
     }
 }
 

@@ -10,6 +10,9 @@ use super::super::msg::Effect;
 use super::super::pareto;
 use super::super::state::{AppState, AucView, Focus, Metric, Overlay, StatusKind};
 use super::files::{export, next_free_name, report, write_effect};
+use super::inspect::{
+    back, inspect_collisions_row, inspector_action, show_info, toggle_inspector, toggle_zoom,
+};
 use super::knobs::{edit_knob, fire_restart};
 use super::sweep::{load_selected_point, open_sweep};
 use crate::train::protocol::EngineCommand;
@@ -65,7 +68,11 @@ pub(super) fn on_action(
         quit(state, fx);
         return;
     }
-    if on_overlay_action(state, action, fx) {
+    if on_overlay_action(state, action, fx) || inspector_action(state, action, fx) {
+        return;
+    }
+    // Esc closes the zoom, then the inspector, before it leaves a lesson or quits.
+    if action == Action::Back && back(state) {
         return;
     }
     if state.lesson.is_some() {
@@ -79,18 +86,23 @@ pub(super) fn on_action(
     }
     match action {
         Action::Quit | Action::Back => quit(state, fx),
-        Action::Forward => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
-        Action::Backward => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
+        Action::Forward | Action::FocusNext => focus_step(state, true),
+        Action::Backward | Action::FocusPrev => focus_step(state, false),
         Action::StepBack => state.set_status(
             StatusKind::Info,
             "b goes back a step in a lesson: L picks one",
         ),
         Action::Lessons => state.overlay = Overlay::Lessons { selected: 0 },
+        Action::Info => show_info(state),
+        Action::Zoom => toggle_zoom(state),
+        Action::Inspect => toggle_inspector(state, None, fx),
+        Action::TypeValue => state.set_status(
+            StatusKind::Info,
+            "x types a value in the token inspector: press t to open it",
+        ),
         Action::Help => state.overlay = Overlay::Help { scroll: 0 },
         Action::Up => move_in_focus(state, -1),
         Action::Down => move_in_focus(state, 1),
-        Action::FocusNext => state.focus = state.focus.next(state.auc_view == AucView::Pareto),
-        Action::FocusPrev => state.focus = state.focus.prev(state.auc_view == AucView::Pareto),
         Action::Increase => edit_knob(state, 1, at),
         Action::Decrease => edit_knob(state, -1, at),
         Action::IncreaseCoarse => edit_knob(state, 2, at),
@@ -119,10 +131,23 @@ pub(super) fn on_action(
         Action::Select => {
             if state.focus == Focus::Pareto && state.auc_view == AucView::Pareto {
                 load_selected_point(state, fx);
+            } else if state.focus == Focus::Collisions {
+                inspect_collisions_row(state, fx);
             }
         }
         Action::Yes | Action::No => {}
     }
+}
+
+/// The next (`forward`) or previous panel; the inspector is in the order while it is open.
+fn focus_step(state: &mut AppState, forward: bool) {
+    let pareto = state.auc_view == AucView::Pareto;
+    let open = state.inspector.is_some();
+    state.focus = if forward {
+        state.focus.next(pareto, open)
+    } else {
+        state.focus.prev(pareto, open)
+    };
 }
 
 /// Keys while an overlay is open: the overlay takes them all (true), or
@@ -130,7 +155,7 @@ pub(super) fn on_action(
 fn on_overlay_action(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
     match state.overlay.clone() {
         Overlay::Help { scroll } => {
-            let last = keymap::help_lines().len().saturating_sub(1) as u16;
+            let last = super::help_len().saturating_sub(1) as u16;
             match action {
                 Action::Up => {
                     state.overlay = Overlay::Help {
@@ -165,6 +190,26 @@ fn on_overlay_action(state: &mut AppState, action: Action, fx: &mut Vec<Effect>)
             }
             true
         }
+        Overlay::Info { panel, scroll } => {
+            let last = crate::ui::info::panel_lines(panel).saturating_sub(1) as u16;
+            match action {
+                Action::Up => {
+                    state.overlay = Overlay::Info {
+                        panel,
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                Action::Down => {
+                    state.overlay = Overlay::Info {
+                        panel,
+                        scroll: (scroll + 1).min(last),
+                    }
+                }
+                Action::Info | Action::Back => state.overlay = Overlay::None,
+                _ => {}
+            }
+            true
+        }
         // Keys reach the prompt before the keymap (see `update`).
         Overlay::Prompt { .. } => true,
         Overlay::Lessons { selected } => {
@@ -174,6 +219,7 @@ fn on_overlay_action(state: &mut AppState, action: Action, fx: &mut Vec<Effect>)
         Overlay::None => false,
     }
 }
+
 fn toggle_pause(state: &mut AppState, fx: &mut Vec<Effect>) {
     state.paused = !state.paused;
     fx.push(Effect::Engine(EngineCommand::Pause(state.paused)));
@@ -212,6 +258,7 @@ fn toggle_view(state: &mut AppState) {
         AucView::Curves => {
             state.auc_view = AucView::Pareto;
             state.focus = Focus::Pareto;
+            state.inspector = None;
             state.set_status(
                 StatusKind::Info,
                 "Pareto view: ↑↓ select a point, Enter loads it, a AUC/ΔAUC, o opens a sweep, v back to curves",
@@ -253,6 +300,7 @@ fn move_in_focus(state: &mut AppState, delta: i64) {
                 state.pareto_selected = Some(points[next].id);
             }
         }
+        Focus::Auc | Focus::Memory | Focus::Latency | Focus::Inspector => {}
         Focus::Collisions => {
             let rows = state
                 .compressed

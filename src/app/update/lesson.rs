@@ -29,7 +29,7 @@ pub fn start_lesson(
     enter_step(state, fx);
     state.set_status(
         StatusKind::Info,
-        format!("lesson {name}: n next · b back · Esc leaves, keeping the knobs"),
+        format!("lesson {name}: n next · b back · Esc leaves (knobs kept)"),
     );
 }
 

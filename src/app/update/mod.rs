@@ -6,10 +6,13 @@
 
 mod engine;
 mod files;
+mod inspect;
 mod keys;
 mod knobs;
 mod lesson;
 mod sweep;
+#[cfg(test)]
+mod teach_tests;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +37,13 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             prompt_key(state, &ev, &mut fx);
         }
+        Msg::Key(ev, _)
+            if state.overlay == Overlay::None
+                && state.inspector.as_ref().is_some_and(|i| i.typing.is_some()) =>
+        {
+            state.dirty = true;
+            inspect::typing_key(state, &ev, &mut fx);
+        }
         Msg::Key(ev, at) => {
             if let Some(action) = keymap::dispatch(&ev) {
                 state.dirty = true;
@@ -54,6 +64,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Engine(ev) => {
             state.dirty = true;
             let evaluated = matches!(ev, EngineEvent::Eval(_));
+            inspect::on_engine_event(state, &ev, &mut fx);
             on_engine(state, ev);
             lesson::after_event(state, &mut fx);
             if evaluated && state.first_latency_due {
@@ -101,4 +112,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Lines of the help overlay, for scroll bounds (the panel renders the same list, then the
+/// glossary).
+pub fn help_len() -> usize {
+    keymap::help_lines().len() + crate::ui::info::glossary_lines()
 }

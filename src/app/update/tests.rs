@@ -218,7 +218,7 @@ fn help_overlay_scrolls_within_bounds_and_is_modal() {
     assert_eq!(
         s.overlay,
         Overlay::Help {
-            scroll: crate::app::keymap::help_lines().len() as u16 - 1
+            scroll: super::help_len() as u16 - 1
         }
     );
     // Knob keys do nothing while the help is open.
@@ -332,7 +332,8 @@ fn runs_track_generations_and_ignore_stale_events() {
     );
     assert_eq!(s.compressed.as_ref().unwrap().generation, 1);
     assert!(s.compressed.as_ref().unwrap().progress.is_none());
-    // Pin the first run from the Runs panel.
+    // Pin the first run from the Runs panel (after the AUC curves in focus order).
+    update(&mut s, key('l', t0));
     update(&mut s, key('l', t0));
     update(&mut s, key('k', t0));
     update(&mut s, key('p', t0));
@@ -418,13 +419,13 @@ fn two_runs() -> AppState {
 fn v_toggles_the_pareto_view_and_tab_visits_it_only_while_shown() {
     let t = Instant::now();
     let mut s = state();
-    for _ in 0..3 {
+    for _ in 0..6 {
         update(&mut s, key('l', t));
     }
     assert_eq!(
         s.focus,
         Focus::Knobs,
-        "three panels without the Pareto view"
+        "six panels: knobs, AUC curves, runs, collisions, memory, latency"
     );
     update(&mut s, key('a', t));
     assert_eq!(
