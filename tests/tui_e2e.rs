@@ -296,7 +296,7 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     press(b"\r");
     // The legend names the sweep's markers once it is loaded (the status line may already show
     // a later message, e.g. the debounced restart).
-    screen.wait_on_screen("b sweep base", Duration::from_secs(10));
+    screen.wait_on_screen("sweep points at", Duration::from_secs(10));
     // Walk to the sweep's K 1 point and load it: MEM-REC restarts with it. The walk reads the
     // selection before each key and waits for the key's move to be drawn (a loaded machine draws
     // late: reading too early walked past the point); down first, then up.

@@ -607,12 +607,22 @@ fn pareto_view_120x40_and_80x24() {
     }
     let big = text(&s, 120, 40);
     assert!(big.contains("Pareto front") && big.contains('*'), "{big}");
-    // The selection follows the running run (#1: K2 D32k) and says whether it is on the front.
+    // A loaded sweep is shown alone (its points at one of its checkpoints), the session's runs
+    // are not on its front; the baseline is the reference line.
     assert!(
-        big.contains("@ ΔAUC -0.0013 [-0.0034, +0.0008] · 2.00 MiB · on the front (*) · run #1 K2"),
+        big.contains("sweep points at") && big.contains("baseline (reference)"),
         "{big}"
     );
+    assert!(!big.contains("run #1 K2"), "{big}");
     insta::assert_snapshot!("pareto_120x40", big);
+    // `w`: this session's runs instead, compared at one checkpoint; the selection follows the
+    // running run (#1: K2 D32k) and says whether it is on the front.
+    let mut session = s.clone();
+    update(&mut session, key('w', Instant::now()));
+    let runs = text(&session, 120, 40);
+    assert!(runs.contains("session runs at"), "{runs}");
+    assert!(runs.contains("· run #1 K2"), "{runs}");
+    insta::assert_snapshot!("pareto_session_120x40", runs);
     let small = text(&s, 80, 24);
     assert!(small.contains("Pareto"), "{small}");
     insta::assert_snapshot!("pareto_80x24", small);
@@ -644,8 +654,8 @@ fn pareto_view_120x40_and_80x24() {
     // AUC instead of ΔAUC: the axis and the selected point's value follow.
     update(&mut s, key('a', Instant::now()));
     let t = text(&s, 120, 40);
-    assert!(t.contains("Pareto · AUC vs table bytes"), "{t}");
-    assert!(t.contains("AUC 0.7291 [0.7231, 0.7351]"), "{t}");
+    assert!(t.contains("Pareto AUC · sweep points at"), "{t}");
+    assert!(t.contains("@ AUC 0."), "{t}");
 }
 
 #[test]
@@ -846,7 +856,15 @@ fn report_holds_the_sessions_numbers() {
     // One polyline per curve: the baseline and the two MEM-REC runs.
     assert_eq!(auc.matches("<polyline").count(), 3);
     let pareto = std::fs::read_to_string(dir.join("pareto.svg")).unwrap();
-    assert!(pareto.contains("run #0 K2 D16k") && pareto.contains("sweep k=4 token_rows=65536"));
+    // The session's runs at one checkpoint, never the loaded sweep's points (another budget).
+    assert!(
+        pareto.contains("run #1 K2 D32k") && !pareto.contains("sweep k=4 token_rows=65536"),
+        "{pareto}"
+    );
+    assert!(
+        pareto.contains("samples seen (each run's ΔAUC there)"),
+        "{pareto}"
+    );
     assert!(
         pareto.contains(&format!("{} bytes", s.runs[1].param_bytes)),
         "{pareto}"

@@ -34,6 +34,11 @@ pub enum Action {
     ToggleView,
     /// The Pareto view's quality axis: AUC or ΔAUC.
     ToggleMetric,
+    /// The Pareto view's points: this session's runs or the loaded sweep's.
+    ToggleSource,
+    /// The Pareto view compares at the previous / next checkpoint (samples seen).
+    EarlierCheckpoint,
+    LaterCheckpoint,
     /// Ask for a sweep directory to show in the Pareto view.
     OpenSweep,
     /// Load the selected Pareto point's configuration into the knobs.
@@ -275,6 +280,30 @@ pub const KEYMAP: &[Binding] = &[
         label: "a",
         action: Action::ToggleMetric,
         description: "Pareto view: quality axis AUC ↔ ΔAUC (front recomputed)",
+        hint: "",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char('w')],
+        label: "w",
+        action: Action::ToggleSource,
+        description: "Pareto view: this session's runs ↔ the loaded sweep's points (never one front)",
+        hint: "",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char(',')],
+        label: ",",
+        action: Action::EarlierCheckpoint,
+        description: "Pareto view: compare at the previous checkpoint (samples seen)",
+        hint: "",
+        group: Group::Pareto,
+    },
+    Binding {
+        keys: &[Key::Char('.')],
+        label: ".",
+        action: Action::LaterCheckpoint,
+        description: "Pareto view: compare at the next checkpoint",
         hint: "",
         group: Group::Pareto,
     },

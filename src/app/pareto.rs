@@ -1,7 +1,9 @@
-//! The points of the Pareto view: the baseline and every MEM-REC run tried this session, and the
-//! points of a loaded sweep, each with its table bytes and quality (AUC or ΔAUC), and whether it
-//! is on the Pareto front (`sweep::pareto::pareto_front`: no other point has fewer bytes and a
-//! higher value).
+//! The points of the Pareto view: every compressed run tried this session, or the points of a
+//! loaded sweep (never both on one front), each at one checkpoint (the same samples seen for
+//! all: a run at 350k is never compared with a point at 2M), with its table bytes and quality
+//! (AUC or ΔAUC at those samples), and whether it is on the Pareto front
+//! (`sweep::pareto::pareto_front`: no other point has fewer bytes and a higher value). The
+//! baseline at the checkpoint is a reference line, not a point.
 //!
 //! Owns: which runs become points, their order (bytes ascending, so arrows walk the x axis) and
 //! their labels. Must never: draw, or change state; the view and `update` both read from here so
@@ -9,10 +11,13 @@
 
 /// Lives with the selection it names; re-exported for the view's callers.
 pub use super::state::PointId;
-use super::state::{AppState, Metric, TriedRun};
+use super::state::{AppState, Metric, ParetoSource, TriedRun};
+use super::store::EvalAt;
 use crate::config::{Config, Layout, Method};
 use crate::sweep::pareto::pareto_front;
-use crate::sweep::store::PointRecord;
+use crate::sweep::review;
+use crate::sweep::store::{CurvePoint, PointRecord};
+use crate::train::protocol::{DeltaAuc, RunKind, RunStatus};
 
 /// One point of the view.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +32,8 @@ pub struct ParetoPoint {
     pub auc: Option<f64>,
     /// Whether the run is usable on the front (a failed run is shown, never on the front).
     pub ok: bool,
+    /// Why it is not on the front whatever its value: `failed` or `cancelled`.
+    pub off_front: Option<&'static str>,
     pub front: bool,
 }
 
@@ -84,100 +91,206 @@ pub fn sweep_label(r: &PointRecord) -> String {
     }
 }
 
-fn run_point(r: &TriedRun, metric: Metric) -> Option<ParetoPoint> {
-    let (value, interval) = match metric {
-        Metric::Auc => {
-            let e = r.eval.as_ref();
-            (r.auc?, e.map(|e| (e.auc_lo, e.auc_hi)))
-        }
-        Metric::DeltaAuc => {
-            let d = r.delta?;
-            (d.delta, Some((d.lo, d.hi)))
-        }
-    };
+/// The value of `metric` at one evaluation: AUC with its interval, or ΔAUC with its own.
+fn value_of(metric: Metric, e: &EvalAt) -> Option<(f64, Option<(f64, f64)>)> {
+    match metric {
+        Metric::Auc => Some((e.auc, Some((e.auc_lo, e.auc_hi)))),
+        Metric::DeltaAuc => e.delta.map(|d| (d.delta, Some((d.lo, d.hi)))),
+    }
+}
+
+fn curve_eval(c: &CurvePoint) -> EvalAt {
+    EvalAt {
+        auc: c.auc,
+        auc_lo: c.auc_lo,
+        auc_hi: c.auc_hi,
+        delta: c.delta_auc.map(|d| DeltaAuc {
+            delta: d,
+            lo: c.delta_lo.unwrap_or(f64::NAN),
+            hi: c.delta_hi.unwrap_or(f64::NAN),
+        }),
+    }
+}
+
+/// A session run at `at` samples: its evaluation there (none: not on this view).
+fn run_point(state: &AppState, r: &TriedRun, at: u64, metric: Metric) -> Option<ParetoPoint> {
+    let e = state.curves.at(RunKind::Compressed, r.generation, at)?;
+    let (value, interval) = value_of(metric, &e)?;
     Some(ParetoPoint {
         id: PointId::Run(r.generation),
         label: format!("run #{} {}", r.generation, knob_summary(&r.cfg)),
         bytes: r.param_bytes,
         value,
         interval,
-        auc: r.auc,
+        auc: Some(e.auc),
         ok: !r.status.is_failed(),
+        off_front: r.status.is_failed().then_some("failed"),
         front: false,
     })
 }
 
-fn record_point(
-    id: PointId,
-    r: &PointRecord,
-    label: String,
-    metric: Metric,
-) -> Option<ParetoPoint> {
-    let baseline = id.is_baseline();
-    let (value, interval) = match metric {
-        Metric::Auc => (r.auc?, r.auc_lo.zip(r.auc_hi)),
-        // The baseline against itself: exactly 0.
-        Metric::DeltaAuc if baseline => (0.0, None),
-        Metric::DeltaAuc => (r.delta_auc?, r.delta_lo.zip(r.delta_hi)),
-    };
+/// A sweep point at `at` samples, from its stored curve.
+fn record_point(i: usize, r: &PointRecord, at: u64, metric: Metric) -> Option<ParetoPoint> {
+    let e = curve_eval(&review::at(r, at)?);
+    let (value, interval) = value_of(metric, &e)?;
     Some(ParetoPoint {
-        id,
-        label,
+        id: PointId::Sweep(i),
+        label: format!("sweep {}", sweep_label(r)),
         bytes: r.table_bytes,
         value,
         interval,
-        auc: r.auc,
+        auc: Some(e.auc),
         ok: r.ok(),
+        off_front: match &r.status {
+            RunStatus::Ok => None,
+            RunStatus::Cancelled => Some("cancelled"),
+            RunStatus::Failed(_) => Some("failed"),
+        },
         front: false,
     })
 }
 
-/// Every point with a value for the state's metric, by bytes ascending (ties: session first),
-/// with the front marked.
+/// Where the view's points come from: the loaded sweep when it is shown, else this session's.
+fn sweep_shown(state: &AppState) -> Option<&crate::app::sweep::LoadedSweep> {
+    state
+        .sweep
+        .as_ref()
+        .filter(|_| state.pareto_source == ParetoSource::Sweep)
+}
+
+/// The sample counts the view can compare at, ascending: the baseline's evaluations at which
+/// at least one compressed run (this session's) or point (the sweep's) has one too.
+pub fn checkpoints(state: &AppState) -> Vec<u64> {
+    if let Some(sw) = sweep_shown(state) {
+        let Some(b) = &sw.baseline else {
+            return Vec::new();
+        };
+        let mut at: Vec<u64> = b.curve.iter().map(|c| c.samples).collect();
+        if at.is_empty() {
+            at.push(b.samples);
+        }
+        at.retain(|&c| sw.points.iter().any(|p| review::at(p, c).is_some()));
+        return at;
+    }
+    let Some(b) = &state.baseline else {
+        return Vec::new();
+    };
+    let mut at = state.curves.samples(RunKind::Baseline, b.generation);
+    at.retain(|&c| {
+        state.runs.iter().any(|r| {
+            state
+                .curves
+                .at(RunKind::Compressed, r.generation, c)
+                .is_some()
+        })
+    });
+    at
+}
+
+/// The samples the view compares at: the one chosen with `,`/`.` while it is offered, else the
+/// latest at which the most runs (or sweep points) have an evaluation.
+pub fn checkpoint(state: &AppState) -> Option<u64> {
+    let at = checkpoints(state);
+    if let Some(c) = state.pareto_at.filter(|c| at.contains(c)) {
+        return Some(c);
+    }
+    let present = |c: u64| -> usize {
+        match sweep_shown(state) {
+            Some(sw) => sw
+                .points
+                .iter()
+                .filter(|p| review::at(p, c).is_some())
+                .count(),
+            None => state
+                .runs
+                .iter()
+                .filter(|r| {
+                    state
+                        .curves
+                        .at(RunKind::Compressed, r.generation, c)
+                        .is_some()
+                })
+                .count(),
+        }
+    };
+    // Later wins a tie: max_by_key keeps the last maximum.
+    at.into_iter().max_by_key(|&c| present(c))
+}
+
+/// The baseline at the checkpoint, drawn as a reference line (never a point on the front): its
+/// name and value (ΔAUC: 0 by definition).
+pub fn reference(state: &AppState) -> Option<(String, f64)> {
+    let at = checkpoint(state)?;
+    let (name, auc) = match sweep_shown(state) {
+        Some(sw) => {
+            let b = sw.baseline.as_ref()?;
+            (
+                format!("sweep baseline ({})", b.representation),
+                review::at(b, at)?.auc,
+            )
+        }
+        None => {
+            let b = state.baseline.as_ref()?;
+            let e = state.curves.at(RunKind::Baseline, b.generation, at)?;
+            (format!("baseline ({})", b.representation), e.auc)
+        }
+    };
+    let value = match state.pareto_metric {
+        Metric::Auc => auc,
+        Metric::DeltaAuc => 0.0,
+    };
+    Some((name, value))
+}
+
+/// The runs or points with no evaluation at the checkpoint, by label: left off the view (a
+/// value at other samples is never compared with these).
+pub fn not_at_checkpoint(state: &AppState) -> Vec<String> {
+    let Some(at) = checkpoint(state) else {
+        return Vec::new();
+    };
+    match sweep_shown(state) {
+        Some(sw) => sw
+            .points
+            .iter()
+            .filter(|p| review::at(p, at).is_none())
+            .map(|p| format!("sweep {}", sweep_label(p)))
+            .collect(),
+        None => state
+            .runs
+            .iter()
+            .filter(|r| {
+                state
+                    .curves
+                    .at(RunKind::Compressed, r.generation, at)
+                    .is_none()
+            })
+            .map(|r| format!("run #{} (to {} samples)", r.generation, r.samples))
+            .collect(),
+    }
+}
+
+/// Every point with a value for the state's metric at the checkpoint, from one source (this
+/// session's runs, or the loaded sweep's points), by bytes ascending, with the front marked.
 pub fn points(state: &AppState) -> Vec<ParetoPoint> {
     let metric = state.pareto_metric;
-    let mut out = Vec::new();
-    if let Some(b) = &state.baseline
-        && let Some(e) = &b.last_eval
-    {
-        out.push(ParetoPoint {
-            id: PointId::Baseline,
-            label: format!("baseline ({})", b.representation),
-            bytes: b.table_bytes_now(),
-            value: match metric {
-                Metric::Auc => e.auc,
-                Metric::DeltaAuc => 0.0,
-            },
-            interval: match metric {
-                Metric::Auc => Some((e.auc_lo, e.auc_hi)),
-                Metric::DeltaAuc => None,
-            },
-            auc: Some(e.auc),
-            ok: b.failed.is_none(),
-            front: false,
-        });
-    }
-    out.extend(state.runs.iter().filter_map(|r| run_point(r, metric)));
-    if let Some(sw) = &state.sweep {
-        if let Some(b) = &sw.baseline {
-            out.extend(record_point(
-                PointId::SweepBaseline,
-                b,
-                format!("sweep baseline ({})", b.representation),
-                metric,
-            ));
-        }
-        out.extend(sw.points.iter().enumerate().filter_map(|(i, r)| {
-            record_point(
-                PointId::Sweep(i),
-                r,
-                format!("sweep {}", sweep_label(r)),
-                metric,
-            )
-        }));
-    }
+    let Some(at) = checkpoint(state) else {
+        return Vec::new();
+    };
+    let mut out: Vec<ParetoPoint> = match sweep_shown(state) {
+        Some(sw) => sw
+            .points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| record_point(i, r, at, metric))
+            .collect(),
+        None => state
+            .runs
+            .iter()
+            .filter_map(|r| run_point(state, r, at, metric))
+            .collect(),
+    };
     out.retain(|p| p.bytes > 0 && p.value.is_finite());
-    // Stable: equal bytes keep the session-before-sweep, generation order built above.
+    // Stable: equal bytes keep the generation (or file) order built above.
     out.sort_by_key(|p| p.bytes);
     let pairs: Vec<(u64, f64)> = out
         .iter()

@@ -166,12 +166,14 @@ fn runs_table(state: &AppState, s: &mut String) {
         "ΔAUC is the run's test AUC minus the baseline's at the same samples seen, on the same test rows, with the DeLong 95% interval of the paired difference. \
          Compression = full-size uncompressed tables (at the run's dim) / the run's tables. \
          Latency: the fused MEM-REC kernel and the uncompressed gather over full-size tables, median ns per looked-up token, as measured this session. \
-         ★ marks the Pareto front of this session's runs and baseline (no other has fewer table bytes and a higher ΔAUC).\n"
+         ★ marks the Pareto front of this session's runs compared at one checkpoint, {} (no other has fewer table bytes and a higher ΔAUC there; the baseline is the reference, ΔAUC 0).\n",
+        pareto::checkpoint(&session_view(state)).map_or("none yet".to_string(), |c| format!(
+            "{} samples seen",
+            crate::util::units::fmt_count(c)
+        ))
     );
-    // The front of the session alone: the report's table is about the session.
-    let mut session = state.clone();
-    session.sweep = None;
-    session.pareto_metric = Metric::DeltaAuc;
+    // The front of the session alone, at the Pareto view's checkpoint.
+    let session = session_view(state);
     let front: Vec<u64> = pareto::points(&session)
         .into_iter()
         .filter_map(|p| match p.id {
@@ -270,32 +272,22 @@ fn sweep_section(state: &AppState, s: &mut String) {
     );
 }
 
-/// A session run as a point of the sweep report's Pareto plot.
-fn run_record(r: &TriedRun) -> PointRecord {
-    PointRecord {
-        key: format!("run #{} {}", r.generation, knob_summary(&r.cfg)),
-        representation: format!("memrec-{}", r.cfg.memrec.layout.as_str()),
-        // Evaluated and not failed: a result to plot (the plot leaves out the others).
-        status: if r.status.is_failed() {
-            RunStatus::Failed("failed".into())
-        } else {
-            RunStatus::Ok
-        },
-        samples: r.samples,
-        table_bytes: r.param_bytes,
-        optimizer_bytes: r.optimizer_bytes,
-        auc: r.auc,
-        auc_lo: r.eval.as_ref().map(|e| e.auc_lo),
-        auc_hi: r.eval.as_ref().map(|e| e.auc_hi),
-        delta_auc: r.delta.map(|d| d.delta),
-        delta_lo: r.delta.map(|d| d.lo),
-        delta_hi: r.delta.map(|d| d.hi),
-        logloss: r.eval.as_ref().map(|e| e.logloss),
-        ..PointRecord::default()
-    }
+/// The state as the report compares it: this session's runs, ΔAUC, at the Pareto view's
+/// checkpoint.
+fn session_view(state: &AppState) -> AppState {
+    let mut session = state.clone();
+    session.sweep = None;
+    session.pareto_source = crate::app::state::ParetoSource::Session;
+    session.pareto_metric = Metric::DeltaAuc;
+    session
 }
 
 fn pareto_plot(state: &AppState) -> String {
+    // The session's runs at one checkpoint (the Pareto view's), never mixed with a sweep's
+    // points trained to another budget: the sweep folder has its own report.
+    let session = session_view(state);
+    let at = pareto::checkpoint(&session);
+    let reference = pareto::reference(&session);
     let baseline = PointRecord {
         key: "baseline".into(),
         representation: state
@@ -303,28 +295,41 @@ fn pareto_plot(state: &AppState) -> String {
             .as_ref()
             .map_or("baseline".into(), |b| b.representation.clone()),
         table_bytes: state.baseline.as_ref().map_or(0, |b| b.table_bytes_now()),
-        auc: state
-            .baseline
-            .as_ref()
-            .and_then(|b| b.last_eval.as_ref())
-            .map(|e| e.auc),
+        auc: reference.as_ref().map(|_| {
+            let mut auc_view = session.clone();
+            auc_view.pareto_metric = Metric::Auc;
+            pareto::reference(&auc_view).map_or(f64::NAN, |r| r.1)
+        }),
+        samples: at.unwrap_or(0),
         status: "ok".into(),
         ..PointRecord::default()
     };
-    let mut points: Vec<PointRecord> = state.runs.iter().map(run_record).collect();
-    let mut budget = "live session".to_string();
-    if let Some(sw) = &state.sweep {
-        // The directory's last part: the heading has room for a name, not a path.
-        let name = sw.dir.file_name().map_or_else(
-            || sw.dir.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        budget = format!("session + sweep {name}, {}", sw.budget);
-        points.extend(sw.points.iter().map(|p| PointRecord {
-            key: format!("sweep {}", pareto::sweep_label(p)),
-            ..p.clone()
-        }));
-    }
+    let points: Vec<PointRecord> = pareto::points(&session)
+        .into_iter()
+        .map(|p| PointRecord {
+            key: p.label.clone(),
+            representation: p.label,
+            status: match p.off_front {
+                Some("cancelled") => RunStatus::Cancelled,
+                Some(why) => RunStatus::Failed(why.into()),
+                None => RunStatus::Ok,
+            },
+            samples: at.unwrap_or(0),
+            table_bytes: p.bytes,
+            auc: p.auc,
+            delta_auc: Some(p.value),
+            delta_lo: p.interval.map(|i| i.0),
+            delta_hi: p.interval.map(|i| i.1),
+            ..PointRecord::default()
+        })
+        .collect();
+    let budget = match at {
+        Some(c) => format!(
+            "this session's runs at {} samples seen (each run's ΔAUC there)",
+            crate::util::units::fmt_count(c)
+        ),
+        None => "this session's runs: none has an evaluation the baseline has too".into(),
+    };
     let data_label = state
         .data
         .as_ref()

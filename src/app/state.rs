@@ -168,6 +168,13 @@ pub enum LatencyView {
     Failed(String),
 }
 
+/// Whose points the Pareto view compares: never this session's runs and a sweep's on one front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParetoSource {
+    Session,
+    Sweep,
+}
+
 /// Which panel arrows, `i` (explain), `z` (zoom) and `p`/`e`/Enter act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -387,6 +394,10 @@ pub struct AppState {
     pub pareto_metric: Metric,
     /// The Pareto point selected; `None` selects the running MEM-REC run's point.
     pub pareto_selected: Option<PointId>,
+    /// Whose points the Pareto view shows (`w`): this session's runs or the loaded sweep's.
+    pub pareto_source: ParetoSource,
+    /// The samples the Pareto view compares at (`[`/`]`); `None`: the largest offered.
+    pub pareto_at: Option<u64>,
     /// The sweep loaded with `o` or `--sweep`.
     pub sweep: Option<crate::app::sweep::LoadedSweep>,
     /// The lesson being taught, if any (`memrec-tui lesson NAME`, or `L`).
@@ -435,6 +446,8 @@ impl AppState {
             auc_view: AucView::Curves,
             pareto_metric: Metric::DeltaAuc,
             pareto_selected: None,
+            pareto_source: ParetoSource::Session,
+            pareto_at: None,
             sweep: None,
             lesson: None,
             dirty: true,

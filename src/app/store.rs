@@ -7,12 +7,24 @@
 
 use std::collections::BTreeMap;
 
-use crate::train::protocol::RunKind;
+use crate::train::protocol::{DeltaAuc, RunKind};
+
+/// One evaluation as the comparisons read it: AUC with its interval, and ΔAUC against the
+/// baseline at the same samples (compressed runs, when the engine had the baseline's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalAt {
+    pub auc: f64,
+    pub auc_lo: f64,
+    pub auc_hi: f64,
+    pub delta: Option<DeltaAuc>,
+}
 
 /// The curves, in arrival order within a run's generation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CurveStore {
     curves: BTreeMap<(RunKind, u64), Vec<(f64, f64)>>,
+    /// The same evaluations by samples seen, with their intervals and ΔAUC.
+    evals: BTreeMap<(RunKind, u64), BTreeMap<u64, EvalAt>>,
 }
 
 impl CurveStore {
@@ -31,9 +43,32 @@ impl CurveStore {
             .push((samples, auc));
     }
 
+    /// One evaluation with its interval and ΔAUC (`push` keeps its point on the curve).
+    pub fn push_eval(&mut self, kind: RunKind, generation: u64, samples: u64, e: EvalAt) {
+        self.push(kind, generation, samples as f64, e.auc);
+        self.evals
+            .entry((kind, generation))
+            .or_default()
+            .insert(samples, e);
+    }
+
+    /// The evaluation of `kind`'s run at `generation` at exactly `samples` seen.
+    pub fn at(&self, kind: RunKind, generation: u64, samples: u64) -> Option<EvalAt> {
+        self.evals.get(&(kind, generation))?.get(&samples).copied()
+    }
+
+    /// Samples seen at each evaluation of `kind`'s run at `generation`, ascending.
+    pub fn samples(&self, kind: RunKind, generation: u64) -> Vec<u64> {
+        self.evals
+            .get(&(kind, generation))
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// The run (re)started at `generation`: its curve starts empty.
     pub fn reset(&mut self, kind: RunKind, generation: u64) {
         self.curves.remove(&(kind, generation));
+        self.evals.remove(&(kind, generation));
     }
 }
 

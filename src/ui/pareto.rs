@@ -1,5 +1,6 @@
 //! The Pareto view (in the AUC panel's place, `v`): AUC or ΔAUC against table bytes on a log
-//! scale, for the baseline and MEM-REC runs of this session and the points of a loaded sweep. The
+//! scale, at one checkpoint (`,`/`.`), for the compressed runs of this session or the points of a
+//! loaded sweep (`w`), never both; the baseline at that checkpoint is a dashed reference line. The
 //! front is drawn as `*` joined by a line, and named in the legend and in the selected point's
 //! line, so it reads without colour.
 
@@ -11,24 +12,22 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use super::{Theme, focused, panel};
 use crate::app::pareto::{self, ParetoPoint, PointId};
-use crate::app::state::{AppState, Focus, Metric};
-use crate::util::units::{ByteAxis, fmt_bytes};
+use crate::app::state::{AppState, Focus, Metric, ParetoSource};
+use crate::util::units::{ByteAxis, fmt_bytes, fmt_count};
 
 /// Markers by kind; the legend line spells them out.
 const FRONT: char = '*';
 const RUN: char = 'o';
 const SWEEP: char = 'x';
-const BASELINE: char = 'B';
-const SWEEP_BASELINE: char = 'b';
 const SELECTED: char = '@';
+/// The baseline's reference line.
+const REFERENCE: char = '-';
 
 fn marker(p: &ParetoPoint) -> char {
     match p.id {
-        PointId::Baseline => BASELINE,
-        PointId::SweepBaseline => SWEEP_BASELINE,
         _ if p.front => FRONT,
-        PointId::Run(_) => RUN,
         PointId::Sweep(_) => SWEEP,
+        _ => RUN,
     }
 }
 
@@ -55,14 +54,22 @@ fn value_text(metric: Metric, p: &ParetoPoint) -> String {
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let metric = state.pareto_metric;
     let is_focused = focused(state, Focus::Pareto);
+    let at = pareto::checkpoint(state).map_or("no checkpoint yet".to_string(), |c| {
+        format!("at {} samples", fmt_count(c))
+    });
+    let source = match (state.pareto_source, &state.sweep) {
+        (ParetoSource::Sweep, Some(_)) => "sweep points",
+        _ => "session runs",
+    };
     let block = panel(
         format!(
-            "Pareto · {} vs table bytes (log) · v curves · a {}",
+            "Pareto {}{} · {source} {at}",
             metric.label(),
-            match metric {
-                Metric::Auc => "ΔAUC",
-                Metric::DeltaAuc => "AUC",
-            }
+            if area.width < 90 {
+                ""
+            } else {
+                " vs table bytes"
+            },
         ),
         is_focused,
         theme,
@@ -83,22 +90,28 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let narrow = inner.width < 70;
     let word = |long: &'static str, short: &'static str| if narrow { short } else { long };
     let gap = word("  ", " ");
+    let reference = pareto::reference(state);
+    let point_word = match (state.pareto_source, &state.sweep) {
+        (ParetoSource::Sweep, Some(_)) => (SWEEP, "sweep point"),
+        _ => (RUN, "run"),
+    };
     let mut legend = vec![
         Span::styled(
             format!("{FRONT} {}", word("Pareto front", "front")),
             theme.good,
         ),
-        Span::styled(format!("{gap}{RUN} run"), theme.compressed),
         Span::styled(
-            format!("{gap}{BASELINE} {}", word("baseline", "base")),
-            theme.baseline,
+            format!("{gap}{} {}", point_word.0, point_word.1),
+            theme.compressed,
         ),
     ];
-    if state.sweep.is_some() {
-        legend.push(Span::styled(format!("{gap}{SWEEP} sweep"), theme.value));
+    if reference.is_some() {
         legend.push(Span::styled(
-            format!("{gap}{SWEEP_BASELINE} {}", word("sweep base", "sw.base")),
-            theme.value,
+            format!(
+                "{gap}{REFERENCE}{REFERENCE} {}",
+                word("baseline (reference)", "base")
+            ),
+            theme.baseline,
         ));
     }
     legend.push(Span::styled(
@@ -111,7 +124,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             Line::raw(""),
             Line::styled("no point yet", theme.title),
             Line::styled(
-                "a run becomes a point at its first evaluation; o opens a sweep directory",
+                "a run becomes a point at its first evaluation the baseline has too (the same samples seen); o opens a sweep directory",
                 theme.muted,
             ),
         ];
@@ -128,6 +141,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         points: &points,
         selected,
         theme,
+        reference,
     };
     draw_chart(frame, chart_area, &view);
     draw_detail(frame, detail_area, &view);
@@ -139,6 +153,8 @@ struct View<'a> {
     points: &'a [ParetoPoint],
     selected: Option<usize>,
     theme: &'a Theme,
+    /// The baseline at the checkpoint: name and value.
+    reference: Option<(String, f64)>,
 }
 
 fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
@@ -159,6 +175,9 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
+    if let Some((_, r)) = &v.reference {
+        (y0, y1) = (y0.min(*r), y1.max(*r));
+    }
     let pad = ((y1 - y0) * 0.1).max(0.002);
     y0 -= pad;
     y1 += pad;
@@ -168,13 +187,27 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
         |m: char| -> Vec<(f64, f64)> { points.iter().filter(|p| marker(p) == m).map(xy).collect() };
     let kinds = [
         (RUN, of_kind(RUN), theme.compressed),
-        (SWEEP, of_kind(SWEEP), theme.value),
-        (SWEEP_BASELINE, of_kind(SWEEP_BASELINE), theme.value),
-        (BASELINE, of_kind(BASELINE), theme.baseline),
+        (SWEEP, of_kind(SWEEP), theme.compressed),
         (FRONT, of_kind(FRONT), theme.good),
     ];
+    // The reference as dashes across the chart: a line of markers every few columns.
+    let reference: Vec<(f64, f64)> = v.reference.as_ref().map_or_else(Vec::new, |(_, r)| {
+        let n = (area.width as usize / 3).max(2);
+        (0..n)
+            .map(|i| (x0 + (x1 - x0) * i as f64 / (n - 1) as f64, *r))
+            .collect()
+    });
     let sel: Vec<(f64, f64)> = selected.map(|i| xy(&points[i])).into_iter().collect();
     let mut datasets = Vec::new();
+    if !reference.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Custom(REFERENCE))
+                .graph_type(GraphType::Scatter)
+                .style(theme.baseline)
+                .data(&reference),
+        );
+    }
     if front_line.len() > 1 {
         datasets.push(
             Dataset::default()
@@ -211,7 +244,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, v: &View) {
     let chart = Chart::new(datasets)
         .x_axis(
             Axis::default()
-                .title(Span::styled("bytes", theme.muted))
+                .title(Span::styled("table bytes", theme.muted))
                 .bounds([x0, x1])
                 .labels(x_labels)
                 .style(theme.muted),
@@ -246,8 +279,8 @@ fn draw_detail(frame: &mut Frame, area: Rect, v: &View) {
             ),
             if p.front {
                 Span::styled(format!("on the front ({FRONT})"), theme.good)
-            } else if !p.ok {
-                Span::styled("failed: not on the front", theme.bad)
+            } else if let Some(why) = p.off_front {
+                Span::styled(format!("{why}: not on the front"), theme.bad)
             } else {
                 Span::styled("dominated", theme.muted)
             },
@@ -255,20 +288,34 @@ fn draw_detail(frame: &mut Frame, area: Rect, v: &View) {
         ];
         lines.push(Line::from(first));
     }
-    let what = match &state.sweep {
-        Some(sw) => format!(
-            "{} points, {front} on the front · sweep {} ({})",
+    let missing = pareto::not_at_checkpoint(state);
+    let mut what = match (&state.sweep, state.pareto_source) {
+        (Some(sw), ParetoSource::Sweep) => format!(
+            "{} points, {front} on the front · sweep {} ({}) · w session runs",
             points.len(),
             sw.dir.display(),
             sw.budget
         ),
-        None => format!(
-            "{} points, {front} on the front · o opens a sweep directory",
+        (Some(_), ParetoSource::Session) => format!(
+            "{} runs, {front} on the front · w the loaded sweep",
+            points.len()
+        ),
+        (None, _) => format!(
+            "{} runs, {front} on the front · o opens a sweep directory",
             points.len()
         ),
     };
+    if let Some((name, value)) = &v.reference {
+        what.push_str(&format!(" · {name} {}", fmt_value(metric, *value)));
+    }
+    if !missing.is_empty() {
+        what.push_str(&format!(
+            " · not at this checkpoint: {} (, . move it)",
+            missing.join(", ")
+        ));
+    }
     let hint = if state.focus == Focus::Pareto {
-        "↑↓ select · Enter load · "
+        "↑↓ select · Enter load · , . checkpoint · "
     } else {
         "Tab to focus · "
     };

@@ -200,7 +200,13 @@ fn on_eval(state: &mut AppState, p: EvalPoint) {
         return;
     };
     v.last_eval = Some(p.clone());
-    state.curves.push(run.kind, generation, samples as f64, auc);
+    let at = crate::app::store::EvalAt {
+        auc,
+        auc_lo: p.auc_lo,
+        auc_hi: p.auc_hi,
+        delta,
+    };
+    state.curves.push_eval(run.kind, generation, samples, at);
     if let Some(t) = tried_mut(state, run, generation) {
         t.auc = Some(auc);
         t.delta = delta;

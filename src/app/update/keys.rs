@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::super::keymap::{self, Action};
 use super::super::msg::Effect;
 use super::super::pareto;
-use super::super::state::{AppState, AucView, Focus, Metric, Overlay, StatusKind};
+use super::super::state::{AppState, AucView, Focus, Metric, Overlay, ParetoSource, StatusKind};
 use super::files::{export, next_free_name, report, write_effect};
 use super::inspect::{
     back, inspect_collisions_row, inspector_action, show_info, toggle_inspector, toggle_zoom,
@@ -121,6 +121,9 @@ pub(super) fn on_action(
         Action::Report => report(state, fx),
         Action::ToggleView => toggle_view(state),
         Action::ToggleMetric => toggle_metric(state),
+        Action::ToggleSource => toggle_source(state),
+        Action::EarlierCheckpoint => move_checkpoint(state, -1),
+        Action::LaterCheckpoint => move_checkpoint(state, 1),
         Action::OpenSweep => {
             let input = state
                 .sweep
@@ -229,6 +232,76 @@ fn toggle_pause(state: &mut AppState, fx: &mut Vec<Effect>) {
         "training resumed"
     };
     state.set_status(StatusKind::Info, text);
+}
+
+/// `w`: the Pareto view shows this session's runs or the loaded sweep's points, never both on
+/// one front (they were trained to other budgets, on other engines).
+fn toggle_source(state: &mut AppState) {
+    if state.auc_view != AucView::Pareto {
+        state.set_status(
+            StatusKind::Info,
+            "w switches the Pareto view's points: press v first",
+        );
+        return;
+    }
+    if state.sweep.is_none() {
+        state.set_status(
+            StatusKind::Info,
+            "no sweep loaded: the Pareto view shows this session's runs (o opens a sweep)",
+        );
+        return;
+    }
+    state.pareto_source = match state.pareto_source {
+        ParetoSource::Session => ParetoSource::Sweep,
+        ParetoSource::Sweep => ParetoSource::Session,
+    };
+    state.pareto_at = None;
+    state.pareto_selected = None;
+    let what = match state.pareto_source {
+        ParetoSource::Session => "this session's runs",
+        ParetoSource::Sweep => "the loaded sweep's points",
+    };
+    state.set_status(StatusKind::Info, format!("Pareto view: {what}"));
+}
+
+/// `,` / `.`: the Pareto view compares at the previous / next checkpoint.
+fn move_checkpoint(state: &mut AppState, step: i32) {
+    if state.auc_view != AucView::Pareto {
+        state.set_status(
+            StatusKind::Info,
+            ", and . move the Pareto view's checkpoint: press v first",
+        );
+        return;
+    }
+    let at = pareto::checkpoints(state);
+    let Some(now) = pareto::checkpoint(state) else {
+        state.set_status(
+            StatusKind::Info,
+            "no checkpoint yet: no run has an evaluation the baseline has too",
+        );
+        return;
+    };
+    let i = at.iter().position(|&c| c == now).unwrap_or(0) as i64 + step as i64;
+    match usize::try_from(i).ok().and_then(|i| at.get(i)) {
+        Some(&c) => {
+            state.pareto_at = Some(c);
+            state.set_status(
+                StatusKind::Info,
+                format!(
+                    "Pareto view: every point at {} samples seen",
+                    crate::util::units::fmt_count(c)
+                ),
+            );
+        }
+        None => state.set_status(
+            StatusKind::Info,
+            if step < 0 {
+                "this is the earliest checkpoint"
+            } else {
+                "this is the latest checkpoint"
+            },
+        ),
+    }
 }
 
 /// `a`: the Pareto view's vertical axis, AUC or ΔAUC.

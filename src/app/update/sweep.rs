@@ -40,6 +40,8 @@ pub(super) fn sweep_loaded(state: &mut AppState, sweep: LoadedSweep) {
         state.pareto_selected = None;
     }
     state.sweep = Some(sweep);
+    state.pareto_source = crate::app::state::ParetoSource::Sweep;
+    state.pareto_at = None;
     state.auc_view = AucView::Pareto;
     state.focus = Focus::Pareto;
     state.set_status(kind, text);

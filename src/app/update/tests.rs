@@ -9,6 +9,7 @@ use crate::app::state::{AucView, Focus, Metric, PendingWrite, TriedStatus};
 use crate::config::knobs::{KnobId, visible};
 use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
+use crate::sweep::store::PointRecord;
 use crate::train::protocol::{RunId, RunStatus};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
@@ -453,15 +454,119 @@ fn pareto_points_are_ordered_by_bytes_with_the_front_marked() {
     let s = two_runs();
     let pts = pareto::points(&s);
     let ids: Vec<PointId> = pts.iter().map(|p| p.id).collect();
-    // Bytes 1600 (baseline, run #0), 3200 (run #1).
-    assert_eq!(
-        ids,
-        vec![PointId::Baseline, PointId::Run(0), PointId::Run(1)]
-    );
-    // ΔAUC: baseline 0 dominates run #0 (same bytes, higher) and run #1 (more bytes).
+    // Both runs evaluated at 1000 samples, as the baseline: bytes 1600 (run #0), 3200 (run #1).
+    // The baseline is the reference line, not a point.
+    assert_eq!(pareto::checkpoints(&s), vec![1000]);
+    assert_eq!(ids, vec![PointId::Run(0), PointId::Run(1)]);
+    // ΔAUC: run #0 -0.01 with fewer bytes, run #1 -0.005 with more: both on the front.
     let front: Vec<bool> = pts.iter().map(|p| p.front).collect();
-    assert_eq!(front, vec![true, false, false]);
-    assert_eq!(pts[2].value, -0.005);
+    assert_eq!(front, vec![true, true]);
+    assert_eq!(pts[1].value, -0.005);
+    let (name, value) = pareto::reference(&s).unwrap();
+    assert!(name.starts_with("baseline"), "{name}");
+    assert_eq!(value, 0.0);
+}
+
+#[test]
+fn the_pareto_view_compares_at_one_checkpoint_and_never_mixes_a_sweep_in() {
+    let t = Instant::now();
+    let mut s = two_runs();
+    // Run #1 goes on to 2000 samples, the baseline too; run #0 stopped at 1000.
+    let eval = |run: RunId, g, samples, auc: f64, delta: Option<f64>| {
+        Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
+            run,
+            generation: g,
+            samples,
+            auc,
+            auc_lo: auc - 0.01,
+            auc_hi: auc + 0.01,
+            logloss: 0.5,
+            mean_prediction: 0.25,
+            click_rate: 0.25,
+            samples_per_s: 1.0,
+            oracle_auc: None,
+            delta_auc: delta.map(|d| crate::train::protocol::DeltaAuc {
+                delta: d,
+                lo: d - 0.01,
+                hi: d + 0.01,
+            }),
+        }))
+    };
+    update(&mut s, eval(RunId::BASELINE, 0, 2000, 0.76, None));
+    update(&mut s, eval(RunId::COMPRESSED, 1, 2000, 0.765, Some(0.005)));
+    assert_eq!(pareto::checkpoints(&s), vec![1000, 2000]);
+    // By default the checkpoint most runs reached (both at 1000); at 2000 only run #1 is there
+    // and run #0 is named as not at it.
+    assert_eq!(pareto::checkpoint(&s), Some(1000));
+    assert_eq!(pareto::points(&s).len(), 2);
+    update(&mut s, key('v', t));
+    update(&mut s, key('.', t));
+    assert_eq!(pareto::checkpoint(&s), Some(2000));
+    let ids: Vec<PointId> = pareto::points(&s).iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec![PointId::Run(1)]);
+    assert_eq!(
+        pareto::not_at_checkpoint(&s),
+        vec!["run #0 (to 1000 samples)"]
+    );
+    update(&mut s, key('.', t));
+    assert!(s.status.clone().unwrap().text.contains("latest"));
+    update(&mut s, key(',', t));
+    assert_eq!(pareto::checkpoint(&s), Some(1000));
+    // A loaded sweep is shown alone, at its own checkpoints; `w` goes back to the session.
+    let rec = |key: &str, bytes: u64, curve: Vec<(u64, f64, Option<f64>)>| PointRecord {
+        key: key.into(),
+        representation: "r".into(),
+        status: RunStatus::Ok,
+        table_bytes: bytes,
+        samples: curve.last().map_or(0, |c| c.0),
+        auc: curve.last().map(|c| c.1),
+        curve: curve
+            .into_iter()
+            .map(|(samples, auc, d)| crate::sweep::store::CurvePoint {
+                samples,
+                auc,
+                auc_lo: auc - 0.01,
+                auc_hi: auc + 0.01,
+                logloss: 0.5,
+                delta_auc: d,
+                delta_lo: d.map(|d| d - 0.01),
+                delta_hi: d.map(|d| d + 0.01),
+            })
+            .collect(),
+        ..PointRecord::default()
+    };
+    s.sweep = Some(crate::app::sweep::LoadedSweep {
+        dir: PathBuf::from("sw"),
+        base: s.cfg.clone(),
+        budget: "steps=10".into(),
+        baseline: Some(rec(
+            "baseline",
+            9999,
+            vec![(500, 0.7, None), (4000, 0.78, None)],
+        )),
+        points: vec![rec(
+            "k=1",
+            800,
+            vec![(500, 0.69, Some(-0.01)), (4000, 0.775, Some(-0.005))],
+        )],
+        unreadable: 0,
+        other_base: 0,
+    });
+    s.pareto_source = crate::app::state::ParetoSource::Sweep;
+    assert_eq!(pareto::checkpoints(&s), vec![500, 4000]);
+    let pts = pareto::points(&s);
+    assert_eq!(
+        pts.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![PointId::Sweep(0)]
+    );
+    assert_eq!(pts[0].value, -0.005);
+    update(&mut s, key('w', t));
+    assert_eq!(s.pareto_source, crate::app::state::ParetoSource::Session);
+    assert!(
+        pareto::points(&s)
+            .iter()
+            .all(|p| matches!(p.id, PointId::Run(_)))
+    );
 }
 
 #[test]
@@ -515,18 +620,11 @@ fn arrows_select_and_enter_loads_a_run_into_the_knobs() {
     let mut s = two_runs();
     assert_eq!(s.running.memrec.k, 3);
     update(&mut s, key('v', t));
-    // Default selection: the running run (#1); up twice reaches the baseline.
+    // Default selection: the running run (#1); up reaches run #0 (the baseline is no point).
     update(&mut s, key('k', t));
     assert_eq!(s.pareto_selected, Some(PointId::Run(0)));
     update(&mut s, key('k', t));
-    update(&mut s, key('k', t));
-    assert_eq!(s.pareto_selected, Some(PointId::Baseline));
-    let fx = update(&mut s, code(KeyCode::Enter));
-    assert!(fx.is_empty());
-    let st = s.status.clone().unwrap();
-    assert_eq!(st.kind, StatusKind::Error);
-    assert!(st.text.contains("baseline is not a MEM-REC"), "{}", st.text);
-    update(&mut s, key('j', t));
+    assert_eq!(s.pareto_selected, Some(PointId::Run(0)));
     let fx = update(&mut s, code(KeyCode::Enter));
     let Some(Effect::Engine(EngineCommand::RestartCompressed(cfg))) = fx.first() else {
         panic!("{fx:?}")
@@ -548,12 +646,6 @@ fn e_in_the_pareto_view_exports_the_selected_point() {
         panic!("{fx:?}")
     };
     assert_eq!(Config::from_ron(text, "export").unwrap().memrec.k, 2);
-    update(&mut s, key('k', t));
-    assert!(
-        update(&mut s, key('e', t)).is_empty(),
-        "the baseline has no RON"
-    );
-    assert!(s.status.unwrap().text.starts_with("not exported"));
 }
 
 #[test]
