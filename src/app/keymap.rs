@@ -311,7 +311,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Code(KeyCode::Enter)],
         label: "Enter",
         action: Action::Select,
-        description: "Pareto: load the point into the knobs; Collisions: inspect that feature",
+        description: "Knobs: type a value; Pareto: load the point into the knobs; Collisions: inspect that feature",
         hint: "",
         group: Group::Pareto,
     },

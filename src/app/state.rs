@@ -315,6 +315,12 @@ pub enum Overlay {
     Prompt {
         input: String,
     },
+    /// A value typed for the focused knob (`Enter` on the Knobs panel): any value `--set`
+    /// accepts for it, applied at once.
+    KnobValue {
+        path: &'static str,
+        input: String,
+    },
     /// What a panel shows, explained for a student (`i`).
     Info {
         panel: Focus,

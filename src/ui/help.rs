@@ -70,6 +70,40 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, path: &Path, what: &str, them
 
 /// The path prompt of `o`: the text typed so far with a cursor mark, and how to finish.
 pub fn draw_prompt(frame: &mut Frame, area: Rect, input: &str, theme: &Theme) {
+    draw_input(
+        frame,
+        area,
+        input,
+        (
+            "Open sweep directory (memrec-tui sweep --out DIR)",
+            " open · ",
+        ),
+        theme,
+    );
+}
+
+/// The value typed for a knob (`Enter` on the Knobs panel).
+pub fn draw_knob_value(frame: &mut Frame, area: Rect, path: &str, input: &str, theme: &Theme) {
+    draw_input(
+        frame,
+        area,
+        input,
+        (
+            &format!("{path} = (any value --set accepts)"),
+            " apply and restart · ",
+        ),
+        theme,
+    );
+}
+
+/// A one-line text input in a popup: `title`, and what Enter does.
+fn draw_input(
+    frame: &mut Frame,
+    area: Rect,
+    input: &str,
+    (title, enter): (&str, &str),
+    theme: &Theme,
+) {
     let popup = centered(area, 72, 6);
     // Keep the end of a long path in view: it is where the typing happens.
     let room = popup.width.saturating_sub(4) as usize;
@@ -82,7 +116,7 @@ pub fn draw_prompt(frame: &mut Frame, area: Rect, input: &str, theme: &Theme) {
         ]),
         Line::from(vec![
             Span::styled("Enter", theme.key),
-            Span::raw(" open · "),
+            Span::raw(enter.to_string()),
             Span::styled("Backspace", theme.key),
             Span::raw(" erase · "),
             Span::styled("Esc", theme.key),
@@ -91,11 +125,7 @@ pub fn draw_prompt(frame: &mut Frame, area: Rect, input: &str, theme: &Theme) {
     ];
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(panel(
-            "Open sweep directory (memrec-tui sweep --out DIR)",
-            true,
-            theme,
-        )),
+        Paragraph::new(lines).block(panel(title.to_string(), true, theme)),
         popup,
     );
 }

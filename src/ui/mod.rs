@@ -75,6 +75,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
             help::draw_confirm(frame, area, path, what, theme)
         }
         Overlay::Prompt { input } => help::draw_prompt(frame, area, input, theme),
+        Overlay::KnobValue { path, input } => {
+            help::draw_knob_value(frame, area, path, input, theme)
+        }
         Overlay::Info { panel, scroll } => info::draw(frame, area, *panel, *scroll, theme),
         Overlay::Lessons { selected } => lesson::draw_picker(frame, area, *selected, theme),
     }

@@ -13,7 +13,7 @@ use super::files::{export, next_free_name, report, write_effect};
 use super::inspect::{
     back, inspect_collisions_row, inspector_action, show_info, toggle_inspector, toggle_zoom,
 };
-use super::knobs::{edit_knob, fire_restart};
+use super::knobs::{edit_knob, fire_restart, open_knob_value};
 use super::sweep::{load_selected_point, open_sweep};
 use crate::train::protocol::EngineCommand;
 
@@ -136,6 +136,8 @@ pub(super) fn on_action(
                 load_selected_point(state, fx);
             } else if state.focus == Focus::Collisions {
                 inspect_collisions_row(state, fx);
+            } else if state.focus == Focus::Knobs {
+                open_knob_value(state);
             }
         }
         Action::Yes | Action::No => {}
@@ -213,8 +215,8 @@ fn on_overlay_action(state: &mut AppState, action: Action, fx: &mut Vec<Effect>)
             }
             true
         }
-        // Keys reach the prompt before the keymap (see `update`).
-        Overlay::Prompt { .. } => true,
+        // Keys reach the prompts before the keymap (see `update`).
+        Overlay::Prompt { .. } | Overlay::KnobValue { .. } => true,
         Overlay::Lessons { selected } => {
             super::lesson::picker_key(state, action, selected, fx);
             true

@@ -4,7 +4,7 @@
 //! comes in the message).
 
 use super::super::msg::Effect;
-use super::super::state::{AppState, DEBOUNCE, LatencyKey, LatencyView, StatusKind};
+use super::super::state::{AppState, DEBOUNCE, LatencyKey, LatencyView, Overlay, StatusKind};
 use crate::config::Method;
 use crate::config::knobs::{same_compressed_run, visible};
 use crate::train::protocol::EngineCommand;
@@ -32,6 +32,65 @@ pub(super) fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant
             );
         }
         Err(e) => state.set_status(StatusKind::Error, e.to_string()),
+    }
+}
+
+/// `Enter` on the Knobs panel: type a value for the focused knob (it starts as the current one).
+pub(super) fn open_knob_value(state: &mut AppState) {
+    let knobs = visible(&state.cfg);
+    let knob = knobs[state.knob.min(knobs.len() - 1)];
+    state.overlay = Overlay::KnobValue {
+        path: knob.path,
+        input: (knob.get)(&state.cfg).to_string(),
+    };
+}
+
+/// A key while a knob value is being typed: Enter applies it (as `--set PATH=VALUE` would, then
+/// one validation) and restarts the compressed run at once; a refused value keeps the prompt open
+/// with the reason; Esc cancels.
+pub(super) fn knob_value_key(
+    state: &mut AppState,
+    ev: &ratatui::crossterm::event::KeyEvent,
+    fx: &mut Vec<Effect>,
+) {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+    let Overlay::KnobValue { path, input } = &mut state.overlay else {
+        return;
+    };
+    let path = *path;
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    match ev.code {
+        KeyCode::Char('c') if ctrl => {
+            state.overlay = Overlay::None;
+            state.quitting = true;
+            fx.push(Effect::Quit);
+        }
+        KeyCode::Esc => {
+            state.overlay = Overlay::None;
+            state.set_status(StatusKind::Info, format!("{path}: unchanged"));
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        KeyCode::Char(c) if !ctrl && input.chars().count() < 64 => input.push(c),
+        KeyCode::Enter => {
+            let arg = format!("{path}={}", input.trim());
+            let mut cfg = state.cfg.clone();
+            match cfg.apply_sets(&[arg.as_str()]) {
+                Ok(()) => {
+                    let knob = crate::config::knobs::knob_at(path);
+                    if knob.is_some_and(|k| k.affects_latency) {
+                        state.latency_stale = true;
+                    }
+                    state.overlay = Overlay::None;
+                    state.cfg = cfg;
+                    // A deliberate value needs no debounce.
+                    fire_restart(state, fx);
+                }
+                Err(e) => state.set_status(StatusKind::Error, format!("not applied: {e}")),
+            }
+        }
+        _ => {}
     }
 }
 

@@ -37,6 +37,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
             prompt_key(state, &ev, &mut fx);
         }
+        Msg::Key(ev, _) if matches!(state.overlay, Overlay::KnobValue { .. }) => {
+            state.dirty = true;
+            knobs::knob_value_key(state, &ev, &mut fx);
+        }
         Msg::Key(ev, _)
             if state.overlay == Overlay::None
                 && state.inspector.as_ref().is_some_and(|i| i.typing.is_some()) =>

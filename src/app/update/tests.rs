@@ -823,3 +823,54 @@ fn every_knob_in_the_table_reaches_every_consumer() {
         assert!(seen.contains(&k.id), "{}: on no method's panel", k.path);
     }
 }
+
+#[test]
+fn enter_on_the_knobs_types_any_value_and_applies_it_at_once() {
+    let mut s = state();
+    assert_eq!(s.focus, Focus::Knobs);
+    // The focused knob: the first visible one; go to token rows.
+    let at = visible(&s.cfg)
+        .iter()
+        .position(|k| k.path == "memrec.token_rows")
+        .unwrap();
+    s.knob = at;
+    update(&mut s, code(KeyCode::Enter));
+    let Overlay::KnobValue { path, input } = s.overlay.clone() else {
+        panic!("{:?}", s.overlay)
+    };
+    assert_eq!(path, "memrec.token_rows");
+    assert_eq!(input, s.cfg.memrec.token_rows.to_string());
+    // A value the doubling steps never reach.
+    for _ in 0..input.len() {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    for c in "abc".chars() {
+        update(&mut s, code(KeyCode::Char(c)));
+    }
+    let fx = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(restarts(&fx), 0);
+    assert!(
+        matches!(s.overlay, Overlay::KnobValue { .. }),
+        "a refused value keeps the prompt"
+    );
+    let st = s.status.clone().unwrap();
+    assert_eq!(st.kind, StatusKind::Error);
+    assert!(st.text.contains("memrec.token_rows"), "{}", st.text);
+    for _ in 0..3 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    for c in "3000".chars() {
+        update(&mut s, code(KeyCode::Char(c)));
+    }
+    let fx = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(restarts(&fx), 1, "{fx:?}");
+    assert_eq!(s.cfg.memrec.token_rows, 3000);
+    assert_eq!(s.overlay, Overlay::None);
+    assert_eq!(s.restart_deadline, None, "applied at once, not debounced");
+    // Esc leaves the value as it was.
+    update(&mut s, code(KeyCode::Enter));
+    update(&mut s, code(KeyCode::Char('9')));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.cfg.memrec.token_rows, 3000);
+    assert_eq!(s.overlay, Overlay::None);
+}
