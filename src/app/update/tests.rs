@@ -731,3 +731,23 @@ fn every_knob_in_the_table_reaches_every_consumer() {
         assert!(seen.contains(&k.id), "{}: on no method's panel", k.path);
     }
 }
+
+#[test]
+fn with_kw_at_zero_the_knob_list_skips_the_weight_rows() {
+    let mut s = state();
+    let t0 = Instant::now();
+    // K, token rows, kw: down to kw, then kw 1 -> 0.
+    update(&mut s, key('j', t0));
+    update(&mut s, key('j', t0));
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::Kw);
+    update(&mut s, key('-', t0));
+    assert_eq!(s.cfg.memrec.kw, 0);
+    // The next knob is the dim: the weight rows are hidden.
+    update(&mut s, key('j', t0));
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::Dim);
+    update(&mut s, key('k', t0));
+    update(&mut s, key('+', t0));
+    assert_eq!(s.cfg.memrec.kw, 1);
+    update(&mut s, key('j', t0));
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::WeightRows);
+}
