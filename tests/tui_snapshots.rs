@@ -840,7 +840,7 @@ fn report_holds_the_sessions_numbers() {
     let auc = std::fs::read_to_string(dir.join("auc.svg")).unwrap();
     assert!(auc.starts_with("<svg") && auc.trim_end().ends_with("</svg>"));
     assert!(
-        auc.contains("oracle AUC 0.7931") && auc.contains("MEM-REC #1 K2 D32k"),
+        auc.contains("oracle AUC 0.7931") && auc.contains("#1 MEM-REC K2 D32k"),
         "{auc}"
     );
     // One polyline per curve: the baseline and the two MEM-REC runs.

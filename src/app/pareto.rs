@@ -43,6 +43,17 @@ pub fn rows(n: usize) -> String {
     }
 }
 
+/// A compressed run's name with its knobs: `MEM-REC K2 D16k kw1 dw1k d16 bundled`, `Bloom K2
+/// D16k d16 bundled`, `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.
+pub fn run_name(cfg: &Config) -> String {
+    let s = knob_summary(cfg);
+    if cfg.memrec.method == Method::Memrec && !cfg.is_bloom() {
+        format!("MEM-REC {s}")
+    } else {
+        s
+    }
+}
+
 /// The compressed run's knobs of `cfg` in a short form, each letter the one the Knobs panel
 /// names: `K2 D16k kw1 dw1k d16 bundled` (MEM-REC), `Bloom K2 D16k d16 bundled` (MEM-REC with
 /// kw = 0, whose weight knobs do nothing), `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.
