@@ -13,6 +13,9 @@ use super::{Theme, fmt_count, focused, panel};
 use crate::app::pareto::knobs_that_differ;
 use crate::app::state::{AppState, Focus, TriedRun};
 
+/// A pinned run drawn on the chart: its marker, the run, its curve.
+type PinnedCurve<'a> = (char, &'a TriedRun, &'a [(f64, f64)]);
+
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = panel(
         "Test AUC vs samples seen",
@@ -46,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         return;
     }
     // The running generation is drawn as the running run, once.
-    let pinned: Vec<(char, &TriedRun, &[(f64, f64)])> = state
+    let pinned: Vec<PinnedCurve> = state
         .pinned_runs()
         .into_iter()
         .filter(|(_, p)| mem.is_none_or(|m| m.generation != p.generation))

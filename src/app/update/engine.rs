@@ -74,10 +74,8 @@ fn forget_same_configuration(state: &mut AppState, generation: u64, cfg: &Config
     for p in state.pinned.iter_mut().filter(|p| p.0 == old) {
         p.0 = generation;
     }
-    if let Some(sel) = &mut state.selected_run {
-        if *sel >= at {
-            *sel = sel.saturating_sub(1);
-        }
+    if let Some(sel) = state.selected_run.as_mut().filter(|s| **s >= at) {
+        *sel = sel.saturating_sub(1);
     }
 }
 
