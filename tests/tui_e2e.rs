@@ -332,7 +332,8 @@ fn explorer_in_a_pty_changes_a_knob_exports_and_quits() {
     wait_file(&report.join("pareto.svg"), "no report");
     let md = std::fs::read_to_string(report.join("report.md")).expect("report.md");
     assert!(
-        md.contains("## MEM-REC configurations tried") && md.contains("| 2 | 256 | 1 | 64 | 8 |"),
+        md.contains("## Compressed configurations tried")
+            && md.contains("| 2 | 256 | 1 | 64 | 8 |"),
         "{md}"
     );
     for svg in ["auc.svg", "pareto.svg"] {

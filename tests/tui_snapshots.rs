@@ -234,8 +234,36 @@ fn full_screen_80x24() {
 fn edited_and_pinned_120x40() {
     let s = edited_session();
     let t = text(&s, 120, 40);
-    assert!(t.contains("pinned run #0"), "{t}");
+    assert!(t.contains("+ #0 MEM-REC D16k"), "{t}");
     insta::assert_snapshot!("edited_pinned_120x40", t);
+}
+
+#[test]
+fn several_pinned_runs_each_keep_their_curve_marker_and_name() {
+    let mut s = edited_session();
+    // A third configuration (token rows 65536) runs; run #1 is pinned too.
+    let mut c2 = s.running.clone();
+    c2.memrec.token_rows = 65_536;
+    s.requested.push_back(c2.clone());
+    let mut ev = vec![started("memrec", 2, &c2)];
+    ev.push(eval("memrec", 2, 1, 0.6801, Some(0.6801 - 0.6912)));
+    for e in ev {
+        update(&mut s, Msg::Engine(e));
+    }
+    let t0 = Instant::now();
+    update(&mut s, key('j', t0));
+    update(&mut s, key('p', t0));
+    assert_eq!(s.pinned, [(0, '+'), (1, 'x')]);
+    let t = text(&s, 120, 40);
+    // Each pinned run in the legend with its marker, method and knobs; the running one too.
+    assert!(t.contains("+ #0 MEM-REC D16k"), "{t}");
+    assert!(t.contains("x #1 MEM-REC D32k"), "{t}");
+    assert!(t.contains("• MEM-REC #2"), "{t}");
+    // The Runs rows carry the same markers.
+    assert!(t.contains("│+ #0") || t.contains("┃+ #0"), "{t}");
+    // Short chart: the text legend names each pinned run by its marker.
+    let small = text(&s, 80, 24);
+    assert!(small.contains("+ #0  x #1"), "{small}");
 }
 
 #[test]
@@ -850,7 +878,7 @@ fn report_holds_the_sessions_numbers() {
     let auc = std::fs::read_to_string(dir.join("auc.svg")).unwrap();
     assert!(auc.starts_with("<svg") && auc.trim_end().ends_with("</svg>"));
     assert!(
-        auc.contains("oracle AUC 0.7931") && auc.contains("MEM-REC #1 K2 D32k"),
+        auc.contains("oracle AUC 0.7931") && auc.contains("#1 MEM-REC K2 D32k"),
         "{auc}"
     );
     // One polyline per curve: the baseline and the two MEM-REC runs.

@@ -50,6 +50,33 @@ pub fn rows(n: usize) -> String {
     }
 }
 
+/// `cfg`'s knobs that not every run of `runs` shares (the rest are the same for all, and the
+/// Knobs panel shows them); the whole summary when nothing differs.
+pub fn knobs_that_differ(runs: &[TriedRun], cfg: &Config) -> String {
+    let all: Vec<String> = runs.iter().map(|t| knob_summary(&t.cfg)).collect();
+    let mine = knob_summary(cfg);
+    let differ: Vec<&str> = mine
+        .split(' ')
+        .filter(|w| !all.iter().all(|s| s.split(' ').any(|x| x == *w)))
+        .collect();
+    if differ.is_empty() {
+        mine
+    } else {
+        differ.join(" ")
+    }
+}
+
+/// A compressed run's name with its knobs: `MEM-REC K2 D16k kw1 dw1k d16 bundled`, `Bloom K2
+/// D16k d16 bundled`, `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.
+pub fn run_name(cfg: &Config) -> String {
+    let s = knob_summary(cfg);
+    if cfg.memrec.method == Method::Memrec && !cfg.is_bloom() {
+        format!("MEM-REC {s}")
+    } else {
+        s
+    }
+}
+
 /// The compressed run's knobs of `cfg` in a short form, each letter the one the Knobs panel
 /// names: `K2 D16k kw1 dw1k d16 bundled` (MEM-REC), `Bloom K2 D16k d16 bundled` (MEM-REC with
 /// kw = 0, whose weight knobs do nothing), `hash 4k d16`, `QR c1k d16`, `ROBE 256k Z16 d16`.

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::pareto::{self, PointId, knob_summary};
+use super::pareto::{self, PointId};
 use super::state::{AppState, Metric, TriedRun, TriedStatus};
 use crate::config::{Config, Method};
 use crate::sweep::report::{ReportInput, SvgText, pareto_svg};
@@ -156,7 +156,10 @@ fn markdown(state: &AppState) -> String {
 }
 
 fn runs_table(state: &AppState, s: &mut String) {
-    let _ = writeln!(s, "## MEM-REC configurations tried\n");
+    let _ = writeln!(
+        s,
+        "## Compressed configurations tried (MEM-REC; Bloom when kw = 0)\n"
+    );
     if state.runs.is_empty() {
         let _ = writeln!(s, "None yet.\n");
         return;
@@ -219,7 +222,11 @@ fn runs_table(state: &AppState, s: &mut String) {
             memrec_knob(c, c.memrec.k),
             memrec_knob(c, c.memrec.token_rows),
             memrec_knob(c, c.memrec.kw),
-            memrec_knob(c, c.memrec.weight_rows),
+            if c.is_bloom() {
+                "-".to_string()
+            } else {
+                memrec_knob(c, c.memrec.weight_rows)
+            },
             c.model.dim,
             if c.memrec.method == Method::Memrec {
                 c.memrec.layout.as_str()
@@ -230,9 +237,9 @@ fn runs_table(state: &AppState, s: &mut String) {
             c.train.lr,
             c.train.batch,
             if c.memrec.method == Method::Memrec {
-                c.memrec.method.label().to_string()
+                c.compressed_label().to_string()
             } else {
-                format!("{} ({})", c.memrec.method.label(), c.compressed_knobs())
+                format!("{} ({})", c.compressed_label(), c.compressed_knobs())
             },
             bytes(r.param_bytes),
             bytes(r.optimizer_bytes),
@@ -308,7 +315,15 @@ fn pareto_plot(state: &AppState) -> String {
         .into_iter()
         .map(|p| PointRecord {
             key: p.label.clone(),
-            representation: p.label,
+            // The method's name (Bloom when kw = 0), as the sweep report names its points.
+            representation: match p.id {
+                PointId::Run(g) => state
+                    .runs
+                    .iter()
+                    .find(|r| r.generation == g)
+                    .map_or_else(|| p.label.clone(), |r| r.cfg.compressed_kind().into()),
+                _ => p.label.clone(),
+            },
             status: match p.off_front {
                 Some("cancelled") => RunStatus::Cancelled,
                 Some(why) => RunStatus::Failed(why.into()),
@@ -373,7 +388,7 @@ pub(crate) fn auc_svg(state: &AppState) -> String {
         .filter(|r| !state.tried_curve(r).is_empty())
         .map(|r| {
             (
-                format!("MEM-REC #{} {}", r.generation, knob_summary(&r.cfg)),
+                format!("#{} {}", r.generation, pareto::run_name(&r.cfg)),
                 state.tried_curve(r),
             )
         })
@@ -465,5 +480,43 @@ fn memrec_knob(c: &Config, v: usize) -> String {
         v.to_string()
     } else {
         "-".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::state::TriedStatus;
+
+    #[test]
+    fn a_bloom_run_is_named_bloom_in_the_report() {
+        let mut cfg = Config::from_preset("tiny").unwrap();
+        cfg.memrec.kw = 0;
+        let mut state = AppState::new(cfg.clone());
+        state.runs.push(TriedRun {
+            generation: 1,
+            cfg,
+            param_bytes: 4096,
+            optimizer_bytes: 1024,
+            samples: 1000,
+            auc: Some(0.7),
+            delta: None,
+            eval: None,
+            status: TriedStatus::Running,
+        });
+        state
+            .curves
+            .push(crate::train::protocol::RunKind::Compressed, 1, 1000.0, 0.7);
+        assert_eq!(state.runs[0].cfg.compressed_kind(), "bloom-bundled");
+        let files = render(&state);
+        let md = &files[0].1;
+        let row = md.lines().find(|l| l.contains("| #1 |")).unwrap();
+        assert!(row.contains("| Bloom |"), "{row}");
+        assert!(!row.contains("MEM-REC"), "{row}");
+        assert!(
+            files[1].1.contains("#1 Bloom K2"),
+            "the AUC legend names it Bloom"
+        );
+        assert!(!files[1].1.contains("MEM-REC #1"));
     }
 }

@@ -143,6 +143,12 @@ impl std::fmt::Display for TriedStatus {
     }
 }
 
+/// The most runs pinned at once: more curves would make the AUC chart unreadable.
+pub const MAX_PINS: usize = 4;
+/// The markers of the pinned runs' curves, distinct without colour (the baseline draws braille,
+/// the running run `•`, the oracle `-`).
+pub const PIN_MARKERS: [char; MAX_PINS] = ['+', 'x', 'o', '*'];
+
 /// One MEM-REC configuration tried this session (one generation of the MEM-REC run). Its
 /// curve is in `AppState::curves`.
 #[derive(Debug, Clone, PartialEq)]
@@ -377,8 +383,9 @@ pub struct AppState {
     pub curves: CurveStore,
     /// Selected row of the Runs table; `None` follows the newest run.
     pub selected_run: Option<usize>,
-    /// Generation of the pinned run.
-    pub pinned: Option<u64>,
+    /// The pinned runs (generation, the marker their curve is drawn with), oldest pin first:
+    /// their curves stay on the AUC chart. At most `MAX_PINS`.
+    pub pinned: Vec<(u64, char)>,
     pub focus: Focus,
     pub knob: usize,
     pub collisions_scroll: u16,
@@ -436,7 +443,7 @@ impl AppState {
             runs: Vec::new(),
             curves: CurveStore::default(),
             selected_run: None,
-            pinned: None,
+            pinned: Vec::new(),
             focus: Focus::Knobs,
             knob: 0,
             collisions_scroll: 0,
@@ -491,9 +498,23 @@ impl AppState {
             .get(crate::train::protocol::RunKind::Compressed, run.generation)
     }
 
+    /// The run pinned last (the Runs title compares the newest run against it).
     pub fn pinned_run(&self) -> Option<&TriedRun> {
-        let g = self.pinned?;
+        let g = self.pinned.last()?.0;
         self.runs.iter().find(|r| r.generation == g)
+    }
+
+    /// Every pinned run with its marker, in pin order.
+    pub fn pinned_runs(&self) -> Vec<(char, &TriedRun)> {
+        self.pinned
+            .iter()
+            .filter_map(|&(g, m)| Some((m, self.runs.iter().find(|r| r.generation == g)?)))
+            .collect()
+    }
+
+    /// The marker of generation `g`'s curve, when it is pinned.
+    pub fn pin_marker(&self, g: u64) -> Option<char> {
+        self.pinned.iter().find(|p| p.0 == g).map(|p| p.1)
     }
 
     pub fn latency_for(&self, cfg: &Config) -> Option<&LatencyReport> {

@@ -327,11 +327,13 @@ pub fn knob_at(path: &str) -> Option<&'static KnobSpec> {
 }
 
 /// The knobs that matter for `cfg`'s compressed method, in panel order: that method's own
-/// knobs, the model and training knobs, and last the method itself.
+/// knobs, the model and training knobs, and last the method itself. MEM-REC with kw = 0 is a
+/// Bloom embedding: it has no weight table, so the weight-table size is not listed.
 pub fn visible(cfg: &Config) -> Vec<&'static KnobSpec> {
     KNOBS
         .iter()
         .filter(|k| k.methods.is_empty() || k.methods.contains(&cfg.memrec.method))
+        .filter(|k| !(k.id == KnobId::WeightRows && cfg.memrec.kw == 0))
         .collect()
 }
 
@@ -571,6 +573,33 @@ mod tests {
             let got: Vec<KnobId> = visible(&cfg).iter().map(|k| k.id).collect();
             assert_eq!(got, ids, "{m:?}");
         }
+    }
+
+    #[test]
+    fn the_weight_table_knob_is_hidden_while_kw_is_zero() {
+        let mut cfg = Config::from_preset("tiny").unwrap();
+        cfg.memrec.method = Method::Memrec;
+        let ids = |c: &Config| visible(c).iter().map(|k| k.id).collect::<Vec<_>>();
+        cfg.memrec.kw = 1;
+        assert!(ids(&cfg).contains(&KnobId::WeightRows));
+        let bloom = step(KnobId::Kw, &cfg, -1).unwrap();
+        assert_eq!(bloom.memrec.kw, 0);
+        assert_eq!(
+            ids(&bloom),
+            [
+                KnobId::K,
+                KnobId::TokenRows,
+                KnobId::Kw,
+                KnobId::Dim,
+                KnobId::Layout,
+                KnobId::Optimizer,
+                KnobId::Lr,
+                KnobId::Batch,
+                KnobId::Method
+            ]
+        );
+        let back = step(KnobId::Kw, &bloom, 1).unwrap();
+        assert!(ids(&back).contains(&KnobId::WeightRows));
     }
 
     #[test]

@@ -434,11 +434,43 @@ impl Config {
         }
     }
 
+    /// Whether the compressed run is a Bloom embedding: MEM-REC with kw = 0 (no weight table).
+    pub fn is_bloom(&self) -> bool {
+        self.memrec.method == Method::Memrec && self.memrec.kw == 0
+    }
+
+    /// The compressed run's name for screens and reports: `Bloom` for MEM-REC with kw = 0, else
+    /// the method's label (`MEM-REC`, `hashing`, `QR`, `ROBE-Z`).
+    pub fn compressed_label(&self) -> &'static str {
+        if self.is_bloom() {
+            "Bloom"
+        } else {
+            self.memrec.method.label()
+        }
+    }
+
+    /// The compressed representation's kind as the engine reports it (`Representation::kind`):
+    /// `memrec-bundled`, `bloom-per-feature`, `hashing`, `qr`, `robe-z`, ...
+    pub fn compressed_kind(&self) -> &'static str {
+        let per_feature = self.memrec.layout == Layout::PerFeature;
+        match (self.memrec.method, self.is_bloom(), per_feature) {
+            (Method::Memrec, true, false) => "bloom-bundled",
+            (Method::Memrec, true, true) => "bloom-per-feature",
+            (Method::Memrec, false, false) => "memrec-bundled",
+            (Method::Memrec, false, true) => "memrec-per-feature",
+            (Method::Hashing, ..) => "hashing",
+            (Method::Qr, ..) => "qr",
+            (Method::RobeZ, ..) => "robe-z",
+        }
+    }
+
     /// The compressed run's knobs in short form, e.g. `K=2 D=16384 kw=1 dw=1024` (MEM-REC),
-    /// `rows=4096/feature` (hashing), `c=4096` (QR), `S=262144 Z=16` (ROBE-Z).
+    /// `K=2 D=16384` (Bloom: no weight table), `rows=4096/feature` (hashing), `c=4096` (QR),
+    /// `S=262144 Z=16` (ROBE-Z).
     pub fn compressed_knobs(&self) -> String {
         let r = &self.memrec;
         match r.method {
+            Method::Memrec if r.kw == 0 => format!("K={} D={}", r.k, r.token_rows),
             Method::Memrec => format!(
                 "K={} D={} kw={} dw={}",
                 r.k, r.token_rows, r.kw, r.weight_rows

@@ -176,3 +176,36 @@ pub fn build_compressed(cfg: &Config) -> Box<dyn Representation> {
         Method::RobeZ => Box::new(RobeZ::from_config(cfg)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Layout;
+
+    #[test]
+    fn the_configurations_kind_is_the_built_representations() {
+        for m in Method::ALL {
+            for layout in [Layout::Bundled, Layout::PerFeature] {
+                for kw in [0, 1] {
+                    let mut cfg = Config::from_preset("tiny").unwrap();
+                    cfg.memrec.method = m;
+                    cfg.memrec.layout = layout;
+                    cfg.memrec.kw = kw;
+                    cfg.memrec.robe_z = cfg.memrec.robe_z.min(cfg.model.dim);
+                    assert_eq!(
+                        cfg.compressed_kind(),
+                        build_compressed(&cfg).kind(),
+                        "{m:?} {layout:?} kw={kw}"
+                    );
+                    let bloom = m == Method::Memrec && kw == 0;
+                    assert_eq!(cfg.compressed_kind().starts_with("bloom"), bloom);
+                    assert_eq!(cfg.compressed_label() == "Bloom", bloom);
+                    assert_eq!(
+                        cfg.compressed_knobs().contains("kw"),
+                        m == Method::Memrec && !bloom
+                    );
+                }
+            }
+        }
+    }
+}

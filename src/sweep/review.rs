@@ -132,15 +132,18 @@ pub fn front_at(points: &[PointRecord], samples: u64) -> Vec<usize> {
     pareto_front(&pairs)
 }
 
-/// A point's name for sentences: its representation and the last part of each grid axis.
+/// A point's name for sentences: its representation and the last part of each grid axis (a
+/// Bloom point, MEM-REC with kw = 0, leaves out the weight table it does not have).
 pub fn label(p: &PointRecord) -> String {
     if p.axes.is_empty() {
         return p.key.clone();
     }
+    let bloom = p.representation.starts_with("bloom");
     let knobs: Vec<String> = p
         .axes
         .iter()
         .filter(|(a, _)| a != "memrec.method")
+        .filter(|(a, _)| !(bloom && (a == "memrec.kw" || a == "memrec.weight_rows")))
         .map(|(a, v)| format!("{}={v}", a.rsplit('.').next().unwrap_or(a)))
         .collect();
     format!("{} {}", p.representation, knobs.join(" "))
@@ -633,6 +636,20 @@ fn budget_md(s: &mut String, points: &[PointRecord], shown: &[Checkpoint], o: &R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bloom_point_is_named_bloom_without_weight_knobs() {
+        let mut p = point("bloom-bundled", "256", 1 << 20, &[0.0], 3.0);
+        p.axes.push(("memrec.kw".into(), "0".into()));
+        p.axes.push(("memrec.weight_rows".into(), "64".into()));
+        assert_eq!(label(&p), "bloom-bundled token_rows=256");
+        p.representation = "memrec-bundled".into();
+        p.axes[1].1 = "1".into();
+        assert_eq!(
+            label(&p),
+            "memrec-bundled token_rows=256 kw=1 weight_rows=64"
+        );
+    }
 
     /// A finished point of `rep` with `bytes`, ΔAUC `deltas[i]` at samples 1000 (i + 1).
     fn point(rep: &str, knob: &str, bytes: u64, deltas: &[f64], ns: f64) -> PointRecord {

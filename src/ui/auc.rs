@@ -1,4 +1,5 @@
-//! The AUC panel: test AUC over samples seen for the baseline and MEM-REC (and a pinned run),
+//! The AUC panel: test AUC over samples seen for the baseline, the running compressed run and
+//! every pinned run (each with its own marker and its knobs in the legend),
 //! the oracle line on synthetic data, ΔAUC with its 95% interval and the loglosses; a waiting
 //! screen until the first evaluation.
 
@@ -9,7 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
 use super::{Theme, fmt_count, focused, panel};
-use crate::app::state::{AppState, Focus};
+use crate::app::pareto::knobs_that_differ;
+use crate::app::state::{AppState, Focus, TriedRun};
+
+/// A pinned run drawn on the chart: its marker, the run, its curve.
+type PinnedCurve<'a> = (char, &'a TriedRun, &'a [(f64, f64)]);
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = panel(
@@ -36,17 +41,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mut lines = summary_lines(state, theme, inner.width < 70);
     lines.extend(lead);
     if text_legend {
-        lines.push(text_legend_line(state, theme));
+        lines.push(text_legend_line(state, theme, inner.width));
     }
     frame.render_widget(Paragraph::new(lines), summary);
     if base_curve.is_empty() && mem_curve.is_empty() {
         draw_waiting(frame, chart_area, state, theme);
         return;
     }
-    let pinned = state
-        .pinned_run()
-        .filter(|p| mem.is_none_or(|m| m.generation != p.generation));
-    let pinned_curve: &[(f64, f64)] = pinned.map_or(&[], |p| state.tried_curve(p));
+    // The running generation is drawn as the running run, once.
+    let pinned: Vec<PinnedCurve> = state
+        .pinned_runs()
+        .into_iter()
+        .filter(|(_, p)| mem.is_none_or(|m| m.generation != p.generation))
+        .map(|(c, p)| (c, p, state.tried_curve(p)))
+        .collect();
     let oracle = if state.data.as_ref().is_some_and(|d| d.synthetic) {
         [base, mem]
             .into_iter()
@@ -57,7 +65,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         None
     };
 
-    let all = base_curve.iter().chain(mem_curve).chain(pinned_curve);
+    let all = base_curve
+        .iter()
+        .chain(mem_curve)
+        .chain(pinned.iter().flat_map(|p| p.2.iter()));
     let x_max = all.clone().map(|p| p.0).fold(0.0, f64::max).max(1.0);
     let (mut y_lo, mut y_hi) = all
         .map(|p| p.1)
@@ -81,14 +92,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 .data(&oracle_line),
         );
     }
-    if let Some(p) = pinned {
+    for &(c, p, curve) in &pinned {
         datasets.push(
             Dataset::default()
-                .name(format!("+ pinned run #{}", p.generation))
-                .marker(Marker::Custom('+'))
+                .name(pin_name(state, c, p))
+                .marker(Marker::Custom(c))
                 .graph_type(GraphType::Line)
                 .style(theme.pinned)
-                .data(pinned_curve),
+                .data(curve),
         );
     }
     datasets.push(
@@ -120,15 +131,42 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         } else {
             Some(LegendPosition::BottomRight)
         })
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
+        .hidden_legend_constraints((Constraint::Percentage(70), Constraint::Percentage(60)));
     frame.render_widget(chart, chart_area);
 }
 
+/// A pinned run's legend entry: its marker, run, method and the knobs that tell it from the
+/// other runs tried (all its knobs when nothing differs), short enough for the legend box.
+fn pin_name(state: &AppState, marker: char, p: &TriedRun) -> String {
+    let knobs = knobs_that_differ(&state.runs, &p.cfg);
+    let knobs = knobs.strip_prefix("Bloom ").unwrap_or(&knobs);
+    format!(
+        "{marker} #{} {} {knobs}",
+        p.generation,
+        p.cfg.compressed_label()
+    )
+}
+
 /// The legend as one line of text, for a chart too short for a legend box.
-fn text_legend_line<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
-    Line::from(vec![
+/// Where it would not fit in `width`, the baseline's kind is left out (the summary names it).
+fn text_legend_line<'a>(state: &AppState, theme: &Theme, width: u16) -> Line<'a> {
+    let full = text_legend_spans(state, theme, true);
+    let spans = if full.iter().map(|s| s.width()).sum::<usize>() > width as usize {
+        text_legend_spans(state, theme, false)
+    } else {
+        full
+    };
+    Line::from(spans)
+}
+
+fn text_legend_spans<'a>(state: &AppState, theme: &Theme, kind: bool) -> Vec<Span<'a>> {
+    vec![
         Span::styled(
-            format!("⣀ baseline ({})", super::baseline_label(state)),
+            if kind {
+                format!("⣀ baseline ({})", super::baseline_label(state))
+            } else {
+                "⣀ baseline".to_string()
+            },
             theme.baseline,
         ),
         Span::styled(
@@ -136,11 +174,14 @@ fn text_legend_line<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
             theme.compressed,
         ),
         Span::styled(
-            if state.pinned_run().is_some() {
-                "  + pinned"
-            } else {
-                ""
-            },
+            state
+                .pinned_runs()
+                .iter()
+                .filter(|(_, p)| {
+                    Some(p.generation) != state.compressed.as_ref().map(|m| m.generation)
+                })
+                .map(|(c, p)| format!("  {c} #{}", p.generation))
+                .collect::<String>(),
             theme.pinned,
         ),
         Span::styled(
@@ -151,7 +192,7 @@ fn text_legend_line<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
             },
             theme.oracle,
         ),
-    ])
+    ]
 }
 
 /// The samples axis from 0 to `x_max` and the AUC axis over `y`.

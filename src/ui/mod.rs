@@ -171,12 +171,7 @@ pub fn fmt_ns(ns: f64) -> String {
 /// Label of the compressed run as it is training (`MEM-REC`, `Bloom` for MEM-REC with kw = 0,
 /// `hashing`, `QR`, `ROBE-Z`): the panels name the method, never assume it.
 pub fn compressed_label(state: &AppState) -> &'static str {
-    let m = &state.running.memrec;
-    if m.method == crate::config::Method::Memrec && m.kw == 0 {
-        "Bloom"
-    } else {
-        m.method.label()
-    }
+    state.running.compressed_label()
 }
 
 /// The running baseline's kind, as legends name it: `uncompressed` or `hashing`.

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::{Theme, fmt_bytes, fmt_ns, fmt_ratio, focused, panel};
-use crate::app::pareto::knob_summary;
+use crate::app::pareto::{knob_summary, knobs_that_differ};
 use crate::app::state::{AppState, Focus, TriedStatus};
 
 fn title(state: &AppState) -> String {
@@ -32,22 +32,6 @@ fn title(state: &AppState) -> String {
     }
 }
 
-/// Run `r`'s knobs that not every tried run shares (the rest are the same for all, and the
-/// Knobs panel shows them); the whole summary when nothing differs.
-fn knobs_that_differ(state: &AppState, r: &crate::app::state::TriedRun) -> String {
-    let all: Vec<String> = state.runs.iter().map(|t| knob_summary(&t.cfg)).collect();
-    let mine = knob_summary(&r.cfg);
-    let differ: Vec<&str> = mine
-        .split(' ')
-        .filter(|w| !all.iter().all(|s| s.split(' ').any(|x| x == *w)))
-        .collect();
-    if differ.is_empty() {
-        mine
-    } else {
-        differ.join(" ")
-    }
-}
-
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, compact: bool) {
     let is_focused = focused(state, Focus::Runs);
     let block = panel(title(state), is_focused, theme);
@@ -67,12 +51,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
         .runs
         .iter()
         .map(|r| {
-            let mark = if state.pinned == Some(r.generation) {
-                "P"
-            } else if Some(r.generation) == current {
-                "▸"
-            } else {
-                " "
+            // A pinned run shows its curve's marker; the running one ▸.
+            let mark = match state.pin_marker(r.generation) {
+                Some(c) => c.to_string(),
+                None if Some(r.generation) == current => "▸".into(),
+                None => " ".into(),
             };
             let delta = r.delta.map_or("…".to_string(), |d| {
                 format!("{:+.4} ±{:.4}", d.delta, (d.hi - d.lo) / 2.0)
@@ -80,7 +63,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             let lat = state
                 .latency_for(&r.cfg)
                 .map_or("…".to_string(), |l| fmt_ns(l.compressed_ns_per_token));
-            let style = if state.pinned == Some(r.generation) {
+            let style = if state.pin_marker(r.generation).is_some() {
                 theme.pinned
             } else if Some(r.generation) == current {
                 theme.compressed
@@ -89,7 +72,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             };
             let mut cells = vec![Cell::from(mark), Cell::from(format!("#{}", r.generation))];
             cells.push(Cell::from(if compact {
-                knobs_that_differ(state, r)
+                knobs_that_differ(&state.runs, &r.cfg)
             } else {
                 knob_summary(&r.cfg)
             }));

@@ -8,6 +8,8 @@ use super::super::state::{
     AppState, DataInfo, LatencyKey, LatencyView, ProgressView, RunView, StatusKind, TriedRun,
     TriedStatus,
 };
+use crate::config::Config;
+use crate::config::knobs::same_compressed_run;
 use crate::embedding::TableInfo;
 use crate::train::protocol::{EngineEvent, EvalPoint, RunId, RunKind, RunSummary};
 
@@ -47,12 +49,34 @@ fn start_run(
         eval: None,
         status: TriedStatus::Running,
     };
+    forget_same_configuration(state, generation, &tried.cfg);
     match state.runs.iter_mut().find(|r| r.generation == generation) {
         Some(r) => *r = tried,
         None => state.runs.push(tried),
     }
     state.collisions_scroll = 0;
     state.compressed = Some(view);
+}
+
+/// Two runs of the same configuration are one configuration: the run of `cfg` starting at
+/// `generation` replaces an earlier run of it (its row, its curve; its pin moves to the new
+/// run), so the Runs panel and the AUC chart never compare a configuration with itself.
+fn forget_same_configuration(state: &mut AppState, generation: u64, cfg: &Config) {
+    let Some(at) = state
+        .runs
+        .iter()
+        .position(|r| r.generation != generation && same_compressed_run(&r.cfg, cfg))
+    else {
+        return;
+    };
+    let old = state.runs.remove(at).generation;
+    state.curves.reset(RunKind::Compressed, old);
+    for p in state.pinned.iter_mut().filter(|p| p.0 == old) {
+        p.0 = generation;
+    }
+    if let Some(sel) = state.selected_run.as_mut().filter(|s| **s >= at) {
+        *sel = sel.saturating_sub(1);
+    }
 }
 
 /// The view of `run`'s side (the explorer shows one run per side).

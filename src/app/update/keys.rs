@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use super::super::keymap::{self, Action};
 use super::super::msg::Effect;
 use super::super::pareto;
-use super::super::state::{AppState, AucView, Focus, Metric, Overlay, ParetoSource, StatusKind};
+use super::super::state::{
+    AppState, AucView, Focus, MAX_PINS, Metric, Overlay, PIN_MARKERS, ParetoSource, StatusKind,
+};
 use super::files::{export, next_free_name, report, write_effect};
 use super::inspect::{
     back, inspect_collisions_row, inspector_action, show_info, toggle_inspector, toggle_zoom,
@@ -393,14 +395,24 @@ fn pin(state: &mut AppState) {
         return;
     };
     let g = state.runs[i].generation;
-    if state.pinned == Some(g) {
-        state.pinned = None;
+    if let Some(at) = state.pinned.iter().position(|p| p.0 == g) {
+        state.pinned.remove(at);
         state.set_status(StatusKind::Info, format!("run #{g} unpinned"));
-    } else {
-        state.pinned = Some(g);
-        state.set_status(
-            StatusKind::Info,
-            format!("run #{g} pinned: the AUC chart and the Runs title compare against it"),
-        );
+        return;
     }
+    let free = PIN_MARKERS
+        .into_iter()
+        .find(|m| state.pinned.iter().all(|p| p.1 != *m));
+    let Some(marker) = free else {
+        state.set_status(
+            StatusKind::Error,
+            format!("{MAX_PINS} runs pinned already, as many as the chart keeps readable: p on a pinned row unpins it"),
+        );
+        return;
+    };
+    state.pinned.push((g, marker));
+    state.set_status(
+        StatusKind::Info,
+        format!("run #{g} pinned ({marker}): its curve stays on the AUC chart"),
+    );
 }

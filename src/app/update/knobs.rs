@@ -27,7 +27,7 @@ pub(super) fn edit_knob(state: &mut AppState, steps: i32, at: std::time::Instant
                     knob.path,
                     before,
                     (knob.get)(&state.cfg),
-                    state.cfg.memrec.method.label()
+                    state.cfg.compressed_label()
                 ),
             );
         }
@@ -128,7 +128,7 @@ pub(super) fn fire_restart(state: &mut AppState, fx: &mut Vec<Effect>) {
         StatusKind::Info,
         format!(
             "{} restarting: {}, dim {}, {}{} lr {}, batch {}",
-            state.cfg.memrec.method.label(),
+            state.cfg.compressed_label(),
             state.cfg.compressed_knobs(),
             state.cfg.model.dim,
             if state.cfg.memrec.method == Method::Memrec {

@@ -338,7 +338,7 @@ fn runs_track_generations_and_ignore_stale_events() {
     update(&mut s, key('l', t0));
     update(&mut s, key('k', t0));
     update(&mut s, key('p', t0));
-    assert_eq!(s.pinned, Some(0));
+    assert_eq!(s.pinned, [(0, '+')]);
 }
 
 #[test]
@@ -873,4 +873,98 @@ fn enter_on_the_knobs_types_any_value_and_applies_it_at_once() {
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.cfg.memrec.token_rows, 3000);
     assert_eq!(s.overlay, Overlay::None);
+}
+
+#[test]
+fn with_kw_at_zero_the_knob_list_skips_the_weight_rows() {
+    let mut s = state();
+    let t0 = Instant::now();
+    // K, token rows, kw: down to kw, then kw 1 -> 0.
+    update(&mut s, key('j', t0));
+    update(&mut s, key('j', t0));
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::Kw);
+    update(&mut s, key('-', t0));
+    assert_eq!(s.cfg.memrec.kw, 0);
+    // The next knob is the dim: the weight rows are hidden.
+    update(&mut s, key('j', t0));
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::Dim);
+    update(&mut s, key('k', t0));
+    update(&mut s, key('+', t0));
+    assert_eq!(s.cfg.memrec.kw, 1);
+    update(&mut s, key('j', t0));
+    assert_eq!(visible(&s.cfg)[s.knob].id, KnobId::WeightRows);
+}
+
+/// The compressed run of `cfg` starts at generation `g` and is evaluated once at 1000 samples.
+fn run_of(s: &mut AppState, g: u64, cfg: &Config) {
+    s.requested.push_back(cfg.clone());
+    update(
+        s,
+        Msg::Engine(EngineEvent::RunStarted {
+            run: RunId::COMPRESSED,
+            generation: g,
+            representation: "memrec-bundled".into(),
+            tables: vec![],
+            compression_full: 1.0,
+        }),
+    );
+    s.curves
+        .push(crate::train::protocol::RunKind::Compressed, g, 1000.0, 0.7);
+}
+
+#[test]
+fn p_pins_up_to_four_runs_each_with_its_own_marker() {
+    let mut s = state();
+    let t0 = Instant::now();
+    for g in 0..5 {
+        let mut c = s.cfg.clone();
+        c.memrec.k = 1 + g as usize;
+        run_of(&mut s, g, &c);
+    }
+    s.focus = Focus::Runs;
+    s.selected_run = Some(0);
+    for _ in 0..5 {
+        update(&mut s, key('p', t0));
+        update(&mut s, key('j', t0));
+    }
+    assert_eq!(s.pinned, [(0, '+'), (1, 'x'), (2, 'o'), (3, '*')]);
+    let st = s.status.as_ref().unwrap();
+    assert_eq!(st.kind, StatusKind::Error);
+    assert!(st.text.contains("4 runs pinned already"), "{}", st.text);
+    assert!(st.text.chars().count() <= 120, "{}", st.text);
+    // Unpinning frees its marker for the next pin.
+    s.selected_run = Some(1);
+    update(&mut s, key('p', t0));
+    assert_eq!(s.pin_marker(1), None);
+    s.selected_run = None;
+    update(&mut s, key('p', t0));
+    assert_eq!(s.pin_marker(4), Some('x'));
+    assert_eq!(s.pinned_runs().len(), 4);
+}
+
+#[test]
+fn trying_the_same_knobs_again_is_one_configuration() {
+    let mut s = state();
+    let t0 = Instant::now();
+    let a = s.cfg.clone();
+    let mut b = a.clone();
+    b.memrec.k += 1;
+    run_of(&mut s, 0, &a);
+    s.focus = Focus::Runs;
+    update(&mut s, key('p', t0));
+    run_of(&mut s, 1, &b);
+    // Back to the first knobs: the new run replaces the first one's row, curve and pin.
+    run_of(&mut s, 2, &a);
+    let gens: Vec<u64> = s.runs.iter().map(|r| r.generation).collect();
+    assert_eq!(gens, [1, 2]);
+    assert!(
+        s.curves
+            .get(crate::train::protocol::RunKind::Compressed, 0)
+            .is_empty()
+    );
+    assert_eq!(s.pinned, [(2, '+')]);
+    // And once more: still two configurations.
+    run_of(&mut s, 3, &b);
+    let gens: Vec<u64> = s.runs.iter().map(|r| r.generation).collect();
+    assert_eq!(gens, [2, 3]);
 }
