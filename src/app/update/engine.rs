@@ -233,7 +233,10 @@ fn on_eval(state: &mut AppState, p: EvalPoint) {
     state.curves.push_eval(run.kind, generation, samples, at);
     if let Some(t) = tried_mut(state, run, generation) {
         t.auc = Some(auc);
-        t.delta = delta;
+        // An evaluation the baseline had no twin for keeps the last ΔAUC at equal samples.
+        if delta.is_some() {
+            t.delta = delta;
+        }
         t.samples = t.samples.max(samples);
         t.eval = Some(p);
     }

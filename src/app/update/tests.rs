@@ -10,7 +10,7 @@ use crate::config::knobs::{KnobId, visible};
 use crate::config::{Config, Method};
 use crate::embedding::TableInfo;
 use crate::sweep::store::PointRecord;
-use crate::train::protocol::{RunId, RunStatus};
+use crate::train::protocol::{RunId, RunKind, RunStatus};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
@@ -967,4 +967,49 @@ fn trying_the_same_knobs_again_is_one_configuration() {
     run_of(&mut s, 3, &b);
     let gens: Vec<u64> = s.runs.iter().map(|r| r.generation).collect();
     assert_eq!(gens, [2, 3]);
+}
+
+#[test]
+fn an_evaluation_without_a_baseline_twin_keeps_the_last_delta_at_equal_samples() {
+    let mut s = two_runs();
+    // Run #1 evaluates at 1500 samples, where the baseline has none: no ΔAUC there.
+    update(
+        &mut s,
+        Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
+            run: RunId::COMPRESSED,
+            generation: 1,
+            samples: 1500,
+            auc: 0.75,
+            auc_lo: 0.74,
+            auc_hi: 0.76,
+            logloss: 0.5,
+            mean_prediction: 0.25,
+            click_rate: 0.25,
+            samples_per_s: 1.0,
+            oracle_auc: None,
+            delta_auc: None,
+        })),
+    );
+    let r = s.runs.iter().find(|r| r.generation == 1).unwrap();
+    assert_eq!(r.samples, 1500);
+    assert_eq!(
+        r.delta.map(|d| d.delta),
+        Some(-0.005),
+        "kept from 1000 samples"
+    );
+    assert!(
+        s.curves
+            .at(RunKind::Compressed, 1, 1500)
+            .unwrap()
+            .delta
+            .is_none()
+    );
+    assert_eq!(
+        s.curves
+            .at(RunKind::Compressed, 1, 1000)
+            .unwrap()
+            .delta
+            .map(|d| d.delta),
+        Some(-0.005)
+    );
 }
