@@ -7,6 +7,7 @@ pub mod engine;
 pub mod inspect;
 pub mod latency;
 pub mod loaded;
+pub mod options;
 pub mod protocol;
 pub mod schedule;
 pub mod trainer;

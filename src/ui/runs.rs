@@ -50,6 +50,27 @@ fn short_count(n: u64) -> String {
     }
 }
 
+/// `text` in `room` columns: whole words from the start, `…` where words were left out (a
+/// single run has no knob that tells it apart: its whole summary would be cut mid-word).
+fn fit_words(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for w in text.split_whitespace() {
+        let next = if out.is_empty() {
+            w.to_string()
+        } else {
+            format!("{out} {w}")
+        };
+        if next.chars().count() + 2 > room {
+            break;
+        }
+        out = next;
+    }
+    format!("{out} …")
+}
+
 fn title(state: &AppState) -> String {
     let cur = state.runs.last();
     match (state.pinned_run(), cur) {
@@ -127,8 +148,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
             let mut cells = vec![Cell::from(mark), Cell::from(format!("#{}", r.generation))];
             cells.push(Cell::from(if full_knobs {
                 knob_summary(&r.cfg)
-            } else {
+            } else if compact {
                 knobs_that_differ(&state.runs, &r.cfg)
+            } else {
+                fit_words(&knobs_that_differ(&state.runs, &r.cfg), room)
             }));
             cells.extend([
                 Cell::from(fmt_bytes(r.param_bytes + r.optimizer_bytes)),
@@ -185,6 +208,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, comp
 #[cfg(test)]
 mod tests {
     use super::short_count;
+
+    #[test]
+    fn knobs_are_cut_at_whole_words() {
+        assert_eq!(super::fit_words("K2 D16k kw1", 20), "K2 D16k kw1");
+        assert_eq!(
+            super::fit_words("K2 D16k kw1 dw1k d16 bundled", 22),
+            "K2 D16k kw1 dw1k d16 …"
+        );
+    }
 
     #[test]
     fn samples_fit_five_columns() {

@@ -4,6 +4,8 @@
 //! comes inside `Msg::Key` and `Msg::Tick`), or touch the terminal; side effects are returned as
 //! `Effect`s for the runtime to execute.
 
+#[cfg(test)]
+mod compare_tests;
 mod engine;
 mod files;
 mod inspect;
