@@ -185,32 +185,50 @@ fn sweep_shown(state: &AppState) -> Option<&crate::app::sweep::LoadedSweep> {
         .filter(|_| state.pareto_source == ParetoSource::Sweep)
 }
 
+/// For each run (or sweep point) the view shows, in order: whether it has an evaluation at `c`
+/// samples.
+fn evaluated_at(state: &AppState, c: u64) -> Vec<bool> {
+    match sweep_shown(state) {
+        Some(sw) => sw
+            .points
+            .iter()
+            .map(|p| review::at(p, c).is_some())
+            .collect(),
+        None => state
+            .runs
+            .iter()
+            .map(|r| {
+                state
+                    .curves
+                    .at(RunKind::Compressed, r.generation, c)
+                    .is_some()
+            })
+            .collect(),
+    }
+}
+
 /// The sample counts the view can compare at, ascending: the baseline's evaluations at which
 /// at least one compressed run (this session's) or point (the sweep's) has one too.
 pub fn checkpoints(state: &AppState) -> Vec<u64> {
-    if let Some(sw) = sweep_shown(state) {
-        let Some(b) = &sw.baseline else {
-            return Vec::new();
-        };
-        let mut at: Vec<u64> = b.curve.iter().map(|c| c.samples).collect();
-        if at.is_empty() {
-            at.push(b.samples);
+    let mut at = match sweep_shown(state) {
+        Some(sw) => {
+            let Some(b) = &sw.baseline else {
+                return Vec::new();
+            };
+            let mut at: Vec<u64> = b.curve.iter().map(|c| c.samples).collect();
+            if at.is_empty() {
+                at.push(b.samples);
+            }
+            at
         }
-        at.retain(|&c| sw.points.iter().any(|p| review::at(p, c).is_some()));
-        return at;
-    }
-    let Some(b) = &state.baseline else {
-        return Vec::new();
+        None => {
+            let Some(b) = &state.baseline else {
+                return Vec::new();
+            };
+            state.curves.samples(RunKind::Baseline, b.generation)
+        }
     };
-    let mut at = state.curves.samples(RunKind::Baseline, b.generation);
-    at.retain(|&c| {
-        state.runs.iter().any(|r| {
-            state
-                .curves
-                .at(RunKind::Compressed, r.generation, c)
-                .is_some()
-        })
-    });
+    at.retain(|&c| evaluated_at(state, c).contains(&true));
     at
 }
 
@@ -221,32 +239,24 @@ pub fn checkpoint(state: &AppState) -> Option<u64> {
     if let Some(c) = state.pareto_at.filter(|c| at.contains(c)) {
         return Some(c);
     }
-    let present = |c: u64| -> usize {
-        match sweep_shown(state) {
-            Some(sw) => sw
-                .points
-                .iter()
-                .filter(|p| review::at(p, c).is_some())
-                .count(),
-            None => state
-                .runs
-                .iter()
-                .filter(|r| {
-                    state
-                        .curves
-                        .at(RunKind::Compressed, r.generation, c)
-                        .is_some()
-                })
-                .count(),
-        }
-    };
     // Later wins a tie: max_by_key keeps the last maximum.
-    at.into_iter().max_by_key(|&c| present(c))
+    at.into_iter()
+        .max_by_key(|&c| evaluated_at(state, c).iter().filter(|&&e| e).count())
 }
 
 /// The baseline at the checkpoint, drawn as a reference line (never a point on the front): its
 /// name and value (ΔAUC: 0 by definition).
 pub fn reference(state: &AppState) -> Option<(String, f64)> {
+    let (name, auc) = reference_auc(state)?;
+    let value = match state.pareto_metric {
+        Metric::Auc => auc,
+        Metric::DeltaAuc => 0.0,
+    };
+    Some((name, value))
+}
+
+/// The baseline at the checkpoint: its name and AUC, whatever the view's metric.
+pub fn reference_auc(state: &AppState) -> Option<(String, f64)> {
     let at = checkpoint(state)?;
     let (name, auc) = match sweep_shown(state) {
         Some(sw) => {
@@ -262,11 +272,7 @@ pub fn reference(state: &AppState) -> Option<(String, f64)> {
             (format!("baseline ({})", b.representation), e.auc)
         }
     };
-    let value = match state.pareto_metric {
-        Metric::Auc => auc,
-        Metric::DeltaAuc => 0.0,
-    };
-    Some((name, value))
+    Some((name, auc))
 }
 
 /// The runs or points with no evaluation at the checkpoint, by label: left off the view (a
@@ -275,25 +281,24 @@ pub fn not_at_checkpoint(state: &AppState) -> Vec<String> {
     let Some(at) = checkpoint(state) else {
         return Vec::new();
     };
-    match sweep_shown(state) {
+    let labels: Vec<String> = match sweep_shown(state) {
         Some(sw) => sw
             .points
             .iter()
-            .filter(|p| review::at(p, at).is_none())
             .map(|p| format!("sweep {}", sweep_label(p)))
             .collect(),
         None => state
             .runs
             .iter()
-            .filter(|r| {
-                state
-                    .curves
-                    .at(RunKind::Compressed, r.generation, at)
-                    .is_none()
-            })
             .map(|r| format!("run #{} (to {} samples)", r.generation, r.samples))
             .collect(),
-    }
+    };
+    labels
+        .into_iter()
+        .zip(evaluated_at(state, at))
+        .filter(|(_, e)| !e)
+        .map(|(l, _)| l)
+        .collect()
 }
 
 /// Every point with a value for the state's metric at the checkpoint, from one source (this

@@ -294,7 +294,6 @@ fn pareto_plot(state: &AppState) -> String {
     // points trained to another budget: the sweep folder has its own report.
     let session = session_view(state);
     let at = pareto::checkpoint(&session);
-    let reference = pareto::reference(&session);
     let baseline = PointRecord {
         key: "baseline".into(),
         representation: state
@@ -302,11 +301,7 @@ fn pareto_plot(state: &AppState) -> String {
             .as_ref()
             .map_or("baseline".into(), |b| b.representation.clone()),
         table_bytes: state.baseline.as_ref().map_or(0, |b| b.table_bytes_now()),
-        auc: reference.as_ref().map(|_| {
-            let mut auc_view = session.clone();
-            auc_view.pareto_metric = Metric::Auc;
-            pareto::reference(&auc_view).map_or(f64::NAN, |r| r.1)
-        }),
+        auc: pareto::reference_auc(&session).map(|r| r.1),
         samples: at.unwrap_or(0),
         status: "ok".into(),
         ..PointRecord::default()

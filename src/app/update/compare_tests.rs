@@ -18,26 +18,7 @@ fn the_pareto_view_compares_at_one_checkpoint_and_never_mixes_a_sweep_in() {
     let t = Instant::now();
     let mut s = two_runs();
     // Run #1 goes on to 2000 samples, the baseline too; run #0 stopped at 1000.
-    let eval = |run: RunId, g, samples, auc: f64, delta: Option<f64>| {
-        Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
-            run,
-            generation: g,
-            samples,
-            auc,
-            auc_lo: auc - 0.01,
-            auc_hi: auc + 0.01,
-            logloss: 0.5,
-            mean_prediction: 0.25,
-            click_rate: 0.25,
-            samples_per_s: 1.0,
-            oracle_auc: None,
-            delta_auc: delta.map(|d| crate::train::protocol::DeltaAuc {
-                delta: d,
-                lo: d - 0.01,
-                hi: d + 0.01,
-            }),
-        }))
-    };
+    let eval = eval_msg;
     update(&mut s, eval(RunId::BASELINE, 0, 2000, 0.76, None));
     update(&mut s, eval(RunId::COMPRESSED, 1, 2000, 0.765, Some(0.005)));
     assert_eq!(pareto::checkpoints(&s), vec![1000, 2000]);
@@ -264,23 +245,7 @@ fn trying_the_same_knobs_again_is_one_configuration() {
 fn an_evaluation_without_a_baseline_twin_keeps_the_last_delta_at_equal_samples() {
     let mut s = two_runs();
     // Run #1 evaluates at 1500 samples, where the baseline has none: no ΔAUC there.
-    update(
-        &mut s,
-        Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
-            run: RunId::COMPRESSED,
-            generation: 1,
-            samples: 1500,
-            auc: 0.75,
-            auc_lo: 0.74,
-            auc_hi: 0.76,
-            logloss: 0.5,
-            mean_prediction: 0.25,
-            click_rate: 0.25,
-            samples_per_s: 1.0,
-            oracle_auc: None,
-            delta_auc: None,
-        })),
-    );
+    update(&mut s, eval_msg(RunId::COMPRESSED, 1, 1500, 0.75, None));
     let r = s.runs.iter().find(|r| r.generation == 1).unwrap();
     assert_eq!(r.samples, 1500);
     assert_eq!(

@@ -365,6 +365,28 @@ pub(super) fn code(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE), Instant::now())
 }
 
+/// An evaluation of `run` at `samples`: AUC ± 0.01, and ΔAUC ± 0.01 when given.
+pub(super) fn eval_msg(run: RunId, g: u64, samples: u64, auc: f64, delta: Option<f64>) -> Msg {
+    Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
+        run,
+        generation: g,
+        samples,
+        auc,
+        auc_lo: auc - 0.01,
+        auc_hi: auc + 0.01,
+        logloss: 0.5,
+        mean_prediction: 0.25,
+        click_rate: 0.25,
+        samples_per_s: 1.0,
+        oracle_auc: None,
+        delta_auc: delta.map(|d| crate::train::protocol::DeltaAuc {
+            delta: d,
+            lo: d - 0.01,
+            hi: d + 0.01,
+        }),
+    }))
+}
+
 /// A session with a baseline and two evaluated MEM-REC runs (K 2, then K 3).
 pub(super) fn two_runs() -> AppState {
     let mut s = state();
@@ -384,26 +406,7 @@ pub(super) fn two_runs() -> AppState {
             compression_full: 1.0,
         })
     };
-    let eval = |run: RunId, g, auc: f64, delta: Option<f64>| {
-        Msg::Engine(EngineEvent::Eval(crate::train::protocol::EvalPoint {
-            run,
-            generation: g,
-            samples: 1000,
-            auc,
-            auc_lo: auc - 0.01,
-            auc_hi: auc + 0.01,
-            logloss: 0.5,
-            mean_prediction: 0.25,
-            click_rate: 0.25,
-            samples_per_s: 1.0,
-            oracle_auc: None,
-            delta_auc: delta.map(|d| crate::train::protocol::DeltaAuc {
-                delta: d,
-                lo: d - 0.01,
-                hi: d + 0.01,
-            }),
-        }))
-    };
+    let eval = |run: RunId, g, auc: f64, delta: Option<f64>| eval_msg(run, g, 1000, auc, delta);
     update(&mut s, started(RunId::BASELINE, 0));
     update(&mut s, started(RunId::COMPRESSED, 0));
     update(&mut s, eval(RunId::BASELINE, 0, 0.75, None));
