@@ -315,7 +315,8 @@ pub fn front3(points: &[PointRecord], samples: u64) -> Vec<usize> {
 }
 
 /// The warning of the summary, if the conclusion may not hold at a larger budget: the front
-/// changed between the last two checkpoints shown, a point's ΔAUC changed sign there, or the
+/// changed between the last two checkpoints shown, a point's ΔAUC changed sign there beyond its
+/// interval at one of them, or the
 /// baseline still gains more per doubling than the margin between the best point and the next.
 pub fn warning(
     points: &[PointRecord],
@@ -333,14 +334,12 @@ pub fn warning(
         }
         let flipped: Vec<String> = points
             .iter()
-            .filter(|p| {
-                matches!((delta_at(p, a.samples), delta_at(p, b.samples)), (Some(x), Some(y)) if x.signum() != y.signum())
-            })
+            .filter(|p| sign_changed(p, a.samples, b.samples))
             .map(label)
             .collect();
         if !flipped.is_empty() {
             why.push(format!(
-                "ΔAUC changed sign between {} and {} for {}",
+                "ΔAUC changed sign between {} and {} (its interval excludes 0 at one of them) for {}",
                 a.label,
                 b.label,
                 flipped.join(", ")
@@ -369,6 +368,29 @@ pub fn warning(
             why.join("; ")
         )
     })
+}
+
+/// Whether `p`'s ΔAUC has opposite signs at samples `a` and `b` and at one of them its interval
+/// excludes 0: a sign change while both intervals hold 0 is noise (the point is not told apart
+/// from the baseline at either), not a change of conclusion.
+fn sign_changed(p: &PointRecord, a: u64, b: u64) -> bool {
+    if !p.ok() {
+        return false;
+    }
+    let clear = |c: &CurvePoint| match (c.delta_lo, c.delta_hi) {
+        (Some(lo), Some(hi)) => lo > 0.0 || hi < 0.0,
+        // Without an interval every sign is taken as it is.
+        _ => true,
+    };
+    match (at(p, a), at(p, b)) {
+        (Some(x), Some(y)) => match (x.delta_auc, y.delta_auc) {
+            (Some(dx), Some(dy)) if dx.is_finite() && dy.is_finite() => {
+                dx.signum() != dy.signum() && (clear(&x) || clear(&y))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// `+0.0123 [+0.0100, +0.0146]`, or `-`.
@@ -739,6 +761,26 @@ mod tests {
         assert!(w.contains("changed sign"), "{w}");
         // Latency front at 2k: MEM-REC is faster than ROBE-Z at the same bytes, hashing smaller.
         assert_eq!(front3(&pts, 2000), vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn a_sign_change_inside_both_intervals_is_not_a_change_of_conclusion() {
+        // As MEM-REC K4 in the 4 MiB review from 4M to 8M: -0.0012 [-0.0039, +0.0015], then
+        // +0.0008 [-0.0023, +0.0038]; the baseline has stopped gaining.
+        let mut p = point("memrec-bundled", "64k", 4 << 20, &[-0.0012, 0.0008], 3.5);
+        for c in &mut p.curve {
+            let d = c.delta_auc.unwrap();
+            (c.delta_lo, c.delta_hi) = (Some(d - 0.003), Some(d + 0.003));
+        }
+        let b = baseline(&[0.75, 0.75]);
+        let (cps, _) = resolve(None, &b);
+        assert!(!sign_changed(&p, 1000, 2000));
+        assert_eq!(warning(&[p.clone()], &cps, convergence(&b).as_ref()), None);
+        // The same change with a tight interval at 1k is one.
+        p.curve[0].delta_hi = Some(-0.0001);
+        assert!(sign_changed(&p, 1000, 2000));
+        let w = warning(&[p], &cps, convergence(&b).as_ref()).unwrap();
+        assert!(w.contains("changed sign between 1k and 2k"), "{w}");
     }
 
     #[test]
