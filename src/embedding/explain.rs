@@ -75,6 +75,23 @@ pub struct TokenLookup {
     pub formula: String,
 }
 
+impl TokenLookup {
+    /// A lookup that reads one whole row, `table[row * dim..][..dim]`, and returns it as it is
+    /// (the uncompressed gather and the hashing trick).
+    pub fn one_row(at: RowRef, table: &[f32], row: usize, dim: usize, formula: String) -> Self {
+        let values = table[row * dim..][..dim].to_vec();
+        TokenLookup {
+            rows: vec![RowUse {
+                at,
+                values: values.clone(),
+            }],
+            vector: values,
+            scale: None,
+            formula,
+        }
+    }
+}
+
 /// Who else reads one of a token's rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowSharing {

@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
-use super::explain::{RowKind, RowRef, RowUse, TokenLookup};
+use super::explain::{RowKind, RowRef, TokenLookup};
 use super::floor::{Combine, ReadPlan};
 use super::hash::{BLOCK_KEYS, derive_seed, flip_of, reduce, xxh3_64_key};
 use super::rows::{RowTable, check_shapes, dim_const};
@@ -173,19 +173,15 @@ impl Representation for HashingTrick {
 
     fn explain(&self, key: u64) -> Option<TokenLookup> {
         let j = crate::data::key_feature(key).min(NUM_CAT - 1);
-        let r = self.row(j, key) as usize;
-        let values = self.core.table.as_slice()[r * self.dim..][..self.dim].to_vec();
         let mut at = Vec::new();
         self.lookup_rows(key, &mut at);
-        Some(TokenLookup {
-            rows: vec![RowUse {
-                at: at[0],
-                values: values.clone(),
-            }],
-            vector: values,
-            scale: None,
-            formula: format!("E_C{}[h(x) mod {}]", j + 1, self.sizes[j]),
-        })
+        Some(TokenLookup::one_row(
+            at[0],
+            self.core.table.as_slice(),
+            (at[0].row + self.offsets[j]) as usize,
+            self.dim,
+            format!("E_C{}[h(x) mod {}]", j + 1, self.sizes[j]),
+        ))
     }
 
     fn collisions(&self, distinct_keys: &[u64]) -> Vec<FeatureCollisions> {

@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::collisions::FeatureCollisions;
-use super::explain::{RowKind, RowRef, RowUse, TokenLookup};
+use super::explain::{RowKind, RowRef, TokenLookup};
 use super::hash::{derive_seed, hash_key};
 use super::rows::{CHUNK, RowTable, check_shapes};
 use super::table::{copy_row, prefetch_lines};
@@ -428,21 +428,17 @@ impl Representation for Uncompressed {
     fn explain(&self, key: u64) -> Option<TokenLookup> {
         let mut at = Vec::new();
         self.lookup_rows(key, &mut at);
-        let r = at[0].row as usize;
-        let values = self.core.table.as_slice()[r * self.dim..][..self.dim].to_vec();
         let formula = match at[0].kind {
             RowKind::OutOfVocabulary => "E[out of vocabulary] (never trained: zeros)".to_string(),
             _ => "E[row of x]: its own row".to_string(),
         };
-        Some(TokenLookup {
-            rows: vec![RowUse {
-                at: at[0],
-                values: values.clone(),
-            }],
-            vector: values,
-            scale: None,
+        Some(TokenLookup::one_row(
+            at[0],
+            self.core.table.as_slice(),
+            at[0].row as usize,
+            self.dim,
             formula,
-        })
+        ))
     }
 
     fn distinct_tokens(&self) -> Option<u64> {

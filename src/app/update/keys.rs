@@ -238,14 +238,19 @@ fn toggle_pause(state: &mut AppState, fx: &mut Vec<Effect>) {
     state.set_status(StatusKind::Info, text);
 }
 
+/// Whether the Pareto view is shown; if not, says that `what` needs it (`v` shows it).
+fn in_pareto_view(state: &mut AppState, what: &str) -> bool {
+    let shown = state.auc_view == AucView::Pareto;
+    if !shown {
+        state.set_status(StatusKind::Info, format!("{what}: press v first"));
+    }
+    shown
+}
+
 /// `w`: the Pareto view shows this session's runs or the loaded sweep's points, never both on
 /// one front (they were trained to other budgets, on other engines).
 fn toggle_source(state: &mut AppState) {
-    if state.auc_view != AucView::Pareto {
-        state.set_status(
-            StatusKind::Info,
-            "w switches the Pareto view's points: press v first",
-        );
+    if !in_pareto_view(state, "w switches the Pareto view's points") {
         return;
     }
     if state.sweep.is_none() {
@@ -270,11 +275,7 @@ fn toggle_source(state: &mut AppState) {
 
 /// `,` / `.`: the Pareto view compares at the previous / next checkpoint.
 fn move_checkpoint(state: &mut AppState, step: i32) {
-    if state.auc_view != AucView::Pareto {
-        state.set_status(
-            StatusKind::Info,
-            ", and . move the Pareto view's checkpoint: press v first",
-        );
+    if !in_pareto_view(state, ", and . move the Pareto view's checkpoint") {
         return;
     }
     let at = pareto::checkpoints(state);
@@ -310,11 +311,7 @@ fn move_checkpoint(state: &mut AppState, step: i32) {
 
 /// `a`: the Pareto view's vertical axis, AUC or ΔAUC.
 fn toggle_metric(state: &mut AppState) {
-    if state.auc_view != AucView::Pareto {
-        state.set_status(
-            StatusKind::Info,
-            "a switches the Pareto view's axis: press v first",
-        );
+    if !in_pareto_view(state, "a switches the Pareto view's axis") {
         return;
     }
     state.pareto_metric = match state.pareto_metric {

@@ -4,7 +4,6 @@
 use super::*;
 use crate::app::state::Focus;
 use crate::config::Config;
-use crate::embedding::collisions::FeatureCollisions;
 use crate::train::protocol::{Inspection, RunId, ValuePick};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Instant;
@@ -134,18 +133,11 @@ fn x_types_a_value_or_a_test_row_and_bad_text_says_why() {
 fn enter_on_collisions_inspects_the_top_rows_feature() {
     let mut s = state();
     let mut view = crate::app::state::RunView::new(RunId::COMPRESSED, 1, "memrec".into(), vec![]);
-    view.collisions = (0..26)
-        .map(|f| FeatureCollisions {
-            feature: f,
-            distinct: 1,
-            tokens_per_row: 1.0,
-            tokens_per_row_formula: 1.0,
-            shared_token_signature: 0.0,
-            shared_token_signature_formula: 0.0,
-            shared_full_signature: 0.0,
-            shared_full_signature_formula: 0.0,
-        })
+    let keys: Vec<u64> = (0..26)
+        .map(|f| crate::data::token_key(f, Some(1)))
         .collect();
+    view.collisions = crate::embedding::collisions::none(&keys);
+    assert_eq!(view.collisions.len(), 26);
     s.compressed = Some(view);
     s.focus = Focus::Collisions;
     update(&mut s, key('j'));
