@@ -98,6 +98,24 @@ fn states(dir: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Every job's log in `dir/slurm/logs`, each after its path, for a failure's message.
+fn job_logs(dir: &Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("slurm/logs"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            format!(
+                "--- {}\n{}",
+                p.display(),
+                std::fs::read_to_string(p).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// Poll until `done(states)` holds; panics with the states and the jobs' logs on timeout.
 fn wait_until(dir: &Path, what: &str, done: impl Fn(&[(String, String, String)]) -> bool) {
     let t0 = Instant::now();
@@ -107,19 +125,7 @@ fn wait_until(dir: &Path, what: &str, done: impl Fn(&[(String, String, String)])
             return;
         }
         if t0.elapsed() > WAIT {
-            let logs: String = std::fs::read_dir(dir.join("slurm/logs"))
-                .map(|d| {
-                    d.filter_map(|e| e.ok())
-                        .map(|e| {
-                            format!(
-                                "--- {}\n{}",
-                                e.path().display(),
-                                std::fs::read_to_string(e.path()).unwrap_or_default()
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let logs = job_logs(dir);
             let q = Command::new("squeue")
                 .output()
                 .map(|o| o.stdout)
@@ -193,8 +199,8 @@ fn a_cancelled_task_is_resubmitted_alone_and_nothing_is_lost_or_duplicated() {
     assert!(st.success());
     wait_until(&dir, "the other points", all_finished);
     let s = states(&dir);
-    assert_eq!(s[1].1, "failed", "{s:?}");
-    assert!(s[1].2.contains("SIGTERM"), "{s:?}");
+    assert_eq!(s[1].1, "failed", "{s:?}\n{}", job_logs(&dir));
+    assert!(s[1].2.contains("SIGTERM"), "{s:?}\n{}", job_logs(&dir));
     assert!(s[2..].iter().all(|(_, st, _)| st == "done"), "{s:?}");
     // A merge now: point 0 not run, exit 1.
     bin().args(["sweep", "report"]).arg(&dir).assert().code(1);

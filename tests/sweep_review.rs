@@ -15,6 +15,7 @@ use memrec_tui::data::DataSource;
 use memrec_tui::sweep::store::{Store, manifest_of};
 use memrec_tui::sweep::{Budget, LatencyProbe, SweepResult, SweepSpec, run_sweep};
 use memrec_tui::train::engine::{EngineOptions, default_reps};
+use memrec_tui::train::latency::Stop;
 use memrec_tui::train::protocol::{LatencyReport, RunId};
 use support::{PlantedSource, delong_delta, run_with_predictions, small_cfg};
 
@@ -47,7 +48,7 @@ fn run(spec: &SweepSpec) -> SweepResult {
 
 /// A latency double: ns per token = token rows / 1000, counting its calls.
 fn probe(calls: Arc<AtomicUsize>) -> LatencyProbe {
-    Arc::new(move |cfg: &Config| {
+    Arc::new(move |cfg: &Config, _: &Stop| {
         calls.fetch_add(1, Ordering::SeqCst);
         Ok(LatencyReport {
             compressed_ns_per_token: cfg.memrec.token_rows as f64 / 1000.0,

@@ -47,16 +47,20 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::train::engine::EngineError;
+use crate::train::latency::Stop;
 use crate::train::protocol::LatencyReport;
 use crate::util::provenance::Provenance;
 
 /// Measures the lookup latency of a configuration's representation (the CLI passes
-/// `train::latency::measure`, `bench`'s kernel and set-up; tests pass a double).
-pub type LatencyProbe = Arc<dyn Fn(&Config) -> Result<LatencyReport, String> + Send + Sync>;
+/// `train::latency::measure_until`, `bench`'s kernel and set-up; tests pass a double). It asks
+/// its `Stop` between timed batches and gives up (an error) once it says so.
+pub type LatencyProbe = Arc<dyn Fn(&Config, &Stop) -> Result<LatencyReport, String> + Send + Sync>;
 
 /// The probe of `bench`.
 pub fn bench_latency() -> LatencyProbe {
-    Arc::new(|cfg: &Config| crate::train::latency::measure(cfg).map_err(|e| e.to_string()))
+    Arc::new(|cfg: &Config, stop: &Stop| {
+        crate::train::latency::measure_until(cfg, stop).map_err(|e| e.to_string())
+    })
 }
 
 pub use grid::{Grid, GridError, Point};

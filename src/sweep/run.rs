@@ -306,7 +306,8 @@ fn measure_latencies(
         let l = by_key.entry(k).or_insert_with(|| {
             let mut cfg = p.cfg.clone();
             cfg.threads = threads;
-            match probe(&cfg) {
+            match probe(&cfg, &|| ctx.cancel.is_cancelled()) {
+                Err(_) if ctx.cancel.is_cancelled() => None,
                 Ok(l) => {
                     prog.line(&format!(
                         "latency {}: {:.2} ns/token (uncompressed gather {:.2}; {} thread(s), batch {})",

@@ -194,8 +194,9 @@ fn run_point(t: &Task, index: usize, log: &mut dyn Write) -> Result<PointRecord,
     cfg.threads = t.threads.max(1);
     // As a local sweep: the representation's latency, before the point trains.
     let latency = if t.plan.review.latency {
-        match crate::train::latency::measure(&cfg) {
+        match crate::train::latency::measure_until(&cfg, &|| t.cancel.is_cancelled()) {
             Ok(l) => Some(l),
+            Err(_) if t.cancel.is_cancelled() => None,
             Err(e) => {
                 let _ = writeln!(log, "latency {}: not measured: {e}", p.key);
                 None
@@ -204,6 +205,10 @@ fn run_point(t: &Task, index: usize, log: &mut dyn Write) -> Result<PointRecord,
     } else {
         None
     };
+    // Cancelled during the probe: gone at once (Slurm kills after its KillWait).
+    if let Some(signal) = t.cancel.signal() {
+        return Err(SweepError::Interrupted(signal));
+    }
     let out = run_single(
         cfg,
         RunKind::Compressed,

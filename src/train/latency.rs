@@ -24,7 +24,7 @@ use crate::embedding::hash::derive_seed;
 use crate::embedding::table::copy_row;
 use crate::embedding::{SparseOptimizer, build_compressed};
 use crate::train::protocol::LatencyReport;
-use crate::util::aligned::AlignedBuf;
+use crate::util::aligned::{AlignedBuf, FillError};
 use crate::util::rng::SplitMix64;
 
 /// Share of physical memory the full table may take.
@@ -43,7 +43,13 @@ pub enum BenchError {
          memory budget {budget} bytes ({share:.0}% of physical memory, /proc/meminfo)"
     )]
     Alloc { bytes: u64, budget: u64, share: f64 },
+    #[error("the measurement was stopped before it finished")]
+    Stopped,
 }
+
+/// Asked between two timed batches (never inside one): `true` ends the measurement with
+/// `BenchError::Stopped`, e.g. when a signal cancels the run that wanted it.
+pub type Stop<'a> = dyn Fn() -> bool + Sync + 'a;
 
 /// Everything `memrec-tui bench` prints: the latency report and what it was measured on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,13 +91,19 @@ pub struct BenchOutput {
 
 /// Measure the fused MEM-REC forward (`cfg.memrec`) against the uncompressed gather.
 pub fn measure(cfg: &Config) -> Result<LatencyReport, BenchError> {
-    Ok(run(cfg, false)?.latency)
+    measure_until(cfg, &|| false)
+}
+
+/// `measure` that `stop` can end early (it is asked between timed batches): a sweep's task
+/// cancelled by Slurm must be gone before Slurm's KillWait, and the probe takes seconds.
+pub fn measure_until(cfg: &Config, stop: &Stop) -> Result<LatencyReport, BenchError> {
+    Ok(run(cfg, false, stop)?.latency)
 }
 
 /// `measure`, plus what `memrec-tui bench` also reports: the compressed forward's floor, the
 /// forward+backward+update throughput, and what the figures were measured on.
 pub fn measure_full(cfg: &Config) -> Result<BenchOutput, BenchError> {
-    run(cfg, true)
+    run(cfg, true, &|| false)
 }
 
 struct Pool {
@@ -108,20 +120,21 @@ type GatherTimes = (f64, f64, f64);
 static FULL_GATHER_CACHE: std::sync::Mutex<Option<(String, GatherTimes)>> =
     std::sync::Mutex::new(None);
 
-fn run(cfg: &Config, with_training: bool) -> Result<BenchOutput, BenchError> {
+fn run(cfg: &Config, with_training: bool, stop: &Stop) -> Result<BenchOutput, BenchError> {
     let threads = cfg.effective_threads();
     let pool =
         crate::util::compute_pool(threads, "memrec-bench").map_err(|e| BenchError::ThreadPool {
             threads,
             reason: e.to_string(),
         })?;
-    pool.install(|| run_in_pool(cfg, threads, with_training))
+    pool.install(|| run_in_pool(cfg, threads, with_training, stop))
 }
 
 fn run_in_pool(
     cfg: &Config,
     threads: usize,
     with_training: bool,
+    stop: &Stop,
 ) -> Result<BenchOutput, BenchError> {
     let b = &cfg.bench;
     let dim = cfg.model.dim;
@@ -130,10 +143,10 @@ fn run_in_pool(
     let full_bytes = cfg.dataset_uncompressed_bytes();
     let cache = cache_sizes();
     let shape = full_shape(cfg, full_rows, full_bytes);
-    let pool = make_pool(cfg, &shape.sizes);
+    let pool = make_pool(cfg, &shape.sizes, stop)?;
     let tokens = b.batch * NUM_CAT;
-    let c = time_compressed(cfg, &pool, with_training);
-    let (full_med, full_p99, full_min) = time_full(cfg, &shape, &pool, threads)?;
+    let c = time_compressed(cfg, &pool, with_training, stop)?;
+    let (full_med, full_p99, full_min) = time_full(cfg, &shape, &pool, threads, stop)?;
 
     let per_token = |t: f64| t / tokens as f64;
     let zipf = &cfg.data.synthetic.zipf_exponent;
@@ -245,7 +258,12 @@ struct CompressedTimes {
 
 /// Time the compressed forward on the pool's batches; for the command (`with_training`) also
 /// its floor and forward+backward+update (the explorer does not need them).
-fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> CompressedTimes {
+fn time_compressed(
+    cfg: &Config,
+    pool: &Pool,
+    with_training: bool,
+    stop: &Stop,
+) -> Result<CompressedTimes, BenchError> {
     let b = &cfg.bench;
     let n_pool = pool.keys.len();
     let tokens = b.batch * NUM_CAT;
@@ -253,6 +271,7 @@ fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> Compressed
     let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * cfg.model.dim);
     let mut times = Vec::with_capacity(b.batches);
     for i in 0..b.warmup + b.batches {
+        stopped(stop)?;
         let keys = &pool.keys[i % n_pool];
         let t0 = Instant::now();
         memrec.forward_eval(keys, &mut out);
@@ -270,7 +289,8 @@ fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> Compressed
             b.warmup + b.batches,
             b.warmup,
             &mut out,
-        )
+            stop,
+        )?
     } else {
         (Vec::new(), 0.0)
     };
@@ -287,6 +307,7 @@ fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> Compressed
         let opt = SparseOptimizer::Sgd { lr: 0.01 };
         let mut ts = Vec::with_capacity(TRAIN_STEPS);
         for i in 0..TRAIN_STEPS + 5 {
+            stopped(stop)?;
             let keys = &pool.keys[i % n_pool];
             let t0 = Instant::now();
             memrec.forward_train(keys, &mut out);
@@ -301,7 +322,7 @@ fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> Compressed
     } else {
         (0.0, 0.0)
     };
-    CompressedTimes {
+    Ok(CompressedTimes {
         med,
         p99,
         min,
@@ -312,6 +333,15 @@ fn time_compressed(cfg: &Config, pool: &Pool, with_training: bool) -> Compressed
         fwd_bwd_tokens_per_s,
         fwd_bwd_ratio,
         bytes: memrec.param_bytes(),
+    })
+}
+
+/// `Err(Stopped)` once `stop` says so.
+fn stopped(stop: &Stop) -> Result<(), BenchError> {
+    if stop() {
+        Err(BenchError::Stopped)
+    } else {
+        Ok(())
     }
 }
 
@@ -326,6 +356,7 @@ fn time_full(
     shape: &FullShape,
     pool: &Pool,
     threads: usize,
+    stop: &Stop,
 ) -> Result<GatherTimes, BenchError> {
     let b = &cfg.bench;
     let dim = cfg.model.dim;
@@ -341,18 +372,24 @@ fn time_full(
     if let Some(v) = cached {
         return Ok(v);
     }
-    let table = AlignedBuf::try_filled((shape.rows * dim as u64) as usize, |i| {
-        (i % 1021) as f32 * 1e-4
-    })
-    .ok_or(BenchError::Alloc {
-        bytes: shape.bytes,
-        budget: shape.budget,
-        share: MEM_SHARE * 100.0,
+    let table = AlignedBuf::try_filled_until(
+        (shape.rows * dim as u64) as usize,
+        |i| (i % 1021) as f32 * 1e-4,
+        stop,
+    )
+    .map_err(|e| match e {
+        FillError::Stopped => BenchError::Stopped,
+        FillError::Alloc => BenchError::Alloc {
+            bytes: shape.bytes,
+            budget: shape.budget,
+            share: MEM_SHARE * 100.0,
+        },
     })?;
     let n_pool = pool.values.len();
     let mut out = AlignedBuf::zeros(b.batch * NUM_CAT * dim);
     let mut times = Vec::with_capacity(b.batches);
     for i in 0..b.warmup + b.batches {
+        stopped(stop)?;
         let values = &pool.values[i % n_pool];
         let t0 = Instant::now();
         full_gather(table.as_slice(), dim, &shape.offsets, values, &mut out);
@@ -386,7 +423,8 @@ fn time_floor(
     total: usize,
     warmup: usize,
     out: &mut [f32],
-) -> (Vec<f64>, f64) {
+    stop: &Stop,
+) -> Result<(Vec<f64>, f64), BenchError> {
     let mut times = Vec::with_capacity(total.saturating_sub(warmup));
     let mut bytes = 0.0;
     for g in (0..total).step_by(FLOOR_GROUP) {
@@ -396,8 +434,9 @@ fn time_floor(
             .map(|&i| rep.read_plan(&keys[i % keys.len()]))
             .collect();
         let Some(plans) = plans else {
-            return (Vec::new(), 0.0);
+            return Ok((Vec::new(), 0.0));
         };
+        stopped(stop)?;
         crate::embedding::floor::gather(&plans[0], out);
         for (&i, plan) in group.iter().zip(&plans) {
             bytes = (plan.bytes_per_source() * plan.sources()) as f64
@@ -411,7 +450,7 @@ fn time_floor(
             }
         }
     }
-    (times, bytes)
+    Ok((times, bytes))
 }
 
 /// The uncompressed gather being timed: row `offsets[j] + value` of one flat table for every
@@ -488,7 +527,7 @@ fn gather_sample<const DM: usize>(
 
 /// Pre-generate batches of Zipf-skewed keys (`data.synthetic`: exponents and missing rates; the
 /// ranks scattered over each vocabulary by an affine permutation, as the peer benchmark does).
-fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT]) -> Pool {
+fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT], stop: &Stop) -> Result<Pool, BenchError> {
     let b = &cfg.bench;
     let per_batch = b.batch * NUM_CAT * 12;
     let n = (b.warmup + b.batches).min((POOL_BYTES / per_batch).max(1));
@@ -501,9 +540,14 @@ fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT]) -> Pool {
     let batches: Vec<(Vec<u64>, Vec<u32>)> = (0..n)
         .into_par_iter()
         .map(|i| {
+            let mut keys = Vec::new();
+            let mut values = Vec::new();
+            if stop() {
+                return (keys, values);
+            }
             let mut rng = SplitMix64(derive_seed(seed, "batch", i as u64));
-            let mut keys = Vec::with_capacity(b.batch * NUM_CAT);
-            let mut values = Vec::with_capacity(b.batch * NUM_CAT);
+            keys.reserve_exact(b.batch * NUM_CAT);
+            values.reserve_exact(b.batch * NUM_CAT);
             for _ in 0..b.batch {
                 for j in 0..NUM_CAT {
                     let missing = rng.next_unit_f64() < syn.cat_missing[j];
@@ -525,8 +569,9 @@ fn make_pool(cfg: &Config, sizes: &[u64; NUM_CAT]) -> Pool {
             (keys, values)
         })
         .collect();
+    stopped(stop)?;
     let (keys, values) = batches.into_iter().unzip();
-    Pool { keys, values }
+    Ok(Pool { keys, values })
 }
 
 /// Keys over `0..n`: a rank from the synthetic stream's law of the column (data's one Zipf
@@ -694,6 +739,32 @@ mod tests {
         assert_eq!(fits(1 << 20, &c), "L2");
         assert_eq!(fits(1 << 30, &c), "DRAM");
         assert_eq!(fits(1, &[None; 3]), "unknown");
+    }
+
+    #[test]
+    fn a_stop_ends_the_measurement_between_batches() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let mut cfg = Config::from_preset("tiny").unwrap();
+        cfg.threads = 1;
+        cfg.bench.batches = 4;
+        cfg.bench.warmup = 1;
+        assert!(matches!(
+            measure_until(&cfg, &|| true),
+            Err(BenchError::Stopped)
+        ));
+        // Asked once per pool batch (5), once after the pool, then before each kernel batch:
+        // the 7th question is the kernel's second batch, where it stops.
+        let asked = AtomicUsize::new(0);
+        let r = measure_until(&cfg, &|| asked.fetch_add(1, SeqCst) >= 6);
+        assert!(matches!(r, Err(BenchError::Stopped)), "{r:?}");
+        assert_eq!(asked.load(SeqCst), 7);
+        asked.store(0, SeqCst);
+        let r = measure_until(&cfg, &|| {
+            asked.fetch_add(1, SeqCst);
+            false
+        });
+        assert!(r.is_ok_and(|l| l.compressed_ns_per_token > 0.0));
+        assert!(asked.load(SeqCst) >= 11);
     }
 
     #[test]

@@ -38,6 +38,15 @@ impl std::ops::DerefMut for AlignedBuf {
     }
 }
 
+/// Why `AlignedBuf::try_filled_until` gave no buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FillError {
+    /// The allocation was refused.
+    Alloc,
+    /// Its `stop` said so before every chunk was written.
+    Stopped,
+}
+
 impl AlignedBuf {
     pub fn zeros(len: usize) -> AlignedBuf {
         AlignedBuf {
@@ -49,22 +58,39 @@ impl AlignedBuf {
     /// A buffer of `len` floats with `fill(i)` at index `i`, written in parallel (so every page
     /// is really mapped), or `None` if the allocation fails (no abort on a huge request).
     pub fn try_filled(len: usize, fill: impl Fn(usize) -> f32 + Sync) -> Option<AlignedBuf> {
+        Self::try_filled_until(len, fill, || false).ok()
+    }
+
+    /// `try_filled` that `stop` can end between two chunks of 64K floats (filling gigabytes
+    /// takes seconds): `Err(FillError::Stopped)`, and nothing is kept.
+    pub fn try_filled_until(
+        len: usize,
+        fill: impl Fn(usize) -> f32 + Sync,
+        stop: impl Fn() -> bool + Sync,
+    ) -> Result<AlignedBuf, FillError> {
         let n_lines = len.div_ceil(16);
         let mut lines: Vec<Line> = Vec::new();
-        lines.try_reserve_exact(n_lines).ok()?;
+        lines
+            .try_reserve_exact(n_lines)
+            .map_err(|_| FillError::Alloc)?;
         lines
             .spare_capacity_mut()
             .par_chunks_mut(4096)
             .enumerate()
-            .for_each(|(c, chunk)| {
+            .try_for_each(|(c, chunk)| {
+                if stop() {
+                    return Err(FillError::Stopped);
+                }
                 for (i, slot) in chunk.iter_mut().enumerate() {
                     let base = (c * 4096 + i) * 16;
                     slot.write(Line(std::array::from_fn(|x| fill(base + x))));
                 }
-            });
-        // SAFETY: the first `n_lines` slots of the spare capacity were all written above.
+                Ok(())
+            })?;
+        // SAFETY: the first `n_lines` slots of the spare capacity were all written above (a
+        // stopped fill returned before this, its `Vec` still of length 0).
         unsafe { lines.set_len(n_lines) };
-        Some(AlignedBuf { lines, len })
+        Ok(AlignedBuf { lines, len })
     }
 
     pub fn len(&self) -> usize {
@@ -117,6 +143,25 @@ mod tests {
         assert_eq!(b.as_ptr() as usize % 64, 0);
         assert!(b[..18].iter().all(|&x| x == 7.0));
         assert!(b[18..].iter().all(|&x| x == 0.0), "{:?}", &b[18..]);
+    }
+
+    #[test]
+    fn a_fill_writes_every_float_unless_stopped() {
+        let len = 3 * 4096 * 16 + 5;
+        let b = AlignedBuf::try_filled_until(len, |i| i as f32, || false).unwrap();
+        assert_eq!(b.len(), len);
+        assert!(b.as_slice().iter().enumerate().all(|(i, &v)| v == i as f32));
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let stopped = AlignedBuf::try_filled_until(
+            len,
+            |i| i as f32,
+            || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2,
+        );
+        assert_eq!(stopped.err(), Some(FillError::Stopped));
+        assert_eq!(
+            AlignedBuf::try_filled_until(usize::MAX / 2, |_| 0.0, || false).err(),
+            Some(FillError::Alloc)
+        );
     }
 
     #[test]
