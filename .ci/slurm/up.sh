@@ -231,7 +231,7 @@ ReturnToService=2
 # Finished jobs stay visible to scontrol for an hour (tests poll them); cancelled ones die quickly.
 MinJobAge=3600
 # SIGTERM to SIGKILL: 5 s, stricter than Slurm's default 30. A cancelled task must record why
-# (its `.failed` marker) within it, whatever it was doing (the latency probe stops between
+# (its .failed marker) within it, whatever it was doing (the latency probe stops between
 # batches, training at its next step); the cancel test checks that.
 KillWait=5
 # The submitting shell's ulimits are not copied into jobs (the node is the same machine).

@@ -27,6 +27,7 @@
 //! next step and, like the points not started, are not stored (a re-run trains them); the report
 //! is written for the points finished, the others listed as `cancelled`.
 
+pub mod duel;
 pub mod estimate;
 pub mod grid;
 mod input;
@@ -34,6 +35,7 @@ mod output;
 pub mod pareto;
 pub mod plan;
 mod plots;
+pub mod predictions;
 pub mod report;
 pub mod review;
 mod run;

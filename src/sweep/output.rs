@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::{PointRecord, StoreError, SweepError, SweepSpec, report, review};
+use super::{PointRecord, StoreError, SweepError, SweepSpec, duel, report, review};
 use crate::util::provenance::Provenance;
 
 /// Render the report of `points` (the first `in_grid` of them this grid's) and write its files
@@ -52,6 +52,7 @@ pub(super) fn write_report(
         &cps,
         "the sweep as a whole: see the tables".into(),
     );
+    let duels = duel::duels(&spec.out, points, &review::shown(&cps), &review);
     let input = report::ReportInput {
         title: &spec.title,
         budget: &budget_text,
@@ -68,12 +69,14 @@ pub(super) fn write_report(
             notes: &notes,
             provenance: Some(&prov),
             in_grid,
+            duels: &duels,
         },
     )
     .into_iter()
     .map(|(n, t)| (n.to_string(), t))
     .collect();
-    if let Some(text) = best_ron(spec, baseline, &points[..in_grid], &cps, &review) {
+    let grid = (&points[..in_grid], points, duels.last());
+    if let Some(text) = best_ron(spec, baseline, grid, &cps, &review) {
         files.push(("best.ron".into(), text));
     }
     let mut written = Vec::new();
@@ -130,7 +133,7 @@ fn provenance(
 fn best_ron(
     spec: &SweepSpec,
     baseline: &PointRecord,
-    grid: &[PointRecord],
+    (grid, all, duel): (&[PointRecord], &[PointRecord], Option<&duel::Duel>),
     cps: &[review::Checkpoint],
     o: &review::ReviewOptions,
 ) -> Option<String> {
@@ -157,6 +160,12 @@ fn best_ron(
         crate::util::units::fmt_bytes(p.table_bytes),
         p.table_bytes
     );
+    // The next best, compared directly (when the summary's duel at the last checkpoint is this
+    // point's: the summary ranks the folder's points too).
+    let result = match duel.filter(|d| d.samples == last.samples && all[d.best].key == p.key) {
+        Some(d) => format!("{result}. {}", duel::verdict(all, d)),
+        None => result,
+    };
     let prov = provenance(spec, baseline, cps, result);
     let mut cfg = point.cfg.clone();
     cfg.threads = spec.base.threads;

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use super::duel::{self, Duel};
 use super::review::{self, Checkpoint, ReviewOptions};
 use super::store::PointRecord;
 use crate::train::protocol::RunStatus;
@@ -26,6 +27,8 @@ pub struct Review<'a> {
     pub provenance: Option<&'a Provenance>,
     /// The first `in_grid` points are this grid's; the others come from earlier grids.
     pub in_grid: usize,
+    /// The best point against the next at each checkpoint shown (`duel::duels`).
+    pub duels: &'a [Duel],
 }
 
 /// The report files as (name, contents), every evaluation of the baseline a checkpoint.
@@ -39,6 +42,7 @@ pub fn render(input: &ReportInput) -> Vec<(&'static str, String)> {
             notes: &notes,
             provenance: None,
             in_grid: input.points.len(),
+            duels: &[],
         },
     )
 }
@@ -216,7 +220,24 @@ fn json(input: &ReportInput, front: &[usize], r: &Review) -> String {
                     .zip(&fronts)
                     .map(|(c, f)| {
                         let e = review::at(p, c.samples).filter(|_| p.ok());
+                        // The best point within the budgets here: its paired gap to the next.
+                        let duel = r
+                            .duels
+                            .iter()
+                            .find(|d| d.samples == c.samples && d.best == i);
+                        let vs_next = duel.map(|d| {
+                            let g = d.gap.as_ref().ok();
+                            serde_json::json!({
+                                "next": input.points[d.next].key,
+                                "auc_gap": g.map(|g| g.delta),
+                                "gap_lo": g.map(|g| g.lo),
+                                "gap_hi": g.map(|g| g.hi),
+                                "told_apart": d.told_apart(),
+                                "why_not_measured": d.gap.as_ref().err(),
+                            })
+                        });
                         serde_json::json!({
+                            "best_vs_next": vs_next,
                             "checkpoint": c.label,
                             "samples": c.samples,
                             "auc": e.as_ref().map(|e| e.auc),
@@ -290,6 +311,7 @@ fn summary(input: &ReportInput, front: &[usize], r: &Review) -> String {
         let _ = writeln!(s, "Note: {n}\n");
     }
     s.push_str(&review::markdown(input.points, b, r.checkpoints, r.options));
+    duel::markdown(&mut s, input.points, r.duels);
     let _ = writeln!(
         s,
         "\n## Every point at the end of the budget ({} samples)\n",

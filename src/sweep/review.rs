@@ -40,6 +40,11 @@ pub fn resolve(asked: Option<&[u64]>, baseline: &PointRecord) -> (Vec<Checkpoint
         // A baseline stored before curves were kept: its end only.
         samples.push(baseline.samples);
     }
+    resolve_samples(asked, &samples)
+}
+
+/// `resolve` on the baseline's evaluations at `samples`.
+pub fn resolve_samples(asked: Option<&[u64]>, samples: &[u64]) -> (Vec<Checkpoint>, Vec<String>) {
     let mut notes = Vec::new();
     let Some(asked) = asked else {
         let cps = samples
@@ -231,6 +236,15 @@ pub fn shown(cps: &[Checkpoint]) -> Vec<Checkpoint> {
     }
     out.reverse();
     out
+}
+
+/// The samples of the checkpoints a summary shows (`shown`), the baseline evaluated at
+/// `samples`: where a point's test probabilities are kept for the paired comparisons.
+pub fn shown_samples(asked: Option<&[u64]>, samples: &[u64]) -> Vec<u64> {
+    shown(&resolve_samples(asked, samples).0)
+        .iter()
+        .map(|c| c.samples)
+        .collect()
 }
 
 /// How far the baseline still is from converging: its AUC gain over its last doubling of

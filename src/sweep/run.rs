@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::output::write_report;
 use super::store::CurvePoint;
 use super::{Budget, NOT_IN_SWEEP, Point, PointRecord, SweepError, SweepResult, SweepSpec};
-use super::{Store, store};
+use super::{Store, StoreError, predictions, store};
 use crate::config::Config;
 use crate::data::DataSource;
 use crate::metrics;
@@ -260,6 +261,25 @@ pub(super) fn point_outcome(
     );
     rec.curve = curve_of(&out.evals, &out.eval_probs, Some(base_evals), labels);
     with_latency(rec, latency)
+}
+
+/// Keep a finished point's test-row probabilities at the checkpoints its summary shows (the
+/// baseline's evaluations and `asked`), for the paired comparison of the best point with the next.
+pub(super) fn save_predictions(
+    dir: &Path,
+    rec: &PointRecord,
+    labels: &[f32],
+    (out, base_evals): (&RunOutcome, &BTreeMap<u64, Vec<f32>>),
+    asked: Option<&[u64]>,
+) -> Result<(), SweepError> {
+    if rec.ok() {
+        let samples: Vec<u64> = base_evals.keys().copied().collect();
+        let keep = super::review::shown_samples(asked, &samples);
+        let who = (rec.base_hash.as_str(), rec.config_hash.as_str());
+        predictions::save_point(dir, who, labels, &out.eval_probs, &keep)
+            .map_err(StoreError::from)?;
+    }
+    Ok(())
 }
 
 /// Copy a latency measurement into a record.
@@ -842,6 +862,9 @@ fn point_done(
     };
     let latency = d.base.latency.get(&key);
     let rec = point_outcome(who, &s, &out, d.base.evals, ctx.labels, latency);
+    // Its probabilities first (a record without them just has no paired comparison).
+    let asked = ctx.spec.checkpoints.as_deref();
+    save_predictions(&ctx.spec.out, &rec, ctx.labels, (&out, d.base.evals), asked)?;
     let rec = ctx.store.append(&rec)?;
     prog.line(&format!("{n} {}", point_line(&rec)));
     d.cache.insert(rec.key.clone(), rec);

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::predictions;
 use crate::config::Config;
 use crate::train::protocol::RunStatus;
 
@@ -27,7 +28,6 @@ pub const LOCK: &str = "sweep.lock";
 /// Key of the baseline's line in `points.jsonl`.
 pub const BASELINE_KEY: &str = "baseline";
 const PRED_MAGIC: &[u8; 8] = b"MRSWPRD1";
-const EVALS_MAGIC: &[u8; 8] = b"MRSWEVL1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -364,7 +364,7 @@ pub fn save_baseline_probs(
     let mut bytes = Vec::with_capacity(32 + probs.len() * 4);
     bytes.extend_from_slice(PRED_MAGIC);
     bytes.extend_from_slice(base_hash.as_bytes());
-    bytes.extend_from_slice(&labels_hash(labels).to_le_bytes());
+    bytes.extend_from_slice(&predictions::labels_hash(labels).to_le_bytes());
     bytes.extend_from_slice(&(probs.len() as u64).to_le_bytes());
     for p in probs {
         bytes.extend_from_slice(&p.to_le_bytes());
@@ -385,7 +385,7 @@ pub fn load_baseline_probs(dir: &Path, base_hash: &str, labels: &[f32]) -> Optio
     let lh = u64::from_le_bytes(rest[..8].try_into().ok()?);
     let n = u64::from_le_bytes(rest[8..16].try_into().ok()?) as usize;
     let data = &rest[16..];
-    if lh != labels_hash(labels) || n != labels.len() || data.len() != n * 4 {
+    if lh != predictions::labels_hash(labels) || n != labels.len() || data.len() != n * 4 {
         return None;
     }
     Some(
@@ -412,69 +412,22 @@ impl Store {
     }
 }
 
-/// `Store::save_baseline_evals` without the directory's lock (see `save_baseline_probs`).
+/// `Store::save_baseline_evals` without the directory's lock (see `save_baseline_probs`); also
+/// writes the test labels (`predictions::LABELS`) for the paired comparisons between points.
 pub fn save_baseline_evals(
     dir: &Path,
     base_hash: &str,
     labels: &[f32],
     evals: &[(u64, Vec<f32>)],
 ) -> Result<(), StoreError> {
-    let n = labels.len();
-    let kept: Vec<&(u64, Vec<f32>)> = evals.iter().filter(|(_, p)| p.len() == n).collect();
-    let mut bytes = Vec::with_capacity(40 + kept.len() * (8 + n * 4));
-    bytes.extend_from_slice(EVALS_MAGIC);
-    bytes.extend_from_slice(base_hash.as_bytes());
-    bytes.extend_from_slice(&labels_hash(labels).to_le_bytes());
-    bytes.extend_from_slice(&(n as u64).to_le_bytes());
-    bytes.extend_from_slice(&(kept.len() as u64).to_le_bytes());
-    for (samples, probs) in kept {
-        bytes.extend_from_slice(&samples.to_le_bytes());
-        probs
-            .iter()
-            .for_each(|p| bytes.extend_from_slice(&p.to_le_bytes()));
-    }
-    crate::util::write_atomic(&dir.join(BASELINE_EVALS), &bytes, true)?;
+    predictions::save_labels(dir, labels)?;
+    predictions::write_evals(&dir.join(BASELINE_EVALS), base_hash, labels, evals)?;
     Ok(())
 }
 
 /// `Store::load_baseline_evals` without the directory's lock.
 pub fn load_baseline_evals(dir: &Path, base_hash: &str, labels: &[f32]) -> BTreeMap<u64, Vec<f32>> {
-    read_evals(&dir.join(BASELINE_EVALS), base_hash.as_bytes(), labels).unwrap_or_default()
-}
-
-fn read_evals(path: &Path, hash: &[u8], labels: &[f32]) -> Option<BTreeMap<u64, Vec<f32>>> {
-    let bytes = std::fs::read(path).ok()?;
-    let head = EVALS_MAGIC.len() + hash.len() + 24;
-    if bytes.len() < head || &bytes[..8] != EVALS_MAGIC || &bytes[8..8 + hash.len()] != hash {
-        return None;
-    }
-    let word = |at: usize| -> Option<u64> {
-        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-    };
-    let at = 8 + hash.len();
-    let n = word(at + 8)? as usize;
-    let m = word(at + 16)? as usize;
-    if word(at)? != labels_hash(labels)
-        || n != labels.len()
-        || bytes.len() != head + m * (8 + 4 * n)
-    {
-        return None;
-    }
-    let mut out = BTreeMap::new();
-    for block in bytes[head..].chunks_exact(8 + 4 * n) {
-        let samples = u64::from_le_bytes(block[..8].try_into().ok()?);
-        let probs = block[8..]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        out.insert(samples, probs);
-    }
-    Some(out)
-}
-
-fn labels_hash(labels: &[f32]) -> u64 {
-    let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
-    xxhash_rust::xxh3::xxh3_64(&bytes)
+    predictions::read_evals(&dir.join(BASELINE_EVALS), base_hash, labels).unwrap_or_default()
 }
 
 /// Paths where two JSON values differ (for the "another base configuration" message).

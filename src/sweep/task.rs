@@ -18,6 +18,7 @@ use super::output::write_report;
 use super::plan::{self, Plan, ResultFile, Slot};
 use super::run::{
     RecordOf, baseline_outcome, not_started_record, point_line, point_outcome, run_single,
+    save_predictions,
 };
 use super::store::{self, PointRecord, StoreError};
 use super::{SweepError, SweepResult};
@@ -240,6 +241,8 @@ fn run_point(t: &Task, index: usize, log: &mut dyn Write) -> Result<PointRecord,
         base_hash: &t.plan.base_hash,
     };
     let rec = point_outcome(who, &s, &out, &base_evals, &labels, latency.as_ref());
+    let asked = t.plan.review.checkpoints.as_deref();
+    save_predictions(t.dir, &rec, &labels, (&out, &base_evals), asked)?;
     plan::write_result(t.dir, t.plan, Slot::Point(index), &rec)
 }
 

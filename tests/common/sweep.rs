@@ -107,6 +107,33 @@ pub fn assert_same_results(local: &Path, other: &Path) {
         }
     }
     assert_eq!(baseline(local), baseline(other));
+    // The test-row probabilities kept for the paired comparison, byte for byte, and the summary's
+    // paired section that reads them.
+    let kept = |dir: &Path| -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join("predictions"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        kept(local).len(),
+        a.len(),
+        "one probabilities file per point"
+    );
+    assert!(kept(local) == kept(other), "kept probabilities differ");
+    let paired = |dir: &Path| -> String {
+        let s = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+        let from = s.find("## The best point against the next, paired");
+        let from = from.unwrap_or_else(|| panic!("no paired section in {}", dir.display()));
+        let rest = &s[from..];
+        rest[..rest.find("\n## Every point").unwrap()].to_string()
+    };
+    assert_eq!(paired(local), paired(other));
 }
 
 /// Run a local sweep of the tiny preset into `out`.
