@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memrec_tui::config::Config;
 use memrec_tui::data::DataSource;
+use memrec_tui::sweep::predictions;
 use memrec_tui::sweep::store::{Store, manifest_of};
 use memrec_tui::sweep::{Budget, LatencyProbe, SweepResult, SweepSpec, run_sweep};
 use memrec_tui::train::engine::{EngineOptions, default_reps};
@@ -94,6 +95,7 @@ fn delta_at_each_checkpoint_is_delong_from_stored_predictions() {
     let csv = std::fs::read_to_string(dir.path().join("points.csv")).unwrap();
     let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let col = head.iter().position(|h| *h == "delta_auc@2.5k").unwrap();
+    let mut at_2500 = Vec::new();
     for (i, p) in r.points.iter().enumerate() {
         // The point's predictions at 2,500 samples: the same training stopped there.
         let mut point_cfg = cfg.clone();
@@ -107,6 +109,11 @@ fn delta_at_each_checkpoint_is_delong_from_stored_predictions() {
         let probs = |run: RunId| preds.iter().find(|x| x.run == run).unwrap().probs.clone();
         // The baseline stored by the sweep is the baseline at 2,500 samples.
         assert_eq!(stored[&2500], probs(RunId::BASELINE));
+        // The point's own probabilities are kept at the two checkpoints, and only there.
+        let kept = predictions::load_point(dir.path(), (&p.base_hash, &p.config_hash), &labels);
+        assert_eq!(kept.keys().copied().collect::<Vec<_>>(), [1000, 2500]);
+        assert_eq!(kept[&2500], probs(RunId::COMPRESSED));
+        at_2500.push(probs(RunId::COMPRESSED));
         let (d, half) = delong_delta(&labels, &probs(RunId::COMPRESSED), &stored[&2500]);
         let at = &json[i]["checkpoints"][1];
         assert_eq!(
@@ -127,6 +134,28 @@ fn delta_at_each_checkpoint_is_delong_from_stored_predictions() {
         assert_eq!(samples, curve);
         assert!(p.curve.iter().all(|c| c.delta_auc.is_some()));
     }
+    // The best point at 2.5k against the next: the paired DeLong of their kept probabilities.
+    let best = (0..2)
+        .find(|&i| json[i]["checkpoints"][1]["best_vs_next"].is_object())
+        .expect("a best point at 2.5k");
+    let duel = &json[best]["checkpoints"][1]["best_vs_next"];
+    assert_eq!(duel["next"].as_str(), Some(r.points[1 - best].key.as_str()));
+    let (gap, half) = delong_delta(&labels, &at_2500[best], &at_2500[1 - best]);
+    for (got, want) in [
+        (duel["auc_gap"].as_f64().unwrap(), gap),
+        (duel["gap_lo"].as_f64().unwrap(), gap - half),
+        (duel["gap_hi"].as_f64().unwrap(), gap + half),
+    ] {
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+    }
+    assert!(
+        gap >= 0.0,
+        "the best has the higher ΔAUC against the same baseline: {gap}"
+    );
+    assert_eq!(
+        duel["told_apart"].as_bool(),
+        Some(gap - half > 0.0 || gap + half < 0.0)
+    );
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(
         md.contains("| point | table bytes | ΔAUC at 1k | ΔAUC at 2.5k |"),
@@ -187,6 +216,48 @@ fn a_smaller_grid_still_reports_every_point_of_the_folder() {
             && md.contains("memrec.token_rows=16"),
         "{md}"
     );
+}
+
+/// A folder from before the probabilities were kept (no `test.labels`, no `predictions/`): a new
+/// point writes the labels again, and the comparison with an old point says what is missing.
+#[test]
+fn a_folder_without_kept_probabilities_says_so_and_new_points_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_cfg(2);
+    run(&spec(&cfg, "memrec.token_rows=4,16", dir.path()));
+    std::fs::remove_file(dir.path().join(predictions::LABELS)).unwrap();
+    std::fs::remove_dir_all(dir.path().join(predictions::DIR)).unwrap();
+    run(&spec(&cfg, "memrec.token_rows=4,16,64", dir.path()));
+    let labels = planted().test_set().unwrap().labels;
+    assert_eq!(predictions::load_labels(dir.path()), Some(labels));
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join(predictions::DIR))
+        .unwrap()
+        .collect();
+    assert_eq!(kept.len(), 1, "only the new point's");
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    let section = &md[md
+        .find("## The best point against the next, paired")
+        .expect(&md)..];
+    let section = &section[..section.find("\n## Every point").unwrap()];
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| checkpoint"))
+        .collect();
+    // The new point (64 token rows) is the best at every checkpoint; the next is an old point
+    // whose file is gone: no figure, the file named.
+    assert_eq!(rows.len(), 3, "{section}");
+    for r in rows {
+        assert!(r.contains("| memrec-bundled token_rows=64 |"), "{r}");
+        assert!(
+            r.contains("| - | not measured: the test probabilities of"),
+            "{r}"
+        );
+        assert!(
+            r.contains(".evals is missing or from an earlier run)"),
+            "{r}"
+        );
+    }
+    assert!(section.contains("were not compared directly"), "{section}");
 }
 
 #[test]

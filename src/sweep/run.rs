@@ -273,6 +273,10 @@ pub(super) fn save_predictions(
     asked: Option<&[u64]>,
 ) -> Result<(), SweepError> {
     if rec.ok() {
+        // A baseline stored before the labels were kept (or for other rows) gets them now.
+        if predictions::load_labels(dir).as_deref() != Some(labels) {
+            predictions::save_labels(dir, labels).map_err(StoreError::from)?;
+        }
         let samples: Vec<u64> = base_evals.keys().copied().collect();
         let keep = super::review::shown_samples(asked, &samples);
         let who = (rec.base_hash.as_str(), rec.config_hash.as_str());

@@ -133,6 +133,7 @@ pub fn assert_same_results(local: &Path, other: &Path) {
         let rest = &s[from..];
         rest[..rest.find("\n## Every point").unwrap()].to_string()
     };
+    assert!(!paired(local).contains("not measured"), "{}", paired(local));
     assert_eq!(paired(local), paired(other));
 }
 
