@@ -153,7 +153,7 @@ pub fn verdict(points: &[PointRecord], d: &Duel) -> String {
             review::group(d.rows as u64)
         ),
         (Ok(g), _) => format!(
-            "At {}, {best} and {next} cannot be told apart on these {} test rows (AUC gap {}, the paired interval holds 0): choose between them by table bytes and latency, or evaluate on more test rows.",
+            "At {}, {best} and {next} cannot be told apart on these {} test rows (AUC gap {}, the paired interval holds 0): choose between them by table bytes and latency, or evaluate on more test rows (`--set eval.test_rows=N`, in a new sweep folder).",
             d.label,
             review::group(d.rows as u64),
             fmt_gap(g)
