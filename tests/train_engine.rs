@@ -418,3 +418,34 @@ fn collision_statistics_grow_with_the_loaded_values_and_inspect_is_answered() {
         assert_eq!(r.sharing.looked_at + 1, ins.loaded_values);
     }
 }
+
+/// A latency probe in flight when the front end quits is stopped, not waited for: no latency
+/// figure (nor a failure) arrives after `shutdown`. The probe here is the kaggle preset's, whose
+/// uncompressed tables (2 GiB) take seconds to fill before anything is timed.
+#[test]
+fn shutdown_stops_a_latency_probe_in_flight() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let opts = EngineOptions {
+        reps: test_reps(None),
+        ..EngineOptions::default()
+    };
+    let h = Engine::spawn_with(small_cfg(1), Arc::new(source()), tx, opts).unwrap();
+    h.send(EngineCommand::Pause(true));
+    let mut probe = Config::from_preset("kaggle").unwrap();
+    probe.threads = 1;
+    h.send(EngineCommand::MeasureLatency(Box::new(probe)));
+    assert!(h.shutdown());
+    let events: Vec<_> = rx.iter().collect();
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            EngineEvent::Latency(_) | EngineEvent::LatencyFailed { .. }
+        )),
+        "the probe ran to its end after shutdown"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Finished(s) if s.status == RunStatus::Cancelled))
+    );
+}

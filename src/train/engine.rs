@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,9 @@ pub use crate::train::options::{EngineOptions, RepBuilder, RunPredictions, defau
 /// The front end's side of a running engine.
 pub struct EngineHandle {
     commands: Sender<EngineCommand>,
+    /// Set before the `Shutdown` command: work that cannot read commands (a latency probe
+    /// filling gigabytes) stops at once rather than make the front end wait.
+    stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     exited: Receiver<()>,
 }
@@ -79,6 +83,7 @@ impl EngineHandle {
     /// Stop the engine and join its thread, waiting at most a few seconds (a step in flight
     /// finishes first). Returns false if the thread had to be left behind.
     pub fn shutdown(mut self) -> bool {
+        self.stopping.store(true, Ordering::Relaxed);
         let _ = self.commands.send(EngineCommand::Shutdown);
         self.join_bounded(SHUTDOWN_WAIT)
     }
@@ -100,6 +105,7 @@ impl EngineHandle {
 impl Drop for EngineHandle {
     fn drop(&mut self) {
         if self.thread.is_some() {
+            self.stopping.store(true, Ordering::Relaxed);
             let _ = self.commands.send(EngineCommand::Shutdown);
             self.join_bounded(SHUTDOWN_WAIT);
         }
@@ -129,16 +135,20 @@ impl Engine {
             .map_err(|e| EngineError::Pool(e.to_string()))?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("memrec-engine".into())
             .spawn(move || {
                 let mut state = State::new(cfg, source, events, opts, pool);
+                state.stopping = flag;
                 state.run(rx);
                 let _ = exit_tx.send(());
             })
             .map_err(EngineError::Thread)?;
         Ok(EngineHandle {
             commands: tx,
+            stopping,
             thread: Some(thread),
             exited: exit_rx,
         })
@@ -202,6 +212,8 @@ struct State {
     sharing_cache: SharingCache,
     paused: bool,
     shutdown: bool,
+    /// The handle's `stopping` (see `EngineHandle`).
+    stopping: Arc<AtomicBool>,
 }
 
 impl State {
@@ -228,6 +240,7 @@ impl State {
             sharing_cache: SharingCache::default(),
             paused: false,
             shutdown: false,
+            stopping: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -475,11 +488,16 @@ impl State {
             EngineCommand::MeasureLatency(cfg) => {
                 // Training is paused for the measurement: this thread is the only one stepping.
                 // Lookup latency of the compressed kernel against the uncompressed gather.
-                let measure = || crate::train::latency::measure(&cfg).map_err(|e| e.to_string());
-                let result = self.pool.install(measure);
-                match result {
+                // A front end quitting meanwhile stops it (nobody waits for the figure).
+                let stopping = Arc::clone(&self.stopping);
+                let stop = move || stopping.load(Ordering::Relaxed);
+                let measure = || crate::train::latency::measure_until(&cfg, &stop);
+                match self.pool.install(measure) {
                     Ok(r) => self.emit(EngineEvent::Latency(r)),
-                    Err(message) => self.emit(EngineEvent::LatencyFailed { message }),
+                    Err(crate::train::latency::BenchError::Stopped) => {}
+                    Err(e) => self.emit(EngineEvent::LatencyFailed {
+                        message: e.to_string(),
+                    }),
                 }
             }
         }
