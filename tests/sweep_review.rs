@@ -65,6 +65,7 @@ fn probe(calls: Arc<AtomicUsize>) -> LatencyProbe {
             batches: cfg.bench.batches,
             compressed_fits: "L1".into(),
             full_fits: "DRAM".into(),
+            ratio_range: None,
         })
     })
 }

@@ -127,6 +127,7 @@ fn latency() -> EngineEvent {
         batches: 200,
         compressed_fits: "L2".into(),
         full_fits: "DRAM".into(),
+        ratio_range: None,
     })
 }
 

@@ -58,10 +58,14 @@ use crate::util::provenance::Provenance;
 /// its `Stop` between timed batches and gives up (an error) once it says so.
 pub type LatencyProbe = Arc<dyn Fn(&Config, &Stop) -> Result<LatencyReport, String> + Send + Sync>;
 
-/// The probe of `bench`.
+/// Rounds of the sweep's latency probe: the kernel's batches then the gather's, alternating, so
+/// each round gives a ratio measured at the same moments (the summary shows their range).
+pub const PROBE_ROUNDS: usize = 3;
+
+/// The probe of `bench` (its kernel and set-up), in `PROBE_ROUNDS` rounds.
 pub fn bench_latency() -> LatencyProbe {
     Arc::new(|cfg: &Config, stop: &Stop| {
-        crate::train::latency::measure_until(cfg, stop).map_err(|e| e.to_string())
+        crate::train::latency::measure_rounds(cfg, PROBE_ROUNDS, stop).map_err(|e| e.to_string())
     })
 }
 

@@ -143,7 +143,11 @@ fn best_ron(
     let point = spec.points.iter().find(|q| q.key() == p.key)?;
     let latency = match (p.ns_per_token, p.uncompressed_ns_per_token) {
         (Some(n), Some(u)) => format!(
-            "{n:.2} ns per looked-up token (uncompressed gather {u:.2}; {} thread(s), batch {})",
+            "{n:.2} ns per looked-up token (uncompressed gather {u:.2}{}; {} thread(s), batch {})",
+            p.ratio_to_gather_range
+                .map_or(String::new(), |[lo, hi]| format!(
+                    "; ratio to the gather {lo:.2}–{hi:.2} over the probe's rounds"
+                )),
             p.latency_threads.unwrap_or(0),
             p.latency_batch.unwrap_or(0)
         ),

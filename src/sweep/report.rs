@@ -66,7 +66,8 @@ pub fn render_review(input: &ReportInput, r: &Review) -> Vec<(&'static str, Stri
 /// their optimizer state, `table_param_and_optimizer_state_bytes` both (what the explorer's Runs
 /// panel shows). Latency: median and p99 ns per looked-up token of the point's kernel and of the
 /// uncompressed gather at full size, with the measurement's threads and batch. `source`: `grid`,
-/// or `folder` for a point of an earlier grid in the same folder.
+/// or `folder` for a point of an earlier grid in the same folder. `ratio_to_gather_lo`/`_hi`: the
+/// lowest and highest ratio of the point's kernel to the gather within one round of the probe.
 pub const CSV_COLUMNS: &[&str] = &[
     "status",
     "samples",
@@ -91,6 +92,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "latency_batch",
     "pareto_bytes_delta_latency",
     "source",
+    "ratio_to_gather_lo",
+    "ratio_to_gather_hi",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -170,6 +173,8 @@ fn csv(input: &ReportInput, front: &[usize], r: &Review) -> String {
             p.latency_batch.map_or(String::new(), |t| t.to_string()),
             front3.contains(&i).to_string(),
             source(i, r.in_grid).to_string(),
+            num(p.ratio_to_gather_range.map(|r| r[0])),
+            num(p.ratio_to_gather_range.map(|r| r[1])),
         ]);
         for (c, f) in cps.iter().zip(&fronts) {
             let e = review::at(p, c.samples).filter(|_| p.ok());
@@ -305,7 +310,7 @@ fn summary(input: &ReportInput, front: &[usize], r: &Review) -> String {
         s,
         "ΔAUC is each point's test AUC minus the baseline's on the same test rows, with the DeLong 95% interval of the paired difference. \
          Bytes are the compressed tables' parameters (optimizer state separately), in binary units (1 KiB = 1024 bytes, 1 MiB = 1024 KiB). ★ marks the Pareto front (no other point has fewer bytes and a higher ΔAUC). \
-         Latency: median ns per looked-up token (one token = one (sample, feature) lookup) of `bench`'s kernel and set-up.\n"
+         Latency: median ns per looked-up token (one token = one (sample, feature) lookup) of `bench`'s kernel and set-up; in brackets, where measured, the lowest and highest ratio to the uncompressed gather over the probe's rounds (kernel and gather timed in turn, each round's ratio at the same moments).\n"
     );
     for n in r.notes {
         let _ = writeln!(s, "Note: {n}\n");
@@ -350,7 +355,7 @@ fn summary(input: &ReportInput, front: &[usize], r: &Review) -> String {
                 .map_or("-".into(), |c| format!("{c:.0}x")),
             fmt_opt(p.auc, 4),
             fmt_delta(p),
-            fmt_opt(p.ns_per_token, 2),
+            review::fmt_ns(p),
             fmt_opt(p.logloss, 4),
             fmt_opt(p.samples_per_s, 0),
             p.status.to_string().replace('|', "/"),

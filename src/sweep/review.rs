@@ -426,8 +426,27 @@ pub fn fmt_delta_at(p: &PointRecord, samples: u64) -> String {
     }
 }
 
-fn fmt_ns(p: &PointRecord) -> String {
-    p.ns_per_token.map_or("-".into(), |n| format!("{n:.2}"))
+/// `6.82 ns/token`, or `5.41–7.34 ns/token (measured beside ...)` when the probes differ.
+fn fmt_range(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if format!("{lo:.2}") == format!("{hi:.2}") {
+        format!("{lo:.2} ns/token")
+    } else {
+        format!(
+            "{lo:.2}–{hi:.2} ns/token (measured beside each point's kernel; the ratios in brackets are each point's own)"
+        )
+    }
+}
+
+/// `7.49`, or `7.49 (0.72–0.80x)` with the range of its ratio to the gather over the probe's
+/// rounds.
+pub fn fmt_ns(p: &PointRecord) -> String {
+    match (p.ns_per_token, p.ratio_to_gather_range) {
+        (Some(n), Some([lo, hi])) => format!("{n:.2} ({lo:.2}–{hi:.2}x)"),
+        (Some(n), None) => format!("{n:.2}"),
+        _ => "-".into(),
+    }
 }
 
 /// The summary's sections of the review (Markdown).
@@ -548,12 +567,16 @@ fn front3_md(
         s,
         "\n## The front over table bytes, ΔAUC and latency (at {label_last})\n\nNo other point has at most its table bytes, at least its ΔAUC and at most its ns per looked-up token."
     );
-    let unc = points.iter().find_map(|p| p.uncompressed_ns_per_token);
+    let uncs: Vec<f64> = points
+        .iter()
+        .filter_map(|p| p.uncompressed_ns_per_token)
+        .collect();
+    let unc = uncs.first().copied();
     let full = points.iter().find_map(|p| p.uncompressed_at_full_size);
     let setup = points
         .iter()
         .find_map(|p| p.latency_threads.zip(p.latency_batch));
-    let (Some(u), Some((t, bt))) = (unc, setup) else {
+    let (Some(_), Some((t, bt))) = (unc, setup) else {
         let _ = writeln!(
             s,
             "\nLatency was not measured in this sweep: no latency front."
@@ -562,12 +585,13 @@ fn front3_md(
     };
     let _ = writeln!(
         s,
-        "Latency: `bench`'s kernel and set-up ({t} thread(s), batch {bt}, median ns per looked-up token); the uncompressed gather over {} measures {u:.2} ns/token (the baseline's {} of tables hold only the vocabulary seen in training).\n",
+        "Latency: `bench`'s kernel and set-up ({t} thread(s), batch {bt}, median ns per looked-up token); the uncompressed gather over {} measures {} (the baseline's {} of tables hold only the vocabulary seen in training).\n",
         if full == Some(false) {
             "a SCALED table (the full one does not fit in this machine's memory)"
         } else {
             "tables of the full cardinalities"
         },
+        fmt_range(&uncs),
         fmt_bytes(b.table_bytes)
     );
     let f = front3(points, last);

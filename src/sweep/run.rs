@@ -295,6 +295,7 @@ pub(super) fn with_latency(mut r: PointRecord, l: Option<&LatencyReport>) -> Poi
         r.uncompressed_at_full_size = Some(l.full_measured_at_full_size);
         r.latency_threads = Some(l.threads);
         r.latency_batch = Some(l.batch);
+        r.ratio_to_gather_range = l.ratio_range.filter(|r| r.iter().all(|x| x.is_finite()));
     }
     r
 }
@@ -334,10 +335,13 @@ fn measure_latencies(
                 Err(_) if ctx.cancel.is_cancelled() => None,
                 Ok(l) => {
                     prog.line(&format!(
-                        "latency {}: {:.2} ns/token (uncompressed gather {:.2}; {} thread(s), batch {})",
+                        "latency {}: {:.2} ns/token (uncompressed gather {:.2}{}; {} thread(s), batch {})",
                         p.key(),
                         l.compressed_ns_per_token,
                         l.full_ns_per_token,
+                        l.ratio_range.map_or(String::new(), |[lo, hi]| format!(
+                            ", ratio {lo:.2}–{hi:.2} over the rounds"
+                        )),
                         l.threads,
                         l.batch
                     ));

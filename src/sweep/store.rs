@@ -168,6 +168,10 @@ pub struct PointRecord {
     pub latency_threads: Option<usize>,
     #[serde(default)]
     pub latency_batch: Option<usize>,
+    /// Lowest and highest ratio of the kernel's median to the gather's within one round of the
+    /// probe (`sweep::PROBE_ROUNDS` rounds); `None` for records from before the rounds.
+    #[serde(default)]
+    pub ratio_to_gather_range: Option<[f64; 2]>,
 }
 
 /// One evaluation of a run on the test rows.

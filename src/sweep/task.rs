@@ -195,7 +195,8 @@ fn run_point(t: &Task, index: usize, log: &mut dyn Write) -> Result<PointRecord,
     cfg.threads = t.threads.max(1);
     // As a local sweep: the representation's latency, before the point trains.
     let latency = if t.plan.review.latency {
-        match crate::train::latency::measure_until(&cfg, &|| t.cancel.is_cancelled()) {
+        let stop = || t.cancel.is_cancelled();
+        match crate::train::latency::measure_rounds(&cfg, super::PROBE_ROUNDS, &stop) {
             Ok(l) => Some(l),
             Err(_) if t.cancel.is_cancelled() => None,
             Err(e) => {

@@ -27,8 +27,10 @@ use crate::train::protocol::LatencyReport;
 use crate::util::aligned::{AlignedBuf, FillError};
 use crate::util::rng::SplitMix64;
 
-/// Share of physical memory the full table may take.
-const MEM_SHARE: f64 = 0.6;
+mod machine;
+use machine::{MEM_SHARE, memory_budget};
+pub use machine::{cache_sizes, fits};
+
 /// Bytes of pre-generated keys kept at most; longer runs cycle through them.
 const POOL_BYTES: usize = 256 << 20;
 /// Timed forward+backward steps in `measure_full` (each also updates the tables).
@@ -121,13 +123,23 @@ static FULL_GATHER_CACHE: std::sync::Mutex<Option<(String, GatherTimes)>> =
     std::sync::Mutex::new(None);
 
 fn run(cfg: &Config, with_training: bool, stop: &Stop) -> Result<BenchOutput, BenchError> {
+    in_bench_pool(cfg, |threads| {
+        run_in_pool(cfg, threads, with_training, stop)
+    })
+}
+
+/// Run `f(threads)` on a pool of the configuration's threads, as every measurement does.
+fn in_bench_pool<T: Send>(
+    cfg: &Config,
+    f: impl FnOnce(usize) -> Result<T, BenchError> + Send,
+) -> Result<T, BenchError> {
     let threads = cfg.effective_threads();
     let pool =
         crate::util::compute_pool(threads, "memrec-bench").map_err(|e| BenchError::ThreadPool {
             threads,
             reason: e.to_string(),
         })?;
-    pool.install(|| run_in_pool(cfg, threads, with_training, stop))
+    pool.install(|| f(threads))
 }
 
 fn run_in_pool(
@@ -152,21 +164,13 @@ fn run_in_pool(
     let zipf = &cfg.data.synthetic.zipf_exponent;
     let memrec_bytes = c.bytes;
     let has_floor = !c.floor_times.is_empty();
-    let latency = LatencyReport {
-        compressed_ns_per_token: per_token(c.med),
-        compressed_p99_ns: per_token(c.p99),
-        full_ns_per_token: per_token(full_med),
-        full_p99_ns: per_token(full_p99),
-        speedup: full_med / c.med,
-        compressed_bytes: memrec_bytes,
-        full_bytes,
-        full_measured_at_full_size: shape.rows == full_rows,
-        threads,
-        batch: b.batch,
-        batches: b.batches,
-        compressed_fits: fits(memrec_bytes, &cache),
-        full_fits: fits(full_bytes, &cache),
-    };
+    let latency = latency_report(
+        cfg,
+        (threads, &shape),
+        (c.med, c.p99),
+        (full_med, full_p99),
+        memrec_bytes,
+    );
     Ok(BenchOutput {
         latency,
         preset: cfg.name.clone(),
@@ -191,6 +195,128 @@ fn run_in_pool(
             zipf.iter().copied().fold(f64::INFINITY, f64::min),
             zipf.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ],
+    })
+}
+
+/// The report of a measurement: medians and p99 of the kernel and the gather (ns per batch), at
+/// `threads` on the gathered table `shape`.
+fn latency_report(
+    cfg: &Config,
+    (threads, shape): (usize, &FullShape),
+    (med, p99): (f64, f64),
+    (full_med, full_p99): (f64, f64),
+    compressed_bytes: u64,
+) -> LatencyReport {
+    let b = &cfg.bench;
+    let per_token = |t: f64| t / (b.batch * NUM_CAT) as f64;
+    let full_bytes = cfg.dataset_uncompressed_bytes();
+    let cache = cache_sizes();
+    LatencyReport {
+        compressed_ns_per_token: per_token(med),
+        compressed_p99_ns: per_token(p99),
+        full_ns_per_token: per_token(full_med),
+        full_p99_ns: per_token(full_p99),
+        speedup: full_med / med,
+        compressed_bytes,
+        full_bytes,
+        full_measured_at_full_size: shape.rows == cfg.data.cardinalities.iter().sum::<u64>(),
+        threads,
+        batch: b.batch,
+        batches: b.batches,
+        compressed_fits: fits(compressed_bytes, &cache),
+        full_fits: fits(full_bytes, &cache),
+        ratio_range: None,
+    }
+}
+
+/// The sweep's probe: `rounds` alternating rounds of the kernel's batches then the gather's,
+/// on one table allocated for the probe (not the explorer's once-per-process gather), so each
+/// round's ratio of kernel to gather is measured at the same moments. The report pools every
+/// round's batches and says the lowest and highest round ratio (`ratio_range`); `stop` as in
+/// `measure_until`.
+pub fn measure_rounds(
+    cfg: &Config,
+    rounds: usize,
+    stop: &Stop,
+) -> Result<LatencyReport, BenchError> {
+    in_bench_pool(cfg, |threads| {
+        rounds_in_pool(cfg, threads, rounds.max(1), stop)
+    })
+}
+
+fn rounds_in_pool(
+    cfg: &Config,
+    threads: usize,
+    rounds: usize,
+    stop: &Stop,
+) -> Result<LatencyReport, BenchError> {
+    let b = &cfg.bench;
+    let dim = cfg.model.dim;
+    let full_rows: u64 = cfg.data.cardinalities.iter().sum();
+    let shape = full_shape(cfg, full_rows, cfg.dataset_uncompressed_bytes());
+    let pool = make_pool(cfg, &shape.sizes, stop)?;
+    let table = full_table(&shape, dim, stop)?;
+    let rep = build_compressed(cfg);
+    let mut out_k = AlignedBuf::zeros(b.batch * rep.outputs_per_sample() * dim);
+    let mut out_g = AlignedBuf::zeros(b.batch * NUM_CAT * dim);
+    let (mut kernel, mut gather, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let mut k = time_batches(b, pool.keys.len(), stop, |i| {
+            rep.forward_eval(&pool.keys[i], &mut out_k);
+            std::hint::black_box(&out_k);
+        })?;
+        let mut g = time_batches(b, pool.values.len(), stop, |i| {
+            let values = &pool.values[i];
+            full_gather(table.as_slice(), dim, &shape.offsets, values, &mut out_g);
+            std::hint::black_box(&out_g);
+        })?;
+        ratios.push(median_p99(&mut k).0 / median_p99(&mut g).0);
+        kernel.extend(k);
+        gather.extend(g);
+    }
+    let (k, g) = (median_p99(&mut kernel), median_p99(&mut gather));
+    let mut l = latency_report(cfg, (threads, &shape), k, g, rep.param_bytes());
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    l.ratio_range = Some([lo, hi]);
+    Ok(l)
+}
+
+/// Time `run(i)` on batches `0..warmup + batches` (i cycling through a pool of `n_pool`),
+/// asking `stop` before each: the timed batches past the warm-up, ns each.
+fn time_batches(
+    b: &crate::config::BenchConfig,
+    n_pool: usize,
+    stop: &Stop,
+    mut run: impl FnMut(usize),
+) -> Result<Vec<f64>, BenchError> {
+    let mut times = Vec::with_capacity(b.batches);
+    for i in 0..b.warmup + b.batches {
+        stopped(stop)?;
+        let t0 = Instant::now();
+        run(i % n_pool);
+        let dt = t0.elapsed().as_nanos() as f64;
+        if i >= b.warmup {
+            times.push(dt);
+        }
+    }
+    Ok(times)
+}
+
+/// The uncompressed table of `shape`, every page written (see `time_full`).
+fn full_table(shape: &FullShape, dim: usize, stop: &Stop) -> Result<AlignedBuf, BenchError> {
+    AlignedBuf::try_filled_until(
+        (shape.rows * dim as u64) as usize,
+        |i| (i % 1021) as f32 * 1e-4,
+        stop,
+    )
+    .map_err(|e| match e {
+        FillError::Stopped => BenchError::Stopped,
+        FillError::Alloc => BenchError::Alloc {
+            bytes: shape.bytes,
+            budget: shape.budget,
+            share: MEM_SHARE * 100.0,
+        },
     })
 }
 
@@ -269,18 +395,10 @@ fn time_compressed(
     let tokens = b.batch * NUM_CAT;
     let mut memrec = build_compressed(cfg);
     let mut out = AlignedBuf::zeros(b.batch * memrec.outputs_per_sample() * cfg.model.dim);
-    let mut times = Vec::with_capacity(b.batches);
-    for i in 0..b.warmup + b.batches {
-        stopped(stop)?;
-        let keys = &pool.keys[i % n_pool];
-        let t0 = Instant::now();
-        memrec.forward_eval(keys, &mut out);
-        let dt = t0.elapsed().as_nanos() as f64;
+    let mut times = time_batches(b, n_pool, stop, |i| {
+        memrec.forward_eval(&pool.keys[i], &mut out);
         std::hint::black_box(&out);
-        if i >= b.warmup {
-            times.push(dt);
-        }
-    }
+    })?;
     // Its floor, for the command: the same batches' reads, indices computed untimed.
     let (mut floor_times, floor_bytes) = if with_training {
         time_floor(
@@ -372,33 +490,18 @@ fn time_full(
     if let Some(v) = cached {
         return Ok(v);
     }
-    let table = AlignedBuf::try_filled_until(
-        (shape.rows * dim as u64) as usize,
-        |i| (i % 1021) as f32 * 1e-4,
-        stop,
-    )
-    .map_err(|e| match e {
-        FillError::Stopped => BenchError::Stopped,
-        FillError::Alloc => BenchError::Alloc {
-            bytes: shape.bytes,
-            budget: shape.budget,
-            share: MEM_SHARE * 100.0,
-        },
-    })?;
-    let n_pool = pool.values.len();
+    let table = full_table(shape, dim, stop)?;
     let mut out = AlignedBuf::zeros(b.batch * NUM_CAT * dim);
-    let mut times = Vec::with_capacity(b.batches);
-    for i in 0..b.warmup + b.batches {
-        stopped(stop)?;
-        let values = &pool.values[i % n_pool];
-        let t0 = Instant::now();
-        full_gather(table.as_slice(), dim, &shape.offsets, values, &mut out);
-        let dt = t0.elapsed().as_nanos() as f64;
+    let mut times = time_batches(b, pool.values.len(), stop, |i| {
+        full_gather(
+            table.as_slice(),
+            dim,
+            &shape.offsets,
+            &pool.values[i],
+            &mut out,
+        );
         std::hint::black_box(&out);
-        if i >= b.warmup {
-            times.push(dt);
-        }
-    }
+    })?;
     drop(table);
     let (full_med, full_p99) = median_p99(&mut times);
     let full_min = times.first().copied().unwrap_or(f64::NAN);
@@ -630,116 +733,9 @@ fn median_p99(times: &mut [f64]) -> (f64, f64) {
     (med, p99)
 }
 
-/// Memory the full table may use: 60% of physical memory, and no more than 60% of what is
-/// available now (other processes share the machine), nor of what is left under this process's
-/// cgroup limit (a Slurm job's `--mem`, a container's limit: the probe must not be the reason a
-/// task is killed). Unknown memory: 1 GiB.
-fn memory_budget() -> u64 {
-    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let field = |name: &str| -> Option<u64> {
-        text.lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse::<u64>()
-            .ok()
-            .map(|kb| kb * 1024)
-    };
-    let share = |b: u64| (b as f64 * MEM_SHARE) as u64;
-    let host = match (field("MemTotal:"), field("MemAvailable:")) {
-        (Some(t), Some(a)) => share(t).min(share(a)),
-        (Some(t), None) => share(t),
-        _ => 1 << 30,
-    };
-    match cgroup_room() {
-        Some(room) => host.min(share(room)),
-        None => host,
-    }
-}
-
-/// Bytes left under this process's cgroup (v2) memory limit: `memory.max` minus
-/// `memory.current`; `None` when there is no limit or no cgroup v2.
-fn cgroup_room() -> Option<u64> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let dir = std::path::Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
-    cgroup_room_in(&dir)
-}
-
-fn cgroup_room_in(dir: &std::path::Path) -> Option<u64> {
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
-    let max: u64 = read("memory.max")?.trim().parse().ok()?;
-    let current: u64 = read("memory.current")
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or(0);
-    Some(max.saturating_sub(current))
-}
-
-/// L1 data, L2 and L3 sizes of cpu0 in bytes, from /sys (None when not readable).
-pub fn cache_sizes() -> [Option<u64>; 3] {
-    let mut out = [None; 3];
-    let base = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
-    let Ok(dir) = std::fs::read_dir(base) else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let p = entry.path();
-        let read = |f: &str| std::fs::read_to_string(p.join(f)).map(|s| s.trim().to_string());
-        let (Ok(level), Ok(kind), Ok(size)) = (read("level"), read("type"), read("size")) else {
-            continue;
-        };
-        if kind == "Instruction" {
-            continue;
-        }
-        let Some(bytes) = parse_size(&size) else {
-            continue;
-        };
-        if let Ok(l @ 1..=3) = level.parse::<usize>() {
-            out[l - 1] = Some(out[l - 1].map_or(bytes, |b: u64| b.max(bytes)));
-        }
-    }
-    out
-}
-
-/// "48K", "2048K", "32M", "1G" or plain bytes.
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mul) = match s.chars().last()? {
-        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
-        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim().parse::<u64>().ok().map(|n| n * mul)
-}
-
-/// Smallest cache level holding `bytes` (`L1`, `L2`, `L3`), `DRAM`, or `unknown`.
-pub fn fits(bytes: u64, cache: &[Option<u64>; 3]) -> String {
-    if cache.iter().all(Option::is_none) {
-        return "unknown".into();
-    }
-    for (i, c) in cache.iter().enumerate() {
-        if c.is_some_and(|c| bytes <= c) {
-            return format!("L{}", i + 1);
-        }
-    }
-    "DRAM".into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_and_fit() {
-        assert_eq!(parse_size("48K"), Some(48 << 10));
-        assert_eq!(parse_size("32M"), Some(32 << 20));
-        assert_eq!(parse_size("x"), None);
-        let c = [Some(48 << 10), Some(2 << 20), Some(32 << 20)];
-        assert_eq!(fits(1 << 20, &c), "L2");
-        assert_eq!(fits(1 << 30, &c), "DRAM");
-        assert_eq!(fits(1, &[None; 3]), "unknown");
-    }
 
     #[test]
     fn a_stop_ends_the_measurement_between_batches() {
@@ -768,19 +764,48 @@ mod tests {
     }
 
     #[test]
-    fn quantiles() {
-        let mut t: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(median_p99(&mut t), (50.5, 99.0));
+    fn rounds_alternate_kernel_and_gather_and_give_a_ratio_range() {
+        let mut cfg = Config::from_preset("tiny").unwrap();
+        cfg.threads = 1;
+        cfg.bench.batches = 6;
+        cfg.bench.warmup = 1;
+        // Small tables: the gather's table is 26,000 rows whatever the machine's memory.
+        cfg.data.cardinalities = vec![1000; 26];
+        let fill_chunks = (26_000 * cfg.model.dim).div_ceil(16).div_ceil(4096);
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let count = || {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            false
+        };
+        let l = measure_rounds(&cfg, 3, &count).unwrap();
+        let [lo, hi] = l.ratio_range.unwrap();
+        assert!(lo > 0.0 && lo <= hi && hi.is_finite(), "{lo} {hi}");
+        // The pooled medians' ratio lies within the rounds' range only loosely (medians of
+        // pooled batches are not medians of ratios), but both sides were timed 3 x 6 batches.
+        assert!(l.compressed_ns_per_token > 0.0 && l.full_ns_per_token > 0.0);
+        assert_eq!(l.batches, 6);
+        // Questions: 7 pool batches (warm-up + batches), 1 after the pool, one per chunk of the
+        // table's fill, then 7 per loop: 3 rounds x (kernel + gather).
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            7 + 1 + fill_chunks + 3 * 2 * 7
+        );
+        assert!(matches!(
+            measure_rounds(&cfg, 3, &|| true),
+            Err(BenchError::Stopped)
+        ));
+        // One round: a range of one ratio.
+        let [a, b] = measure_rounds(&cfg, 1, &|| false)
+            .unwrap()
+            .ratio_range
+            .unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]
-    fn a_cgroup_limit_bounds_the_room_and_no_limit_gives_none() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("memory.max"), "1073741824\n").unwrap();
-        std::fs::write(d.path().join("memory.current"), "73741824\n").unwrap();
-        assert_eq!(cgroup_room_in(d.path()), Some(1_000_000_000));
-        std::fs::write(d.path().join("memory.max"), "max\n").unwrap();
-        assert_eq!(cgroup_room_in(d.path()), None);
+    fn quantiles() {
+        let mut t: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(median_p99(&mut t), (50.5, 99.0));
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub struct LatencyReport {
     #[serde(rename = "memrec_fits")]
     pub compressed_fits: String,
     pub full_fits: String,
+    /// The sweep's probe (`latency::measure_rounds`) alternates rounds of the kernel's batches
+    /// and the gather's: the lowest and highest ratio of the kernel's median to the gather's
+    /// median within one round. `None` for a one-round measurement (`bench`, the explorer).
+    pub ratio_range: Option<[f64; 2]>,
 }
 
 /// Final line of a run.

@@ -104,6 +104,14 @@ pub fn assert_same_results(local: &Path, other: &Path) {
             for k in MEASURED {
                 assert!(p[*k].is_number(), "{k} missing in {}: {p}", dir.display());
             }
+            // The probe's rounds: the lowest and highest ratio of kernel to gather in one round.
+            let r = &p["ratio_to_gather_range"];
+            let (lo, hi) = (r[0].as_f64().unwrap_or(-1.0), r[1].as_f64().unwrap_or(-1.0));
+            assert!(
+                0.0 < lo && lo <= hi,
+                "ratio range in {}: {p}",
+                dir.display()
+            );
         }
     }
     assert_eq!(baseline(local), baseline(other));
