@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use memrec_tui::config::{Config, Layout};
 use memrec_tui::data::DataSource;
-use memrec_tui::train::engine::{Engine, EngineOptions, default_reps};
+use memrec_tui::train::engine::{Engine, EngineHandle, EngineOptions, default_reps};
 use memrec_tui::train::protocol::{
     EngineCommand, EngineEvent, EvalPoint, RunId, RunStatus, RunSummary,
 };
@@ -285,8 +285,8 @@ fn restarting_memrec_replays_the_same_batches_and_leaves_the_baseline_alone() {
     ));
 }
 
-#[test]
-fn pause_stops_steps_and_resume_continues() {
+/// A one-thread engine on the planted data, told to pause, and its events.
+fn paused_engine() -> (EngineHandle, crossbeam_channel::Receiver<EngineEvent>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let opts = EngineOptions {
         reps: test_reps(None),
@@ -294,6 +294,12 @@ fn pause_stops_steps_and_resume_continues() {
     };
     let h = Engine::spawn_with(small_cfg(1), Arc::new(source()), tx, opts).unwrap();
     h.send(EngineCommand::Pause(true));
+    (h, rx)
+}
+
+#[test]
+fn pause_stops_steps_and_resume_continues() {
+    let (h, rx) = paused_engine();
     // Drain whatever was produced before the pause took effect.
     std::thread::sleep(Duration::from_millis(300));
     let before: Vec<_> = rx.try_iter().collect();
@@ -424,13 +430,7 @@ fn collision_statistics_grow_with_the_loaded_values_and_inspect_is_answered() {
 /// uncompressed tables (2 GiB) take seconds to fill before anything is timed.
 #[test]
 fn shutdown_stops_a_latency_probe_in_flight() {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let opts = EngineOptions {
-        reps: test_reps(None),
-        ..EngineOptions::default()
-    };
-    let h = Engine::spawn_with(small_cfg(1), Arc::new(source()), tx, opts).unwrap();
-    h.send(EngineCommand::Pause(true));
+    let (h, rx) = paused_engine();
     let mut probe = Config::from_preset("kaggle").unwrap();
     probe.threads = 1;
     h.send(EngineCommand::MeasureLatency(Box::new(probe)));

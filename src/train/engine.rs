@@ -489,8 +489,8 @@ impl State {
                 // Training is paused for the measurement: this thread is the only one stepping.
                 // Lookup latency of the compressed kernel against the uncompressed gather.
                 // A front end quitting meanwhile stops it (nobody waits for the figure).
-                let stopping = Arc::clone(&self.stopping);
-                let stop = move || stopping.load(Ordering::Relaxed);
+                let stopping = &self.stopping;
+                let stop = || stopping.load(Ordering::Relaxed);
                 let measure = || crate::train::latency::measure_until(&cfg, &stop);
                 match self.pool.install(measure) {
                     Ok(r) => self.emit(EngineEvent::Latency(r)),
